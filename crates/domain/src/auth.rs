@@ -1,0 +1,399 @@
+//! The auth services: register, login, refresh, logout, the authenticated
+//! principal, sessions, profile and password changes.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::error::AuthError;
+use crate::ids::{SessionId, UserId};
+use crate::password::{Password, PasswordHasher};
+use crate::refresh::{RefreshToken, RefreshTokens};
+use crate::repo::{ProfileRepository, SessionRepository, UserRepository};
+use crate::tokens::JwtKeys;
+use crate::user::{
+    DisplayName, Email, NewSession, NewUser, Profile, ProfileUpdate, RotateOutcome, Session, User,
+};
+
+/// Lifetimes and windows of the token scheme.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthSettings {
+    /// Absolute lifetime of a session (and so of its refresh tokens).
+    pub refresh_ttl: time::Duration,
+    /// How long after a rotation the predecessor token still counts as a
+    /// concurrent refresh rather than theft.
+    pub reuse_grace: time::Duration,
+}
+
+/// Who is asking: recorded on the session, shown in the session list.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub ip: Option<IpAddr>,
+}
+
+impl ClientInfo {
+    const USER_AGENT_MAX: usize = 512;
+
+    pub fn new(user_agent: Option<&str>, ip: Option<IpAddr>) -> Self {
+        let user_agent = user_agent.map(|ua| {
+            ua.chars()
+                .filter(|c| !c.is_control())
+                .take(Self::USER_AGENT_MAX)
+                .collect()
+        });
+        Self { user_agent, ip }
+    }
+}
+
+/// A verified access token whose session is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+}
+
+/// The result of every flow that signs someone in.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub access_token: String,
+    pub refresh_token: RefreshToken,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub user: User,
+    pub profile: Option<Profile>,
+}
+
+/// Input of [`AuthService::register`], already parsed.
+#[derive(Debug)]
+pub struct Registration {
+    pub email: Email,
+    pub password: Password,
+    pub name: DisplayName,
+}
+
+pub struct AuthService {
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    profiles: Arc<dyn ProfileRepository>,
+    hasher: PasswordHasher,
+    keys: Arc<JwtKeys>,
+    refresh: RefreshTokens,
+    settings: AuthSettings,
+}
+
+const SESSION_EXPIRED: AuthError = AuthError::Unauthorized("session has ended");
+const BAD_REFRESH: AuthError = AuthError::Unauthorized("refresh token is invalid or expired");
+
+impl AuthService {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        sessions: Arc<dyn SessionRepository>,
+        profiles: Arc<dyn ProfileRepository>,
+        hasher: PasswordHasher,
+        keys: Arc<JwtKeys>,
+        settings: AuthSettings,
+    ) -> Self {
+        let refresh = RefreshTokens::from_key_material(keys.secret_material());
+        Self {
+            users,
+            sessions,
+            profiles,
+            hasher,
+            keys,
+            refresh,
+            settings,
+        }
+    }
+
+    pub fn keys(&self) -> &JwtKeys {
+        &self.keys
+    }
+
+    pub fn users(&self) -> &Arc<dyn UserRepository> {
+        &self.users
+    }
+
+    pub fn sessions(&self) -> &Arc<dyn SessionRepository> {
+        &self.sessions
+    }
+
+    pub fn profiles(&self) -> &Arc<dyn ProfileRepository> {
+        &self.profiles
+    }
+
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    fn new_session(
+        &self,
+        user_id: UserId,
+        client: &ClientInfo,
+        now: OffsetDateTime,
+    ) -> (NewSession, RefreshToken) {
+        let token = self.refresh.issue();
+        let session = NewSession {
+            id: SessionId::new(),
+            user_id,
+            refresh_token_hash: token.hash(),
+            expires_at: now + self.settings.refresh_ttl,
+            user_agent: client.user_agent.clone(),
+            ip: client.ip,
+        };
+        (session, token)
+    }
+
+    fn tokens_for(
+        &self,
+        session: &Session,
+        refresh_token: RefreshToken,
+        user: User,
+        profile: Option<Profile>,
+        now: OffsetDateTime,
+    ) -> Result<Authenticated, AuthError> {
+        let access_token = self.keys.issue(session.user_id, session.id, now)?;
+        Ok(Authenticated {
+            access_token,
+            refresh_token,
+            expires_in: self.keys.access_ttl().whole_seconds(),
+            user,
+            profile,
+        })
+    }
+
+    /// Creates an account and signs it in.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(
+        &self,
+        input: Registration,
+        client: &ClientInfo,
+    ) -> Result<Authenticated, AuthError> {
+        let password_hash = self.hasher.hash(&input.password).await?;
+        let now = OffsetDateTime::now_utc();
+        let user_id = UserId::new();
+        let new_user = NewUser {
+            id: user_id,
+            email: input.email,
+            name: input.name,
+            email_verified: false,
+            password_hash: Some(password_hash),
+        };
+        let (new_session, token) = self.new_session(user_id, client, now);
+        let (user, session) = self
+            .users
+            .create_with_session(new_user, new_session)
+            .await?;
+        tracing::info!(user_id = %user.id, session_id = %session.id, "user registered");
+        self.tokens_for(&session, token, user, None, now)
+    }
+
+    /// Checks a password and opens a session. Unknown email and wrong password
+    /// fail alike, in status, body and time.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(
+        &self,
+        email: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<Authenticated, AuthError> {
+        let password = Password::presented(password).ok_or(AuthError::InvalidCredentials)?;
+        let credentials = match Email::parse(email) {
+            Ok(email) => self.users.credentials_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let hash = credentials.as_ref().and_then(|c| c.password_hash.as_ref());
+        if !self.hasher.verify(&password, hash).await {
+            tracing::info!("login failed");
+            return Err(AuthError::InvalidCredentials);
+        }
+        let user_id = credentials
+            .map(|c| c.user_id)
+            .ok_or(AuthError::InvalidCredentials)?;
+        self.open_session(user_id, client).await
+    }
+
+    /// Opens a new session for a user whose identity was proven elsewhere (a
+    /// password, an OAuth provider).
+    pub async fn open_session(
+        &self,
+        user_id: UserId,
+        client: &ClientInfo,
+    ) -> Result<Authenticated, AuthError> {
+        let now = OffsetDateTime::now_utc();
+        let user = self
+            .users
+            .find_by_id(user_id)
+            .await?
+            .ok_or(AuthError::InvalidCredentials)?;
+        let (new_session, token) = self.new_session(user_id, client, now);
+        let session = self.sessions.create(new_session).await?;
+        let profile = self.profiles.find_by_user(user_id).await?;
+        tracing::info!(user_id = %user_id, session_id = %session.id, "session opened");
+        self.tokens_for(&session, token, user, profile, now)
+    }
+
+    /// Rotates a refresh token: the presented one is spent and its successor
+    /// returned. A spent token presented again revokes the session, unless it is
+    /// the immediate predecessor arriving inside the grace window (a concurrent
+    /// refresh), which is answered with the same successor.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, presented: &str) -> Result<Authenticated, AuthError> {
+        let presented = RefreshToken::parse(presented).ok_or(BAD_REFRESH)?;
+        let successor = self.refresh.successor(&presented);
+        let now = OffsetDateTime::now_utc();
+        let outcome = self
+            .sessions
+            .rotate(
+                &presented.hash(),
+                &successor.hash(),
+                now,
+                self.settings.reuse_grace,
+            )
+            .await?;
+        let session = match outcome {
+            RotateOutcome::Rotated(session) => session,
+            RotateOutcome::Grace(session) => {
+                tracing::info!(session_id = %session.id, "concurrent refresh inside the grace window");
+                session
+            }
+            RotateOutcome::Reused {
+                session_id,
+                user_id,
+            } => {
+                tracing::warn!(%session_id, %user_id, "refresh token reuse detected; session revoked");
+                return Err(AuthError::TokenReused);
+            }
+            RotateOutcome::Inactive | RotateOutcome::NotFound => return Err(BAD_REFRESH),
+        };
+        let user = self
+            .users
+            .find_by_id(session.user_id)
+            .await?
+            .ok_or(BAD_REFRESH)?;
+        let profile = self.profiles.find_by_user(user.id).await?;
+        self.tokens_for(&session, successor, user, profile, now)
+    }
+
+    /// Verifies an access token and checks that its session is still active, so
+    /// logout and revocation take effect at once.
+    #[tracing::instrument(skip_all)]
+    pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
+        let claims = self.keys.verify(access_token)?;
+        let session = self
+            .sessions
+            .find_by_id(claims.session_id())
+            .await?
+            .ok_or(SESSION_EXPIRED)?;
+        if session.user_id != claims.user_id() || !session.is_active(OffsetDateTime::now_utc()) {
+            return Err(SESSION_EXPIRED);
+        }
+        Ok(Principal {
+            user_id: session.user_id,
+            session_id: session.id,
+        })
+    }
+
+    /// The signed-in user with their profile.
+    pub async fn me(&self, principal: &Principal) -> Result<(User, Option<Profile>), AuthError> {
+        let user = self
+            .users
+            .find_by_id(principal.user_id)
+            .await?
+            .ok_or(SESSION_EXPIRED)?;
+        let profile = self.profiles.find_by_user(principal.user_id).await?;
+        Ok((user, profile))
+    }
+
+    pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
+        self.sessions
+            .revoke(principal.user_id, principal.session_id)
+            .await?;
+        tracing::info!(user_id = %principal.user_id, session_id = %principal.session_id, "logged out");
+        Ok(())
+    }
+
+    pub async fn logout_all(&self, principal: &Principal) -> Result<usize, AuthError> {
+        let revoked = self.sessions.revoke_all(principal.user_id).await?;
+        tracing::info!(user_id = %principal.user_id, sessions = revoked.len(), "logged out everywhere");
+        Ok(revoked.len())
+    }
+
+    pub async fn list_sessions(&self, principal: &Principal) -> Result<Vec<Session>, AuthError> {
+        Ok(self
+            .sessions
+            .list_active(principal.user_id, OffsetDateTime::now_utc())
+            .await?)
+    }
+
+    /// Revokes one of the user's own sessions (another device, or this one).
+    pub async fn revoke_session(
+        &self,
+        principal: &Principal,
+        id: SessionId,
+    ) -> Result<(), AuthError> {
+        if self.sessions.revoke(principal.user_id, id).await? {
+            tracing::info!(user_id = %principal.user_id, session_id = %id, "session revoked");
+            Ok(())
+        } else {
+            Err(AuthError::NotFound("session"))
+        }
+    }
+
+    pub async fn update_name(
+        &self,
+        principal: &Principal,
+        name: &DisplayName,
+    ) -> Result<(User, Option<Profile>), AuthError> {
+        let user = self
+            .users
+            .update_name(principal.user_id, name)
+            .await?
+            .ok_or(SESSION_EXPIRED)?;
+        let profile = self.profiles.find_by_user(principal.user_id).await?;
+        Ok((user, profile))
+    }
+
+    pub async fn update_profile(
+        &self,
+        principal: &Principal,
+        update: &ProfileUpdate,
+    ) -> Result<(User, Option<Profile>), AuthError> {
+        let profile = self
+            .profiles
+            .upsert(principal.user_id, update)
+            .await?
+            .ok_or(SESSION_EXPIRED)?;
+        let user = self
+            .users
+            .find_by_id(principal.user_id)
+            .await?
+            .ok_or(SESSION_EXPIRED)?;
+        Ok((user, Some(profile)))
+    }
+
+    /// Checks the current password, stores the new one and revokes every other
+    /// session of the user. The calling session stays signed in.
+    #[tracing::instrument(skip_all)]
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: String,
+        new: Password,
+    ) -> Result<(), AuthError> {
+        let current = Password::presented(current).ok_or(AuthError::InvalidCredentials)?;
+        let credentials = self.users.credentials_by_id(principal.user_id).await?;
+        let hash = credentials.as_ref().and_then(|c| c.password_hash.as_ref());
+        if !self.hasher.verify(&current, hash).await {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let new_hash = self.hasher.hash(&new).await?;
+        let revoked = self
+            .users
+            .change_password(principal.user_id, &new_hash, principal.session_id)
+            .await?;
+        tracing::info!(user_id = %principal.user_id, revoked = revoked.len(), "password changed");
+        Ok(())
+    }
+}

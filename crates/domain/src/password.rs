@@ -1,0 +1,247 @@
+//! Passwords: the value type, its stored hash, and the argon2id hasher that runs on
+//! the blocking pool behind a concurrency bound.
+
+use std::fmt;
+use std::sync::Arc;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash as PhcString, SaltString};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
+use tracing::Instrument as _;
+
+use crate::error::AuthError;
+use crate::validation::FieldError;
+
+/// A password as typed: 8–128 Unicode characters, kept whole (never truncated)
+/// and secret (never in `Debug`, logs or errors).
+pub struct Password(SecretString);
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 128;
+
+    /// Parses a password for `field` (`password`, `new_password`, …).
+    pub fn parse(raw: String, field: &'static str) -> Result<Self, FieldError> {
+        let chars = raw.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(FieldError::new(field, "must be at least 8 characters"));
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(FieldError::new(field, "must be at most 128 characters"));
+        }
+        Ok(Self(SecretString::from(raw)))
+    }
+
+    /// A password presented at login is not held to the creation policy (the
+    /// policy may have changed since); only its size is bounded, so an attacker
+    /// cannot make the server hash megabytes.
+    pub fn presented(raw: String) -> Option<Self> {
+        (raw.len() <= Self::MAX_CHARS * 4).then(|| Self(SecretString::from(raw)))
+    }
+
+    fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([REDACTED])")
+    }
+}
+
+/// An argon2 hash in PHC string format. Secret all the same: it never reaches a
+/// log, a cache or an error message.
+#[derive(Clone)]
+pub struct PasswordHash(SecretString);
+
+impl PasswordHash {
+    /// Wraps a PHC string read from storage.
+    pub fn from_phc(phc: String) -> Self {
+        Self(SecretString::from(phc))
+    }
+
+    /// The PHC string, for storage.
+    pub fn expose_phc(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash([REDACTED])")
+    }
+}
+
+/// Hashes and verifies passwords with argon2id on the blocking thread pool, at
+/// most `max_concurrent` at a time, so that a flood of logins queues up instead
+/// of starving the async runtime or exhausting memory (each hash takes `m` KiB).
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<HasherInner>,
+}
+
+struct HasherInner {
+    params: Params,
+    permits: Semaphore,
+    /// Verified against when the email is unknown, so the response takes as long
+    /// as a real check.
+    dummy: String,
+}
+
+impl PasswordHasher {
+    /// OWASP's recommended argon2id parameters: m = 19 MiB, t = 2, p = 1.
+    pub fn owasp() -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self::with_params(19_456, 2, 1, threads)
+    }
+
+    /// # Panics
+    /// On parameters argon2 rejects: a programming error, caught by tests.
+    pub fn with_params(m_cost: u32, t_cost: u32, p_cost: u32, max_concurrent: usize) -> Self {
+        let params = Params::new(m_cost, t_cost, p_cost, None).expect("valid argon2 parameters");
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let salt = SaltString::generate(&mut OsRng);
+        let dummy = argon
+            .hash_password(b"codezest-auth dummy password", &salt)
+            .expect("argon2 hashes a constant password")
+            .to_string();
+        Self {
+            inner: Arc::new(HasherInner {
+                params,
+                permits: Semaphore::new(max_concurrent.max(1)),
+                dummy,
+            }),
+        }
+    }
+
+    fn argon(params: Params) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+
+    /// Hashes `password` with a fresh random salt.
+    pub async fn hash(&self, password: &Password) -> Result<PasswordHash, AuthError> {
+        let secret = SecretString::from(password.expose().to_owned());
+        let params = self.inner.params.clone();
+        let phc = self
+            .run_blocking(move || {
+                let salt = SaltString::generate(&mut OsRng);
+                Self::argon(params)
+                    .hash_password(secret.expose_secret().as_bytes(), &salt)
+                    .map(|hash| hash.to_string())
+                    .map_err(|e| AuthError::internal(format!("argon2 hash failed: {e}")))
+            })
+            .await??;
+        Ok(PasswordHash::from_phc(phc))
+    }
+
+    /// Checks `password` against `hash`; with no hash (unknown account, or one
+    /// without a password) it checks against a dummy hash and answers `false`, so
+    /// both cases cost the same time.
+    pub async fn verify(&self, password: &Password, hash: Option<&PasswordHash>) -> bool {
+        let secret = SecretString::from(password.expose().to_owned());
+        let (phc, real) = match hash {
+            Some(hash) => (hash.expose_phc().to_owned(), true),
+            None => (self.inner.dummy.clone(), false),
+        };
+        let params = self.inner.params.clone();
+        let verified = self
+            .run_blocking(move || {
+                let Ok(parsed) = PhcString::new(&phc) else {
+                    tracing::error!("stored password hash is not a valid PHC string");
+                    return false;
+                };
+                Self::argon(params)
+                    .verify_password(secret.expose_secret().as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .await;
+        matches!(verified, Ok(true)) && real
+    }
+
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .instrument(tracing::debug_span!("argon2_queue"))
+            .await
+            .map_err(|_| AuthError::internal("password hasher closed"))?;
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(work))
+            .await
+            .map_err(|e| AuthError::internal(format!("password hashing task failed: {e}")))
+    }
+}
+
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("m_cost", &self.inner.params.m_cost())
+            .field("t_cost", &self.inner.params.t_cost())
+            .field("p_cost", &self.inner.params.p_cost())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cheap() -> PasswordHasher {
+        PasswordHasher::with_params(256, 1, 1, 2)
+    }
+
+    #[tokio::test]
+    async fn hash_then_verify() {
+        let hasher = cheap();
+        let password = Password::parse("correct horse battery".into(), "password").unwrap();
+        let hash = hasher.hash(&password).await.unwrap();
+        assert!(hash.expose_phc().starts_with("$argon2id$"));
+        assert!(hasher.verify(&password, Some(&hash)).await);
+        let wrong = Password::parse("correct horse battery!".into(), "password").unwrap();
+        assert!(!hasher.verify(&wrong, Some(&hash)).await);
+        // Unknown account: checks against the dummy and says no.
+        assert!(!hasher.verify(&password, None).await);
+    }
+
+    #[tokio::test]
+    async fn long_unicode_passwords_are_not_truncated() {
+        let hasher = cheap();
+        let base = "ü".repeat(127);
+        let a = Password::parse(format!("{base}a"), "password").unwrap();
+        let b = Password::parse(format!("{base}b"), "password").unwrap();
+        let hash = hasher.hash(&a).await.unwrap();
+        assert!(!hasher.verify(&b, Some(&hash)).await);
+    }
+
+    #[test]
+    fn owasp_parameters() {
+        let hasher = PasswordHasher::owasp();
+        let debug = format!("{hasher:?}");
+        assert!(debug.contains("m_cost: 19456") && debug.contains("t_cost: 2"));
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let password = Password::parse("hunter2hunter2".into(), "password").unwrap();
+        assert!(!format!("{password:?}").contains("hunter2"));
+        let hash = PasswordHash::from_phc("$argon2id$v=19$m=1,t=1,p=1$abc$def".into());
+        assert!(!format!("{hash:?}").contains("argon2id"));
+    }
+
+    proptest! {
+        #[test]
+        fn length_policy_counts_characters(raw in "\\PC{0,200}") {
+            let chars = raw.chars().count();
+            let parsed = Password::parse(raw, "password");
+            prop_assert_eq!(parsed.is_ok(), (8..=128).contains(&chars));
+        }
+    }
+}

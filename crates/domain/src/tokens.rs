@@ -1,0 +1,493 @@
+//! Access tokens: short-lived JWTs (`typ: at+jwt`, RFC 9068) naming the user and
+//! the session. EdDSA by default, ES256 or HS256 by configuration; every token
+//! carries the `kid` of its key, and more than one key verifies, so keys rotate
+//! without logging anyone out.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::AuthError;
+use crate::ids::{SessionId, UserId};
+
+/// The `typ` header every access token carries.
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    EdDSA,
+    ES256,
+    HS256,
+}
+
+impl JwtAlgorithm {
+    fn jwt(self) -> Algorithm {
+        match self {
+            Self::EdDSA => Algorithm::EdDSA,
+            Self::ES256 => Algorithm::ES256,
+            Self::HS256 => Algorithm::HS256,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EdDSA => "EdDSA",
+            Self::ES256 => "ES256",
+            Self::HS256 => "HS256",
+        }
+    }
+}
+
+impl FromStr for JwtAlgorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "EdDSA" => Ok(Self::EdDSA),
+            "ES256" => Ok(Self::ES256),
+            "HS256" => Ok(Self::HS256),
+            other => Err(format!(
+                "unsupported algorithm {other:?}: use EdDSA, ES256 or HS256"
+            )),
+        }
+    }
+}
+
+/// How access tokens are signed and checked.
+pub struct JwtConfig {
+    pub algorithm: JwtAlgorithm,
+    /// The PKCS#8 PEM private key (EdDSA, ES256) or the secret (HS256, at least
+    /// 32 bytes). `None`: a fresh key for this process only (development).
+    pub signing_key: Option<SecretString>,
+    /// Keys still accepted but no longer used to sign, for rotation: SPKI PEM
+    /// public keys (EdDSA, ES256) or secrets (HS256).
+    pub previous_keys: Vec<SecretString>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: time::Duration,
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: Uuid,
+    pub sid: Uuid,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+}
+
+impl AccessClaims {
+    pub fn user_id(&self) -> UserId {
+        UserId::from_uuid(self.sub)
+    }
+
+    pub fn session_id(&self) -> SessionId {
+        SessionId::from_uuid(self.sid)
+    }
+}
+
+/// A public key as published at `/.well-known/jwks.json` (RFC 7517).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicJwk {
+    pub kty: &'static str,
+    pub crv: &'static str,
+    pub alg: &'static str,
+    pub kid: String,
+    pub x: String,
+    pub y: Option<String>,
+}
+
+/// Signing and verification keys for access tokens.
+pub struct JwtKeys {
+    algorithm: JwtAlgorithm,
+    kid: String,
+    encoding: EncodingKey,
+    decoding: HashMap<String, DecodingKey>,
+    jwks: Vec<PublicJwk>,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl: time::Duration,
+    secret_material: SecretString,
+    ephemeral: bool,
+}
+
+struct KeyPair {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    jwk: Option<PublicJwk>,
+}
+
+impl JwtKeys {
+    pub fn from_config(config: JwtConfig) -> Result<Self, String> {
+        let algorithm = config.algorithm;
+        let ephemeral = config.signing_key.is_none();
+        let signing = match config.signing_key {
+            Some(key) => key,
+            None => generate_key(algorithm)?,
+        };
+        let pair = load_signing_key(algorithm, signing.expose_secret())?;
+        let mut decoding = HashMap::from([(pair.kid.clone(), pair.decoding)]);
+        let mut jwks: Vec<PublicJwk> = pair.jwk.into_iter().collect();
+        for previous in &config.previous_keys {
+            let (kid, key, jwk) = load_verification_key(algorithm, previous.expose_secret())?;
+            decoding.insert(kid, key);
+            jwks.extend(jwk);
+        }
+
+        let mut validation = Validation::new(algorithm.jwt());
+        validation.set_issuer(&[config.issuer.as_str()]);
+        validation.set_audience(&[config.audience.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+
+        Ok(Self {
+            algorithm,
+            kid: pair.kid,
+            encoding: pair.encoding,
+            decoding,
+            jwks,
+            validation,
+            issuer: config.issuer,
+            audience: config.audience,
+            ttl: config.access_ttl,
+            secret_material: signing,
+            ephemeral,
+        })
+    }
+
+    pub fn algorithm(&self) -> JwtAlgorithm {
+        self.algorithm
+    }
+
+    /// Whether the signing key was generated for this process only.
+    pub fn is_ephemeral(&self) -> bool {
+        self.ephemeral
+    }
+
+    pub fn access_ttl(&self) -> time::Duration {
+        self.ttl
+    }
+
+    /// The public keys, for the JWKS document (empty for HS256).
+    pub fn public_keys(&self) -> &[PublicJwk] {
+        &self.jwks
+    }
+
+    /// The secret from which the refresh-token successor key is derived.
+    pub(crate) fn secret_material(&self) -> &[u8] {
+        self.secret_material.expose_secret().as_bytes()
+    }
+
+    /// Signs an access token for `session`; returns it with its lifetime.
+    pub fn issue(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<String, AuthError> {
+        let iat = now.unix_timestamp();
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: user.as_uuid(),
+            sid: session.as_uuid(),
+            iat,
+            exp: iat + self.ttl.whole_seconds(),
+            jti: Uuid::new_v4(),
+        };
+        let mut header = Header::new(self.algorithm.jwt());
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| AuthError::internal(format!("signing an access token failed: {e}")))
+    }
+
+    /// Verifies signature, algorithm, `typ`, `kid`, `iss`, `aud`, `exp` and the
+    /// presence of `sub` and `sid`. Fails closed: anything unexpected is invalid.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        const INVALID: AuthError = AuthError::Unauthorized("access token is invalid");
+        let header = jsonwebtoken::decode_header(token).map_err(|_| INVALID)?;
+        if header.alg != self.algorithm.jwt() {
+            return Err(INVALID);
+        }
+        let typ_ok = header.typ.as_deref().is_some_and(|typ| {
+            typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
+                || typ.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok {
+            return Err(INVALID);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.decoding.get(kid))
+            .ok_or(INVALID)?;
+        match jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => {
+                Err(AuthError::Unauthorized("access token has expired"))
+            }
+            Err(_) => Err(INVALID),
+        }
+    }
+}
+
+impl fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtKeys")
+            .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
+            .field("verification_keys", &self.decoding.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn key_id(algorithm: JwtAlgorithm, material: &[u8]) -> String {
+    let digest = Sha256::new()
+        .chain_update(algorithm.as_str())
+        .chain_update(material)
+        .finalize();
+    b64(&digest[..12])
+}
+
+fn generate_key(algorithm: JwtAlgorithm) -> Result<SecretString, String> {
+    use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+    use p256::pkcs8::LineEnding;
+    use rand::RngCore as _;
+    let mut rng = rand::rngs::OsRng;
+    let pem = match algorithm {
+        JwtAlgorithm::EdDSA => ed25519_dalek::SigningKey::generate(&mut rng)
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| e.to_string())?
+            .to_string(),
+        JwtAlgorithm::ES256 => p256::SecretKey::random(&mut rng)
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| e.to_string())?
+            .to_string(),
+        JwtAlgorithm::HS256 => {
+            let mut secret = [0_u8; 48];
+            rng.fill_bytes(&mut secret);
+            b64(&secret)
+        }
+    };
+    Ok(SecretString::from(pem))
+}
+
+fn load_signing_key(algorithm: JwtAlgorithm, material: &str) -> Result<KeyPair, String> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+    match algorithm {
+        JwtAlgorithm::EdDSA => {
+            let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(material)
+                .map_err(|_| "not a PKCS#8 PEM Ed25519 private key".to_owned())?;
+            let public = signing.verifying_key().to_bytes();
+            let encoding =
+                EncodingKey::from_ed_pem(material.as_bytes()).map_err(|e| e.to_string())?;
+            let (kid, decoding, jwk) = ed_public(&public)?;
+            Ok(KeyPair {
+                kid,
+                encoding,
+                decoding,
+                jwk: Some(jwk),
+            })
+        }
+        JwtAlgorithm::ES256 => {
+            let secret = p256::SecretKey::from_pkcs8_pem(material)
+                .map_err(|_| "not a PKCS#8 PEM P-256 private key".to_owned())?;
+            let encoding =
+                EncodingKey::from_ec_pem(material.as_bytes()).map_err(|e| e.to_string())?;
+            let (kid, decoding, jwk) = ec_public(&secret.public_key())?;
+            Ok(KeyPair {
+                kid,
+                encoding,
+                decoding,
+                jwk: Some(jwk),
+            })
+        }
+        JwtAlgorithm::HS256 => {
+            let (kid, decoding, _) = load_verification_key(algorithm, material)?;
+            Ok(KeyPair {
+                kid,
+                encoding: EncodingKey::from_secret(material.as_bytes()),
+                decoding,
+                jwk: None,
+            })
+        }
+    }
+}
+
+fn load_verification_key(
+    algorithm: JwtAlgorithm,
+    material: &str,
+) -> Result<(String, DecodingKey, Option<PublicJwk>), String> {
+    use ed25519_dalek::pkcs8::DecodePublicKey as _;
+    match algorithm {
+        JwtAlgorithm::EdDSA => {
+            let public = ed25519_dalek::VerifyingKey::from_public_key_pem(material)
+                .map_err(|_| "not a PEM Ed25519 public key".to_owned())?;
+            let (kid, key, jwk) = ed_public(&public.to_bytes())?;
+            Ok((kid, key, Some(jwk)))
+        }
+        JwtAlgorithm::ES256 => {
+            let public = p256::PublicKey::from_public_key_pem(material)
+                .map_err(|_| "not a PEM P-256 public key".to_owned())?;
+            let (kid, key, jwk) = ec_public(&public)?;
+            Ok((kid, key, Some(jwk)))
+        }
+        JwtAlgorithm::HS256 => {
+            if material.len() < 32 {
+                return Err("an HS256 secret must be at least 32 bytes".to_owned());
+            }
+            let kid = key_id(algorithm, material.as_bytes());
+            Ok((kid, DecodingKey::from_secret(material.as_bytes()), None))
+        }
+    }
+}
+
+fn ed_public(public: &[u8; 32]) -> Result<(String, DecodingKey, PublicJwk), String> {
+    let x = b64(public);
+    let kid = key_id(JwtAlgorithm::EdDSA, public);
+    let key = DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?;
+    let jwk = PublicJwk {
+        kty: "OKP",
+        crv: "Ed25519",
+        alg: "EdDSA",
+        kid: kid.clone(),
+        x,
+        y: None,
+    };
+    Ok((kid, key, jwk))
+}
+
+fn ec_public(public: &p256::PublicKey) -> Result<(String, DecodingKey, PublicJwk), String> {
+    use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+    let point = public.to_encoded_point(false);
+    let (Some(x), Some(y)) = (point.x(), point.y()) else {
+        return Err("P-256 public key is the identity point".to_owned());
+    };
+    let (x, y) = (b64(x), b64(y));
+    let kid = key_id(JwtAlgorithm::ES256, point.as_bytes());
+    let key = DecodingKey::from_ec_components(&x, &y).map_err(|e| e.to_string())?;
+    let jwk = PublicJwk {
+        kty: "EC",
+        crv: "P-256",
+        alg: "ES256",
+        kid: kid.clone(),
+        x,
+        y: Some(y),
+    };
+    Ok((kid, key, jwk))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(algorithm: JwtAlgorithm) -> JwtKeys {
+        JwtKeys::from_config(JwtConfig {
+            algorithm,
+            signing_key: None,
+            previous_keys: vec![],
+            issuer: "iss".into(),
+            audience: "aud".into(),
+            access_ttl: time::Duration::minutes(15),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn every_algorithm_round_trips() {
+        for algorithm in [
+            JwtAlgorithm::EdDSA,
+            JwtAlgorithm::ES256,
+            JwtAlgorithm::HS256,
+        ] {
+            let keys = keys(algorithm);
+            let (user, session) = (UserId::new(), SessionId::new());
+            let token = keys
+                .issue(user, session, OffsetDateTime::now_utc())
+                .unwrap();
+            let claims = keys.verify(&token).unwrap();
+            assert_eq!(claims.user_id(), user);
+            assert_eq!(claims.session_id(), session);
+            assert_eq!(claims.exp - claims.iat, 900);
+            let jwks = keys.public_keys();
+            assert_eq!(jwks.len(), usize::from(algorithm != JwtAlgorithm::HS256));
+        }
+    }
+
+    #[test]
+    fn another_key_is_rejected_and_rotation_accepts_previous() {
+        let old = keys(JwtAlgorithm::EdDSA);
+        let token = old
+            .issue(UserId::new(), SessionId::new(), OffsetDateTime::now_utc())
+            .unwrap();
+        let new = keys(JwtAlgorithm::EdDSA);
+        assert!(new.verify(&token).is_err());
+
+        // The new key set keeps the old public key for verification.
+        use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
+        let old_public =
+            ed25519_dalek::SigningKey::from_pkcs8_pem(old.secret_material.expose_secret())
+                .unwrap()
+                .verifying_key()
+                .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+                .unwrap();
+        let rotated = JwtKeys::from_config(JwtConfig {
+            algorithm: JwtAlgorithm::EdDSA,
+            signing_key: None,
+            previous_keys: vec![SecretString::from(old_public)],
+            issuer: "iss".into(),
+            audience: "aud".into(),
+            access_ttl: time::Duration::minutes(15),
+        })
+        .unwrap();
+        assert!(rotated.verify(&token).is_ok());
+        assert_eq!(rotated.public_keys().len(), 2);
+    }
+
+    #[test]
+    fn expired_tokens_are_rejected() {
+        let keys = keys(JwtAlgorithm::EdDSA);
+        let long_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
+        let token = keys
+            .issue(UserId::new(), SessionId::new(), long_ago)
+            .unwrap();
+        assert!(matches!(
+            keys.verify(&token),
+            Err(AuthError::Unauthorized("access token has expired"))
+        ));
+    }
+
+    #[test]
+    fn short_hs256_secret_is_refused() {
+        let result = JwtKeys::from_config(JwtConfig {
+            algorithm: JwtAlgorithm::HS256,
+            signing_key: Some(SecretString::from("short")),
+            previous_keys: vec![],
+            issuer: "iss".into(),
+            audience: "aud".into(),
+            access_ttl: time::Duration::minutes(15),
+        });
+        assert!(result.is_err());
+    }
+}

@@ -1,0 +1,395 @@
+//! Entities and the value types they are built from.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+
+use crate::ids::{SessionId, UserId};
+use crate::password::PasswordHash;
+use crate::refresh::TokenHash;
+use crate::validation::FieldError;
+
+/// An email address, trimmed and lower-cased, so that one mailbox is one account
+/// whatever letter case it is typed in.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let error = |message: &str| FieldError::new("email", message);
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            return Err(error("must not be empty"));
+        }
+        if email.len() > Self::MAX_LEN {
+            return Err(error("must be at most 254 characters"));
+        }
+        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(error("must not contain spaces or control characters"));
+        }
+        let Some((local, domain)) = email.rsplit_once('@') else {
+            return Err(error("must be an email address like name@example.com"));
+        };
+        if local.is_empty() || local.len() > 64 || local.contains('@') {
+            return Err(error("must be an email address like name@example.com"));
+        }
+        let labels_ok = domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+        if !domain.contains('.') || !labels_ok {
+            return Err(error("must be an email address like name@example.com"));
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Email({})", self.0)
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A person's display name: trimmed, 1–100 characters, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(FieldError::new("name", "must not be empty"));
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(FieldError::new("name", "must be at most 100 characters"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "name",
+                "must not contain control characters",
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A full replacement of a profile's optional fields (PUT semantics: an absent
+/// field clears it). Every field is validated on construction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    pub bio: Option<String>,
+    pub avatar_url: Option<String>,
+    pub location: Option<String>,
+    pub website: Option<String>,
+}
+
+impl ProfileUpdate {
+    pub const BIO_MAX_CHARS: usize = 1000;
+    pub const LOCATION_MAX_CHARS: usize = 100;
+    pub const URL_MAX_LEN: usize = 2048;
+
+    /// Validates every field, reporting all the bad ones.
+    pub fn parse(
+        bio: Option<String>,
+        avatar_url: Option<String>,
+        location: Option<String>,
+        website: Option<String>,
+    ) -> Result<Self, crate::ValidationErrors> {
+        let mut errors = crate::ValidationErrors::new();
+        let bio = errors
+            .check(text_field("bio", bio, Self::BIO_MAX_CHARS, true))
+            .flatten();
+        let location = errors
+            .check(text_field(
+                "location",
+                location,
+                Self::LOCATION_MAX_CHARS,
+                false,
+            ))
+            .flatten();
+        let avatar_url = errors.check(url_field("avatar_url", avatar_url)).flatten();
+        let website = errors.check(url_field("website", website)).flatten();
+        errors.into_result()?;
+        Ok(Self {
+            bio,
+            avatar_url,
+            location,
+            website,
+        })
+    }
+}
+
+fn text_field(
+    field: &'static str,
+    value: Option<String>,
+    max_chars: usize,
+    multiline: bool,
+) -> Result<Option<String>, FieldError> {
+    let Some(value) = value else { return Ok(None) };
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.chars().count() > max_chars {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    let bad_control = |c: char| c.is_control() && !(multiline && (c == '\n' || c == '\t'));
+    if value.chars().any(bad_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+fn url_field(field: &'static str, value: Option<String>) -> Result<Option<String>, FieldError> {
+    let Some(value) = value else { return Ok(None) };
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.len() > ProfileUpdate::URL_MAX_LEN {
+        return Err(FieldError::new(field, "must be at most 2048 characters"));
+    }
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+    let valid = matches!(host, Some(h) if !h.is_empty() && !h.contains('@'))
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid {
+        return Err(FieldError::new(field, "must be an absolute http(s) URL"));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// A user account as every reader sees it. Credentials are deliberately absent:
+/// they are read through [`crate::UserRepository::credentials_by_email`] alone, so
+/// this value can be cached and logged without carrying a password hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub name: String,
+    pub email_verified: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A user's public profile. Absent until first set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    pub user_id: UserId,
+    pub bio: Option<String>,
+    pub avatar_url: Option<String>,
+    pub location: Option<String>,
+    pub website: Option<String>,
+    pub updated_at: OffsetDateTime,
+}
+
+/// What a password check needs, and nothing else.
+#[derive(Debug)]
+pub struct Credentials {
+    pub user_id: UserId,
+    /// `None` for accounts that only ever signed in through an OAuth provider.
+    pub password_hash: Option<PasswordHash>,
+}
+
+/// A user to be created.
+#[derive(Debug)]
+pub struct NewUser {
+    pub id: UserId,
+    pub email: Email,
+    pub name: DisplayName,
+    pub email_verified: bool,
+    pub password_hash: Option<PasswordHash>,
+}
+
+/// A session as readers see it: the refresh-token hash stays in storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub created_at: OffsetDateTime,
+    /// Absolute: refreshing never extends it.
+    pub expires_at: OffsetDateTime,
+    pub last_used_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub user_agent: Option<String>,
+    pub ip: Option<IpAddr>,
+}
+
+impl Session {
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// A session to be created, with the hash of its first refresh token.
+#[derive(Debug)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub refresh_token_hash: TokenHash,
+    pub expires_at: OffsetDateTime,
+    pub user_agent: Option<String>,
+    pub ip: Option<IpAddr>,
+}
+
+/// What presenting a refresh token did, decided atomically by the repository.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The current token: the session now holds its successor.
+    Rotated(Session),
+    /// The immediate predecessor of the current token, inside the grace window,
+    /// whose successor is the current token: a concurrent refresh from the same
+    /// client. Nothing changed; the caller answers with that same successor.
+    Grace(Session),
+    /// A token that was already rotated, outside the grace window: the session
+    /// has been revoked.
+    Reused {
+        session_id: SessionId,
+        user_id: UserId,
+    },
+    /// The token belongs to a session that is revoked or expired.
+    Inactive,
+    /// No session ever issued this token.
+    NotFound,
+}
+
+/// An external identity linked to a user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthAccount {
+    pub user_id: UserId,
+    pub provider: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A link to be created between a user and an external identity.
+#[derive(Clone, Debug)]
+pub struct NewOAuthAccount {
+    pub user_id: UserId,
+    pub provider: String,
+    pub subject: String,
+    pub email: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn email_is_normalised() {
+        let email = Email::parse("  Ada.Lovelace@Example.COM ").unwrap();
+        assert_eq!(email.as_str(), "ada.lovelace@example.com");
+    }
+
+    #[test]
+    fn bad_emails_are_rejected() {
+        for raw in [
+            "",
+            "plainaddress",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a b@example.com",
+            "a@exa mple.com",
+            "a@-example.com",
+            "a@example..com",
+            "a@@example.com",
+        ] {
+            assert!(Email::parse(raw).is_err(), "{raw:?} should be rejected");
+        }
+        let long = format!("{}@example.com", "a".repeat(65));
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(DisplayName::parse("  Ada ").unwrap().as_str(), "Ada");
+        assert!(DisplayName::parse("   ").is_err());
+        assert!(DisplayName::parse(&"é".repeat(101)).is_err());
+        assert!(DisplayName::parse(&"é".repeat(100)).is_ok());
+        assert!(DisplayName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn profile_reports_every_bad_field() {
+        let errors = ProfileUpdate::parse(
+            Some("x".repeat(1001)),
+            Some("javascript:alert(1)".into()),
+            None,
+            Some("ftp://example.com".into()),
+        )
+        .unwrap_err();
+        let fields: Vec<_> = errors.errors().iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["bio", "avatar_url", "website"]);
+    }
+
+    #[test]
+    fn profile_blank_fields_clear() {
+        let update = ProfileUpdate::parse(
+            Some("  ".into()),
+            Some("https://cdn.example.com/a.png".into()),
+            Some(" Lisbon ".into()),
+            None,
+        )
+        .unwrap();
+        assert_eq!(update.bio, None);
+        assert_eq!(update.location.as_deref(), Some("Lisbon"));
+    }
+
+    proptest! {
+        #[test]
+        fn parsed_emails_are_stable(local in "[a-zA-Z0-9._%+-]{1,64}", domain in "[a-zA-Z0-9]{1,20}\\.[a-zA-Z]{2,10}") {
+            let raw = format!("{local}@{domain}");
+            let email = Email::parse(&raw).unwrap();
+            prop_assert_eq!(email.as_str(), raw.to_lowercase());
+            // Parsing is idempotent.
+            prop_assert_eq!(Email::parse(email.as_str()).unwrap(), email);
+        }
+
+        #[test]
+        fn email_parse_never_panics(raw in "\\PC{0,300}") {
+            let _ = Email::parse(&raw);
+        }
+
+        #[test]
+        fn parsed_names_are_trimmed(raw in "\\PC{0,120}") {
+            if let Ok(name) = DisplayName::parse(&raw) {
+                prop_assert_eq!(name.as_str(), name.as_str().trim());
+                prop_assert!(!name.as_str().is_empty());
+                prop_assert!(name.as_str().chars().count() <= DisplayName::MAX_CHARS);
+            }
+        }
+    }
+}
