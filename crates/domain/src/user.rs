@@ -351,7 +351,7 @@ mod tests {
             Some("ftp://example.com".into()),
         )
         .unwrap_err();
-        let fields: Vec<_> = errors.errors().iter().map(|e| e.field).collect();
+        let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_ref()).collect();
         assert_eq!(fields, ["bio", "avatar_url", "website"]);
     }
 

@@ -1,1 +1,105 @@
-//! placeholder
+//! PostgreSQL implementations of the domain's repository traits, on `sqlx`.
+//!
+//! Owns the schema (the workspace's `migrations/`, embedded here) and the
+//! translation of database errors into domain errors: unique violations become
+//! `RepoError::EmailTaken` / `OAuthAccountTaken`, never a 500. Depends on
+//! `domain` alone among the workspace crates; knows nothing of HTTP or caches.
+
+mod oauth;
+mod profiles;
+mod sessions;
+mod users;
+
+use std::time::Duration;
+
+use domain::RepoError;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+
+pub use oauth::PgOAuthAccounts;
+pub use profiles::PgProfiles;
+pub use sessions::PgSessions;
+pub use users::PgUsers;
+
+/// The schema, embedded at build time.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 20,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A lazily connecting pool: the service starts, and reports not-ready, while the
+/// database is still coming up.
+pub fn connect_lazy(url: &str, settings: &PgSettings) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_lazy(url)
+}
+
+/// Applies pending migrations.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Whether the database answers, within `timeout`.
+pub async fn ping(pool: &PgPool, timeout: Duration) -> bool {
+    let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool);
+    matches!(tokio_timeout(timeout, query).await, Some(Ok(1)))
+}
+
+async fn tokio_timeout<F: std::future::Future>(timeout: Duration, future: F) -> Option<F::Output> {
+    tokio::time::timeout(timeout, future).await.ok()
+}
+
+/// All four repositories over one pool.
+#[derive(Clone)]
+pub struct PgRepositories {
+    pub users: PgUsers,
+    pub sessions: PgSessions,
+    pub profiles: PgProfiles,
+    pub oauth: PgOAuthAccounts,
+}
+
+impl PgRepositories {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            users: PgUsers::new(pool.clone()),
+            sessions: PgSessions::new(pool.clone()),
+            profiles: PgProfiles::new(pool.clone()),
+            oauth: PgOAuthAccounts::new(pool),
+        }
+    }
+}
+
+/// Maps a sqlx error to the domain's, naming the constraints that mean something.
+pub(crate) fn repo_error(error: sqlx::Error) -> RepoError {
+    if let sqlx::Error::Database(db) = &error {
+        match db.constraint() {
+            Some("users_email_key") => return RepoError::EmailTaken,
+            Some("oauth_accounts_pkey" | "oauth_accounts_user_provider_key") => {
+                return RepoError::OAuthAccountTaken;
+            }
+            _ => {}
+        }
+    }
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            RepoError::Unavailable(Box::new(error))
+        }
+        other => RepoError::other(other),
+    }
+}

@@ -1,0 +1,247 @@
+//! The JSON shapes of the HTTP contract. Domain types are not `Serialize`: they are
+//! converted here, at the edge, and requests are parsed into domain value types.
+
+use domain::{
+    Authenticated, DisplayName, Email, Password, Profile, ProfileUpdate, Registration, Session,
+    SessionId, User, ValidationErrors,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// 8–128 characters; any Unicode.
+    #[schema(example = "correct horse battery staple", format = Password)]
+    pub password: String,
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+}
+
+impl TryFrom<RegisterRequest> for Registration {
+    type Error = ValidationErrors;
+    fn try_from(body: RegisterRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let email = errors.check(Email::parse(&body.email));
+        let password = errors.check(Password::parse(body.password, "password"));
+        let name = errors.check(DisplayName::parse(&body.name));
+        match (email, password, name) {
+            (Some(email), Some(password), Some(name)) => Ok(Registration {
+                email,
+                password,
+                name,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "correct horse battery staple", format = Password)]
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    /// The refresh token from the last token response. Spent by this call.
+    pub refresh_token: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateUserRequest {
+    /// The new display name; absent leaves it unchanged.
+    #[schema(example = "Ada King")]
+    pub name: Option<String>,
+}
+
+/// A full replacement of the profile: an absent or blank field is cleared.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateProfileRequest {
+    #[schema(example = "Analyst of engines")]
+    pub bio: Option<String>,
+    #[schema(example = "https://cdn.example.com/ada.png")]
+    pub avatar_url: Option<String>,
+    #[schema(example = "London")]
+    pub location: Option<String>,
+    #[schema(example = "https://ada.example.com")]
+    pub website: Option<String>,
+}
+
+impl TryFrom<UpdateProfileRequest> for ProfileUpdate {
+    type Error = ValidationErrors;
+    fn try_from(body: UpdateProfileRequest) -> Result<Self, ValidationErrors> {
+        ProfileUpdate::parse(body.bio, body.avatar_url, body.location, body.website)
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    #[schema(format = Password)]
+    pub current_password: String,
+    /// 8–128 characters; any Unicode.
+    #[schema(format = Password)]
+    pub new_password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileDto {
+    pub bio: Option<String>,
+    pub avatar_url: Option<String>,
+    pub location: Option<String>,
+    pub website: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserDto {
+    pub id: Uuid,
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    pub email_verified: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+    /// `null` until the profile is first set.
+    pub profile: Option<ProfileDto>,
+}
+
+impl UserDto {
+    pub fn new(user: User, profile: Option<Profile>) -> Self {
+        Self {
+            id: user.id.as_uuid(),
+            email: user.email.as_str().to_owned(),
+            name: user.name,
+            email_verified: user.email_verified,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            profile: profile.map(|p| ProfileDto {
+                bio: p.bio,
+                avatar_url: p.avatar_url,
+                location: p.location,
+                website: p.website,
+            }),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserResponse {
+    pub user: UserDto,
+}
+
+impl From<(User, Option<Profile>)> for UserResponse {
+    fn from((user, profile): (User, Option<Profile>)) -> Self {
+        Self {
+            user: UserDto::new(user, profile),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT (`typ: at+jwt`) for the `Authorization: Bearer` header.
+    pub access_token: String,
+    /// Single use: exchange it at `/api/v1/auth/refresh` for a new pair.
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    pub user: UserDto,
+}
+
+impl From<Authenticated> for TokenResponse {
+    fn from(auth: Authenticated) -> Self {
+        Self {
+            access_token: auth.access_token,
+            refresh_token: auth.refresh_token.expose().to_owned(),
+            token_type: "Bearer",
+            expires_in: auth.expires_in,
+            user: UserDto::new(auth.user, auth.profile),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionDto {
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub last_used_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// Whether this is the session of the token making the request.
+    pub current: bool,
+}
+
+impl SessionDto {
+    pub fn new(session: Session, current: SessionId) -> Self {
+        Self {
+            id: session.id.as_uuid(),
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            expires_at: session.expires_at,
+            user_agent: session.user_agent,
+            ip: session.ip.map(|ip| ip.to_string()),
+            current: session.id == current,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthResponse {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReadinessResponse {
+    /// `ready`, `degraded` (Redis down, still serving) or `unavailable`.
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    /// `up` or `down`.
+    #[schema(example = "up")]
+    pub postgres: &'static str,
+    /// `up`, `degraded` or `disabled`.
+    #[schema(example = "disabled")]
+    pub redis: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Jwk {
+    #[schema(example = "OKP")]
+    pub kty: &'static str,
+    #[schema(example = "Ed25519")]
+    pub crv: &'static str,
+    #[schema(example = "EdDSA")]
+    pub alg: &'static str,
+    #[serde(rename = "use")]
+    #[schema(example = "sig")]
+    pub key_use: &'static str,
+    pub kid: String,
+    pub x: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JwksResponse {
+    pub keys: Vec<Jwk>,
+}

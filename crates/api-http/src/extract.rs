@@ -1,0 +1,174 @@
+//! Extractors: JSON bodies that fail in the API's own problem format, the
+//! authenticated principal, and the client's address and user agent.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use axum::http::request::Parts;
+use domain::{ClientInfo, Principal};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body. Wrong content type → 415, unreadable JSON → 400
+/// `malformed_json`, a missing or mistyped field → 422 `validation_failed`
+/// naming the field.
+pub struct AppJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AppJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || mime.to_ascii_lowercase().ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::MalformedJson("the request body could not be read".to_owned())
+            }
+        })?;
+        parse_json(&bytes).map(AppJson)
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    use serde_json::error::Category;
+    let malformed = || ApiError::MalformedJson("the request body is not valid JSON".to_owned());
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value: T = match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(value) => value,
+        Err(error) => {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if !matches!(inner.classify(), Category::Data) {
+                return Err(malformed());
+            }
+            return Err(ApiError::Validation(data_error(&path, &inner).into()));
+        }
+    };
+    // Trailing bytes after the value make the body malformed too.
+    deserializer.end().map_err(|_| malformed())?;
+    Ok(value)
+}
+
+/// Names the field of a well-formed body that does not fit the expected shape.
+fn data_error(path: &str, error: &serde_json::Error) -> domain::FieldError {
+    let message = error.to_string();
+    let message = message.split(" at line ").next().unwrap_or_default();
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or("body");
+        let field = if path == "." {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        };
+        return domain::FieldError::new(field, "is required");
+    }
+    let field = if path == "." {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    };
+    domain::FieldError::new(field, message.to_owned())
+}
+
+/// The principal of a valid access token whose session is active.
+pub struct AuthUser(pub Principal);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    #[tracing::instrument(name = "authenticate", skip_all, fields(user_id))]
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized("missing bearer token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
+            .ok_or(ApiError::Unauthorized(
+                "malformed Authorization header: expected `Bearer <token>`",
+            ))?;
+        let principal = state.auth.authenticate(token).await?;
+        tracing::Span::current().record("user_id", tracing::field::display(principal.user_id));
+        Ok(Self(principal))
+    }
+}
+
+/// The client's address (the TCP peer) and user agent.
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let user_agent = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
+        Ok(Self(ClientInfo::new(user_agent, ip)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Login {
+        email: String,
+        password: String,
+    }
+
+    #[test]
+    fn json_errors_are_classified() {
+        assert!(matches!(
+            parse_json::<Login>(b"{"),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Login>(b"{} x"),
+            Err(ApiError::MalformedJson(_))
+        ));
+        let Err(ApiError::Validation(errors)) = parse_json::<Login>(br#"{"email":"a@b.co"}"#)
+        else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(errors.errors()[0].field, "password");
+        let Err(ApiError::Validation(errors)) =
+            parse_json::<Login>(br#"{"email":1,"password":"x"}"#)
+        else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(errors.errors()[0].field, "email");
+        assert!(parse_json::<Login>(br#"{"email":"a","password":"b"}"#).is_ok());
+    }
+}

@@ -1,0 +1,216 @@
+//! `/api/v1/auth/*`: register, login, refresh, logout, me, sessions, password.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use domain::{Password, Registration, SessionId};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::dto::{
+    ChangePasswordRequest, LoginRequest, RefreshRequest, RegisterRequest, SessionDto,
+    TokenResponse, UserResponse,
+};
+use crate::error::{ApiError, Problem, Result};
+use crate::extract::{AppJson, AuthUser, Client};
+use crate::state::AppState;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(logout_all))
+        .routes(routes!(me))
+        .routes(routes!(list_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(change_password))
+}
+
+/// Create an account and sign in.
+#[utoipa::path(
+    post, path = "/api/v1/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created and signed in", body = TokenResponse),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already registered (`email_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn register(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AppJson(body): AppJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<TokenResponse>)> {
+    let registration = Registration::try_from(body)?;
+    let auth = state.auth.register(registration, &client).await?;
+    Ok((StatusCode::CREATED, Json(auth.into())))
+}
+
+/// Sign in with email and password.
+///
+/// An unknown email and a wrong password are answered alike, in status, body and time.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AppJson(body): AppJson<LoginRequest>,
+) -> Result<Json<TokenResponse>> {
+    let auth = state
+        .auth
+        .login(&body.email, body.password, &client)
+        .await?;
+    Ok(Json(auth.into()))
+}
+
+/// Exchange a refresh token for a new pair (rotation).
+///
+/// The presented token is spent. Presenting a spent token again revokes its
+/// session (`token_reused`), except for a concurrent refresh inside the grace
+/// window (`REFRESH_REUSE_GRACE`), which receives the same new pair.
+#[utoipa::path(
+    post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "Rotated pair", body = TokenResponse),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid, expired or revoked (`unauthorized`), or reused (`token_reused`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn refresh(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<RefreshRequest>,
+) -> Result<Json<TokenResponse>> {
+    let auth = state.auth.refresh(&body.refresh_token).await?;
+    Ok(Json(auth.into()))
+}
+
+/// Sign out this session, everywhere at once.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Session revoked"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn logout(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<StatusCode> {
+    state.auth.logout(&principal).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sign out every session of the user.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout-all", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every session revoked"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn logout_all(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<StatusCode> {
+    state.auth.logout_all(&principal).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user and their profile.
+#[utoipa::path(
+    get, path = "/api/v1/auth/me", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserResponse),
+        (status = 401, description = "Missing, invalid or expired token, or ended session", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn me(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<UserResponse>> {
+    Ok(Json(state.auth.me(&principal).await?.into()))
+}
+
+/// The user's active sessions, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/auth/sessions", tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Active sessions", body = [SessionDto]),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_sessions(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<Vec<SessionDto>>> {
+    let sessions = state.auth.list_sessions(&principal).await?;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionDto::new(s, principal.session_id))
+            .collect(),
+    ))
+}
+
+/// Revoke one of the user's sessions (another device, or this one).
+#[utoipa::path(
+    delete, path = "/api/v1/auth/sessions/{id}", tag = "sessions",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Session id (UUID)")),
+    responses(
+        (status = 204, description = "Session revoked"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No active session of this user with that id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn revoke_session(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let id: SessionId = id.parse().map_err(|_| ApiError::NotFound("session"))?;
+    state.auth.revoke_session(&principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change the password; every other session is signed out.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password/change", tag = "auth",
+    security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Password changed; other sessions revoked"),
+        (status = 401, description = "Wrong current password (`invalid_credentials`) or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "New password fails the policy", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn change_password(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    AppJson(body): AppJson<ChangePasswordRequest>,
+) -> Result<StatusCode> {
+    let new = Password::parse(body.new_password, "new_password")?;
+    state
+        .auth
+        .change_password(&principal, body.current_password, new)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

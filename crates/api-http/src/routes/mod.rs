@@ -1,0 +1,3 @@
+pub(crate) mod auth;
+pub(crate) mod system;
+pub(crate) mod users;

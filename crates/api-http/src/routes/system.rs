@@ -1,0 +1,78 @@
+//! Outside `/api/v1`: liveness, readiness and the JWKS document.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use domain::ServiceStatus;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::dto::{HealthResponse, Jwk, JwksResponse, ReadinessResponse};
+use crate::state::AppState;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(jwks))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "system",
+    responses((status = 200, description = "Alive", body = HealthResponse)))]
+async fn healthz() -> Json<HealthResponse> {
+    Json(HealthResponse { status: "ok" })
+}
+
+/// Readiness: PostgreSQL answers (503 if not); Redis is reported, never fatal.
+#[utoipa::path(get, path = "/readyz", tag = "system",
+    responses(
+        (status = 200, description = "Ready (possibly degraded)", body = ReadinessResponse),
+        (status = 503, description = "PostgreSQL unreachable", body = ReadinessResponse),
+    ))]
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let readiness = state.readiness.check().await;
+    let (status_code, status) = match (readiness.postgres, readiness.redis) {
+        (ServiceStatus::Up, ServiceStatus::Up | ServiceStatus::Disabled) => {
+            (StatusCode::OK, "ready")
+        }
+        (ServiceStatus::Up, _) => (StatusCode::OK, "degraded"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    let body = ReadinessResponse {
+        status,
+        postgres: readiness.postgres.as_str(),
+        redis: readiness.redis.as_str(),
+    };
+    (
+        status_code,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(body),
+    )
+}
+
+/// The public keys that verify access tokens (RFC 7517). Empty with HS256.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "system",
+    responses((status = 200, description = "JSON Web Key Set", body = JwksResponse)))]
+async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    let keys = state
+        .auth
+        .keys()
+        .public_keys()
+        .iter()
+        .map(|key| Jwk {
+            kty: key.kty,
+            crv: key.crv,
+            alg: key.alg,
+            key_use: "sig",
+            kid: key.kid.clone(),
+            x: key.x.clone(),
+            y: key.y.clone(),
+        })
+        .collect();
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(JwksResponse { keys }),
+    )
+}

@@ -1,0 +1,68 @@
+//! `/api/v1/users/me*`: the signed-in user's name and profile.
+
+use axum::Json;
+use axum::extract::State;
+use domain::{DisplayName, ProfileUpdate};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::dto::{UpdateProfileRequest, UpdateUserRequest, UserResponse};
+use crate::error::{Problem, Result};
+use crate::extract::{AppJson, AuthUser};
+use crate::state::AppState;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(update_user))
+        .routes(routes!(update_profile))
+}
+
+/// Update the user's display name.
+#[utoipa::path(
+    patch, path = "/api/v1/users/me", tag = "users",
+    security(("bearer" = [])),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The updated user", body = UserResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_user(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    AppJson(body): AppJson<UpdateUserRequest>,
+) -> Result<Json<UserResponse>> {
+    let updated = match body.name {
+        Some(name) => {
+            state
+                .auth
+                .update_name(&principal, &DisplayName::parse(&name)?)
+                .await?
+        }
+        None => state.auth.me(&principal).await?,
+    };
+    Ok(Json(updated.into()))
+}
+
+/// Replace the user's profile (absent fields are cleared).
+#[utoipa::path(
+    put, path = "/api/v1/users/me/profile", tag = "users",
+    security(("bearer" = [])),
+    request_body = UpdateProfileRequest,
+    responses(
+        (status = 200, description = "The user with the new profile", body = UserResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_profile(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    AppJson(body): AppJson<UpdateProfileRequest>,
+) -> Result<Json<UserResponse>> {
+    let update = ProfileUpdate::try_from(body)?;
+    Ok(Json(
+        state.auth.update_profile(&principal, &update).await?.into(),
+    ))
+}

@@ -1,0 +1,10 @@
+use std::sync::Arc;
+
+use domain::{AuthService, ReadinessProbe};
+
+/// Everything a handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Arc<AuthService>,
+    pub readiness: Arc<dyn ReadinessProbe>,
+}

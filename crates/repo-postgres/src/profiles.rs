@@ -1,0 +1,80 @@
+use async_trait::async_trait;
+use domain::repo::RepoResult;
+use domain::{Profile, ProfileRepository, ProfileUpdate, UserId};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::repo_error;
+
+const PROFILE_COLUMNS: &str = "user_id, bio, avatar_url, location, website, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    user_id: Uuid,
+    bio: Option<String>,
+    avatar_url: Option<String>,
+    location: Option<String>,
+    website: Option<String>,
+    updated_at: OffsetDateTime,
+}
+
+impl From<ProfileRow> for Profile {
+    fn from(row: ProfileRow) -> Self {
+        Profile {
+            user_id: UserId::from_uuid(row.user_id),
+            bio: row.bio,
+            avatar_url: row.avatar_url,
+            location: row.location,
+            website: row.website,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PgProfiles {
+    pool: PgPool,
+}
+
+impl PgProfiles {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl ProfileRepository for PgProfiles {
+    async fn find_by_user(&self, user_id: UserId) -> RepoResult<Option<Profile>> {
+        let sql = format!("SELECT {PROFILE_COLUMNS} FROM user_profiles WHERE user_id = $1");
+        let row: Option<ProfileRow> = sqlx::query_as(&sql)
+            .bind(user_id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(repo_error)?;
+        Ok(row.map(Profile::from))
+    }
+
+    async fn upsert(&self, user_id: UserId, update: &ProfileUpdate) -> RepoResult<Option<Profile>> {
+        // Inserting from the users row makes a missing user a `None`, not a
+        // foreign-key error.
+        let sql = format!(
+            "INSERT INTO user_profiles (user_id, bio, avatar_url, location, website)
+             SELECT id, $2, $3, $4, $5 FROM users WHERE id = $1
+             ON CONFLICT (user_id) DO UPDATE SET
+                 bio = EXCLUDED.bio, avatar_url = EXCLUDED.avatar_url,
+                 location = EXCLUDED.location, website = EXCLUDED.website, updated_at = now()
+             RETURNING {PROFILE_COLUMNS}"
+        );
+        let row: Option<ProfileRow> = sqlx::query_as(&sql)
+            .bind(user_id.as_uuid())
+            .bind(update.bio.as_deref())
+            .bind(update.avatar_url.as_deref())
+            .bind(update.location.as_deref())
+            .bind(update.website.as_deref())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(repo_error)?;
+        Ok(row.map(Profile::from))
+    }
+}

@@ -1,0 +1,212 @@
+use async_trait::async_trait;
+use domain::repo::{DeletedUser, RepoResult};
+use domain::{
+    Credentials, DisplayName, Email, NewSession, NewUser, PasswordHash, RepoError, Session,
+    SessionId, User, UserId, UserRepository,
+};
+use sqlx::{PgPool, Postgres, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::repo_error;
+use crate::sessions::insert_session;
+
+pub(crate) const USER_COLUMNS: &str = "id, email, name, email_verified, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: Uuid,
+    email: String,
+    name: String,
+    email_verified: bool,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = RepoError;
+    fn try_from(row: UserRow) -> Result<Self, RepoError> {
+        Ok(User {
+            id: UserId::from_uuid(row.id),
+            email: Email::parse(&row.email)
+                .map_err(|e| RepoError::other(format!("stored email is invalid: {e}")))?,
+            name: row.name,
+            email_verified: row.email_verified,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CredentialsRow {
+    id: Uuid,
+    password_hash: Option<String>,
+}
+
+impl From<CredentialsRow> for Credentials {
+    fn from(row: CredentialsRow) -> Self {
+        Credentials {
+            user_id: UserId::from_uuid(row.id),
+            password_hash: row.password_hash.map(PasswordHash::from_phc),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PgUsers {
+    pool: PgPool,
+}
+
+impl PgUsers {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    async fn insert(tx: &mut Transaction<'_, Postgres>, user: &NewUser) -> RepoResult<User> {
+        let sql = format!(
+            "INSERT INTO users (id, email, name, email_verified, password_hash)
+             VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
+        );
+        let row: UserRow = sqlx::query_as(&sql)
+            .bind(user.id.as_uuid())
+            .bind(user.email.as_str())
+            .bind(user.name.as_str())
+            .bind(user.email_verified)
+            .bind(user.password_hash.as_ref().map(PasswordHash::expose_phc))
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(repo_error)?;
+        row.try_into()
+    }
+}
+
+#[async_trait]
+impl UserRepository for PgUsers {
+    async fn create_with_session(
+        &self,
+        user: NewUser,
+        session: NewSession,
+    ) -> RepoResult<(User, Session)> {
+        let mut tx = self.pool.begin().await.map_err(repo_error)?;
+        let user = Self::insert(&mut tx, &user).await?;
+        let session = insert_session(&mut tx, &session).await?;
+        tx.commit().await.map_err(repo_error)?;
+        Ok((user, session))
+    }
+
+    async fn create(&self, user: NewUser) -> RepoResult<User> {
+        let mut tx = self.pool.begin().await.map_err(repo_error)?;
+        let user = Self::insert(&mut tx, &user).await?;
+        tx.commit().await.map_err(repo_error)?;
+        Ok(user)
+    }
+
+    async fn find_by_id(&self, id: UserId) -> RepoResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row: Option<UserRow> = sqlx::query_as(&sql)
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(repo_error)?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn find_by_email(&self, email: &Email) -> RepoResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)");
+        let row: Option<UserRow> = sqlx::query_as(&sql)
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(repo_error)?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn credentials_by_email(&self, email: &Email) -> RepoResult<Option<Credentials>> {
+        let row: Option<CredentialsRow> =
+            sqlx::query_as("SELECT id, password_hash FROM users WHERE lower(email) = lower($1)")
+                .bind(email.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(repo_error)?;
+        Ok(row.map(Credentials::from))
+    }
+
+    async fn credentials_by_id(&self, id: UserId) -> RepoResult<Option<Credentials>> {
+        let row: Option<CredentialsRow> =
+            sqlx::query_as("SELECT id, password_hash FROM users WHERE id = $1")
+                .bind(id.as_uuid())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(repo_error)?;
+        Ok(row.map(Credentials::from))
+    }
+
+    async fn update_name(&self, id: UserId, name: &DisplayName) -> RepoResult<Option<User>> {
+        let sql = format!(
+            "UPDATE users SET name = $2, updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
+        );
+        let row: Option<UserRow> = sqlx::query_as(&sql)
+            .bind(id.as_uuid())
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(repo_error)?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        keep: SessionId,
+    ) -> RepoResult<Vec<SessionId>> {
+        let mut tx = self.pool.begin().await.map_err(repo_error)?;
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
+            .bind(id.as_uuid())
+            .bind(hash.expose_phc())
+            .execute(&mut *tx)
+            .await
+            .map_err(repo_error)?;
+        let revoked: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_change'
+             WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id",
+        )
+        .bind(id.as_uuid())
+        .bind(keep.as_uuid())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(repo_error)?;
+        tx.commit().await.map_err(repo_error)?;
+        Ok(revoked.into_iter().map(SessionId::from_uuid).collect())
+    }
+
+    async fn delete(&self, id: UserId) -> RepoResult<Option<DeletedUser>> {
+        let mut tx = self.pool.begin().await.map_err(repo_error)?;
+        let sessions: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = $1")
+            .bind(id.as_uuid())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(repo_error)?;
+        let providers: Vec<String> =
+            sqlx::query_scalar("SELECT provider FROM oauth_accounts WHERE user_id = $1")
+                .bind(id.as_uuid())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(repo_error)?;
+        let email: Option<String> =
+            sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING email")
+                .bind(id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(repo_error)?;
+        tx.commit().await.map_err(repo_error)?;
+        let Some(email) = email else { return Ok(None) };
+        Ok(Some(DeletedUser {
+            email: Email::parse(&email)
+                .map_err(|e| RepoError::other(format!("stored email is invalid: {e}")))?,
+            sessions: sessions.into_iter().map(SessionId::from_uuid).collect(),
+            oauth_providers: providers,
+        }))
+    }
+}
