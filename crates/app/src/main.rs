@@ -1,1 +1,78 @@
-fn main() {}
+use std::process::ExitCode;
+
+use app::config::Config;
+use app::startup::{self, Application};
+
+const USAGE: &str = "\
+codezest-auth — authentication service
+
+USAGE:
+    codezest-auth [serve]     run the HTTP API (default)
+    codezest-auth migrate     apply pending database migrations and exit
+
+Configuration comes from the environment (and a .env file); see README.md.";
+
+fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let command = std::env::args().nth(1);
+    let command = match command.as_deref() {
+        None | Some("serve") => Command::Serve,
+        Some("migrate") => Command::Migrate,
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some("-V" | "--version") => {
+            println!("codezest-auth {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("codezest-auth: unknown command {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("codezest-auth: configuration error: {error}");
+            return ExitCode::from(78);
+        }
+    };
+    app::telemetry::init(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("codezest-auth: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            Command::Serve => {
+                let app = Application::build(&config).await?;
+                app.run_until_stopped(startup::shutdown_signal()).await?;
+                Ok(())
+            }
+            Command::Migrate => {
+                startup::migrate(&config).await?;
+                tracing::info!("migrations applied");
+                Ok::<(), anyhow::Error>(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("codezest-auth: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+enum Command {
+    Serve,
+    Migrate,
+}

@@ -1,0 +1,272 @@
+//! Configuration from the environment (and a `.env` file), checked at start-up: a
+//! bad or missing value stops the service with one line naming the variable.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use domain::{JwtAlgorithm, JwtConfig};
+use secrecy::SecretString;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything the service reads from its environment.
+pub struct Config {
+    pub app_env: AppEnv,
+    pub bind_addr: SocketAddr,
+    pub database_url: SecretString,
+    pub database_max_connections: u32,
+    pub jwt_algorithm: JwtAlgorithm,
+    /// PEM private key (EdDSA, ES256) or secret (HS256); `None` = ephemeral key.
+    pub jwt_signing_key: Option<SecretString>,
+    /// Keys still accepted for verification during a rotation.
+    pub jwt_previous_keys: Vec<SecretString>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: time::Duration,
+    pub refresh_token_ttl: time::Duration,
+    pub refresh_reuse_grace: time::Duration,
+    pub log_format: LogFormat,
+}
+
+/// A configuration error: which variable, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, message: impl fmt::Display) -> Self {
+        Self {
+            variable,
+            message: message.to_string(),
+        }
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/codezest_auth";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let parse = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            Ok(get(name).unwrap_or_else(|| default.to_owned()))
+        };
+        fn typed<T: FromStr>(
+            name: &'static str,
+            raw: String,
+            what: &str,
+        ) -> Result<T, ConfigError> {
+            raw.parse()
+                .map_err(|_| ConfigError::new(name, format!("{raw:?} is not {what}")))
+        }
+        let seconds =
+            |name: &'static str, default: i64, min: i64| -> Result<time::Duration, ConfigError> {
+                let value: i64 = typed(
+                    name,
+                    parse(name, &default.to_string())?,
+                    "a number of seconds",
+                )?;
+                if value < min {
+                    return Err(ConfigError::new(
+                        name,
+                        format!("must be at least {min} seconds"),
+                    ));
+                }
+                Ok(time::Duration::seconds(value))
+            };
+
+        let app_env = match parse("APP_ENV", "development")?
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "development" | "dev" | "test" => AppEnv::Development,
+            "production" | "prod" => AppEnv::Production,
+            other => {
+                return Err(ConfigError::new(
+                    "APP_ENV",
+                    format!("{other:?} is not development or production"),
+                ));
+            }
+        };
+        let bind_addr = typed(
+            "BIND_ADDR",
+            parse("BIND_ADDR", "127.0.0.1:3001")?,
+            "a socket address like 127.0.0.1:3001",
+        )?;
+        let database_url = parse("DATABASE_URL", DEFAULT_DATABASE_URL)?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "must be a postgres:// URL",
+            ));
+        }
+        let database_max_connections: u32 = typed(
+            "DATABASE_MAX_CONNECTIONS",
+            parse("DATABASE_MAX_CONNECTIONS", "20")?,
+            "a positive number",
+        )?;
+        if database_max_connections == 0 {
+            return Err(ConfigError::new(
+                "DATABASE_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+
+        let jwt_algorithm: JwtAlgorithm = parse("JWT_ALGORITHM", "EdDSA")?
+            .parse()
+            .map_err(|e| ConfigError::new("JWT_ALGORITHM", e))?;
+        let jwt_signing_key = match jwt_algorithm {
+            JwtAlgorithm::HS256 => get("JWT_SECRET").map(SecretString::from),
+            _ => match get("JWT_PRIVATE_KEY_FILE") {
+                Some(path) => Some(read_key_file("JWT_PRIVATE_KEY_FILE", &path)?),
+                None => None,
+            },
+        };
+        if jwt_signing_key.is_none() && app_env == AppEnv::Production {
+            let variable = if jwt_algorithm == JwtAlgorithm::HS256 {
+                "JWT_SECRET"
+            } else {
+                "JWT_PRIVATE_KEY_FILE"
+            };
+            return Err(ConfigError::new(
+                variable,
+                "is required when APP_ENV=production",
+            ));
+        }
+        let jwt_previous_keys = get("JWT_PREVIOUS_KEY_FILES")
+            .map(|files| {
+                files
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|f| !f.is_empty())
+                    .map(|f| read_key_file("JWT_PREVIOUS_KEY_FILES", f))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+
+        let log_format = match parse("LOG_FORMAT", "pretty")?.to_ascii_lowercase().as_str() {
+            "pretty" | "text" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("{other:?} is not pretty or json"),
+                ));
+            }
+        };
+
+        Ok(Self {
+            app_env,
+            bind_addr,
+            database_url: SecretString::from(database_url),
+            database_max_connections,
+            jwt_algorithm,
+            jwt_signing_key,
+            jwt_previous_keys,
+            jwt_issuer: parse("JWT_ISSUER", "codezest-auth")?,
+            jwt_audience: parse("JWT_AUDIENCE", "codezest")?,
+            access_token_ttl: seconds("ACCESS_TOKEN_TTL", 900, 30)?,
+            refresh_token_ttl: seconds("REFRESH_TOKEN_TTL", 2_592_000, 60)?,
+            refresh_reuse_grace: seconds("REFRESH_REUSE_GRACE", 10, 0)?,
+            log_format,
+        })
+    }
+
+    /// The token configuration for the domain.
+    pub fn jwt(&self) -> JwtConfig {
+        JwtConfig {
+            algorithm: self.jwt_algorithm,
+            signing_key: self.jwt_signing_key.clone(),
+            previous_keys: self.jwt_previous_keys.clone(),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            access_ttl: self.access_token_ttl,
+        }
+    }
+}
+
+fn read_key_file(variable: &'static str, path: &str) -> Result<SecretString, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(SecretString::from)
+        .map_err(|e| ConfigError::new(variable, format!("cannot read {path}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.bind_addr.to_string(), "127.0.0.1:3001");
+        assert_eq!(config.jwt_algorithm, JwtAlgorithm::EdDSA);
+        assert_eq!(config.access_token_ttl.whole_seconds(), 900);
+        assert_eq!(config.refresh_token_ttl.whole_seconds(), 2_592_000);
+        assert_eq!(config.refresh_reuse_grace.whole_seconds(), 10);
+        assert_eq!(config.database_max_connections, 20);
+        assert_eq!(config.jwt_issuer, "codezest-auth");
+        assert_eq!(config.jwt_audience, "codezest");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("BIND_ADDR", "nowhere"),
+            ("ACCESS_TOKEN_TTL", "soon"),
+            ("JWT_ALGORITHM", "none"),
+            ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("LOG_FORMAT", "xml"),
+            ("JWT_PRIVATE_KEY_FILE", "/does/not/exist.pem"),
+        ] {
+            let error = config(&[(name, value)])
+                .err()
+                .unwrap_or_else(|| panic!("{name}={value} accepted"));
+            assert_eq!(error.variable, name);
+        }
+    }
+
+    #[test]
+    fn production_requires_a_key() {
+        let error = config(&[("APP_ENV", "production")]).err().unwrap();
+        assert_eq!(error.variable, "JWT_PRIVATE_KEY_FILE");
+        let error = config(&[("APP_ENV", "production"), ("JWT_ALGORITHM", "HS256")])
+            .err()
+            .unwrap();
+        assert_eq!(error.variable, "JWT_SECRET");
+    }
+}
