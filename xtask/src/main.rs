@@ -1,1 +1,395 @@
-fn main() {}
+//! Project automation: `cargo xtask dev | migrate | test`.
+//!
+//! Each command first makes sure PostgreSQL and Redis answer: it uses what is
+//! running; else `docker compose up -d` where a Docker engine answers; else it
+//! starts throwaway servers from local binaries under `target/dev-services/`;
+//! else it says exactly what to install.
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+cargo xtask <command>
+
+    dev       make sure Postgres and Redis run, migrate, and run the service
+    migrate   make sure Postgres runs and apply the migrations
+    test      make sure Postgres and Redis run, then run the whole test suite";
+
+const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/codezest_auth";
+const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("dev") => dev(&args[1..]),
+        Some("migrate") => migrate(),
+        Some("test") => test(&args[1..]),
+        Some("-h" | "--help") | None => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("unknown command {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.current_dir(root());
+    command
+}
+
+fn run(mut command: Command) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn dev(extra: &[String]) -> Result<()> {
+    let database_url = env_or("DATABASE_URL", DEFAULT_DATABASE_URL);
+    ensure_postgres(&database_url)?;
+    ensure_redis(&env_or("REDIS_URL", DEFAULT_REDIS_URL))?;
+    let mut migrate = cargo();
+    migrate.args([
+        "run",
+        "--package",
+        "app",
+        "--bin",
+        "codezest-auth",
+        "--",
+        "migrate",
+    ]);
+    run(migrate)?;
+    let mut serve = cargo();
+    serve
+        .args([
+            "run",
+            "--package",
+            "app",
+            "--bin",
+            "codezest-auth",
+            "--",
+            "serve",
+        ])
+        .args(extra);
+    run(serve)
+}
+
+fn migrate() -> Result<()> {
+    ensure_postgres(&env_or("DATABASE_URL", DEFAULT_DATABASE_URL))?;
+    let mut migrate = cargo();
+    migrate.args([
+        "run",
+        "--package",
+        "app",
+        "--bin",
+        "codezest-auth",
+        "--",
+        "migrate",
+    ]);
+    run(migrate)
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    let database_url = env_or("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL);
+    ensure_postgres(&database_url)?;
+    ensure_redis(&env_or("TEST_REDIS_URL", DEFAULT_REDIS_URL))?;
+    let mut test = cargo();
+    test.args(["test", "--workspace", "--all-targets"])
+        .args(extra);
+    test.env("TEST_DATABASE_URL", database_url);
+    run(test)
+}
+
+/// `host:port` of a `scheme://[user[:pass]@]host[:port][/...]` URL.
+fn address(url: &str, default_port: u16) -> Result<(String, u16)> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host_port.starts_with('[') => (
+            host.to_owned(),
+            port.parse().with_context(|| format!("bad port in {url}"))?,
+        ),
+        _ => (host_port.to_owned(), default_port),
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    Ok((
+        if host.is_empty() {
+            "127.0.0.1".to_owned()
+        } else {
+            host
+        },
+        port,
+    ))
+}
+
+fn reachable(host: &str, port: u16) -> bool {
+    let Ok(addrs) = (host, port).to_socket_addrs() else {
+        return false;
+    };
+    addrs
+        .collect::<Vec<SocketAddr>>()
+        .iter()
+        .any(|addr| TcpStream::connect_timeout(addr, Duration::from_millis(500)).is_ok())
+}
+
+fn wait_for(host: &str, port: u16, what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if reachable(host, port) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    bail!("{what} was started but does not answer on {host}:{port} after 30 s")
+}
+
+fn found(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn docker_available() -> bool {
+    found("docker")
+        && Command::new("docker")
+            .args(["info"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+fn compose_up(service: &str) -> Result<()> {
+    println!("xtask: starting {service} with docker compose");
+    let mut compose = Command::new("docker");
+    compose
+        .current_dir(root())
+        .args(["compose", "up", "-d", service]);
+    run(compose)
+}
+
+fn is_local(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
+}
+
+fn ensure_postgres(url: &str) -> Result<()> {
+    let (host, port) = address(url, 5432)?;
+    if reachable(&host, port) {
+        return Ok(());
+    }
+    if !is_local(&host) {
+        bail!(
+            "PostgreSQL at {host}:{port} does not answer; start it, or point the URL at one that runs"
+        );
+    }
+    println!("xtask: PostgreSQL is not answering on {host}:{port}; trying to start one");
+    if docker_available() && root().join("docker-compose.yml").exists() {
+        compose_up("postgres")?;
+        return wait_for(&host, port, "PostgreSQL");
+    }
+    if found("pg_ctlcluster") && found("pg_lsclusters") {
+        // Debian's packaged cluster.
+        let clusters = Command::new("pg_lsclusters").arg("--no-header").output()?;
+        let listing = String::from_utf8_lossy(&clusters.stdout);
+        if let Some(line) = listing
+            .lines()
+            .find(|l| l.split_whitespace().nth(2) == Some(&port.to_string()))
+        {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let mut start = Command::new("pg_ctlcluster");
+            start.args(["--skip-systemctl-redirect", fields[0], fields[1], "start"]);
+            run(start)?;
+            return wait_for(&host, port, "PostgreSQL");
+        }
+    }
+    if let Some(bin) = postgres_bin_dir() {
+        start_throwaway_postgres(&bin, port)?;
+        return wait_for(&host, port, "PostgreSQL");
+    }
+    bail!(
+        "no PostgreSQL answers on {host}:{port} and none could be started. Install one \
+         (Debian/Ubuntu: `apt-get install postgresql`; macOS: `brew install postgresql`), \
+         or Docker and run `docker compose up -d postgres`, or set DATABASE_URL / \
+         TEST_DATABASE_URL to a server that runs"
+    )
+}
+
+fn postgres_bin_dir() -> Option<PathBuf> {
+    if found("initdb") && found("pg_ctl") {
+        return Some(PathBuf::new());
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A throwaway cluster under `target/dev-services/postgres` (trust auth, user
+/// `postgres`), owned by the `postgres` user when we are root (initdb refuses root).
+fn start_throwaway_postgres(bin: &Path, port: u16) -> Result<()> {
+    let dir = root().join("target/dev-services/postgres");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&dir)?;
+    let as_user = |program: &str| -> Command {
+        let program = bin.join(program);
+        if is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    };
+    if is_root() {
+        run({
+            let mut chown = Command::new("chown");
+            chown.args(["-R", "postgres"]).arg(&dir);
+            chown
+        })?;
+    }
+    if !data.join("PG_VERSION").exists() {
+        println!(
+            "xtask: initialising a throwaway PostgreSQL cluster in {}",
+            data.display()
+        );
+        let mut initdb = as_user("initdb");
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=trust", "--no-sync"]);
+        initdb.stdout(Stdio::null());
+        run(initdb)?;
+    }
+    let mut pg_ctl = as_user("pg_ctl");
+    pg_ctl
+        .arg("-D")
+        .arg(&data)
+        .arg("-l")
+        .arg(dir.join("postgres.log"))
+        .arg("-o")
+        .arg(format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -k {}",
+            dir.display()
+        ))
+        .arg("start");
+    run(pg_ctl)
+}
+
+fn ensure_redis(url: &str) -> Result<()> {
+    let (host, port) = address(url, 6379)?;
+    if reachable(&host, port) {
+        return Ok(());
+    }
+    if !is_local(&host) {
+        bail!(
+            "Redis at {host}:{port} does not answer; start it, or point the URL at one that runs"
+        );
+    }
+    println!("xtask: Redis is not answering on {host}:{port}; trying to start one");
+    if docker_available() && root().join("docker-compose.yml").exists() {
+        compose_up("redis")?;
+        return wait_for(&host, port, "Redis");
+    }
+    if found("redis-server") {
+        let dir = root().join("target/dev-services/redis");
+        std::fs::create_dir_all(&dir)?;
+        let mut redis = Command::new("redis-server");
+        redis
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--daemonize", "yes", "--dir"])
+            .arg(&dir)
+            .arg("--logfile")
+            .arg(dir.join("redis.log"));
+        run(redis)?;
+        return wait_for(&host, port, "Redis");
+    }
+    bail!(
+        "no Redis answers on {host}:{port} and none could be started. Install one \
+         (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`), \
+         or Docker and run `docker compose up -d redis`, or set REDIS_URL / TEST_REDIS_URL"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address;
+
+    #[test]
+    fn addresses_are_parsed() {
+        assert_eq!(
+            address("postgres://postgres@127.0.0.1:5432/db", 5432).unwrap(),
+            ("127.0.0.1".into(), 5432)
+        );
+        assert_eq!(
+            address("postgres://u:p@db.internal/db", 5432).unwrap(),
+            ("db.internal".into(), 5432)
+        );
+        assert_eq!(
+            address("redis://localhost:6380", 6379).unwrap(),
+            ("localhost".into(), 6380)
+        );
+        assert_eq!(
+            address("redis://[::1]:6379/0", 6379).unwrap(),
+            ("::1".into(), 6379)
+        );
+    }
+}

@@ -114,8 +114,19 @@ pub fn build_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
     })
 }
 
-/// Applies pending migrations to `DATABASE_URL`.
+/// Applies pending migrations to `DATABASE_URL`. Creates the database first when it does not exist.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    use sqlx::migrate::MigrateDatabase as _;
+    let url = config.database_url.expose_secret();
+    if !sqlx::Postgres::database_exists(url)
+        .await
+        .context("cannot reach the PostgreSQL server of DATABASE_URL")?
+    {
+        sqlx::Postgres::create_database(url)
+            .await
+            .context("creating the database of DATABASE_URL failed")?;
+        tracing::info!("created the database");
+    }
     let pool = connect(config)?;
     repo_postgres::migrate(&pool)
         .await

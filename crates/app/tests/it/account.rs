@@ -1,0 +1,324 @@
+//! Register, login, me, name and profile updates, password change.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, Tokens, assert_problem, spawn_app};
+
+#[tokio::test]
+async fn register_returns_a_token_response_with_the_normalised_user() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "  Ada@Example.COM ", "password": PASSWORD, "name": " Ada "}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert!(body["access_token"].as_str().unwrap().split('.').count() == 3);
+    assert_eq!(body["refresh_token"].as_str().unwrap().len(), 43);
+    let user = &body["user"];
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["name"], "Ada");
+    assert_eq!(user["email_verified"], false);
+    assert!(user["profile"].is_null());
+    for field in ["id", "created_at", "updated_at"] {
+        assert!(user[field].is_string(), "{field} missing");
+    }
+
+    // The password is stored as an argon2id hash, never in clear.
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    // And the refresh token only as its SHA-256.
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT refresh_token_hash FROM sessions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 32);
+}
+
+#[tokio::test]
+async fn duplicate_email_is_a_conflict_in_any_letter_case() {
+    let app = spawn_app().await;
+    app.register_as("grace@example.com").await;
+    for email in ["grace@example.com", "GRACE@Example.com"] {
+        let response = app
+            .post(
+                "/api/v1/auth/register",
+                &json!({"email": email, "password": PASSWORD, "name": "Grace"}),
+            )
+            .await;
+        assert_problem(response, StatusCode::CONFLICT, "email_taken").await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_registrations_of_one_email_create_one_account() {
+    let app = spawn_app().await;
+    let body = json!({"email": "race@example.com", "password": PASSWORD, "name": "Racer"});
+    let responses =
+        futures::future::join_all((0..4).map(|_| app.post("/api/v1/auth/register", &body))).await;
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409, 409, 409]);
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 1);
+}
+
+#[tokio::test]
+async fn registration_reports_every_invalid_field() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "not-an-email", "password": "short", "name": "  "}),
+        )
+        .await;
+    let body = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["email", "password", "name"]);
+
+    // Too long a password is refused, not truncated.
+    let response = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "a@example.com", "password": "x".repeat(129), "name": "A"}),
+        )
+        .await;
+    assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0, "nothing half-written");
+}
+
+#[tokio::test]
+async fn unicode_passwords_work_whole() {
+    let app = spawn_app().await;
+    let password = "pässwörd-🔐-密码-".repeat(7); // 112 characters, > 128 bytes
+    let response = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "uni@example.com", "password": password, "name": "Uni"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.login("uni@example.com", &password).await.status(),
+        StatusCode::OK
+    );
+    let mut almost = password.clone();
+    almost.pop();
+    almost.push('+');
+    assert_eq!(
+        app.login("uni@example.com", &almost).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn login_returns_tokens_for_the_right_password() {
+    let app = spawn_app().await;
+    app.register_as("linus@example.com").await;
+    let response = app.login("Linus@Example.com", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let tokens = Tokens::from_body(response.json().await.unwrap());
+    assert_eq!(tokens.body["user"]["email"], "linus@example.com");
+    assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_are_answered_alike() {
+    let app = spawn_app().await;
+    app.register_as("known@example.com").await;
+    let wrong = app.login("known@example.com", "not the password").await;
+    let unknown = app.login("nobody@example.com", PASSWORD).await;
+    let malformed = app.login("not-an-email", PASSWORD).await;
+    let wrong = assert_problem(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let unknown = assert_problem(unknown, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let malformed =
+        assert_problem(malformed, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong, malformed);
+}
+
+#[tokio::test]
+async fn me_returns_the_user_with_profile() {
+    let app = spawn_app().await;
+    let tokens = app.register().await;
+    let response = app.me(&tokens.access).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["id"], tokens.user_id.as_str());
+    assert!(body["user"]["profile"].is_null());
+    assert!(body["user"].get("password_hash").is_none());
+}
+
+#[tokio::test]
+async fn name_and_profile_updates_are_validated_and_visible() {
+    let app = spawn_app().await;
+    let tokens = app.register().await;
+
+    let response = app
+        .client
+        .patch(app.url("/api/v1/users/me"))
+        .bearer_auth(&tokens.access)
+        .json(&json!({"name": "  Ada King "}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["name"], "Ada King");
+
+    let response = app
+        .client
+        .patch(app.url("/api/v1/users/me"))
+        .bearer_auth(&tokens.access)
+        .json(&json!({"name": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+
+    let profile = json!({"bio": "Engines", "avatar_url": "https://cdn.example.com/a.png", "location": "London", "website": "https://ada.example.com"});
+    let response = app
+        .client
+        .put(app.url("/api/v1/users/me/profile"))
+        .bearer_auth(&tokens.access)
+        .json(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["profile"], profile);
+
+    // PUT replaces: absent fields are cleared.
+    let response = app
+        .client
+        .put(app.url("/api/v1/users/me/profile"))
+        .bearer_auth(&tokens.access)
+        .json(&json!({"bio": "Only a bio"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["user"]["profile"],
+        json!({"bio": "Only a bio", "avatar_url": null, "location": null, "website": null})
+    );
+
+    let response = app
+        .client
+        .put(app.url("/api/v1/users/me/profile"))
+        .bearer_auth(&tokens.access)
+        .json(&json!({"avatar_url": "javascript:alert(1)"}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "avatar_url");
+
+    let body: Value = app.me(&tokens.access).await.json().await.unwrap();
+    assert_eq!(body["user"]["name"], "Ada King");
+    assert_eq!(body["user"]["profile"]["bio"], "Only a bio");
+}
+
+#[tokio::test]
+async fn password_change_revokes_other_sessions_and_keeps_this_one() {
+    let app = spawn_app().await;
+    let email = "change@example.com";
+    let this = app.register_as(email).await;
+    let other = Tokens::from_body(app.login(email, PASSWORD).await.json().await.unwrap());
+    let path = "/api/v1/auth/password/change";
+
+    let wrong = app
+        .post_auth(
+            path,
+            &this.access,
+            Some(
+                &json!({"current_password": "wrong password", "new_password": "new password 123"}),
+            ),
+        )
+        .await;
+    assert_problem(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let weak = app
+        .post_auth(
+            path,
+            &this.access,
+            Some(&json!({"current_password": PASSWORD, "new_password": "short"})),
+        )
+        .await;
+    let problem = assert_problem(weak, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "new_password");
+
+    let response = app
+        .post_auth(
+            path,
+            &this.access,
+            Some(&json!({"current_password": PASSWORD, "new_password": "new password 123"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    assert_eq!(app.me(&this.access).await.status(), StatusCode::OK);
+    assert_problem(
+        app.me(&other.access).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    assert_problem(
+        app.refresh(&other.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    assert_eq!(
+        app.login(email, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login(email, "new password 123").await.status(),
+        StatusCode::OK
+    );
+}

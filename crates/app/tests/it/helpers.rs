@@ -1,0 +1,259 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use app::config::Config;
+use app::startup::{self, Application};
+use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection as _, Executor as _, PgConnection, PgPool};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    /// The PKCS#8 PEM the app signs with, so tests can forge tokens.
+    pub signing_pem: String,
+}
+
+/// A signed-in user.
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+    pub user_id: String,
+    pub body: Value,
+}
+
+impl Tokens {
+    pub fn from_body(body: Value) -> Self {
+        Self {
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
+            user_id: body["user"]["id"].as_str().expect("user.id").to_owned(),
+            body,
+        }
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+async fn admin() -> PgConnection {
+    let url = admin_url();
+    PgConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot reach PostgreSQL at {url}: {e}\n\
+             Start it (`cargo xtask test` does) or set TEST_DATABASE_URL to a server that runs."
+        )
+    })
+}
+
+/// Drops the databases earlier runs left behind, once per test binary.
+async fn clean_leftovers() {
+    static CLEANED: OnceCell<()> = OnceCell::const_new();
+    CLEANED
+        .get_or_init(|| async {
+            let mut conn = admin().await;
+            let names: Vec<String> =
+                sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'czt\\_%'")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default();
+            for name in names {
+                // In use by a concurrent run: leave it.
+                let _ = conn
+                    .execute(format!(r#"DROP DATABASE IF EXISTS "{name}""#).as_str())
+                    .await;
+            }
+        })
+        .await;
+}
+
+fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        app::telemetry::init(app::config::LogFormat::Pretty);
+    }
+}
+
+fn write_temp(contents: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("czt-key-{}.pem", Uuid::new_v4().simple()));
+    std::fs::write(&path, contents).expect("write temp key");
+    path
+}
+
+pub fn ed25519_pem() -> String {
+    ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .expect("encode key")
+        .to_string()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Spawns the app with extra environment (`REFRESH_REUSE_GRACE`, …).
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    init_logs();
+    clean_leftovers().await;
+    let name = format!("czt_{}", Uuid::new_v4().simple());
+    admin()
+        .await
+        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .expect("create test database");
+
+    let signing_pem = ed25519_pem();
+    let key_file = write_temp(&signing_pem);
+    let mut vars: HashMap<String, String> = HashMap::from([
+        (
+            "DATABASE_URL".to_owned(),
+            with_database(&admin_url(), &name),
+        ),
+        ("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+        ("DATABASE_MAX_CONNECTIONS".to_owned(), "10".to_owned()),
+        (
+            "JWT_PRIVATE_KEY_FILE".to_owned(),
+            key_file.display().to_string(),
+        ),
+    ]);
+    for (key, value) in overrides {
+        vars.insert((*key).to_owned(), (*value).to_owned());
+    }
+    let config = Config::from_lookup(|key| vars.get(key).cloned()).expect("test configuration");
+    let _ = std::fs::remove_file(&key_file);
+    startup::migrate(&config)
+        .await
+        .expect("migrate test database");
+    let app = Application::build(&config).await.expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let pool = app.pool().clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        pool,
+        signing_pem,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str, body: Option<&Value>) -> Response {
+        let request = self.client.post(self.url(path)).bearer_auth(token);
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request,
+        };
+        request.send().await.expect("request")
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn me(&self, token: &str) -> Response {
+        self.get_auth("/api/v1/auth/me", token).await
+    }
+
+    pub async fn register_as(&self, email: &str) -> Tokens {
+        let response = self
+            .post(
+                "/api/v1/auth/register",
+                &json!({"email": email, "password": PASSWORD, "name": "Test User"}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        Tokens::from_body(response.json().await.unwrap())
+    }
+
+    pub async fn register(&self) -> Tokens {
+        self.register_as(&format!("user-{}@example.com", Uuid::new_v4().simple()))
+            .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": refresh_token}),
+        )
+        .await
+    }
+}
+
+/// Asserts an RFC 9457 problem with `status` and `code`; returns the body.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "unexpected status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["code"], code, "body: {body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    body
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real service on port 0, a fresh PostgreSQL database per
+//! test, driven over HTTP.
+
+mod helpers;
+
+mod account;
+mod errors;
+mod refresh;
+mod sessions;
+mod system;
+mod tokens;

@@ -1,0 +1,154 @@
+//! Logout, logout-all, the session list and revoking another device.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{PASSWORD, Tokens, assert_problem, spawn_app};
+
+#[tokio::test]
+async fn logout_makes_the_access_token_useless_at_once() {
+    let app = spawn_app().await;
+    let tokens = app.register().await;
+    assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+    let response = app
+        .post_auth("/api/v1/auth/logout", &tokens.access, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // The JWT has not expired, yet it is refused: its session is revoked.
+    assert_problem(
+        app.me(&tokens.access).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    assert_problem(
+        app.refresh(&tokens.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    // Logging out twice is refused, not a 500.
+    let again = app
+        .post_auth("/api/v1/auth/logout", &tokens.access, None)
+        .await;
+    assert_problem(again, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn logout_all_ends_every_session_of_the_user_only() {
+    let app = spawn_app().await;
+    let email = "many@example.com";
+    let laptop = app.register_as(email).await;
+    let phone = Tokens::from_body(app.login(email, PASSWORD).await.json().await.unwrap());
+    let stranger = app.register().await;
+
+    let response = app
+        .post_auth("/api/v1/auth/logout-all", &phone.access, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    for tokens in [&laptop, &phone] {
+        assert_problem(
+            app.me(&tokens.access).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        )
+        .await;
+        assert_problem(
+            app.refresh(&tokens.refresh).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        )
+        .await;
+    }
+    assert_eq!(app.me(&stranger.access).await.status(), StatusCode::OK);
+    // Signing in again works.
+    assert_eq!(app.login(email, PASSWORD).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_another_device_can_be_revoked() {
+    let app = spawn_app().await;
+    let email = "devices@example.com";
+    let laptop = app.register_as(email).await;
+    let phone_response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("user-agent", "PhoneApp/1.0")
+        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let phone = Tokens::from_body(phone_response.json().await.unwrap());
+
+    let list: Vec<Value> = app
+        .get_auth("/api/v1/auth/sessions", &laptop.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 2);
+    let current: Vec<bool> = list
+        .iter()
+        .map(|s| s["current"].as_bool().unwrap())
+        .collect();
+    assert_eq!(current.iter().filter(|c| **c).count(), 1);
+    let phone_session = list
+        .iter()
+        .find(|s| s["user_agent"] == "PhoneApp/1.0")
+        .expect("phone session listed");
+    assert_eq!(phone_session["current"], false);
+    assert_eq!(phone_session["ip"], "127.0.0.1");
+    for field in ["id", "created_at", "last_used_at", "expires_at"] {
+        assert!(phone_session[field].is_string());
+    }
+    let phone_id = phone_session["id"].as_str().unwrap();
+
+    // Another user cannot revoke it.
+    let stranger = app.register().await;
+    let path = format!("/api/v1/auth/sessions/{phone_id}");
+    let response = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&stranger.access)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(app.me(&phone.access).await.status(), StatusCode::OK);
+
+    // The owner can, from the laptop.
+    let response = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&laptop.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        app.me(&phone.access).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    assert_eq!(app.me(&laptop.access).await.status(), StatusCode::OK);
+    let list: Vec<Value> = app
+        .get_auth("/api/v1/auth/sessions", &laptop.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+
+    // Unknown and malformed ids are 404s.
+    for id in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".to_owned()] {
+        let response = app
+            .client
+            .delete(app.url(&format!("/api/v1/auth/sessions/{id}")))
+            .bearer_auth(&laptop.access)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
+    }
+}

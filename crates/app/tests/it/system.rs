@@ -1,0 +1,118 @@
+//! Health, readiness, JWKS and the OpenAPI document.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["postgres"], "up");
+    assert!(body["redis"].is_string());
+}
+
+#[tokio::test]
+async fn readiness_is_503_when_postgres_is_gone() {
+    let app = spawn_app().await;
+    app.pool.close().await;
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["postgres"], "down");
+    // Requests that need the database fail as 503 problems, not 500s or hangs.
+    let response = app
+        .post(
+            "/api/v1/auth/login",
+            &serde_json::json!({"email": "a@example.com", "password": "whatever1"}),
+        )
+        .await;
+    crate::helpers::assert_problem(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn jwks_publishes_the_signing_key() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let key = &body["keys"][0];
+    assert_eq!(key["kty"], "OKP");
+    assert_eq!(key["crv"], "Ed25519");
+    assert_eq!(key["alg"], "EdDSA");
+    assert_eq!(key["use"], "sig");
+    assert!(key["kid"].is_string() && key["x"].is_string());
+    assert!(key.get("d").is_none(), "never the private part");
+}
+
+#[tokio::test]
+async fn openapi_document_covers_every_route() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api-docs/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let expected = [
+        ("/api/v1/auth/register", "post"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/refresh", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/logout-all", "post"),
+        ("/api/v1/auth/me", "get"),
+        ("/api/v1/auth/sessions", "get"),
+        ("/api/v1/auth/sessions/{id}", "delete"),
+        ("/api/v1/auth/password/change", "post"),
+        ("/api/v1/users/me", "patch"),
+        ("/api/v1/users/me/profile", "put"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/.well-known/jwks.json", "get"),
+    ];
+    for (path, method) in expected {
+        let operation = &doc["paths"][path][method];
+        assert!(
+            operation.is_object(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+        assert!(
+            operation["responses"]
+                .as_object()
+                .is_some_and(|r| !r.is_empty())
+        );
+    }
+    for schema in [
+        "TokenResponse",
+        "UserResponse",
+        "Problem",
+        "RegisterRequest",
+        "SessionDto",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}

@@ -1,0 +1,243 @@
+//! Access tokens are validated in full, and fail closed.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac as _};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::helpers::{TestApp, assert_problem, ed25519_pem, spawn_app};
+
+async fn kid(app: &TestApp) -> String {
+    let jwks: Value = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"][0]["kid"].as_str().unwrap().to_owned()
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn sign(pem: &str, kid: &str, typ: &str, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.typ = Some(typ.to_owned());
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn unsigned(header: &Value, claims: &Value, signature: &[u8]) -> String {
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(signature)
+    )
+}
+
+async fn assert_rejected(app: &TestApp, token: &str) {
+    let response = app.me(token).await;
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn issued_tokens_carry_the_contract_claims() {
+    let app = spawn_app().await;
+    let tokens = app.register().await;
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(tokens.access.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["kid"], kid(&app).await.as_str());
+    let claims = claims_of(&tokens.access);
+    assert_eq!(claims["iss"], "codezest-auth");
+    assert_eq!(claims["aud"], "codezest");
+    assert_eq!(claims["sub"], tokens.user_id.as_str());
+    for claim in ["sid", "jti", "iat", "exp"] {
+        assert!(!claims[claim].is_null(), "{claim} missing");
+    }
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
+}
+
+#[tokio::test]
+async fn forged_with_the_real_key_but_wrong_claims_is_rejected() {
+    let app = spawn_app().await;
+    let tokens = app.register().await;
+    let kid = kid(&app).await;
+    let good = claims_of(&tokens.access);
+
+    // Sanity: the same key and claims are accepted.
+    assert_eq!(
+        app.me(&sign(&app.signing_pem, &kid, "at+jwt", &good))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let now = good["iat"].as_i64().unwrap();
+    let mut expired = good.clone();
+    expired["iat"] = json!(now - 3600);
+    expired["exp"] = json!(now - 600);
+    let mut wrong_aud = good.clone();
+    wrong_aud["aud"] = json!("someone-else");
+    let mut wrong_iss = good.clone();
+    wrong_iss["iss"] = json!("https://evil.example");
+    let mut no_sid = good.clone();
+    no_sid.as_object_mut().unwrap().remove("sid");
+    let mut no_sub = good.clone();
+    no_sub.as_object_mut().unwrap().remove("sub");
+    let mut other_user = good.clone();
+    other_user["sub"] = json!(uuid::Uuid::new_v4());
+    for claims in [expired, wrong_aud, wrong_iss, no_sid, no_sub, other_user] {
+        assert_rejected(&app, &sign(&app.signing_pem, &kid, "at+jwt", &claims)).await;
+    }
+    // Not an access token (`typ`), or a key id nobody published.
+    assert_rejected(&app, &sign(&app.signing_pem, &kid, "JWT", &good)).await;
+    assert_rejected(
+        &app,
+        &sign(&app.signing_pem, "unknown-kid", "at+jwt", &good),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tampered_foreign_and_unsigned_tokens_are_rejected() {
+    let app = spawn_app().await;
+    let tokens = app.register().await;
+    let kid = kid(&app).await;
+    let claims = claims_of(&tokens.access);
+
+    // Payload changed after signing.
+    let mut parts: Vec<String> = tokens.access.split('.').map(str::to_owned).collect();
+    let mut tampered = claims.clone();
+    tampered["exp"] = json!(tampered["exp"].as_i64().unwrap() + 86_400);
+    parts[1] = URL_SAFE_NO_PAD.encode(tampered.to_string());
+    assert_rejected(&app, &parts.join(".")).await;
+
+    // Signed by another key under the same kid.
+    assert_rejected(&app, &sign(&ed25519_pem(), &kid, "at+jwt", &claims)).await;
+
+    // alg: none.
+    let none = unsigned(
+        &json!({"alg": "none", "typ": "at+jwt", "kid": kid}),
+        &claims,
+        b"",
+    );
+    assert_rejected(&app, &none).await;
+    assert_rejected(&app, &none.trim_end_matches('.').to_owned()).await;
+
+    // HS256 "signed" with the public key (algorithm confusion), as raw bytes and as JWK x.
+    let jwks: Value = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let x = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
+    for secret in [URL_SAFE_NO_PAD.decode(&x).unwrap(), x.into_bytes()] {
+        let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid});
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut mac = <Hmac<Sha256>>::new_from_slice(&secret).unwrap();
+        mac.update(signing_input.as_bytes());
+        let token = format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        );
+        assert_rejected(&app, &token).await;
+    }
+
+    // Garbage and malformed headers.
+    for token in ["", "abc", "a.b.c", &tokens.refresh] {
+        let response = app
+            .client
+            .get(app.url("/api/v1/auth/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    let response = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .header("authorization", format!("Basic {}", tokens.access))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn hs256_and_es256_are_selectable() {
+    let secret = "a-very-long-test-secret-of-more-than-32-bytes";
+    for overrides in [
+        vec![("JWT_ALGORITHM", "HS256"), ("JWT_SECRET", secret)],
+        vec![("JWT_ALGORITHM", "ES256"), ("JWT_PRIVATE_KEY_FILE", "")],
+    ] {
+        let app = crate::helpers::spawn_app_with(&overrides).await;
+        let tokens = app.register().await;
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(tokens.access.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], overrides[0].1);
+        assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+        let jwks: Value = app
+            .client
+            .get(app.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let keys = jwks["keys"].as_array().unwrap();
+        if overrides[0].1 == "HS256" {
+            assert!(keys.is_empty(), "a shared secret is never published");
+        } else {
+            assert_eq!(keys[0]["kty"], "EC");
+            assert_eq!(keys[0]["crv"], "P-256");
+        }
+    }
+}
