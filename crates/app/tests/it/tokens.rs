@@ -149,7 +149,7 @@ async fn tampered_foreign_and_unsigned_tokens_are_rejected() {
         b"",
     );
     assert_rejected(&app, &none).await;
-    assert_rejected(&app, &none.trim_end_matches('.').to_owned()).await;
+    assert_rejected(&app, none.trim_end_matches('.')).await;
 
     // HS256 "signed" with the public key (algorithm confusion), as raw bytes and as JWK x.
     let jwks: Value = app
