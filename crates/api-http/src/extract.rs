@@ -155,7 +155,7 @@ mod tests {
             Err(ApiError::MalformedJson(_))
         ));
         assert!(matches!(
-            parse_json::<Login>(b"{} x"),
+            parse_json::<Login>(br#"{"email":"a","password":"b"} x"#),
             Err(ApiError::MalformedJson(_))
         ));
         let Err(ApiError::Validation(errors)) = parse_json::<Login>(br#"{"email":"a@b.co"}"#)

@@ -125,6 +125,13 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the app with extra environment (`REFRESH_REUSE_GRACE`, …).
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let (app, test_app) = build_app(overrides).await;
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    test_app
+}
+
+/// Builds (migrated, bound, not yet serving) the app, for tests that run it themselves.
+pub async fn build_app(overrides: &[(&str, &str)]) -> (Application, TestApp) {
     init_logs();
     clean_leftovers().await;
     let name = format!("czt_{}", Uuid::new_v4().simple());
@@ -159,9 +166,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let app = Application::build(&config).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-
-    TestApp {
+    let test_app = TestApp {
         address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -169,7 +174,8 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
             .unwrap(),
         pool,
         signing_pem,
-    }
+    };
+    (app, test_app)
 }
 
 impl TestApp {

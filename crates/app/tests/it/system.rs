@@ -116,3 +116,41 @@ async fn openapi_document_covers_every_route() {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[tokio::test]
+async fn shutdown_finishes_requests_in_flight() {
+    let (server, app) = crate::helpers::build_app(&[]).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(server.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    app.register_as("inflight@example.com").await;
+
+    // A login (an argon2 hash: tens of milliseconds) is in flight when the signal comes.
+    let login = {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/auth/login");
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&serde_json::json!({"email": "inflight@example.com", "password": crate::helpers::PASSWORD}))
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    stop.send(()).unwrap();
+
+    let response = login
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    tokio::time::timeout(std::time::Duration::from_secs(10), server)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+    // New connections are refused once it stopped.
+    assert!(app.client.get(app.url("/healthz")).send().await.is_err());
+}
