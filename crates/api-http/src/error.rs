@@ -43,6 +43,9 @@ pub enum ApiError {
     /// 405
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 429, with `Retry-After`.
+    #[error("too many requests")]
+    RateLimited { retry_after: std::time::Duration },
     /// 503: a dependency is unavailable.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] RepoError),
@@ -98,6 +101,7 @@ impl ApiError {
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -115,6 +119,7 @@ impl ApiError {
             Self::TokenReused => "token_reused",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -132,6 +137,7 @@ impl ApiError {
             Self::TokenReused => "Refresh token reused",
             Self::NotFound(_) => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
+            Self::RateLimited { .. } => "Too many requests",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal server error",
         }
@@ -148,6 +154,12 @@ impl ApiError {
                                   revoked. Sign in again."
                 .to_owned(),
             Self::NotFound(what) => format!("No such {what}."),
+            Self::RateLimited { retry_after } => {
+                format!(
+                    "Too many attempts; retry in {} s.",
+                    retry_secs(*retry_after)
+                )
+            }
             Self::Unavailable(_) => "A dependency is unavailable; try again shortly.".to_owned(),
             Self::Internal(_) => "An unexpected error occurred.".to_owned(),
             other => other.to_string(),
@@ -208,6 +220,10 @@ impl From<domain::FieldError> for ApiError {
     }
 }
 
+fn retry_secs(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
 /// The whole error chain, for the log line.
 fn chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
@@ -228,11 +244,18 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(code = self.code(), "request rejected");
         }
-        problem_response(
+        let mut response = problem_response(
             status,
             &self.problem(),
             matches!(self, Self::Unauthorized(_) | Self::TokenReused),
-        )
+        );
+        if let Self::RateLimited { retry_after } = self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_secs(retry_after)),
+            );
+        }
+        response
     }
 }
 

@@ -9,6 +9,7 @@
 mod dto;
 mod error;
 mod extract;
+mod limit;
 mod routes;
 mod state;
 
@@ -35,6 +36,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::{ApiError, Problem};
+pub use limit::{RateLimitSettings, RateLimits};
 pub use state::AppState;
 
 /// Largest accepted request body.

@@ -37,6 +37,10 @@ pub struct Config {
     pub refresh_token_ttl: time::Duration,
     pub refresh_reuse_grace: time::Duration,
     pub log_format: LogFormat,
+    /// Credential requests per minute per client IP; 0 disables.
+    pub rate_limit_per_ip: u32,
+    /// Login attempts per minute per email; 0 disables.
+    pub rate_limit_login_per_email: u32,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -179,8 +183,21 @@ impl Config {
             }
         };
 
+        let rate_limit_per_ip: u32 = typed(
+            "RATE_LIMIT_PER_IP",
+            parse("RATE_LIMIT_PER_IP", "120")?,
+            "a number of requests per minute",
+        )?;
+        let rate_limit_login_per_email: u32 = typed(
+            "RATE_LIMIT_LOGIN_PER_EMAIL",
+            parse("RATE_LIMIT_LOGIN_PER_EMAIL", "10")?,
+            "a number of attempts per minute",
+        )?;
+
         Ok(Self {
             app_env,
+            rate_limit_per_ip,
+            rate_limit_login_per_email,
             bind_addr,
             database_url: SecretString::from(database_url),
             database_max_connections,

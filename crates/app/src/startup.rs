@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use api_http::AppState;
+use api_http::{AppState, RateLimitSettings, RateLimits};
 use domain::{AuthService, AuthSettings, JwtKeys, PasswordHasher};
 use readiness::PgReadiness;
 use repo_postgres::{PgRepositories, PgSettings};
@@ -34,6 +34,15 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on BIND_ADDR {}", config.bind_addr))?;
         let port = listener.local_addr()?.port();
+        // Keyed rate limiters remember every key they saw; forget recovered ones.
+        let limits = Arc::clone(&state.limits);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limits.retain_recent();
+            }
+        });
         Ok(Self {
             listener,
             router: api_http::router(state),
@@ -111,6 +120,10 @@ pub fn build_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
     Ok(AppState {
         auth: Arc::new(auth),
         readiness: Arc::new(PgReadiness { pool }),
+        limits: Arc::new(RateLimits::new(RateLimitSettings {
+            per_ip_per_minute: config.rate_limit_per_ip,
+            login_per_email_per_minute: config.rate_limit_login_per_email,
+        })),
     })
 }
 

@@ -35,6 +35,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, description = "Account created and signed in", body = TokenResponse),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email already registered (`email_taken`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
@@ -45,6 +46,7 @@ async fn register(
     Client(client): Client,
     AppJson(body): AppJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<TokenResponse>)> {
+    state.limits.check_ip(client.ip)?;
     let registration = Registration::try_from(body)?;
     let auth = state.auth.register(registration, &client).await?;
     Ok((StatusCode::CREATED, Json(auth.into())))
@@ -59,6 +61,7 @@ async fn register(
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
     )
@@ -68,6 +71,8 @@ async fn login(
     Client(client): Client,
     AppJson(body): AppJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>> {
+    state.limits.check_ip(client.ip)?;
+    state.limits.check_login(&body.email)?;
     let auth = state
         .auth
         .login(&body.email, body.password, &client)
@@ -86,14 +91,17 @@ async fn login(
     responses(
         (status = 200, description = "Rotated pair", body = TokenResponse),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Invalid, expired or revoked (`unauthorized`), or reused (`token_reused`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn refresh(
     State(state): State<AppState>,
+    Client(client): Client,
     AppJson(body): AppJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>> {
+    state.limits.check_ip(client.ip)?;
     let auth = state.auth.refresh(&body.refresh_token).await?;
     Ok(Json(auth.into()))
 }
@@ -198,15 +206,18 @@ async fn revoke_session(
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Password changed; other sessions revoked"),
+        (status = 429, description = "Too many attempts (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong current password (`invalid_credentials`) or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "New password fails the policy", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn change_password(
     State(state): State<AppState>,
+    Client(client): Client,
     AuthUser(principal): AuthUser,
     AppJson(body): AppJson<ChangePasswordRequest>,
 ) -> Result<StatusCode> {
+    state.limits.check_ip(client.ip)?;
     let new = Password::parse(body.new_password, "new_password")?;
     state
         .auth

@@ -322,3 +322,39 @@ async fn password_change_revokes_other_sessions_and_keeps_this_one() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn login_attempts_are_rate_limited_per_account() {
+    let app = crate::helpers::spawn_app_with(&[("RATE_LIMIT_LOGIN_PER_EMAIL", "3")]).await;
+    app.register_as("target@example.com").await;
+    for _ in 0..3 {
+        let response = app.login("target@example.com", "guess guess").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The fourth guess within the minute is refused before any hashing, whatever the case.
+    let response = app.login("TARGET@example.com", PASSWORD).await;
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+    assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Another account is unaffected.
+    app.register_as("bystander@example.com").await;
+    assert_eq!(
+        app.login("bystander@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn credential_endpoints_are_rate_limited_per_address() {
+    let app = crate::helpers::spawn_app_with(&[("RATE_LIMIT_PER_IP", "2")]).await;
+    let tokens = app.register().await;
+    assert_eq!(app.refresh(&tokens.refresh).await.status(), StatusCode::OK);
+    let response = app.login("someone@example.com", PASSWORD).await;
+    assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Reads are not limited.
+    assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+}
