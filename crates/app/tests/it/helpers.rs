@@ -210,6 +210,18 @@ impl TestApp {
             .expect("request")
     }
 
+    /// GET `path` without credentials, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("JSON body")
+    }
+
     pub async fn me(&self, token: &str) -> Response {
         self.get_auth("/api/v1/auth/me", token).await
     }

@@ -64,15 +64,7 @@ async fn jwks_publishes_the_signing_key() {
 #[tokio::test]
 async fn openapi_document_covers_every_route() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/api-docs/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.get_json("/api-docs/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let expected = [
         ("/api/v1/auth/register", "post"),

@@ -11,15 +11,7 @@ use sha2::Sha256;
 use crate::helpers::{TestApp, assert_problem, ed25519_pem, spawn_app};
 
 async fn kid(app: &TestApp) -> String {
-    let jwks: Value = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app.get_json("/.well-known/jwks.json").await;
     jwks["keys"][0]["kid"].as_str().unwrap().to_owned()
 }
 
@@ -152,15 +144,7 @@ async fn tampered_foreign_and_unsigned_tokens_are_rejected() {
     assert_rejected(&app, none.trim_end_matches('.')).await;
 
     // HS256 "signed" with the public key (algorithm confusion), as raw bytes and as JWK x.
-    let jwks: Value = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app.get_json("/.well-known/jwks.json").await;
     let x = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
     for secret in [URL_SAFE_NO_PAD.decode(&x).unwrap(), x.into_bytes()] {
         let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid});
@@ -223,15 +207,7 @@ async fn hs256_and_es256_are_selectable() {
         .unwrap();
         assert_eq!(header["alg"], overrides[0].1);
         assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
-        let jwks: Value = app
-            .client
-            .get(app.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks = app.get_json("/.well-known/jwks.json").await;
         let keys = jwks["keys"].as_array().unwrap();
         if overrides[0].1 == "HS256" {
             assert!(keys.is_empty(), "a shared secret is never published");
