@@ -4,9 +4,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use std::sync::Mutex;
+
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash as PhcString, SaltString};
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::password_hash::{Output, PasswordHash as PhcString, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
@@ -86,6 +88,10 @@ pub struct PasswordHasher {
 struct HasherInner {
     params: Params,
     permits: Semaphore,
+    /// Work memory (m KiB each), reused across hashes: at most one per permit.
+    /// Allocating 19 MiB per hash lets the allocator keep hundreds of MiB of
+    /// freed arenas around under load; reusing keeps memory flat.
+    memory: Mutex<Vec<Vec<Block>>>,
     /// Verified against when the email is unknown, so the response takes as long
     /// as a real check.
     dummy: String,
@@ -102,35 +108,28 @@ impl PasswordHasher {
     /// On parameters argon2 rejects: a programming error, caught by tests.
     pub fn with_params(m_cost: u32, t_cost: u32, p_cost: u32, max_concurrent: usize) -> Self {
         let params = Params::new(m_cost, t_cost, p_cost, None).expect("valid argon2 parameters");
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-        let salt = SaltString::generate(&mut OsRng);
-        let dummy = argon
-            .hash_password(b"codezest-auth dummy password", &salt)
-            .expect("argon2 hashes a constant password")
-            .to_string();
+        let mut inner = HasherInner {
+            params,
+            permits: Semaphore::new(max_concurrent.max(1)),
+            memory: Mutex::new(Vec::new()),
+            dummy: String::new(),
+        };
+        inner.dummy = inner
+            .hash_phc(b"codezest-auth dummy password")
+            .expect("argon2 hashes a constant password");
         Self {
-            inner: Arc::new(HasherInner {
-                params,
-                permits: Semaphore::new(max_concurrent.max(1)),
-                dummy,
-            }),
+            inner: Arc::new(inner),
         }
-    }
-
-    fn argon(params: Params) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
     /// Hashes `password` with a fresh random salt.
     pub async fn hash(&self, password: &Password) -> Result<PasswordHash, AuthError> {
         let secret = SecretString::from(password.expose().to_owned());
-        let params = self.inner.params.clone();
+        let inner = Arc::clone(&self.inner);
         let phc = self
             .run_blocking(move || {
-                let salt = SaltString::generate(&mut OsRng);
-                Self::argon(params)
-                    .hash_password(secret.expose_secret().as_bytes(), &salt)
-                    .map(|hash| hash.to_string())
+                inner
+                    .hash_phc(secret.expose_secret().as_bytes())
                     .map_err(|e| AuthError::internal(format!("argon2 hash failed: {e}")))
             })
             .await??;
@@ -146,16 +145,15 @@ impl PasswordHasher {
             Some(hash) => (hash.expose_phc().to_owned(), true),
             None => (self.inner.dummy.clone(), false),
         };
-        let params = self.inner.params.clone();
+        let inner = Arc::clone(&self.inner);
         let verified = self
             .run_blocking(move || {
-                let Ok(parsed) = PhcString::new(&phc) else {
-                    tracing::error!("stored password hash is not a valid PHC string");
-                    return false;
-                };
-                Self::argon(params)
-                    .verify_password(secret.expose_secret().as_bytes(), &parsed)
-                    .is_ok()
+                inner
+                    .verify_phc(secret.expose_secret().as_bytes(), &phc)
+                    .unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "stored password hash cannot be checked");
+                        false
+                    })
             })
             .await;
         matches!(verified, Ok(true)) && real
@@ -176,6 +174,79 @@ impl PasswordHasher {
         tokio::task::spawn_blocking(move || span.in_scope(work))
             .await
             .map_err(|e| AuthError::internal(format!("password hashing task failed: {e}")))
+    }
+}
+
+impl HasherInner {
+    /// Runs `work` with `blocks` KiB of argon2 memory, reusing a pooled buffer.
+    fn with_memory<T>(&self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+        let pooled = self
+            .memory
+            .lock()
+            .map(|mut pool| pool.pop())
+            .unwrap_or(None);
+        let mut memory = pooled
+            .filter(|m| m.len() == blocks)
+            .unwrap_or_else(|| vec![Block::default(); blocks]);
+        let result = work(&mut memory);
+        // Keep only buffers of the current parameters; old hashes with other
+        // parameters allocate (and free) their own.
+        if blocks == self.params.block_count() {
+            if let Ok(mut pool) = self.memory.lock() {
+                pool.push(memory);
+            }
+        }
+        result
+    }
+
+    /// Hashes with the configured parameters and a random salt, in PHC format.
+    fn hash_phc(&self, password: &[u8]) -> Result<String, argon2::Error> {
+        let salt = SaltString::generate(&mut OsRng);
+        let mut salt_buf = [0_u8; 64];
+        let salt_bytes = salt
+            .decode_b64(&mut salt_buf)
+            .map_err(|_| argon2::Error::SaltTooShort)?;
+        let mut out = [0_u8; 32];
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        self.with_memory(self.params.block_count(), |memory| {
+            argon.hash_password_into_with_memory(password, salt_bytes, &mut out, memory)
+        })?;
+        let output = Output::new(&out).map_err(|_| argon2::Error::OutputTooShort)?;
+        Ok(format!(
+            "$argon2id$v=19$m={},t={},p={}${}${output}",
+            self.params.m_cost(),
+            self.params.t_cost(),
+            self.params.p_cost(),
+            salt.as_str()
+        ))
+    }
+
+    /// Checks `password` against a PHC string, with the parameters stored in it,
+    /// comparing in constant time.
+    fn verify_phc(&self, password: &[u8], phc: &str) -> Result<bool, String> {
+        let parsed = PhcString::new(phc).map_err(|e| e.to_string())?;
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return Err("PHC string lacks a salt or a hash".to_owned());
+        };
+        let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| e.to_string())?;
+        let version = parsed
+            .version
+            .map(Version::try_from)
+            .transpose()
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        let params = Params::try_from(&parsed).map_err(|e| e.to_string())?;
+        let mut salt_buf = [0_u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(|e| e.to_string())?;
+        let mut out = vec![0_u8; expected.len()];
+        let argon = Argon2::new(algorithm, version, params.clone());
+        self.with_memory(params.block_count(), |memory| {
+            argon.hash_password_into_with_memory(password, salt_bytes, &mut out, memory)
+        })
+        .map_err(|e| e.to_string())?;
+        let computed = Output::new(&out).map_err(|e| e.to_string())?;
+        // `Output`'s equality is constant-time.
+        Ok(computed == expected)
     }
 }
 
@@ -219,6 +290,51 @@ mod tests {
         let b = Password::parse(format!("{base}b"), "password").unwrap();
         let hash = hasher.hash(&a).await.unwrap();
         assert!(!hasher.verify(&b, Some(&hash)).await);
+    }
+
+    #[tokio::test]
+    async fn compatible_with_the_reference_implementation() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = cheap();
+        let password = Password::parse("interoperable!".into(), "password").unwrap();
+        let ours = hasher.hash(&password).await.unwrap();
+        let reference = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(256, 1, 1, None).unwrap(),
+        );
+        let parsed = PhcString::new(ours.expose_phc()).unwrap();
+        assert!(
+            reference
+                .verify_password(b"interoperable!", &parsed)
+                .is_ok()
+        );
+        // A hash made elsewhere, with other parameters, verifies here too.
+        let other = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(512, 2, 1, None).unwrap(),
+        )
+        .hash_password(b"interoperable!", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        assert!(
+            hasher
+                .verify(&password, Some(&PasswordHash::from_phc(other.clone())))
+                .await
+        );
+        let wrong = Password::parse("interoperable?".into(), "password").unwrap();
+        assert!(
+            !hasher
+                .verify(&wrong, Some(&PasswordHash::from_phc(other)))
+                .await
+        );
+        // Garbage in storage is a failed check, not a panic.
+        assert!(
+            !hasher
+                .verify(&password, Some(&PasswordHash::from_phc("garbage".into())))
+                .await
+        );
     }
 
     #[test]
