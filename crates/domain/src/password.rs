@@ -191,10 +191,10 @@ impl HasherInner {
         let result = work(&mut memory);
         // Keep only buffers of the current parameters; old hashes with other
         // parameters allocate (and free) their own.
-        if blocks == self.params.block_count() {
-            if let Ok(mut pool) = self.memory.lock() {
-                pool.push(memory);
-            }
+        if blocks == self.params.block_count()
+            && let Ok(mut pool) = self.memory.lock()
+        {
+            pool.push(memory);
         }
         result
     }
