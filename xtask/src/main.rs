@@ -212,21 +212,36 @@ fn is_local(host: &str) -> bool {
     matches!(host, "127.0.0.1" | "localhost" | "::1")
 }
 
-fn ensure_postgres(url: &str) -> Result<()> {
-    let (host, port) = address(url, 5432)?;
+/// `None` when the server answers, or was started with docker compose and now
+/// answers; otherwise the local address it must be started on.
+fn try_usual_ways(
+    url: &str,
+    default_port: u16,
+    name: &str,
+    compose_service: &str,
+) -> Result<Option<(String, u16)>> {
+    let (host, port) = address(url, default_port)?;
     if reachable(&host, port) {
-        return Ok(());
+        return Ok(None);
     }
     if !is_local(&host) {
         bail!(
-            "PostgreSQL at {host}:{port} does not answer; start it, or point the URL at one that runs"
+            "{name} at {host}:{port} does not answer; start it, or point the URL at one that runs"
         );
     }
-    println!("xtask: PostgreSQL is not answering on {host}:{port}; trying to start one");
+    println!("xtask: {name} is not answering on {host}:{port}; trying to start one");
     if docker_available() && root().join("docker-compose.yml").exists() {
-        compose_up("postgres")?;
-        return wait_for(&host, port, "PostgreSQL");
+        compose_up(compose_service)?;
+        wait_for(&host, port, name)?;
+        return Ok(None);
     }
+    Ok(Some((host, port)))
+}
+
+fn ensure_postgres(url: &str) -> Result<()> {
+    let Some((host, port)) = try_usual_ways(url, 5432, "PostgreSQL", "postgres")? else {
+        return Ok(());
+    };
     if found("pg_ctlcluster") && found("pg_lsclusters") {
         // Debian's packaged cluster.
         let clusters = Command::new("pg_lsclusters").arg("--no-header").output()?;
@@ -326,20 +341,9 @@ fn start_throwaway_postgres(bin: &Path, port: u16) -> Result<()> {
 }
 
 fn ensure_redis(url: &str) -> Result<()> {
-    let (host, port) = address(url, 6379)?;
-    if reachable(&host, port) {
+    let Some((host, port)) = try_usual_ways(url, 6379, "Redis", "redis")? else {
         return Ok(());
-    }
-    if !is_local(&host) {
-        bail!(
-            "Redis at {host}:{port} does not answer; start it, or point the URL at one that runs"
-        );
-    }
-    println!("xtask: Redis is not answering on {host}:{port}; trying to start one");
-    if docker_available() && root().join("docker-compose.yml").exists() {
-        compose_up("redis")?;
-        return wait_for(&host, port, "Redis");
-    }
+    };
     if found("redis-server") {
         let dir = root().join("target/dev-services/redis");
         std::fs::create_dir_all(&dir)?;
