@@ -77,49 +77,26 @@ fn run(mut command: Command) -> Result<()> {
     Ok(())
 }
 
-fn dev(extra: &[String]) -> Result<()> {
-    let database_url = env_or("DATABASE_URL", DEFAULT_DATABASE_URL);
-    ensure_postgres(&database_url)?;
-    ensure_redis(&env_or("REDIS_URL", DEFAULT_REDIS_URL))?;
-    let mut migrate = cargo();
-    migrate.args([
-        "run",
-        "--package",
-        "app",
-        "--bin",
-        "codezest-auth",
-        "--",
-        "migrate",
-    ]);
-    run(migrate)?;
-    let mut serve = cargo();
-    serve
-        .args([
-            "run",
-            "--package",
-            "app",
-            "--bin",
-            "codezest-auth",
-            "--",
-            "serve",
-        ])
+/// `cargo run` of the service binary with `args`.
+fn service(args: &[&str], extra: &[String]) -> Result<()> {
+    let mut command = cargo();
+    command
+        .args(["run", "--package", "app", "--bin", "codezest-auth", "--"])
+        .args(args)
         .args(extra);
-    run(serve)
+    run(command)
+}
+
+fn dev(extra: &[String]) -> Result<()> {
+    ensure_postgres(&env_or("DATABASE_URL", DEFAULT_DATABASE_URL))?;
+    ensure_redis(&env_or("REDIS_URL", DEFAULT_REDIS_URL))?;
+    service(&["migrate"], &[])?;
+    service(&["serve"], extra)
 }
 
 fn migrate() -> Result<()> {
     ensure_postgres(&env_or("DATABASE_URL", DEFAULT_DATABASE_URL))?;
-    let mut migrate = cargo();
-    migrate.args([
-        "run",
-        "--package",
-        "app",
-        "--bin",
-        "codezest-auth",
-        "--",
-        "migrate",
-    ]);
-    run(migrate)
+    service(&["migrate"], &[])
 }
 
 fn test(extra: &[String]) -> Result<()> {
