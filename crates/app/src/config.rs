@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::time::Duration;
 
 use domain::{JwtAlgorithm, JwtConfig};
 use secrecy::SecretString;
@@ -41,6 +42,25 @@ pub struct Config {
     pub rate_limit_per_ip: u32,
     /// Login attempts per minute per email; 0 disables.
     pub rate_limit_login_per_email: u32,
+    pub cache: CacheSettings,
+}
+
+/// The two-tier cache (`CACHE_*`, `REDIS_*`). Read in every build; used by builds
+/// with the `cache` feature.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// `CACHE_ENABLED=false` wires the plain repositories (the rollback switch).
+    pub enabled: bool,
+    /// May carry a password: never logged.
+    pub redis_url: SecretString,
+    pub key_prefix: String,
+    pub ttl_user: Duration,
+    pub ttl_session: Duration,
+    pub ttl_oauth: Duration,
+    pub ttl_profile: Duration,
+    /// `0` turns L1 off (every read goes to Redis).
+    pub l1_max_entries: u64,
+    pub l1_ttl: Duration,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -194,8 +214,39 @@ impl Config {
             "a number of attempts per minute",
         )?;
 
+        let cache = CacheSettings {
+            enabled: typed::<Flag>(
+                "CACHE_ENABLED",
+                parse("CACHE_ENABLED", "true")?,
+                "true or false",
+            )?
+            .0,
+            redis_url: SecretString::from(redis_url(&get)?),
+            key_prefix: {
+                let prefix = parse("REDIS_KEY_PREFIX", "cz")?;
+                if prefix.contains(char::is_whitespace) || prefix.contains('{') {
+                    return Err(ConfigError::new(
+                        "REDIS_KEY_PREFIX",
+                        "must not contain spaces or braces",
+                    ));
+                }
+                prefix
+            },
+            ttl_user: seconds("REDIS_TTL_USER", 900, 1)?.unsigned_abs(),
+            ttl_session: seconds("REDIS_TTL_SESSION", 300, 1)?.unsigned_abs(),
+            ttl_oauth: seconds("REDIS_TTL_OAUTH", 1800, 1)?.unsigned_abs(),
+            ttl_profile: seconds("REDIS_TTL_PROFILE", 900, 1)?.unsigned_abs(),
+            l1_max_entries: typed(
+                "CACHE_L1_MAX_ENTRIES",
+                parse("CACHE_L1_MAX_ENTRIES", "100000")?,
+                "a number of entries",
+            )?,
+            l1_ttl: seconds("CACHE_L1_TTL", 30, 0)?.unsigned_abs(),
+        };
+
         Ok(Self {
             app_env,
+            cache,
             rate_limit_per_ip,
             rate_limit_login_per_email,
             bind_addr,
@@ -226,6 +277,74 @@ impl Config {
     }
 }
 
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+struct Flag(bool);
+
+impl FromStr for Flag {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(Self(true)),
+            "false" | "0" | "no" | "off" => Ok(Self(false)),
+            _ => Err(()),
+        }
+    }
+}
+
+const REDIS_SCHEMES: [&str; 6] = [
+    "redis://",
+    "rediss://",
+    "redis-cluster://",
+    "rediss-cluster://",
+    "redis-sentinel://",
+    "rediss-sentinel://",
+];
+
+/// `REDIS_URL`, or one built from `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`.
+fn redis_url(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    if let Some(url) = get("REDIS_URL") {
+        if !REDIS_SCHEMES.iter().any(|scheme| url.starts_with(scheme)) {
+            return Err(ConfigError::new(
+                "REDIS_URL",
+                "must start with redis://, rediss://, redis-cluster:// or redis-sentinel://",
+            ));
+        }
+        return Ok(url);
+    }
+    let host = get("REDIS_HOST").unwrap_or_else(|| "localhost".to_owned());
+    let port = get("REDIS_PORT").unwrap_or_else(|| "6379".to_owned());
+    if port.parse::<u16>().is_err() {
+        return Err(ConfigError::new(
+            "REDIS_PORT",
+            format!("{port:?} is not a port number"),
+        ));
+    }
+    let db = get("REDIS_DB").unwrap_or_else(|| "0".to_owned());
+    if db.parse::<u32>().is_err() {
+        return Err(ConfigError::new(
+            "REDIS_DB",
+            format!("{db:?} is not a database number"),
+        ));
+    }
+    let auth = get("REDIS_PASSWORD")
+        .map(|password| format!(":{}@", percent_encode(&password)))
+        .unwrap_or_default();
+    Ok(format!("redis://{auth}{host}:{port}/{db}"))
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn percent_encode(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 fn read_key_file(variable: &'static str, path: &str) -> Result<SecretString, ConfigError> {
     std::fs::read_to_string(path)
         .map(SecretString::from)
@@ -235,6 +354,8 @@ fn read_key_file(variable: &'static str, path: &str) -> Result<SecretString, Con
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use secrecy::ExposeSecret as _;
 
     use super::*;
 
@@ -257,6 +378,40 @@ mod tests {
         assert_eq!(config.database_max_connections, 20);
         assert_eq!(config.jwt_issuer, "codezest-auth");
         assert_eq!(config.jwt_audience, "codezest");
+        let cache = &config.cache;
+        assert!(cache.enabled);
+        assert_eq!(cache.redis_url.expose_secret(), "redis://localhost:6379/0");
+        assert_eq!(cache.key_prefix, "cz");
+        assert_eq!(
+            [cache.ttl_user, cache.ttl_session, cache.ttl_oauth, cache.ttl_profile]
+                .map(|d| d.as_secs()),
+            [900, 300, 1800, 900]
+        );
+        assert_eq!(cache.l1_max_entries, 100_000);
+        assert_eq!(cache.l1_ttl.as_secs(), 30);
+    }
+
+    #[test]
+    fn redis_url_is_built_from_its_parts() {
+        let config = config(&[
+            ("REDIS_HOST", "cache.internal"),
+            ("REDIS_PORT", "6380"),
+            ("REDIS_PASSWORD", "p@ss:word/1"),
+            ("REDIS_DB", "2"),
+            ("CACHE_ENABLED", "false"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.cache.redis_url.expose_secret(),
+            "redis://:p%40ss%3Aword%2F1@cache.internal:6380/2"
+        );
+        assert!(!config.cache.enabled);
+        let config = config_with_url("rediss://user:pw@host:6390/1");
+        assert_eq!(config.cache.redis_url.expose_secret(), "rediss://user:pw@host:6390/1");
+    }
+
+    fn config_with_url(url: &str) -> Config {
+        config(&[("REDIS_URL", url), ("REDIS_HOST", "ignored")]).unwrap()
     }
 
     #[test]
@@ -269,6 +424,13 @@ mod tests {
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("LOG_FORMAT", "xml"),
             ("JWT_PRIVATE_KEY_FILE", "/does/not/exist.pem"),
+            ("CACHE_ENABLED", "maybe"),
+            ("REDIS_URL", "http://localhost:6379"),
+            ("REDIS_PORT", "sixty"),
+            ("REDIS_DB", "-1"),
+            ("REDIS_TTL_SESSION", "0"),
+            ("REDIS_KEY_PREFIX", "a b"),
+            ("CACHE_L1_MAX_ENTRIES", "lots"),
         ] {
             let error = config(&[(name, value)])
                 .err()

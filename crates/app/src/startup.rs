@@ -23,13 +23,19 @@ pub struct Application {
     router: axum::Router,
     pool: PgPool,
     port: u16,
+    #[cfg(feature = "cache")]
+    cache: Option<cache_redis::Cache>,
 }
 
 impl Application {
     /// Connects (lazily) to PostgreSQL, builds the services and binds `BIND_ADDR`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let pool = connect(config)?;
-        let state = build_state(config, pool.clone())?;
+        let Wiring {
+            state,
+            #[cfg(feature = "cache")]
+            cache,
+        } = wire(config, pool.clone())?;
         let listener = TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("cannot listen on BIND_ADDR {}", config.bind_addr))?;
@@ -48,11 +54,19 @@ impl Application {
             router: api_http::router(state),
             pool,
             port,
+            #[cfg(feature = "cache")]
+            cache,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The cache the repositories are wrapped in; `None` with `CACHE_ENABLED=false`.
+    #[cfg(feature = "cache")]
+    pub fn cache(&self) -> Option<&cache_redis::Cache> {
+        self.cache.as_ref()
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -89,6 +103,16 @@ pub fn connect(config: &Config) -> anyhow::Result<PgPool> {
 
 /// Builds the services over `pool`.
 pub fn build_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
+    Ok(wire(config, pool)?.state)
+}
+
+struct Wiring {
+    state: AppState,
+    #[cfg(feature = "cache")]
+    cache: Option<cache_redis::Cache>,
+}
+
+fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
     let keys = JwtKeys::from_config(config.jwt()).map_err(|e| {
         let variable = match config.jwt_algorithm {
             domain::JwtAlgorithm::HS256 => "JWT_SECRET",
@@ -106,24 +130,61 @@ pub fn build_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
         );
     }
     let repos = PgRepositories::new(pool.clone());
+    let settings = AuthSettings {
+        refresh_ttl: config.refresh_token_ttl,
+        reuse_grace: config.refresh_reuse_grace,
+    };
+    let limits = Arc::new(RateLimits::new(RateLimitSettings {
+        per_ip_per_minute: config.rate_limit_per_ip,
+        login_per_email_per_minute: config.rate_limit_login_per_email,
+    }));
+    let keys = Arc::new(keys);
+
+    #[cfg(feature = "cache")]
+    if config.cache.enabled {
+        let cache = cached::connect(&config.cache)?;
+        let auth = AuthService::new(
+            Arc::new(cache.wrap(repos.users)),
+            Arc::new(cache.wrap(repos.sessions)),
+            Arc::new(cache.wrap(repos.profiles)),
+            PasswordHasher::owasp(),
+            keys,
+            settings,
+        );
+        return Ok(Wiring {
+            state: AppState {
+                auth: Arc::new(auth),
+                readiness: Arc::new(cached::CacheReadiness {
+                    postgres: PgReadiness { pool },
+                    cache: cache.clone(),
+                }),
+                limits,
+            },
+            cache: Some(cache),
+        });
+    }
+
+    if !config.cache.enabled {
+        tracing::info!("CACHE_ENABLED=false: every read goes to PostgreSQL");
+    } else if !cfg!(feature = "cache") {
+        tracing::info!("built without the `cache` feature: every read goes to PostgreSQL");
+    }
     let auth = AuthService::new(
         Arc::new(repos.users),
         Arc::new(repos.sessions),
         Arc::new(repos.profiles),
         PasswordHasher::owasp(),
-        Arc::new(keys),
-        AuthSettings {
-            refresh_ttl: config.refresh_token_ttl,
-            reuse_grace: config.refresh_reuse_grace,
-        },
+        keys,
+        settings,
     );
-    Ok(AppState {
-        auth: Arc::new(auth),
-        readiness: Arc::new(PgReadiness { pool }),
-        limits: Arc::new(RateLimits::new(RateLimitSettings {
-            per_ip_per_minute: config.rate_limit_per_ip,
-            login_per_email_per_minute: config.rate_limit_login_per_email,
-        })),
+    Ok(Wiring {
+        state: AppState {
+            auth: Arc::new(auth),
+            readiness: Arc::new(PgReadiness { pool }),
+            limits,
+        },
+        #[cfg(feature = "cache")]
+        cache: None,
     })
 }
 
@@ -177,22 +238,86 @@ mod readiness {
     use super::{Duration, PgPool};
     use domain::{Readiness, ReadinessProbe, ServiceStatus};
 
-    /// Readiness of a build without a cache: PostgreSQL only.
+    /// Readiness without a cache: PostgreSQL only.
     pub(super) struct PgReadiness {
         pub(super) pool: PgPool,
+    }
+
+    impl PgReadiness {
+        pub(super) async fn postgres(&self) -> ServiceStatus {
+            if repo_postgres::ping(&self.pool, Duration::from_secs(2)).await {
+                ServiceStatus::Up
+            } else {
+                ServiceStatus::Down
+            }
+        }
     }
 
     #[async_trait::async_trait]
     impl ReadinessProbe for PgReadiness {
         async fn check(&self) -> Readiness {
-            let postgres = if repo_postgres::ping(&self.pool, Duration::from_secs(2)).await {
-                ServiceStatus::Up
-            } else {
-                ServiceStatus::Down
-            };
             Readiness {
-                postgres,
+                postgres: self.postgres().await,
                 redis: ServiceStatus::Disabled,
+            }
+        }
+    }
+}
+
+#[cfg(feature = "cache")]
+mod cached {
+    use std::time::Duration;
+
+    use anyhow::Context as _;
+    use cache_redis::{Cache, CacheConfig, Ttls};
+    use domain::{Readiness, ReadinessProbe};
+    use secrecy::ExposeSecret as _;
+
+    use super::readiness::PgReadiness;
+    use crate::config::CacheSettings;
+
+    /// Starts the cache; never waits for Redis (it may come later).
+    pub(super) fn connect(settings: &CacheSettings) -> anyhow::Result<Cache> {
+        let config = CacheConfig {
+            prefix: settings.key_prefix.clone(),
+            ttl: Ttls {
+                user: settings.ttl_user,
+                session: settings.ttl_session,
+                oauth: settings.ttl_oauth,
+                profile: settings.ttl_profile,
+            },
+            l1_max_entries: settings.l1_max_entries,
+            l1_ttl: settings.l1_ttl,
+            ..CacheConfig::default()
+        };
+        let cache = Cache::connect(settings.redis_url.expose_secret(), config)
+            .context("REDIS_URL")?;
+        let probe = cache.clone();
+        tokio::spawn(async move {
+            if probe.wait_until_ready(Duration::from_secs(3)).await {
+                tracing::info!("cache ready: L1 in memory, L2 in redis");
+            } else {
+                tracing::warn!(
+                    "redis is not reachable: serving from L1 and PostgreSQL; \
+                     the cache reconnects by itself"
+                );
+            }
+        });
+        Ok(cache)
+    }
+
+    /// PostgreSQL, plus Redis as `up` or `degraded` (never fatal).
+    pub(super) struct CacheReadiness {
+        pub(super) postgres: PgReadiness,
+        pub(super) cache: Cache,
+    }
+
+    #[async_trait::async_trait]
+    impl ReadinessProbe for CacheReadiness {
+        async fn check(&self) -> Readiness {
+            Readiness {
+                postgres: self.postgres.postgres().await,
+                redis: self.cache.redis_status(),
             }
         }
     }

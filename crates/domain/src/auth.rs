@@ -389,11 +389,12 @@ impl AuthService {
             return Err(AuthError::InvalidCredentials);
         }
         let new_hash = self.hasher.hash(&new).await?;
-        let revoked = self
+        let changed = self
             .users
             .change_password(principal.user_id, &new_hash, principal.session_id)
-            .await?;
-        tracing::info!(user_id = %principal.user_id, revoked = revoked.len(), "password changed");
+            .await?
+            .ok_or(SESSION_EXPIRED)?;
+        tracing::info!(user_id = %principal.user_id, revoked = changed.revoked.len(), "password changed");
         Ok(())
     }
 }

@@ -45,17 +45,25 @@ pub trait UserRepository: Send + Sync + 'static {
     async fn update_name(&self, id: UserId, name: &DisplayName) -> RepoResult<Option<User>>;
 
     /// Replaces the password hash and revokes every other active session of the
-    /// user, in one transaction. Returns the sessions it revoked.
+    /// user, in one transaction. `None` when the user does not exist.
     async fn change_password(
         &self,
         id: UserId,
         hash: &PasswordHash,
         keep: SessionId,
-    ) -> RepoResult<Vec<SessionId>>;
+    ) -> RepoResult<Option<PasswordChanged>>;
 
     /// Deletes the user with their sessions, profile and OAuth links. Returns
     /// what was removed, so caches can drop every key that named it.
     async fn delete(&self, id: UserId) -> RepoResult<Option<DeletedUser>>;
+}
+
+/// What a password change touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordChanged {
+    pub email: Email,
+    /// The other sessions it revoked.
+    pub revoked: Vec<SessionId>,
 }
 
 /// Everything a user's deletion took with it.

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use domain::repo::{DeletedUser, RepoResult};
+use domain::repo::{DeletedUser, PasswordChanged, RepoResult};
 use domain::{
     Credentials, DisplayName, Email, NewSession, NewUser, PasswordHash, RepoError, Session,
     SessionId, User, UserId, UserRepository,
@@ -160,14 +160,17 @@ impl UserRepository for PgUsers {
         id: UserId,
         hash: &PasswordHash,
         keep: SessionId,
-    ) -> RepoResult<Vec<SessionId>> {
+    ) -> RepoResult<Option<PasswordChanged>> {
         let mut tx = self.pool.begin().await.map_err(repo_error)?;
-        sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
-            .bind(id.as_uuid())
-            .bind(hash.expose_phc())
-            .execute(&mut *tx)
-            .await
-            .map_err(repo_error)?;
+        let email: Option<String> = sqlx::query_scalar(
+            "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING email",
+        )
+        .bind(id.as_uuid())
+        .bind(hash.expose_phc())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(repo_error)?;
+        let Some(email) = email else { return Ok(None) };
         let revoked: Vec<Uuid> = sqlx::query_scalar(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_change'
              WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id",
@@ -178,7 +181,10 @@ impl UserRepository for PgUsers {
         .await
         .map_err(repo_error)?;
         tx.commit().await.map_err(repo_error)?;
-        Ok(revoked.into_iter().map(SessionId::from_uuid).collect())
+        Ok(Some(PasswordChanged {
+            email: stored_email(&email)?,
+            revoked: revoked.into_iter().map(SessionId::from_uuid).collect(),
+        }))
     }
 
     async fn delete(&self, id: UserId) -> RepoResult<Option<DeletedUser>> {
@@ -203,10 +209,13 @@ impl UserRepository for PgUsers {
         tx.commit().await.map_err(repo_error)?;
         let Some(email) = email else { return Ok(None) };
         Ok(Some(DeletedUser {
-            email: Email::parse(&email)
-                .map_err(|e| RepoError::other(format!("stored email is invalid: {e}")))?,
+            email: stored_email(&email)?,
             sessions: sessions.into_iter().map(SessionId::from_uuid).collect(),
             oauth_providers: providers,
         }))
     }
+}
+
+fn stored_email(email: &str) -> RepoResult<Email> {
+    Email::parse(email).map_err(|e| RepoError::other(format!("stored email is invalid: {e}")))
 }

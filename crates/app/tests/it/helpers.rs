@@ -18,6 +18,10 @@ pub struct TestApp {
     pub pool: PgPool,
     /// The PKCS#8 PEM the app signs with, so tests can forge tokens.
     pub signing_pem: String,
+    /// What the app was configured with, so a peer instance can share it.
+    pub env: HashMap<String, String>,
+    #[cfg(feature = "cache")]
+    pub cache: Option<cache_redis::Cache>,
 }
 
 /// A signed-in user.
@@ -43,6 +47,14 @@ impl Tokens {
             body,
         }
     }
+}
+
+/// The Redis the tests share (each test under its own key prefix).
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
 }
 
 fn admin_url() -> String {
@@ -142,7 +154,6 @@ pub async fn build_app(overrides: &[(&str, &str)]) -> (Application, TestApp) {
         .expect("create test database");
 
     let signing_pem = ed25519_pem();
-    let key_file = write_temp(&signing_pem);
     let mut vars: HashMap<String, String> = HashMap::from([
         (
             "DATABASE_URL".to_owned(),
@@ -150,20 +161,58 @@ pub async fn build_app(overrides: &[(&str, &str)]) -> (Application, TestApp) {
         ),
         ("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("DATABASE_MAX_CONNECTIONS".to_owned(), "10".to_owned()),
-        (
-            "JWT_PRIVATE_KEY_FILE".to_owned(),
-            key_file.display().to_string(),
-        ),
+        ("REDIS_URL".to_owned(), redis_url()),
+        ("REDIS_KEY_PREFIX".to_owned(), name.clone()),
     ]);
     for (key, value) in overrides {
         vars.insert((*key).to_owned(), (*value).to_owned());
     }
+    build_with(vars, signing_pem, true).await
+}
+
+/// Spawns a second instance of `peer`'s service: the same database, Redis
+/// prefix and signing key, as a horizontally scaled deployment runs.
+pub async fn spawn_peer(peer: &TestApp, overrides: &[(&str, &str)]) -> TestApp {
+    let mut vars = peer.env.clone();
+    for (key, value) in overrides {
+        vars.insert((*key).to_owned(), (*value).to_owned());
+    }
+    let (app, test_app) = build_with(vars, peer.signing_pem.clone(), false).await;
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    test_app
+}
+
+async fn build_with(
+    mut vars: HashMap<String, String>,
+    signing_pem: String,
+    migrate: bool,
+) -> (Application, TestApp) {
+    // An override (even an empty one) wins over the generated key.
+    let key_file = (!vars.contains_key("JWT_PRIVATE_KEY_FILE")).then(|| write_temp(&signing_pem));
+    if let Some(key_file) = &key_file {
+        vars.insert(
+            "JWT_PRIVATE_KEY_FILE".to_owned(),
+            key_file.display().to_string(),
+        );
+    }
     let config = Config::from_lookup(|key| vars.get(key).cloned()).expect("test configuration");
-    let _ = std::fs::remove_file(&key_file);
-    startup::migrate(&config)
-        .await
-        .expect("migrate test database");
+    if let Some(key_file) = key_file {
+        let _ = std::fs::remove_file(&key_file);
+        vars.remove("JWT_PRIVATE_KEY_FILE");
+    }
+    if migrate {
+        startup::migrate(&config)
+            .await
+            .expect("migrate test database");
+    }
     let app = Application::build(&config).await.expect("build app");
+    #[cfg(feature = "cache")]
+    let cache = app.cache().cloned();
+    #[cfg(feature = "cache")]
+    if let Some(cache) = &cache {
+        // Tests about the cache want it connected; the others do not care.
+        cache.wait_until_ready(std::time::Duration::from_secs(5)).await;
+    }
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();
     let test_app = TestApp {
@@ -174,6 +223,9 @@ pub async fn build_app(overrides: &[(&str, &str)]) -> (Application, TestApp) {
             .unwrap(),
         pool,
         signing_pem,
+        env: vars,
+        #[cfg(feature = "cache")]
+        cache,
     };
     (app, test_app)
 }

@@ -1,0 +1,258 @@
+//! What a cached value looks like in Redis: one tag byte, then JSON for values.
+//!
+//! - `v{json}` — a value;
+//! - `n` — the row does not exist (negative entry);
+//! - `l{token}` — a reader's lease on a missing key (see [`crate::l2`]).
+//!
+//! The JSON shapes below are this crate's own, so the domain stays free of
+//! serde derives; they carry no password hash, token or provider secret because
+//! the domain types they mirror carry none.
+
+use std::net::IpAddr;
+
+use domain::{Email, OAuthAccount, Profile, Session, SessionId, User, UserId};
+use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+pub(crate) const VALUE_TAG: u8 = b'v';
+pub(crate) const NEGATIVE: &[u8] = b"n";
+pub(crate) const LEASE_TAG: u8 = b'l';
+
+/// A domain value that can be cached: converted to and from its stored shape.
+pub trait CacheValue: Clone + Send + Sync + 'static {
+    type Stored: Serialize + DeserializeOwned;
+    fn to_stored(&self) -> Self::Stored;
+    fn from_stored(stored: Self::Stored) -> Option<Self>;
+}
+
+pub(crate) fn encode<V: CacheValue>(value: Option<&V>) -> Vec<u8> {
+    match value {
+        None => NEGATIVE.to_vec(),
+        Some(value) => {
+            let mut bytes = vec![VALUE_TAG];
+            // Serialising plain structs of strings and numbers cannot fail.
+            serde_json::to_writer(&mut bytes, &value.to_stored())
+                .expect("cached values serialise");
+            bytes
+        }
+    }
+}
+
+/// What an L2 read found.
+#[derive(Debug)]
+pub(crate) enum Stored<V> {
+    Value(V),
+    Absent,
+}
+
+/// `None` when the bytes are not a value of this type (another writer's
+/// lease, or garbage): treated as a miss.
+pub(crate) fn decode<V: CacheValue>(bytes: &[u8]) -> Option<Stored<V>> {
+    match bytes.split_first()? {
+        (&VALUE_TAG, json) => {
+            let stored = serde_json::from_slice(json).ok()?;
+            V::from_stored(stored).map(Stored::Value)
+        }
+        (b'n', []) => Some(Stored::Absent),
+        _ => None,
+    }
+}
+
+fn nanos(at: OffsetDateTime) -> i128 {
+    at.unix_timestamp_nanos()
+}
+
+fn at(nanos: i128) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct StoredUser {
+    id: uuid::Uuid,
+    email: String,
+    name: String,
+    email_verified: bool,
+    created_at: i128,
+    updated_at: i128,
+}
+
+impl CacheValue for User {
+    type Stored = StoredUser;
+
+    fn to_stored(&self) -> StoredUser {
+        StoredUser {
+            id: self.id.as_uuid(),
+            email: self.email.as_str().to_owned(),
+            name: self.name.clone(),
+            email_verified: self.email_verified,
+            created_at: nanos(self.created_at),
+            updated_at: nanos(self.updated_at),
+        }
+    }
+
+    fn from_stored(s: StoredUser) -> Option<Self> {
+        Some(User {
+            id: UserId::from_uuid(s.id),
+            email: Email::parse(&s.email).ok()?,
+            name: s.name,
+            email_verified: s.email_verified,
+            created_at: at(s.created_at)?,
+            updated_at: at(s.updated_at)?,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct StoredSession {
+    id: uuid::Uuid,
+    user_id: uuid::Uuid,
+    created_at: i128,
+    expires_at: i128,
+    last_used_at: i128,
+    revoked_at: Option<i128>,
+    user_agent: Option<String>,
+    ip: Option<IpAddr>,
+}
+
+impl CacheValue for Session {
+    type Stored = StoredSession;
+
+    fn to_stored(&self) -> StoredSession {
+        StoredSession {
+            id: self.id.as_uuid(),
+            user_id: self.user_id.as_uuid(),
+            created_at: nanos(self.created_at),
+            expires_at: nanos(self.expires_at),
+            last_used_at: nanos(self.last_used_at),
+            revoked_at: self.revoked_at.map(nanos),
+            user_agent: self.user_agent.clone(),
+            ip: self.ip,
+        }
+    }
+
+    fn from_stored(s: StoredSession) -> Option<Self> {
+        Some(Session {
+            id: SessionId::from_uuid(s.id),
+            user_id: UserId::from_uuid(s.user_id),
+            created_at: at(s.created_at)?,
+            expires_at: at(s.expires_at)?,
+            last_used_at: at(s.last_used_at)?,
+            revoked_at: match s.revoked_at {
+                Some(n) => Some(at(n)?),
+                None => None,
+            },
+            user_agent: s.user_agent,
+            ip: s.ip,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct StoredProfile {
+    user_id: uuid::Uuid,
+    bio: Option<String>,
+    avatar_url: Option<String>,
+    location: Option<String>,
+    website: Option<String>,
+    updated_at: i128,
+}
+
+impl CacheValue for Profile {
+    type Stored = StoredProfile;
+
+    fn to_stored(&self) -> StoredProfile {
+        StoredProfile {
+            user_id: self.user_id.as_uuid(),
+            bio: self.bio.clone(),
+            avatar_url: self.avatar_url.clone(),
+            location: self.location.clone(),
+            website: self.website.clone(),
+            updated_at: nanos(self.updated_at),
+        }
+    }
+
+    fn from_stored(s: StoredProfile) -> Option<Self> {
+        Some(Profile {
+            user_id: UserId::from_uuid(s.user_id),
+            bio: s.bio,
+            avatar_url: s.avatar_url,
+            location: s.location,
+            website: s.website,
+            updated_at: at(s.updated_at)?,
+        })
+    }
+}
+
+/// The link only: provider access and refresh tokens are never part of it.
+#[derive(Serialize, Deserialize)]
+pub struct StoredOAuthAccount {
+    user_id: uuid::Uuid,
+    provider: String,
+    subject: String,
+    email: Option<String>,
+    created_at: i128,
+}
+
+impl CacheValue for OAuthAccount {
+    type Stored = StoredOAuthAccount;
+
+    fn to_stored(&self) -> StoredOAuthAccount {
+        StoredOAuthAccount {
+            user_id: self.user_id.as_uuid(),
+            provider: self.provider.clone(),
+            subject: self.subject.clone(),
+            email: self.email.clone(),
+            created_at: nanos(self.created_at),
+        }
+    }
+
+    fn from_stored(s: StoredOAuthAccount) -> Option<Self> {
+        Some(OAuthAccount {
+            user_id: UserId::from_uuid(s.user_id),
+            provider: s.provider,
+            subject: s.subject,
+            email: s.email,
+            created_at: at(s.created_at)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        let now = OffsetDateTime::now_utc();
+        Session {
+            id: SessionId::new(),
+            user_id: UserId::new(),
+            created_at: now,
+            expires_at: now + time::Duration::days(30),
+            last_used_at: now,
+            revoked_at: Some(now),
+            user_agent: Some("curl/8".into()),
+            ip: Some("127.0.0.1".parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn values_round_trip() {
+        let s = session();
+        let bytes = encode(Some(&s));
+        assert_eq!(bytes[0], VALUE_TAG);
+        match decode::<Session>(&bytes) {
+            Some(Stored::Value(back)) => assert_eq!(back, s),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(decode::<Session>(&encode::<Session>(None)), Some(Stored::Absent)));
+    }
+
+    #[test]
+    fn leases_and_garbage_are_not_values() {
+        assert!(decode::<Session>(b"l0123").is_none());
+        assert!(decode::<Session>(b"v{not json").is_none());
+        assert!(decode::<Session>(b"").is_none());
+        assert!(decode::<User>(&encode(Some(&session()))).is_none());
+    }
+}
