@@ -383,8 +383,13 @@ mod tests {
         assert_eq!(cache.redis_url.expose_secret(), "redis://localhost:6379/0");
         assert_eq!(cache.key_prefix, "cz");
         assert_eq!(
-            [cache.ttl_user, cache.ttl_session, cache.ttl_oauth, cache.ttl_profile]
-                .map(|d| d.as_secs()),
+            [
+                cache.ttl_user,
+                cache.ttl_session,
+                cache.ttl_oauth,
+                cache.ttl_profile
+            ]
+            .map(|d| d.as_secs()),
             [900, 300, 1800, 900]
         );
         assert_eq!(cache.l1_max_entries, 100_000);
@@ -407,7 +412,10 @@ mod tests {
         );
         assert!(!config.cache.enabled);
         let config = config_with_url("rediss://user:pw@host:6390/1");
-        assert_eq!(config.cache.redis_url.expose_secret(), "rediss://user:pw@host:6390/1");
+        assert_eq!(
+            config.cache.redis_url.expose_secret(),
+            "rediss://user:pw@host:6390/1"
+        );
     }
 
     fn config_with_url(url: &str) -> Config {

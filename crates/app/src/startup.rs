@@ -290,8 +290,8 @@ mod cached {
             l1_ttl: settings.l1_ttl,
             ..CacheConfig::default()
         };
-        let cache = Cache::connect(settings.redis_url.expose_secret(), config)
-            .context("REDIS_URL")?;
+        let cache =
+            Cache::connect(settings.redis_url.expose_secret(), config).context("REDIS_URL")?;
         let probe = cache.clone();
         tokio::spawn(async move {
             if probe.wait_until_ready(Duration::from_secs(3)).await {

@@ -11,8 +11,8 @@
 use std::net::IpAddr;
 
 use domain::{Email, OAuthAccount, Profile, Session, SessionId, User, UserId};
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub(crate) const VALUE_TAG: u8 = b'v';
@@ -32,8 +32,7 @@ pub(crate) fn encode<V: CacheValue>(value: Option<&V>) -> Vec<u8> {
         Some(value) => {
             let mut bytes = vec![VALUE_TAG];
             // Serialising plain structs of strings and numbers cannot fail.
-            serde_json::to_writer(&mut bytes, &value.to_stored())
-                .expect("cached values serialise");
+            serde_json::to_writer(&mut bytes, &value.to_stored()).expect("cached values serialise");
             bytes
         }
     }
@@ -245,7 +244,10 @@ mod tests {
             Some(Stored::Value(back)) => assert_eq!(back, s),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(decode::<Session>(&encode::<Session>(None)), Some(Stored::Absent)));
+        assert!(matches!(
+            decode::<Session>(&encode::<Session>(None)),
+            Some(Stored::Absent)
+        ));
     }
 
     #[test]

@@ -102,7 +102,11 @@ struct Flights {
 }
 
 impl Flights {
-    async fn run(&self, key: &Key, load: impl Future<Output = Result<L1Value, RepoError>>) -> Shared {
+    async fn run(
+        &self,
+        key: &Key,
+        load: impl Future<Output = Result<L1Value, RepoError>>,
+    ) -> Shared {
         let cell = {
             let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(key.clone()).or_default().clone()
@@ -197,7 +201,11 @@ impl Core {
     }
 
     /// L1 → L2 → `load`, filling back up, one load per key at a time.
-    pub(crate) async fn read<V, Fut>(&self, key: Key, load: impl FnOnce() -> Fut) -> Result<Option<V>, RepoError>
+    pub(crate) async fn read<V, Fut>(
+        &self,
+        key: Key,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Option<V>, RepoError>
     where
         V: Cacheable,
         Fut: Future<Output = Result<Option<V>, RepoError>>,
@@ -219,7 +227,12 @@ impl Core {
         Ok(V::unwrap(&value).map(|v| V::clone(v)))
     }
 
-    async fn load_through<V, Fut>(&self, key: &Key, use_l1: bool, load: impl FnOnce() -> Fut) -> Result<L1Value, RepoError>
+    async fn load_through<V, Fut>(
+        &self,
+        key: &Key,
+        use_l1: bool,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<L1Value, RepoError>
     where
         V: Cacheable,
         Fut: Future<Output = Result<Option<V>, RepoError>>,

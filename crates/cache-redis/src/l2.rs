@@ -70,7 +70,13 @@ pub(crate) struct L2 {
 }
 
 impl L2 {
-    pub(crate) fn new(pool: Pool, op_timeout: Duration, lease_ttl: Duration, channel: String, breaker_threshold: u32) -> Self {
+    pub(crate) fn new(
+        pool: Pool,
+        op_timeout: Duration,
+        lease_ttl: Duration,
+        channel: String,
+        breaker_threshold: u32,
+    ) -> Self {
         Self {
             pool,
             options: Options {
@@ -121,7 +127,9 @@ impl L2 {
                 }
                 if self.breaker.failure() {
                     metrics.redis_up(false);
-                    tracing::warn!("redis is failing; serving from memory and the database until it answers again");
+                    tracing::warn!(
+                        "redis is failing; serving from memory and the database until it answers again"
+                    );
                 }
                 None
             }
@@ -129,9 +137,17 @@ impl L2 {
     }
 
     /// EVALSHA, loading the script on a `NOSCRIPT` answer (a restarted Redis).
-    async fn eval<R: FromValue>(&self, script: &Script, key: &str, args: Vec<Value>) -> Result<R, Error> {
+    async fn eval<R: FromValue>(
+        &self,
+        script: &Script,
+        key: &str,
+        args: Vec<Value>,
+    ) -> Result<R, Error> {
         let client = self.client();
-        match client.evalsha(script.sha1().clone(), key, args.clone()).await {
+        match client
+            .evalsha(script.sha1().clone(), key, args.clone())
+            .await
+        {
             Err(error) if error.details().contains("NOSCRIPT") => {
                 let lua = script.lua().cloned().unwrap_or_default();
                 client.eval(lua, key, args).await
@@ -148,9 +164,16 @@ impl L2 {
         lease.push(LEASE_TAG);
         lease.extend_from_slice(format!("{:016x}", rand::random::<u64>()).as_bytes());
         let lease = Bytes::from(lease);
-        let args = vec![Value::Bytes(lease.clone()), Value::Integer(self.lease_ttl_ms as i64)];
+        let args = vec![
+            Value::Bytes(lease.clone()),
+            Value::Integer(self.lease_ttl_ms as i64),
+        ];
         match self
-            .call(metrics, Op::Get, self.eval::<Option<Bytes>>(&self.get_or_lease, key, args))
+            .call(
+                metrics,
+                Op::Get,
+                self.eval::<Option<Bytes>>(&self.get_or_lease, key, args),
+            )
             .await
         {
             None => Lookup::Unavailable,
@@ -174,10 +197,18 @@ impl L2 {
             return None;
         }
         let ttl_ms = ttl.as_millis().max(1) as i64;
-        let args = vec![Value::Bytes(lease), Value::Bytes(value.into()), Value::Integer(ttl_ms)];
-        self.call(metrics, Op::Fill, self.eval::<i64>(&self.fill_if_leased, key, args))
-            .await
-            .map(|stored| stored == 1)
+        let args = vec![
+            Value::Bytes(lease),
+            Value::Bytes(value.into()),
+            Value::Integer(ttl_ms),
+        ];
+        self.call(
+            metrics,
+            Op::Fill,
+            self.eval::<i64>(&self.fill_if_leased, key, args),
+        )
+        .await
+        .map(|stored| stored == 1)
     }
 
     /// Deletes the keys and tells every instance to drop them from L1. Keys
@@ -196,23 +227,32 @@ impl L2 {
         let client = self.client();
         let deletes = futures::future::join_all(keys.iter().map(|key| {
             let client = client.clone();
-            async move { self.call(metrics, Op::Del, client.del::<i64, _>(key.as_str())).await }
+            async move {
+                self.call(metrics, Op::Del, client.del::<i64, _>(key.as_str()))
+                    .await
+            }
         }))
         .await;
         if deletes.iter().any(Option::is_none) {
             return false;
         }
         let message = keys.join("\n");
-        self.call(metrics, Op::Publish, client.publish::<i64, _, _>(self.channel.as_str(), message))
-            .await
-            .is_some()
+        self.call(
+            metrics,
+            Op::Publish,
+            client.publish::<i64, _, _>(self.channel.as_str(), message),
+        )
+        .await
+        .is_some()
     }
 
     fn remember(&self, keys: Vec<String>) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         for key in keys {
             if pending.len() >= MAX_PENDING {
-                tracing::error!("too many cache invalidations are waiting for redis; some are dropped (the L2 TTLs bound the staleness)");
+                tracing::error!(
+                    "too many cache invalidations are waiting for redis; some are dropped (the L2 TTLs bound the staleness)"
+                );
                 break;
             }
             pending.insert(key);
@@ -246,7 +286,10 @@ impl L2 {
         }
         if self.breaker.close() {
             metrics.redis_up(true);
-            tracing::info!(replayed = pending.len(), "redis is answering; the cache uses it again");
+            tracing::info!(
+                replayed = pending.len(),
+                "redis is answering; the cache uses it again"
+            );
         }
         true
     }

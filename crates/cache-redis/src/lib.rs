@@ -88,7 +88,8 @@ impl Cache {
     /// waits for Redis: until it answers, reads go to L1 and the repository.
     /// Must be called inside a Tokio runtime.
     pub fn connect(redis_url: &str, config: CacheConfig) -> Result<Self, CacheError> {
-        let redis = RedisConfig::from_url(redis_url).map_err(|e| CacheError(e.details().to_owned()))?;
+        let redis =
+            RedisConfig::from_url(redis_url).map_err(|e| CacheError(e.details().to_owned()))?;
         let mut builder = Builder::from_config(redis);
         builder
             .with_config(|c| c.fail_fast = false)
@@ -124,7 +125,7 @@ impl Cache {
         let core = Arc::new(Core::new(config, Some(l2)));
         core.metrics.redis_up(false);
         let handles = vec![
-            tokio::spawn(tasks::probe(Arc::downgrade(&core))),
+            tokio::spawn(tasks::probe(Arc::downgrade(&core), pool.clone())),
             tokio::spawn(tasks::subscribe(Arc::downgrade(&core), subscriber.clone())),
             tokio::spawn(tasks::watch_hit_ratio(Arc::downgrade(&core))),
         ];
@@ -192,7 +193,9 @@ mod tasks {
 
     /// Probes Redis while the breaker is open; closes it (after replaying
     /// missed invalidations) when Redis answers.
-    pub(super) async fn probe(core: Weak<Core>) {
+    pub(super) async fn probe(core: Weak<Core>, pool: Pool) {
+        // The first probe waits for the first connection rather than an interval.
+        let _ = tokio::time::timeout(Duration::from_secs(2), pool.wait_for_connect()).await;
         loop {
             let interval = {
                 let Some(core) = core.upgrade() else { return };
@@ -215,15 +218,25 @@ mod tasks {
         let mut errors = subscriber.error_rx();
         let mut reconnects = subscriber.reconnect_rx();
         let mut subscribed = false;
+        let _ = tokio::time::timeout(Duration::from_secs(2), subscriber.wait_for_connect()).await;
         loop {
             let (channel, prefix, interval) = {
                 let Some(core) = core.upgrade() else { return };
                 let l2 = core.l2.as_ref().expect("subscribe runs with redis");
-                (l2.channel().to_owned(), core.config.prefix.clone(), core.config.breaker_probe_interval)
+                (
+                    l2.channel().to_owned(),
+                    core.config.prefix.clone(),
+                    core.config.breaker_probe_interval,
+                )
             };
             if !subscribed && subscriber.is_connected() {
                 let Some(core) = core.upgrade() else { return };
-                match tokio::time::timeout(core.config.op_timeout * 4, subscriber.subscribe(channel.as_str())).await {
+                match tokio::time::timeout(
+                    core.config.op_timeout * 4,
+                    subscriber.subscribe(channel.as_str()),
+                )
+                .await
+                {
                     Ok(Ok(())) => {
                         core.clear_local();
                         core.set_channel_up(true);
@@ -292,7 +305,11 @@ mod tasks {
             if let Some(ratio) = delta.hit_ratio() {
                 let reads = delta.l1_hits + delta.l2_hits + delta.l2_misses;
                 if ratio < 0.7 && reads >= 100 {
-                    tracing::warn!(hit_ratio = format!("{:.1}%", ratio * 100.0), reads, "low cache hit rate");
+                    tracing::warn!(
+                        hit_ratio = format!("{:.1}%", ratio * 100.0),
+                        reads,
+                        "low cache hit rate"
+                    );
                 }
             }
         }

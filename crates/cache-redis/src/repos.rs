@@ -6,9 +6,8 @@ use async_trait::async_trait;
 use domain::repo::{DeletedUser, PasswordChanged, RepoResult};
 use domain::{
     Credentials, DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccount,
-    OAuthAccountRepository, PasswordHash, Profile, ProfileRepository, ProfileUpdate,
-    RotateOutcome, Session, SessionId, SessionRepository, TokenHash, User, UserId,
-    UserRepository,
+    OAuthAccountRepository, PasswordHash, Profile, ProfileRepository, ProfileUpdate, RotateOutcome,
+    Session, SessionId, SessionRepository, TokenHash, User, UserId, UserRepository,
 };
 use time::OffsetDateTime;
 
@@ -72,7 +71,9 @@ impl<R: UserRepository> UserRepository for Cached<R> {
     async fn find_by_email(&self, email: &Email) -> RepoResult<Option<User>> {
         self.cache
             .core()
-            .read(Key::UserByEmail(email.clone()), || self.inner.find_by_email(email))
+            .read(Key::UserByEmail(email.clone()), || {
+                self.inner.find_by_email(email)
+            })
             .await
     }
 

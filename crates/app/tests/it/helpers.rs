@@ -211,7 +211,9 @@ async fn build_with(
     #[cfg(feature = "cache")]
     if let Some(cache) = &cache {
         // Tests about the cache want it connected; the others do not care.
-        cache.wait_until_ready(std::time::Duration::from_secs(5)).await;
+        cache
+            .wait_until_ready(std::time::Duration::from_secs(5))
+            .await;
     }
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();

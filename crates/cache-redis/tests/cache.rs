@@ -1,0 +1,807 @@
+//! The cache over the real PostgreSQL repositories and a real Redis: hits, misses
+//! and fills per entity, invalidation on every write path, coalescing, negative
+//! caching, and the stale-set interleaving forced step by step.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cache_redis::{Cache, CacheConfig, Cached};
+use domain::repo::RepoResult;
+use domain::{
+    DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccountRepository, Profile,
+    ProfileRepository, ProfileUpdate, RefreshTokens, SessionId, SessionRepository, UserId,
+    UserRepository,
+};
+use fred::prelude::*;
+use repo_postgres::{PgOAuthAccounts, PgProfiles, PgRepositories, PgSessions, PgUsers};
+use sqlx::{Connection as _, Executor as _, PgConnection, PgPool};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh, migrated database and a Redis key prefix of this test's own.
+struct Env {
+    pool: PgPool,
+    prefix: String,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let name = format!("czc_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin_url();
+        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!("cannot reach PostgreSQL at {admin}: {e}; run `cargo xtask test` or set TEST_DATABASE_URL")
+        });
+        static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+        CLEANED
+            .get_or_init(|| async {
+                let mut conn = PgConnection::connect(&admin)
+                    .await
+                    .expect("admin connection");
+                let names: Vec<String> = sqlx::query_scalar(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'czc\\_%'",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .unwrap_or_default();
+                for name in names {
+                    let _ = conn
+                        .execute(format!(r#"DROP DATABASE IF EXISTS "{name}""#).as_str())
+                        .await;
+                }
+            })
+            .await;
+        conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+            .await
+            .expect("create database");
+        let base = admin.rsplit_once('/').expect("database url").0;
+        let pool = PgPool::connect(&format!("{base}/{name}"))
+            .await
+            .expect("connect");
+        repo_postgres::migrate(&pool).await.expect("migrate");
+        Self { pool, prefix: name }
+    }
+
+    fn repos(&self) -> PgRepositories {
+        PgRepositories::new(self.pool.clone())
+    }
+
+    fn config(&self) -> CacheConfig {
+        CacheConfig {
+            prefix: self.prefix.clone(),
+            ..CacheConfig::default()
+        }
+    }
+
+    async fn cache(&self) -> Cache {
+        self.cache_with(self.config()).await
+    }
+
+    async fn cache_with(&self, config: CacheConfig) -> Cache {
+        let cache = Cache::connect(&redis_url(), config).expect("cache");
+        assert!(
+            cache.wait_until_ready(Duration::from_secs(5)).await,
+            "redis at {} is not reachable; run `cargo xtask test` or set TEST_REDIS_URL",
+            redis_url()
+        );
+        cache
+    }
+
+    async fn redis(&self) -> Client {
+        let client = Builder::from_config(Config::from_url(&redis_url()).unwrap())
+            .build()
+            .unwrap();
+        client.init().await.expect("redis");
+        client
+    }
+
+    /// Every key under this test's prefix, with its raw value.
+    async fn redis_dump(&self) -> Vec<(String, Vec<u8>)> {
+        let redis = self.redis().await;
+        let mut cursor = "0".to_owned();
+        let mut out = Vec::new();
+        loop {
+            let (next, keys): (String, Vec<String>) = redis
+                .custom(
+                    fred::cmd!("SCAN"),
+                    vec![
+                        cursor.clone(),
+                        "MATCH".into(),
+                        format!("{}:*", self.prefix),
+                        "COUNT".into(),
+                        "1000".into(),
+                    ],
+                )
+                .await
+                .unwrap();
+            for key in keys {
+                let value: Option<fred::bytes::Bytes> = redis.get(&key).await.unwrap();
+                if let Some(value) = value {
+                    out.push((key, value.to_vec()));
+                }
+            }
+            if next == "0" {
+                return out;
+            }
+            cursor = next;
+        }
+    }
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        id: UserId::new(),
+        email: Email::parse(email).unwrap(),
+        name: DisplayName::parse("Ada").unwrap(),
+        email_verified: false,
+        password_hash: None,
+    }
+}
+
+fn new_session(user_id: UserId) -> (NewSession, domain::RefreshToken) {
+    let tokens = RefreshTokens::from_key_material(b"test key material of enough length");
+    let token = tokens.issue();
+    (
+        NewSession {
+            id: SessionId::new(),
+            user_id,
+            refresh_token_hash: token.hash(),
+            expires_at: OffsetDateTime::now_utc() + time::Duration::days(1),
+            user_agent: None,
+            ip: None,
+        },
+        token,
+    )
+}
+
+fn bio(text: &str) -> ProfileUpdate {
+    ProfileUpdate {
+        bio: Some(text.to_owned()),
+        ..ProfileUpdate::default()
+    }
+}
+
+/// Waits until `check` holds (invalidations cross Redis pub/sub).
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test]
+async fn users_are_read_through_both_tiers_and_invalidated_on_every_write() {
+    let env = Env::new().await;
+    let cache = env.cache().await;
+    let users = cache.wrap(env.repos().users);
+    let user = users.create(new_user("ada@example.com")).await.unwrap();
+    let email = user.email.clone();
+
+    let before = cache.stats();
+    assert_eq!(
+        users.find_by_id(user.id).await.unwrap().as_ref(),
+        Some(&user)
+    );
+    let after_miss = cache.stats();
+    assert_eq!(after_miss.loads - before.loads, 1, "first read loads");
+    assert_eq!(after_miss.l2_misses - before.l2_misses, 1);
+    assert_eq!(
+        users.find_by_id(user.id).await.unwrap().as_ref(),
+        Some(&user)
+    );
+    let after_hit = cache.stats();
+    assert_eq!(after_hit.loads, after_miss.loads, "second read is a hit");
+    assert_eq!(after_hit.l1_hits - after_miss.l1_hits, 1);
+
+    // Another instance (empty L1) finds it in Redis.
+    let other = env.cache().await;
+    let other_users = other.wrap(env.repos().users);
+    assert_eq!(
+        other_users.find_by_id(user.id).await.unwrap().as_ref(),
+        Some(&user)
+    );
+    assert_eq!(other.stats().l2_hits, 1);
+    assert_eq!(other.stats().loads, 0);
+    assert_eq!(
+        users.find_by_email(&email).await.unwrap().as_ref(),
+        Some(&user)
+    );
+    assert_eq!(
+        other_users.find_by_email(&email).await.unwrap().as_ref(),
+        Some(&user)
+    );
+
+    // update_name: both keys, both instances.
+    let renamed = users
+        .update_name(user.id, &DisplayName::parse("Grace").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        users.find_by_id(user.id).await.unwrap().unwrap().name,
+        "Grace"
+    );
+    assert_eq!(
+        users.find_by_email(&email).await.unwrap().unwrap().name,
+        "Grace"
+    );
+    eventually("the rename reaches the other instance", async || {
+        other_users.find_by_id(user.id).await.unwrap().as_ref() == Some(&renamed)
+            && other_users.find_by_email(&email).await.unwrap().as_ref() == Some(&renamed)
+    })
+    .await;
+
+    // change_password: user keys and the revoked sessions.
+    let sessions = cache.wrap(env.repos().sessions);
+    let (keep, _) = new_session(user.id);
+    let (other_session, _) = new_session(user.id);
+    let keep = sessions.create(keep).await.unwrap();
+    let other_session = sessions.create(other_session).await.unwrap();
+    assert!(
+        sessions
+            .find_by_id(other_session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active(OffsetDateTime::now_utc())
+    );
+    let other_sessions = other.wrap(env.repos().sessions);
+    assert!(
+        other_sessions
+            .find_by_id(other_session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    let hash = domain::PasswordHasher::with_params(8, 1, 1, 1)
+        .hash(&domain::Password::parse("a long enough password".into(), "password").unwrap())
+        .await
+        .unwrap();
+    let changed = users
+        .change_password(user.id, &hash, keep.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.revoked, vec![other_session.id]);
+    assert!(
+        sessions
+            .find_by_id(other_session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    assert!(
+        sessions
+            .find_by_id(keep.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    eventually("the revocation reaches the other instance", async || {
+        other_sessions
+            .find_by_id(other_session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    })
+    .await;
+
+    // delete: everything that named the user.
+    let profiles = cache.wrap(env.repos().profiles);
+    let oauth = cache.wrap(env.repos().oauth);
+    profiles.upsert(user.id, &bio("hi")).await.unwrap();
+    oauth
+        .link(NewOAuthAccount {
+            user_id: user.id,
+            provider: "github".into(),
+            subject: "42".into(),
+            email: None,
+        })
+        .await
+        .unwrap();
+    assert!(profiles.find_by_user(user.id).await.unwrap().is_some());
+    assert!(
+        oauth
+            .find_by_user_and_provider(user.id, "github")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let deleted = users.delete(user.id).await.unwrap().unwrap();
+    assert_eq!(deleted.email, email);
+    assert_eq!(users.find_by_id(user.id).await.unwrap(), None);
+    assert_eq!(users.find_by_email(&email).await.unwrap(), None);
+    assert_eq!(profiles.find_by_user(user.id).await.unwrap(), None);
+    assert_eq!(
+        oauth
+            .find_by_user_and_provider(user.id, "github")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(sessions.find_by_id(keep.id).await.unwrap(), None);
+    eventually("the deletion reaches the other instance", async || {
+        other_users.find_by_id(user.id).await.unwrap().is_none()
+            && other_sessions
+                .find_by_id(other_session.id)
+                .await
+                .unwrap()
+                .is_none()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn session_writes_invalidate_their_sessions() {
+    let env = Env::new().await;
+    let cache = env.cache().await;
+    let users = cache.wrap(env.repos().users);
+    let sessions = cache.wrap(env.repos().sessions);
+    let user = users.create(new_user("s@example.com")).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+
+    // revoke
+    let (new, _) = new_session(user.id);
+    let one = sessions.create(new).await.unwrap();
+    assert!(
+        sessions
+            .find_by_id(one.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active(now)
+    );
+    assert!(sessions.revoke(user.id, one.id).await.unwrap());
+    assert!(
+        !sessions
+            .find_by_id(one.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active(OffsetDateTime::now_utc())
+    );
+
+    // revoke_all
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (new, _) = new_session(user.id);
+        let session = sessions.create(new).await.unwrap();
+        assert!(
+            sessions
+                .find_by_id(session.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_none()
+        );
+        ids.push(session.id);
+    }
+    assert_eq!(sessions.revoke_all(user.id).await.unwrap().len(), 3);
+    for id in &ids {
+        assert!(
+            sessions
+                .find_by_id(*id)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
+    }
+
+    // rotate: the rotated session is re-read; reuse revokes it in every tier.
+    let tokens = RefreshTokens::from_key_material(b"test key material of enough length");
+    let (new, first) = new_session(user.id);
+    let session = sessions.create(new).await.unwrap();
+    assert!(
+        sessions
+            .find_by_id(session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    let second = tokens.successor(&first);
+    let third = tokens.successor(&second);
+    let outcome = sessions
+        .rotate(
+            &first.hash(),
+            &second.hash(),
+            OffsetDateTime::now_utc(),
+            time::Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(outcome, domain::RotateOutcome::Rotated(_)));
+    let rotated = sessions.find_by_id(session.id).await.unwrap().unwrap();
+    assert!(rotated.last_used_at >= session.last_used_at);
+    let outcome = sessions
+        .rotate(
+            &first.hash(),
+            &third.hash(),
+            OffsetDateTime::now_utc() + time::Duration::seconds(60),
+            time::Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, domain::RotateOutcome::Reused { .. }),
+        "{outcome:?}"
+    );
+    assert!(
+        sessions
+            .find_by_id(session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    let fresh = env.cache().await.wrap(env.repos().sessions);
+    assert!(
+        fresh
+            .find_by_id(session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some(),
+        "L2 holds no stale session"
+    );
+}
+
+#[tokio::test]
+async fn profiles_and_oauth_links_are_invalidated_and_not_found_is_cached_briefly() {
+    let env = Env::new().await;
+    let cache = env.cache().await;
+    let users = cache.wrap(env.repos().users);
+    let profiles = cache.wrap(env.repos().profiles);
+    let oauth = cache.wrap(env.repos().oauth);
+    let user = users.create(new_user("p@example.com")).await.unwrap();
+
+    // Negative entries: a second lookup does not reach the database.
+    assert_eq!(profiles.find_by_user(user.id).await.unwrap(), None);
+    let loads = cache.stats().loads;
+    assert_eq!(profiles.find_by_user(user.id).await.unwrap(), None);
+    assert_eq!(cache.stats().loads, loads, "not found is cached");
+    // ...and the row appearing invalidates them.
+    let profile = profiles
+        .upsert(user.id, &bio("first"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(profiles.find_by_user(user.id).await.unwrap(), Some(profile));
+    profiles.upsert(user.id, &bio("second")).await.unwrap();
+    assert_eq!(
+        profiles
+            .find_by_user(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .bio
+            .as_deref(),
+        Some("second")
+    );
+
+    assert_eq!(
+        oauth
+            .find_by_user_and_provider(user.id, "google")
+            .await
+            .unwrap(),
+        None
+    );
+    oauth
+        .link(NewOAuthAccount {
+            user_id: user.id,
+            provider: "google".into(),
+            subject: "sub-1".into(),
+            email: Some("p@example.com".into()),
+        })
+        .await
+        .unwrap();
+    let link = oauth
+        .find_by_user_and_provider(user.id, "google")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.subject, "sub-1");
+    assert!(oauth.unlink(user.id, "google").await.unwrap());
+    assert_eq!(
+        oauth
+            .find_by_user_and_provider(user.id, "google")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A registration right after a failed lookup of its email works and is seen.
+    let email = Email::parse("new@example.com").unwrap();
+    assert_eq!(users.find_by_email(&email).await.unwrap(), None);
+    let (new, _) = new_session(UserId::new());
+    let mut fresh = new_user("new@example.com");
+    fresh.id = new.user_id;
+    let (created, _) = users.create_with_session(fresh, new).await.unwrap();
+    assert_eq!(users.find_by_email(&email).await.unwrap(), Some(created));
+}
+
+/// Counts the database reads behind the cache and can hold one until released.
+struct Gated {
+    inner: PgProfiles,
+    loads: AtomicUsize,
+    hold: std::sync::Mutex<bool>,
+    loaded: Notify,
+    release: Notify,
+}
+
+impl Gated {
+    fn new(inner: PgProfiles) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            loads: AtomicUsize::new(0),
+            hold: std::sync::Mutex::new(false),
+            loaded: Notify::new(),
+            release: Notify::new(),
+        })
+    }
+}
+
+struct GatedRef(Arc<Gated>);
+
+#[async_trait]
+impl ProfileRepository for GatedRef {
+    async fn find_by_user(&self, user_id: UserId) -> RepoResult<Option<Profile>> {
+        let gate = &self.0;
+        gate.loads.fetch_add(1, Ordering::SeqCst);
+        let value = gate.inner.find_by_user(user_id).await;
+        let hold = std::mem::take(&mut *gate.hold.lock().unwrap());
+        if hold {
+            let released = gate.release.notified();
+            gate.loaded.notify_one();
+            released.await;
+        }
+        value
+    }
+
+    async fn upsert(&self, user_id: UserId, update: &ProfileUpdate) -> RepoResult<Option<Profile>> {
+        self.0.inner.upsert(user_id, update).await
+    }
+}
+
+#[tokio::test]
+async fn a_fill_that_raced_a_write_never_puts_the_old_value_back() {
+    let env = Env::new().await;
+    let cache = env.cache().await;
+    let users = cache.wrap(env.repos().users);
+    let user = users.create(new_user("race@example.com")).await.unwrap();
+    let gate = Gated::new(env.repos().profiles);
+    let profiles = Arc::new(cache.wrap(GatedRef(Arc::clone(&gate))));
+    profiles.upsert(user.id, &bio("v1")).await.unwrap();
+
+    // 1. A read misses both tiers, takes the lease, reads v1 … and stalls.
+    *gate.hold.lock().unwrap() = true;
+    let loaded = gate.loaded.notified();
+    let reader = {
+        let profiles = Arc::clone(&profiles);
+        tokio::spawn(async move { profiles.find_by_user(user.id).await })
+    };
+    loaded.await;
+    // 2. A write commits v2 and invalidates.
+    profiles.upsert(user.id, &bio("v2")).await.unwrap();
+    // 3. The stalled fill arrives late.
+    gate.release.notify_one();
+    let late = reader.await.unwrap().unwrap().unwrap();
+    assert_eq!(
+        late.bio.as_deref(),
+        Some("v1"),
+        "the racing read itself answered what it read"
+    );
+    assert!(cache.stats().stale_fills_rejected >= 1);
+
+    // Every later read sees v2: this instance (L1), Redis (L2), another instance.
+    assert_eq!(
+        profiles
+            .find_by_user(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .bio
+            .as_deref(),
+        Some("v2")
+    );
+    assert_eq!(
+        profiles
+            .find_by_user(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .bio
+            .as_deref(),
+        Some("v2")
+    );
+    let other = env.cache().await.wrap(env.repos().profiles);
+    assert_eq!(
+        other
+            .find_by_user(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .bio
+            .as_deref(),
+        Some("v2")
+    );
+    for (key, value) in env.redis_dump().await {
+        if key.contains(":profile:") {
+            let text = String::from_utf8_lossy(&value);
+            assert!(!text.contains("\"v1\""), "L2 holds the stale value: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_misses_on_one_key_load_once() {
+    let env = Env::new().await;
+    let cache = env.cache().await;
+    let user = cache
+        .wrap(env.repos().users)
+        .create(new_user("many@example.com"))
+        .await
+        .unwrap();
+    let gate = Gated::new(env.repos().profiles);
+    let profiles = Arc::new(cache.wrap(GatedRef(Arc::clone(&gate))));
+    profiles.upsert(user.id, &bio("hot")).await.unwrap();
+
+    *gate.hold.lock().unwrap() = true;
+    let loaded = gate.loaded.notified();
+    let readers: Vec<_> = (0..50)
+        .map(|_| {
+            let profiles = Arc::clone(&profiles);
+            tokio::spawn(async move { profiles.find_by_user(user.id).await })
+        })
+        .collect();
+    loaded.await;
+    // Let every reader reach the cache while the one load is held.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    gate.release.notify_one();
+    for reader in readers {
+        assert_eq!(
+            reader.await.unwrap().unwrap().unwrap().bio.as_deref(),
+            Some("hot")
+        );
+    }
+    assert_eq!(
+        gate.loads.load(Ordering::SeqCst),
+        1,
+        "50 concurrent misses, one database query"
+    );
+    assert_eq!(cache.stats().loads, 1);
+}
+
+#[tokio::test]
+async fn redis_only_mode_skips_l1_and_still_invalidates() {
+    let env = Env::new().await;
+    let cache = env
+        .cache_with(CacheConfig {
+            l1_max_entries: 0,
+            ..env.config()
+        })
+        .await;
+    let users = cache.wrap(env.repos().users);
+    let profiles = cache.wrap(env.repos().profiles);
+    let user = users.create(new_user("l2@example.com")).await.unwrap();
+    profiles.upsert(user.id, &bio("one")).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            profiles
+                .find_by_user(user.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .bio
+                .as_deref(),
+            Some("one")
+        );
+    }
+    let stats = cache.stats();
+    assert_eq!((stats.l1_hits, stats.loads, stats.l2_hits), (0, 1, 2));
+    profiles.upsert(user.id, &bio("two")).await.unwrap();
+    assert_eq!(
+        profiles
+            .find_by_user(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .bio
+            .as_deref(),
+        Some("two")
+    );
+    assert_eq!(cache.l1_entries(), 0);
+}
+
+#[tokio::test]
+async fn cached_values_hold_no_secrets_and_sessions_never_outlive_their_life() {
+    let env = Env::new().await;
+    let cache = env.cache().await;
+    let users = cache.wrap(env.repos().users);
+    let sessions = cache.wrap(env.repos().sessions);
+    let mut user = new_user("secret@example.com");
+    let hash = domain::PasswordHasher::with_params(8, 1, 1, 1)
+        .hash(&domain::Password::parse("hunter2 hunter2".into(), "password").unwrap())
+        .await
+        .unwrap();
+    user.password_hash = Some(hash);
+    let (mut new, token) = new_session(user.id);
+    new.expires_at = OffsetDateTime::now_utc() + time::Duration::seconds(3);
+    let (user, session) = users.create_with_session(user, new).await.unwrap();
+    users.find_by_id(user.id).await.unwrap();
+    users.find_by_email(&user.email).await.unwrap();
+    sessions.find_by_id(session.id).await.unwrap();
+
+    let redis = env.redis().await;
+    let session_key = format!("{}:v1:session:id:{}", env.prefix, session.id);
+    let ttl: i64 = redis.pttl(&session_key).await.unwrap();
+    assert!(
+        ttl > 0 && ttl <= 3_000,
+        "session TTL {ttl} ms exceeds its remaining life"
+    );
+
+    let dump = env.redis_dump().await;
+    assert!(dump.len() >= 3, "{dump:?}");
+    let token_hash: String = token
+        .hash()
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for (key, value) in dump {
+        let text = String::from_utf8_lossy(&value);
+        for secret in ["$argon2", "hunter2", token.expose(), token_hash.as_str()] {
+            assert!(
+                !key.contains(secret) && !text.contains(secret),
+                "{key} holds a secret: {text}"
+            );
+        }
+    }
+    let _ = (
+        PgUsers::new(env.pool.clone()),
+        PgSessions::new(env.pool.clone()),
+        PgOAuthAccounts::new(env.pool.clone()),
+    );
+}
+
+#[allow(dead_code)]
+fn assert_cached_is_a_repository() {
+    fn users<T: UserRepository>() {}
+    fn sessions<T: SessionRepository>() {}
+    fn oauth<T: OAuthAccountRepository>() {}
+    users::<Cached<PgUsers>>();
+    sessions::<Cached<PgSessions>>();
+    oauth::<Cached<PgOAuthAccounts>>();
+}
