@@ -4,6 +4,8 @@
 mod helpers;
 
 mod account;
+#[cfg(feature = "cache")]
+mod cache;
 mod errors;
 mod refresh;
 mod sessions;

@@ -1,0 +1,356 @@
+//! The cache inside the running service: `/me` without the database, two
+//! instances sharing one Redis, Redis dying and coming back, and what Redis holds.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fred::prelude::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app_with, spawn_peer};
+
+/// A `redis-server` of the test's own on a free port, to stop and restart.
+struct OwnRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.restart();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (`cargo xtask test` checks for it)");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn cache(app: &TestApp) -> &cache_redis::Cache {
+    app.cache.as_ref().expect("the cache is on")
+}
+
+async fn me_ok(app: &TestApp, token: &str) -> Value {
+    let response = app.me(token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+async fn put_bio(app: &TestApp, token: &str, bio: &str) -> StatusCode {
+    app.client
+        .put(app.url("/api/v1/users/me/profile"))
+        .bearer_auth(token)
+        .json(&json!({ "bio": bio }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..300 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test]
+async fn a_warm_me_touches_neither_the_database_nor_redis() {
+    let app = spawn_app_with(&[]).await;
+    let tokens = app.register().await;
+    me_ok(&app, &tokens.access).await;
+    let warm = cache(&app).stats();
+    for _ in 0..200 {
+        me_ok(&app, &tokens.access).await;
+    }
+    let after = cache(&app).stats();
+    assert_eq!(after.loads, warm.loads, "no database read on a warm /me");
+    assert_eq!(
+        after.l2_hits + after.l2_misses,
+        warm.l2_hits + warm.l2_misses,
+        "no redis read on an L1 hit"
+    );
+    assert_eq!(
+        after.l1_hits - warm.l1_hits,
+        600,
+        "session, user and profile from L1"
+    );
+}
+
+#[tokio::test]
+async fn two_instances_see_each_others_writes_at_once() {
+    let a = spawn_app_with(&[]).await;
+    let b = spawn_peer(&a, &[]).await;
+    let tokens = a.register().await;
+    // Both instances warm their L1.
+    assert_eq!(
+        me_ok(&a, &tokens.access).await["user"]["profile"],
+        Value::Null
+    );
+    assert_eq!(
+        me_ok(&b, &tokens.access).await["user"]["profile"],
+        Value::Null
+    );
+
+    assert_eq!(
+        put_bio(&a, &tokens.access, "written on A").await,
+        StatusCode::OK
+    );
+    eventually("B sees A's profile change", async || {
+        me_ok(&b, &tokens.access).await["user"]["profile"]["bio"] == "written on A"
+    })
+    .await;
+
+    // Logout on A: B rejects the token on its next request, not after a TTL.
+    let second = a
+        .login(tokens.body["user"]["email"].as_str().unwrap(), PASSWORD)
+        .await;
+    let second: Value = second.json().await.unwrap();
+    let second = second["access_token"].as_str().unwrap().to_owned();
+    me_ok(&b, &second).await;
+    assert_eq!(
+        a.post_auth("/api/v1/auth/logout", &tokens.access, None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    eventually("B rejects the logged-out session", async || {
+        b.me(&tokens.access).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert_eq!(
+        a.me(&tokens.access).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "A at once"
+    );
+    me_ok(&b, &second).await;
+    // Logout everywhere on B: A rejects the other session.
+    assert_eq!(
+        b.post_auth("/api/v1/auth/logout-all", &second, None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    eventually("A rejects every session", async || {
+        a.me(&second).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn redis_dying_and_returning_mid_flight_costs_no_request() {
+    let mut redis = OwnRedis::start();
+    let app = spawn_app_with(&[("REDIS_URL", &redis.url())]).await;
+    let cache = cache(&app);
+    assert!(cache.wait_until_ready(Duration::from_secs(5)).await);
+    let tokens = app.register().await;
+    me_ok(&app, &tokens.access).await;
+    assert_eq!(app.get_json("/readyz").await["redis"], "up");
+
+    redis.stop();
+    let errors = cache.stats().errors;
+    // Reads, writes and sign-ins all still work, answered by L1 and PostgreSQL.
+    for i in 0..20 {
+        me_ok(&app, &tokens.access).await;
+        assert_eq!(
+            put_bio(&app, &tokens.access, &format!("bio {i}")).await,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        me_ok(&app, &tokens.access).await["user"]["profile"]["bio"],
+        "bio 19"
+    );
+    let other = app.register().await;
+    me_ok(&app, &other.access).await;
+    assert_eq!(app.refresh(&other.refresh).await.status(), StatusCode::OK);
+    assert!(cache.stats().errors > errors, "redis failures are counted");
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK, "redis down is not fatal");
+    assert_eq!(ready.json::<Value>().await.unwrap()["redis"], "degraded");
+    assert!(
+        cache.pending_invalidations() > 0,
+        "writes remember what redis missed"
+    );
+
+    redis.restart();
+    assert!(
+        cache.wait_until_ready(Duration::from_secs(10)).await,
+        "the cache reconnects by itself"
+    );
+    assert_eq!(cache.pending_invalidations(), 0);
+    assert_eq!(app.get_json("/readyz").await["redis"], "up");
+    let before = cache.stats();
+    assert_eq!(put_bio(&app, &tokens.access, "after").await, StatusCode::OK);
+    assert_eq!(
+        me_ok(&app, &tokens.access).await["user"]["profile"]["bio"],
+        "after"
+    );
+    let after = cache.stats();
+    assert!(
+        after.l2_hits + after.l2_misses > before.l2_hits + before.l2_misses,
+        "redis is used again"
+    );
+}
+
+#[tokio::test]
+async fn redis_unreachable_at_start_up_degrades_instead_of_failing() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_app_with(&[("REDIS_URL", &format!("redis://127.0.0.1:{port}"))]).await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(
+        (body["postgres"].as_str(), body["redis"].as_str()),
+        (Some("up"), Some("degraded"))
+    );
+    let tokens = app.register().await;
+    me_ok(&app, &tokens.access).await;
+    assert_eq!(
+        app.post_auth("/api/v1/auth/logout", &tokens.access, None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.me(&tokens.access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn cache_disabled_reads_postgres_only() {
+    let app = spawn_app_with(&[("CACHE_ENABLED", "false")]).await;
+    assert!(app.cache.is_none());
+    assert_eq!(app.get_json("/readyz").await["redis"], "disabled");
+    let tokens = app.register().await;
+    me_ok(&app, &tokens.access).await;
+}
+
+#[tokio::test]
+async fn redis_holds_no_token_hash_or_secret_after_a_full_flow() {
+    let app = spawn_app_with(&[]).await;
+    let prefix = app.env["REDIS_KEY_PREFIX"].clone();
+    let email = format!("flow-{}@example.com", uuid::Uuid::new_v4().simple());
+    let first = app.register_as(&email).await;
+    me_ok(&app, &first.access).await;
+    let login: Value = app.login(&email, PASSWORD).await.json().await.unwrap();
+    let login_access = login["access_token"].as_str().unwrap().to_owned();
+    let login_refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    me_ok(&app, &login_access).await;
+    let refreshed: Value = app.refresh(&login_refresh).await.json().await.unwrap();
+    let refreshed_access = refreshed["access_token"].as_str().unwrap().to_owned();
+    let refreshed_refresh = refreshed["refresh_token"].as_str().unwrap().to_owned();
+    me_ok(&app, &refreshed_access).await;
+    assert_eq!(
+        put_bio(&app, &refreshed_access, "public bio").await,
+        StatusCode::OK
+    );
+    me_ok(&app, &refreshed_access).await;
+    app.post_auth("/api/v1/auth/logout", &refreshed_access, None)
+        .await;
+    me_ok(&app, &first.access).await;
+
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE email = $1")
+        .bind(&email)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let secrets = [
+        first.access.as_str(),
+        first.refresh.as_str(),
+        &login_access,
+        &login_refresh,
+        &refreshed_access,
+        &refreshed_refresh,
+        PASSWORD,
+        &hash,
+        "$argon2",
+        "refresh_token",
+        "password",
+    ];
+    let redis = Builder::from_config(Config::from_url(&crate::helpers::redis_url()).unwrap())
+        .build()
+        .unwrap();
+    redis.init().await.unwrap();
+    let mut cursor = "0".to_owned();
+    let mut seen = Vec::new();
+    loop {
+        let (next, keys): (String, Vec<String>) = redis
+            .custom(
+                fred::cmd!("SCAN"),
+                vec![
+                    cursor.clone(),
+                    "MATCH".into(),
+                    format!("{prefix}:*"),
+                    "COUNT".into(),
+                    "1000".into(),
+                ],
+            )
+            .await
+            .unwrap();
+        for key in keys {
+            let value: Option<fred::bytes::Bytes> = redis.get(&key).await.unwrap();
+            let value = String::from_utf8_lossy(value.as_deref().unwrap_or_default()).into_owned();
+            for secret in secrets {
+                assert!(!key.contains(secret), "key {key} holds a secret");
+                assert!(!value.contains(secret), "{key} holds a secret: {value}");
+            }
+            seen.push(key);
+        }
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    for kind in [":user:id:", ":session:id:", ":profile:user:"] {
+        assert!(
+            seen.iter().any(|k| k.contains(kind)),
+            "no {kind} key among {seen:?}"
+        );
+    }
+}
