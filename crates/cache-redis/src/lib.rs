@@ -199,10 +199,10 @@ mod tasks {
         loop {
             let interval = {
                 let Some(core) = core.upgrade() else { return };
-                if let Some(l2) = &core.l2 {
-                    if l2.breaker.is_open() || l2.pending_len() > 0 {
-                        l2.probe(&core.metrics).await;
-                    }
+                if let Some(l2) = &core.l2
+                    && (l2.breaker.is_open() || l2.pending_len() > 0)
+                {
+                    l2.probe(&core.metrics).await;
                 }
                 core.config.breaker_probe_interval
             };

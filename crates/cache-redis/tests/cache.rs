@@ -805,3 +805,78 @@ fn assert_cached_is_a_repository() {
     sessions::<Cached<PgSessions>>();
     oauth::<Cached<PgOAuthAccounts>>();
 }
+
+#[tokio::test]
+async fn metrics_follow_the_contract() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let env = Env::new().await;
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // Handles are registered when the cache is built: build it under the recorder.
+    let cache = metrics::with_local_recorder(&recorder, || {
+        Cache::connect(&redis_url(), env.config()).expect("cache")
+    });
+    assert!(cache.wait_until_ready(Duration::from_secs(5)).await);
+    let users = cache.wrap(env.repos().users);
+    let user = users.create(new_user("m@example.com")).await.unwrap();
+    users.find_by_id(user.id).await.unwrap();
+    users.find_by_id(user.id).await.unwrap();
+
+    let snapshot = snapshotter.snapshot().into_vec();
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        snapshot
+            .iter()
+            .find(|(key, _, _, _)| {
+                let key = key.key();
+                key.name() == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| key.labels().any(|l| l.key() == *k && l.value() == *v))
+            })
+            .map(|(_, _, _, value)| value)
+            .unwrap_or_else(|| panic!("{name} {labels:?} not recorded"))
+    };
+    let counter = |name: &str, labels: &[(&str, &str)]| match value(name, labels) {
+        DebugValue::Counter(n) => *n,
+        other => panic!("{name} is {other:?}"),
+    };
+    let user_l1 = [("entity", "user"), ("tier", "l1")];
+    assert_eq!(
+        counter(
+            "cache_requests_total",
+            &[user_l1[0], user_l1[1], ("outcome", "miss")]
+        ),
+        1
+    );
+    assert_eq!(
+        counter(
+            "cache_requests_total",
+            &[user_l1[0], user_l1[1], ("outcome", "hit")]
+        ),
+        1
+    );
+    assert_eq!(
+        counter(
+            "cache_requests_total",
+            &[("entity", "user"), ("tier", "l2"), ("outcome", "miss")]
+        ),
+        1
+    );
+    assert_eq!(
+        counter("cache_invalidations_total", &[("entity", "user")]),
+        2,
+        "id and email keys"
+    );
+    assert_eq!(
+        counter("cache_errors_total", &[("tier", "l2"), ("op", "get")]),
+        0
+    );
+    match value(
+        "cache_operation_duration_seconds",
+        &[("tier", "l2"), ("op", "get")],
+    ) {
+        DebugValue::Histogram(samples) => assert!(!samples.is_empty()),
+        other => panic!("duration is {other:?}"),
+    }
+}

@@ -103,3 +103,27 @@ pub(crate) fn repo_error(error: sqlx::Error) -> RepoError {
         other => RepoError::other(other),
     }
 }
+
+/// Counts one repository operation in `db_queries_total{repo,op}` and records
+/// its duration in `db_query_duration_seconds{repo,op}` when dropped.
+pub(crate) fn observe(repo: &'static str, op: &'static str) -> QueryTimer {
+    metrics::counter!("db_queries_total", "repo" => repo, "op" => op).increment(1);
+    QueryTimer {
+        repo,
+        op,
+        started: std::time::Instant::now(),
+    }
+}
+
+pub(crate) struct QueryTimer {
+    repo: &'static str,
+    op: &'static str,
+    started: std::time::Instant,
+}
+
+impl Drop for QueryTimer {
+    fn drop(&mut self) {
+        metrics::histogram!("db_query_duration_seconds", "repo" => self.repo, "op" => self.op)
+            .record(self.started.elapsed().as_secs_f64());
+    }
+}

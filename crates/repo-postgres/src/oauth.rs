@@ -48,6 +48,7 @@ impl OAuthAccountRepository for PgOAuthAccounts {
         provider: &str,
         subject: &str,
     ) -> RepoResult<Option<OAuthAccount>> {
+        let _query = crate::observe("oauth", "find_by_subject");
         let sql = format!(
             "SELECT {OAUTH_COLUMNS} FROM oauth_accounts WHERE provider = $1 AND subject = $2"
         );
@@ -65,6 +66,7 @@ impl OAuthAccountRepository for PgOAuthAccounts {
         user_id: UserId,
         provider: &str,
     ) -> RepoResult<Option<OAuthAccount>> {
+        let _query = crate::observe("oauth", "find_by_user_and_provider");
         let sql = format!(
             "SELECT {OAUTH_COLUMNS} FROM oauth_accounts WHERE user_id = $1 AND provider = $2"
         );
@@ -78,6 +80,7 @@ impl OAuthAccountRepository for PgOAuthAccounts {
     }
 
     async fn list_for_user(&self, user_id: UserId) -> RepoResult<Vec<OAuthAccount>> {
+        let _query = crate::observe("oauth", "list_for_user");
         let sql = format!(
             "SELECT {OAUTH_COLUMNS} FROM oauth_accounts WHERE user_id = $1 ORDER BY provider"
         );
@@ -90,6 +93,7 @@ impl OAuthAccountRepository for PgOAuthAccounts {
     }
 
     async fn link(&self, account: NewOAuthAccount) -> RepoResult<OAuthAccount> {
+        let _query = crate::observe("oauth", "link");
         let sql = format!(
             "INSERT INTO oauth_accounts (user_id, provider, subject, email)
              VALUES ($1, $2, $3, $4) RETURNING {OAUTH_COLUMNS}"
@@ -106,6 +110,7 @@ impl OAuthAccountRepository for PgOAuthAccounts {
     }
 
     async fn unlink(&self, user_id: UserId, provider: &str) -> RepoResult<bool> {
+        let _query = crate::observe("oauth", "unlink");
         let result = sqlx::query("DELETE FROM oauth_accounts WHERE user_id = $1 AND provider = $2")
             .bind(user_id.as_uuid())
             .bind(provider)

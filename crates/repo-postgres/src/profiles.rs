@@ -46,6 +46,7 @@ impl PgProfiles {
 #[async_trait]
 impl ProfileRepository for PgProfiles {
     async fn find_by_user(&self, user_id: UserId) -> RepoResult<Option<Profile>> {
+        let _query = crate::observe("profiles", "find_by_user");
         let sql = format!("SELECT {PROFILE_COLUMNS} FROM user_profiles WHERE user_id = $1");
         let row: Option<ProfileRow> = sqlx::query_as(&sql)
             .bind(user_id.as_uuid())
@@ -56,6 +57,7 @@ impl ProfileRepository for PgProfiles {
     }
 
     async fn upsert(&self, user_id: UserId, update: &ProfileUpdate) -> RepoResult<Option<Profile>> {
+        let _query = crate::observe("profiles", "upsert");
         // Inserting from the users row makes a missing user a `None`, not a
         // foreign-key error.
         let sql = format!(

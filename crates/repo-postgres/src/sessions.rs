@@ -81,6 +81,7 @@ impl PgSessions {
 #[async_trait]
 impl SessionRepository for PgSessions {
     async fn create(&self, session: NewSession) -> RepoResult<Session> {
+        let _query = crate::observe("sessions", "create");
         let mut tx = self.pool.begin().await.map_err(repo_error)?;
         let session = insert_session(&mut tx, &session).await?;
         tx.commit().await.map_err(repo_error)?;
@@ -88,6 +89,7 @@ impl SessionRepository for PgSessions {
     }
 
     async fn find_by_id(&self, id: SessionId) -> RepoResult<Option<Session>> {
+        let _query = crate::observe("sessions", "find_by_id");
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
         let row: Option<SessionRow> = sqlx::query_as(&sql)
             .bind(id.as_uuid())
@@ -98,6 +100,7 @@ impl SessionRepository for PgSessions {
     }
 
     async fn list_active(&self, user_id: UserId, now: OffsetDateTime) -> RepoResult<Vec<Session>> {
+        let _query = crate::observe("sessions", "list_active");
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM sessions
              WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
@@ -119,6 +122,7 @@ impl SessionRepository for PgSessions {
         now: OffsetDateTime,
         grace: time::Duration,
     ) -> RepoResult<RotateOutcome> {
+        let _query = crate::observe("sessions", "rotate");
         let mut tx = self.pool.begin().await.map_err(repo_error)?;
 
         // The current token of a session? Lock the row: a concurrent rotation of
@@ -212,6 +216,7 @@ impl SessionRepository for PgSessions {
     }
 
     async fn revoke(&self, user_id: UserId, id: SessionId) -> RepoResult<bool> {
+        let _query = crate::observe("sessions", "revoke");
         let result = sqlx::query(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'
              WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
@@ -225,6 +230,7 @@ impl SessionRepository for PgSessions {
     }
 
     async fn revoke_all(&self, user_id: UserId) -> RepoResult<Vec<SessionId>> {
+        let _query = crate::observe("sessions", "revoke_all");
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout_all'
              WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",

@@ -88,6 +88,7 @@ impl UserRepository for PgUsers {
         user: NewUser,
         session: NewSession,
     ) -> RepoResult<(User, Session)> {
+        let _query = crate::observe("users", "create_with_session");
         let mut tx = self.pool.begin().await.map_err(repo_error)?;
         let user = Self::insert(&mut tx, &user).await?;
         let session = insert_session(&mut tx, &session).await?;
@@ -96,6 +97,7 @@ impl UserRepository for PgUsers {
     }
 
     async fn create(&self, user: NewUser) -> RepoResult<User> {
+        let _query = crate::observe("users", "create");
         let mut tx = self.pool.begin().await.map_err(repo_error)?;
         let user = Self::insert(&mut tx, &user).await?;
         tx.commit().await.map_err(repo_error)?;
@@ -103,6 +105,7 @@ impl UserRepository for PgUsers {
     }
 
     async fn find_by_id(&self, id: UserId) -> RepoResult<Option<User>> {
+        let _query = crate::observe("users", "find_by_id");
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row: Option<UserRow> = sqlx::query_as(&sql)
             .bind(id.as_uuid())
@@ -113,6 +116,7 @@ impl UserRepository for PgUsers {
     }
 
     async fn find_by_email(&self, email: &Email) -> RepoResult<Option<User>> {
+        let _query = crate::observe("users", "find_by_email");
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)");
         let row: Option<UserRow> = sqlx::query_as(&sql)
             .bind(email.as_str())
@@ -123,6 +127,7 @@ impl UserRepository for PgUsers {
     }
 
     async fn credentials_by_email(&self, email: &Email) -> RepoResult<Option<Credentials>> {
+        let _query = crate::observe("users", "credentials_by_email");
         let row: Option<CredentialsRow> =
             sqlx::query_as("SELECT id, password_hash FROM users WHERE lower(email) = lower($1)")
                 .bind(email.as_str())
@@ -133,6 +138,7 @@ impl UserRepository for PgUsers {
     }
 
     async fn credentials_by_id(&self, id: UserId) -> RepoResult<Option<Credentials>> {
+        let _query = crate::observe("users", "credentials_by_id");
         let row: Option<CredentialsRow> =
             sqlx::query_as("SELECT id, password_hash FROM users WHERE id = $1")
                 .bind(id.as_uuid())
@@ -143,6 +149,7 @@ impl UserRepository for PgUsers {
     }
 
     async fn update_name(&self, id: UserId, name: &DisplayName) -> RepoResult<Option<User>> {
+        let _query = crate::observe("users", "update_name");
         let sql = format!(
             "UPDATE users SET name = $2, updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
@@ -161,6 +168,7 @@ impl UserRepository for PgUsers {
         hash: &PasswordHash,
         keep: SessionId,
     ) -> RepoResult<Option<PasswordChanged>> {
+        let _query = crate::observe("users", "change_password");
         let mut tx = self.pool.begin().await.map_err(repo_error)?;
         let email: Option<String> = sqlx::query_scalar(
             "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING email",
@@ -188,6 +196,7 @@ impl UserRepository for PgUsers {
     }
 
     async fn delete(&self, id: UserId) -> RepoResult<Option<DeletedUser>> {
+        let _query = crate::observe("users", "delete");
         let mut tx = self.pool.begin().await.map_err(repo_error)?;
         let sessions: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = $1")
             .bind(id.as_uuid())

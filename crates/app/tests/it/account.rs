@@ -358,3 +358,16 @@ async fn credential_endpoints_are_rate_limited_per_address() {
     // Reads are not limited.
     assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn instances_sharing_a_database_serve_the_same_accounts() {
+    let a = spawn_app().await;
+    let b = crate::helpers::spawn_peer(&a, &[]).await;
+    let email = format!("both-{}@example.com", uuid::Uuid::new_v4().simple());
+    let on_a = a.register_as(&email).await;
+    let on_b = b.login(&email, PASSWORD).await;
+    assert_eq!(on_b.status(), StatusCode::OK);
+    let on_b = Tokens::from_body(on_b.json().await.unwrap());
+    assert_eq!(a.me(&on_b.access).await.status(), StatusCode::OK);
+    assert_eq!(b.me(&on_a.access).await.status(), StatusCode::OK);
+}
