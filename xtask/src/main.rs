@@ -102,12 +102,34 @@ fn migrate() -> Result<()> {
 fn test(extra: &[String]) -> Result<()> {
     let database_url = env_or("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL);
     ensure_postgres(&database_url)?;
-    ensure_redis(&env_or("TEST_REDIS_URL", DEFAULT_REDIS_URL))?;
-    let mut test = cargo();
-    test.args(["test", "--workspace", "--all-targets"])
-        .args(extra);
-    test.env("TEST_DATABASE_URL", database_url);
-    run(test)
+    let redis_url = env_or("TEST_REDIS_URL", DEFAULT_REDIS_URL);
+    ensure_redis(&redis_url)?;
+    if !found("redis-server") {
+        // The cache's fault tests start and kill Redis servers of their own.
+        bail!(
+            "the tests need the `redis-server` binary to start throwaway Redis servers. \
+             Install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`)"
+        );
+    }
+    let suites: [&[&str]; 2] = [
+        &["test", "--workspace", "--all-targets"],
+        // The service without the `cache` feature: no Redis code compiled in.
+        &[
+            "test",
+            "--package",
+            "app",
+            "--all-targets",
+            "--no-default-features",
+        ],
+    ];
+    for suite in suites {
+        let mut test = cargo();
+        test.args(suite).args(extra);
+        test.env("TEST_DATABASE_URL", &database_url)
+            .env("TEST_REDIS_URL", &redis_url);
+        run(test)?;
+    }
+    Ok(())
 }
 
 /// `host:port` of a `scheme://[user[:pass]@]host[:port][/...]` URL.
