@@ -34,7 +34,10 @@ pub struct CacheConfig {
     /// L1 lifetime of sessions: short, because revocation must win even when an
     /// invalidation message is lost.
     pub l1_session_ttl: Duration,
-    /// Lifetime of a "not found" answer: in L2, and (capped by the L1 TTLs) in L1.
+    /// Lifetime of a "not found" user or session (an id or email that came from
+    /// outside): in L2, and capped by the L1 TTLs in L1. A missing profile or
+    /// OAuth link is the normal state of most users and lives as long as a
+    /// value; every kind of "not found" is invalidated when its row appears.
     pub negative_ttl: Duration,
     /// Upper bound on every Redis command.
     pub op_timeout: Duration,

@@ -274,7 +274,7 @@ impl Core {
             let now = OffsetDateTime::now_utc();
             let ttl = match &loaded {
                 Some(v) => v.ttl(self.l2_ttl(entity), now),
-                None => self.config.negative_ttl,
+                None => self.absent_ttl(entity, self.l2_ttl(entity)),
             };
             if !ttl.is_zero() {
                 let bytes = codec::encode(loaded.as_ref());
@@ -303,6 +303,14 @@ impl Core {
         }
     }
 
+    /// How long a "not found" lives in a tier whose TTL for the entity is `ttl`.
+    fn absent_ttl(&self, entity: Entity, ttl: Duration) -> Duration {
+        match entity {
+            Entity::User | Entity::Session => ttl.min(self.config.negative_ttl),
+            Entity::Profile | Entity::OAuth => ttl,
+        }
+    }
+
     fn l1_ttl(&self, key: &Key, value: &L1Value) -> Duration {
         let now = OffsetDateTime::now_utc();
         let base = match key.entity() {
@@ -311,7 +319,7 @@ impl Core {
         };
         match value {
             L1Value::Session(session) => session.ttl(base, now),
-            L1Value::Absent => base.min(self.config.negative_ttl),
+            L1Value::Absent => self.absent_ttl(key.entity(), base),
             _ => base,
         }
     }

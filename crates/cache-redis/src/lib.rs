@@ -219,6 +219,8 @@ mod tasks {
         let mut reconnects = subscriber.reconnect_rx();
         let mut subscribed = false;
         let _ = tokio::time::timeout(Duration::from_secs(2), subscriber.wait_for_connect()).await;
+        // The first connection is not a reconnection.
+        while reconnects.try_recv().is_ok() {}
         loop {
             let (channel, prefix, interval) = {
                 let Some(core) = core.upgrade() else { return };
@@ -267,11 +269,14 @@ mod tasks {
                     }
                 }
                 error = errors.recv() => {
-                    if let Ok((error, _)) = error {
-                        tracing::warn!(%error, "cache invalidation channel lost; sessions bypass L1 until it is back");
-                    }
                     subscribed = false;
-                    if let Some(core) = core.upgrade() { core.set_channel_up(false) }
+                    let Some(core) = core.upgrade() else { return };
+                    if core.channel_is_up() {
+                        if let Ok((error, _)) = error {
+                            tracing::warn!(%error, "cache invalidation channel lost; sessions bypass L1 until it is back");
+                        }
+                        core.set_channel_up(false);
+                    }
                 }
                 _ = reconnects.recv() => {
                     subscribed = false;
