@@ -10,6 +10,7 @@ mod dto;
 mod error;
 mod extract;
 mod limit;
+mod metrics;
 mod routes;
 mod state;
 
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
 
     let middleware = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(metrics::record))
         .layer(SetRequestIdLayer::new(
             x_request_id.clone(),
             MakeRequestUuid,

@@ -25,6 +25,8 @@ pub enum LogFormat {
 pub struct Config {
     pub app_env: AppEnv,
     pub bind_addr: SocketAddr,
+    /// Prometheus `/metrics`, kept off the public listener.
+    pub metrics_addr: SocketAddr,
     pub database_url: SecretString,
     pub database_max_connections: u32,
     pub jwt_algorithm: JwtAlgorithm,
@@ -140,6 +142,11 @@ impl Config {
             parse("BIND_ADDR", "127.0.0.1:3001")?,
             "a socket address like 127.0.0.1:3001",
         )?;
+        let metrics_addr = typed(
+            "METRICS_ADDR",
+            parse("METRICS_ADDR", "127.0.0.1:9464")?,
+            "a socket address like 127.0.0.1:9464",
+        )?;
         let database_url = parse("DATABASE_URL", DEFAULT_DATABASE_URL)?;
         if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
             return Err(ConfigError::new(
@@ -250,6 +257,7 @@ impl Config {
             rate_limit_per_ip,
             rate_limit_login_per_email,
             bind_addr,
+            metrics_addr,
             database_url: SecretString::from(database_url),
             database_max_connections,
             jwt_algorithm,
@@ -371,6 +379,7 @@ mod tests {
     fn defaults_match_the_contract() {
         let config = config(&[]).unwrap();
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:3001");
+        assert_eq!(config.metrics_addr.to_string(), "127.0.0.1:9464");
         assert_eq!(config.jwt_algorithm, JwtAlgorithm::EdDSA);
         assert_eq!(config.access_token_ttl.whole_seconds(), 900);
         assert_eq!(config.refresh_token_ttl.whole_seconds(), 2_592_000);
@@ -426,6 +435,7 @@ mod tests {
     fn bad_values_name_their_variable() {
         for (name, value) in [
             ("BIND_ADDR", "nowhere"),
+            ("METRICS_ADDR", "9464"),
             ("ACCESS_TOKEN_TTL", "soon"),
             ("JWT_ALGORITHM", "none"),
             ("DATABASE_URL", "mysql://x"),

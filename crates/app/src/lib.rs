@@ -5,5 +5,6 @@
 //! traits to `api-http`.
 
 pub mod config;
+pub mod metrics;
 pub mod startup;
 pub mod telemetry;

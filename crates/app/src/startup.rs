@@ -20,6 +20,8 @@ use crate::config::{AppEnv, Config};
 /// The service, bound and ready to serve.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: TcpListener,
+    metrics_port: u16,
     router: axum::Router,
     pool: PgPool,
     port: u16,
@@ -30,6 +32,8 @@ pub struct Application {
 impl Application {
     /// Connects (lazily) to PostgreSQL, builds the services and binds `BIND_ADDR`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        // First: metric handles taken before the recorder exists would be no-ops.
+        crate::metrics::install();
         let pool = connect(config)?;
         let Wiring {
             state,
@@ -40,6 +44,10 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on BIND_ADDR {}", config.bind_addr))?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = TcpListener::bind(config.metrics_addr)
+            .await
+            .with_context(|| format!("cannot listen on METRICS_ADDR {}", config.metrics_addr))?;
+        let metrics_port = metrics_listener.local_addr()?.port();
         // Keyed rate limiters remember every key they saw; forget recovered ones.
         let limits = Arc::clone(&state.limits);
         tokio::spawn(async move {
@@ -51,6 +59,8 @@ impl Application {
         });
         Ok(Self {
             listener,
+            metrics_listener,
+            metrics_port,
             router: api_http::router(state),
             pool,
             port,
@@ -61,6 +71,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
     }
 
     /// The cache the repositories are wrapped in; `None` with `CACHE_ENABLED=false`.
@@ -78,13 +93,19 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(port = self.port, "listening");
+        tracing::info!(
+            port = self.port,
+            metrics_port = self.metrics_port,
+            "listening"
+        );
+        let metrics = tokio::spawn(crate::metrics::serve(self.metrics_listener));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;
+        metrics.abort();
         self.pool.close().await;
         tracing::info!("stopped");
         Ok(())

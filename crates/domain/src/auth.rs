@@ -184,7 +184,9 @@ impl AuthService {
         let (user, session) = self
             .users
             .create_with_session(new_user, new_session)
-            .await?;
+            .await
+            .inspect_err(|_| event("register", FAILURE))?;
+        event("register", SUCCESS);
         tracing::info!(user_id = %user.id, session_id = %session.id, "user registered");
         self.tokens_for(&session, token, user, None, now)
     }
@@ -206,12 +208,15 @@ impl AuthService {
         let hash = credentials.as_ref().and_then(|c| c.password_hash.as_ref());
         if !self.hasher.verify(&password, hash).await {
             tracing::info!("login failed");
+            event("login", FAILURE);
             return Err(AuthError::InvalidCredentials);
         }
         let user_id = credentials
             .map(|c| c.user_id)
             .ok_or(AuthError::InvalidCredentials)?;
-        self.open_session(user_id, client).await
+        let signed_in = self.open_session(user_id, client).await;
+        event("login", if signed_in.is_ok() { SUCCESS } else { FAILURE });
+        signed_in
     }
 
     /// Opens a new session for a user whose identity was proven elsewhere (a
@@ -263,9 +268,14 @@ impl AuthService {
                 user_id,
             } => {
                 tracing::warn!(%session_id, %user_id, "refresh token reuse detected; session revoked");
+                event("token_reuse", "detected");
+                event("refresh", FAILURE);
                 return Err(AuthError::TokenReused);
             }
-            RotateOutcome::Inactive | RotateOutcome::NotFound => return Err(BAD_REFRESH),
+            RotateOutcome::Inactive | RotateOutcome::NotFound => {
+                event("refresh", FAILURE);
+                return Err(BAD_REFRESH);
+            }
         };
         let user = self
             .users
@@ -273,6 +283,7 @@ impl AuthService {
             .await?
             .ok_or(BAD_REFRESH)?;
         let profile = self.profiles.find_by_user(user.id).await?;
+        event("refresh", SUCCESS);
         self.tokens_for(&session, successor, user, profile, now)
     }
 
@@ -310,12 +321,14 @@ impl AuthService {
         self.sessions
             .revoke(principal.user_id, principal.session_id)
             .await?;
+        event("logout", SUCCESS);
         tracing::info!(user_id = %principal.user_id, session_id = %principal.session_id, "logged out");
         Ok(())
     }
 
     pub async fn logout_all(&self, principal: &Principal) -> Result<usize, AuthError> {
         let revoked = self.sessions.revoke_all(principal.user_id).await?;
+        event("logout_all", SUCCESS);
         tracing::info!(user_id = %principal.user_id, sessions = revoked.len(), "logged out everywhere");
         Ok(revoked.len())
     }
@@ -386,6 +399,7 @@ impl AuthService {
         let credentials = self.users.credentials_by_id(principal.user_id).await?;
         let hash = credentials.as_ref().and_then(|c| c.password_hash.as_ref());
         if !self.hasher.verify(&current, hash).await {
+            event("password_change", FAILURE);
             return Err(AuthError::InvalidCredentials);
         }
         let new_hash = self.hasher.hash(&new).await?;
@@ -394,7 +408,17 @@ impl AuthService {
             .change_password(principal.user_id, &new_hash, principal.session_id)
             .await?
             .ok_or(SESSION_EXPIRED)?;
+        event("password_change", SUCCESS);
         tracing::info!(user_id = %principal.user_id, revoked = changed.revoked.len(), "password changed");
         Ok(())
     }
+}
+
+const SUCCESS: &str = "success";
+const FAILURE: &str = "failure";
+
+/// Counts an auth event in `auth_events_total{event,outcome}` (the `metrics`
+/// facade: a no-op until the binary installs a recorder).
+pub fn event(event: &'static str, outcome: &'static str) {
+    metrics::counter!("auth_events_total", "event" => event, "outcome" => outcome).increment(1);
 }

@@ -14,6 +14,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub address: String,
+    /// Where `/metrics` is served.
+    pub metrics_address: String,
     pub client: reqwest::Client,
     pub pool: PgPool,
     /// The PKCS#8 PEM the app signs with, so tests can forge tokens.
@@ -160,6 +162,7 @@ pub async fn build_app(overrides: &[(&str, &str)]) -> (Application, TestApp) {
             with_database(&admin_url(), &name),
         ),
         ("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+        ("METRICS_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("DATABASE_MAX_CONNECTIONS".to_owned(), "10".to_owned()),
         ("REDIS_URL".to_owned(), redis_url()),
         ("REDIS_KEY_PREFIX".to_owned(), name.clone()),
@@ -216,9 +219,11 @@ async fn build_with(
             .await;
     }
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = format!("http://127.0.0.1:{}", app.metrics_port());
     let pool = app.pool().clone();
     let test_app = TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

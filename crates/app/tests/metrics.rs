@@ -1,0 +1,230 @@
+//! The metrics contract, scraped from `/metrics` of a running service. Its own
+//! test binary: the recorder is global to a process, so no other test's traffic
+//! moves these numbers.
+
+#[allow(dead_code)]
+#[path = "it/helpers.rs"]
+mod helpers;
+
+use std::collections::HashMap;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use helpers::{PASSWORD, TestApp, spawn_app};
+
+/// `name{labels}` → value, from the Prometheus text format.
+async fn scrape(app: &TestApp) -> HashMap<String, f64> {
+    let response = app
+        .client
+        .get(format!("{}/metrics", app.metrics_address))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The value of the one series of `name` whose labels include all of `labels`.
+fn value(metrics: &HashMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
+    metrics
+        .iter()
+        .filter(|(series, _)| {
+            series.split('{').next() == Some(name)
+                && labels
+                    .iter()
+                    .all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
+        })
+        .map(|(_, value)| *value)
+        .sum()
+}
+
+fn delta(
+    before: &HashMap<String, f64>,
+    after: &HashMap<String, f64>,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> f64 {
+    value(after, name, labels) - value(before, name, labels)
+}
+
+#[tokio::test]
+async fn every_contract_metric_moves_by_what_the_traffic_did() {
+    let app = spawn_app().await;
+    let email = format!("metrics-{}@example.com", uuid::Uuid::new_v4().simple());
+    let tokens = app.register_as(&email).await;
+    let before = scrape(&app).await;
+
+    // 1 failed login, 1 login, 5 /me (the first of the new session misses),
+    // 1 refresh, 1 unknown route.
+    assert_eq!(
+        app.login(&email, "wrong password!").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let login = app.login(&email, PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::OK);
+    for _ in 0..5 {
+        assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+    }
+    assert_eq!(app.refresh(&tokens.refresh).await.status(), StatusCode::OK);
+    let not_found = app
+        .client
+        .get(app.url("/no/such/route/42"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_found.status(), StatusCode::NOT_FOUND);
+    let _ = app.post("/api/v1/auth/register", &json!({})).await;
+
+    let after = scrape(&app).await;
+    let d = |name: &str, labels: &[(&str, &str)]| delta(&before, &after, name, labels);
+
+    // HTTP: matched route patterns, never raw paths.
+    let me = [
+        ("method", "GET"),
+        ("route", "/api/v1/auth/me"),
+        ("status", "200"),
+    ];
+    assert_eq!(d("http_requests_total", &me), 5.0);
+    assert_eq!(
+        d(
+            "http_requests_total",
+            &[("route", "/api/v1/auth/login"), ("status", "401")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        d(
+            "http_requests_total",
+            &[("route", "/api/v1/auth/login"), ("status", "200")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        d(
+            "http_requests_total",
+            &[("route", "unmatched"), ("status", "404")]
+        ),
+        1.0
+    );
+    assert!(
+        after
+            .keys()
+            .all(|series| !series.contains("/no/such/route"))
+    );
+    assert_eq!(
+        d(
+            "http_request_duration_seconds_count",
+            &[("method", "GET"), ("route", "/api/v1/auth/me")]
+        ),
+        5.0
+    );
+    assert!(
+        after
+            .keys()
+            .any(|s| s.starts_with("http_request_duration_seconds_bucket")
+                && s.contains("le=\"0.0001\""))
+    );
+
+    // Auth events.
+    assert_eq!(
+        d(
+            "auth_events_total",
+            &[("event", "login"), ("outcome", "failure")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        d(
+            "auth_events_total",
+            &[("event", "login"), ("outcome", "success")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        d(
+            "auth_events_total",
+            &[("event", "refresh"), ("outcome", "success")]
+        ),
+        1.0
+    );
+
+    // Cache: 5 /me × (session, user, profile) lookups in L1; the database saw
+    // only what missed.
+    #[cfg(feature = "cache")]
+    {
+        let l1_lookups = d("cache_requests_total", &[("tier", "l1")]);
+        assert!(l1_lookups >= 15.0, "{l1_lookups}");
+        assert!(
+            d(
+                "cache_requests_total",
+                &[("entity", "session"), ("tier", "l1"), ("outcome", "hit")]
+            ) >= 4.0
+        );
+        assert!(
+            d("cache_invalidations_total", &[("entity", "session")]) >= 1.0,
+            "the refresh rotated a session"
+        );
+        assert!(
+            after
+                .keys()
+                .any(|s| s.starts_with("cache_operation_duration_seconds_bucket"))
+        );
+        assert!(after.keys().any(|s| s.starts_with("cache_errors_total")));
+        assert_eq!(value(&after, "cache_redis_up", &[]), 1.0);
+        assert_eq!(
+            d(
+                "db_queries_total",
+                &[("repo", "sessions"), ("op", "find_by_id")]
+            ),
+            d(
+                "cache_requests_total",
+                &[("entity", "session"), ("tier", "l2"), ("outcome", "miss")]
+            )
+        );
+    }
+    #[cfg(not(feature = "cache"))]
+    assert_eq!(
+        d(
+            "db_queries_total",
+            &[("repo", "sessions"), ("op", "find_by_id")]
+        ),
+        5.0
+    );
+    // The database: the failed and the good login read credentials.
+    assert_eq!(
+        d(
+            "db_queries_total",
+            &[("repo", "users"), ("op", "credentials_by_email")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        d(
+            "db_queries_total",
+            &[("repo", "sessions"), ("op", "rotate")]
+        ),
+        1.0
+    );
+    assert!(
+        after
+            .keys()
+            .any(|s| s.starts_with("db_query_duration_seconds_bucket"))
+    );
+
+    // Build and process.
+    let cache = if cfg!(feature = "cache") {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    assert_eq!(value(&after, "build_info", &[("cache", cache)]), 1.0);
+    assert!(value(&after, "process_resident_memory_bytes", &[]) > 0.0);
+}
