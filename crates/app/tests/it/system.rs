@@ -146,3 +146,34 @@ async fn shutdown_finishes_requests_in_flight() {
     // New connections are refused once it stopped.
     assert!(app.client.get(app.url("/healthz")).send().await.is_err());
 }
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_port_only() {
+    let app = spawn_app().await;
+    let public = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(
+        public.status(),
+        StatusCode::NOT_FOUND,
+        "never on the public listener"
+    );
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.metrics_address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        metrics
+            .text()
+            .await
+            .unwrap()
+            .contains("# TYPE build_info gauge")
+    );
+}
