@@ -100,6 +100,10 @@ fn describe() {
         "PostgreSQL repository operation latency"
     );
     describe_counter!("auth_events_total", "Auth events by event and outcome");
+    describe_gauge!(
+        "dependency_up",
+        "1 while a dependency (postgres, redis) is reachable, checked every 5 s"
+    );
     describe_gauge!("build_info", "Always 1; labels name the build");
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use api_http::{AppState, RateLimitSettings, RateLimits};
-use domain::{AuthService, AuthSettings, JwtKeys, PasswordHasher};
+use domain::{AuthService, AuthSettings, JwtKeys, PasswordHasher, ServiceStatus};
 use readiness::PgReadiness;
 use repo_postgres::{PgRepositories, PgSettings};
 use secrecy::ExposeSecret as _;
@@ -22,6 +22,8 @@ pub struct Application {
     listener: TcpListener,
     metrics_listener: TcpListener,
     metrics_port: u16,
+    /// Periodic tasks; stopped with the server.
+    background: Vec<tokio::task::JoinHandle<()>>,
     router: axum::Router,
     pool: PgPool,
     port: u16,
@@ -48,9 +50,28 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on METRICS_ADDR {}", config.metrics_addr))?;
         let metrics_port = metrics_listener.local_addr()?.port();
+        // `dependency_up{dependency}` for dashboards and alerts.
+        let readiness = Arc::clone(&state.readiness);
+        let dependencies = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                let now = readiness.check().await;
+                for (dependency, status) in [("postgres", now.postgres), ("redis", now.redis)] {
+                    if status != ServiceStatus::Disabled {
+                        let up = if status == ServiceStatus::Up {
+                            1.0
+                        } else {
+                            0.0
+                        };
+                        metrics::gauge!("dependency_up", "dependency" => dependency).set(up);
+                    }
+                }
+            }
+        });
         // Keyed rate limiters remember every key they saw; forget recovered ones.
         let limits = Arc::clone(&state.limits);
-        tokio::spawn(async move {
+        let forget = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
                 tick.tick().await;
@@ -61,6 +82,7 @@ impl Application {
             listener,
             metrics_listener,
             metrics_port,
+            background: vec![dependencies, forget],
             router: api_http::router(state),
             pool,
             port,
@@ -106,6 +128,9 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await?;
         metrics.abort();
+        for task in &self.background {
+            task.abort();
+        }
         self.pool.close().await;
         tracing::info!("stopped");
         Ok(())

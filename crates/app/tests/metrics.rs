@@ -13,6 +13,9 @@ use serde_json::json;
 
 use helpers::{PASSWORD, TestApp, spawn_app};
 
+/// The recorder is shared by the tests of this binary: they take turns.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `name{labels}` → value, from the Prometheus text format.
 async fn scrape(app: &TestApp) -> HashMap<String, f64> {
     let response = app
@@ -57,6 +60,7 @@ fn delta(
 
 #[tokio::test]
 async fn every_contract_metric_moves_by_what_the_traffic_did() {
+    let _turn = SERIAL.lock().await;
     let app = spawn_app().await;
     let email = format!("metrics-{}@example.com", uuid::Uuid::new_v4().simple());
     let tokens = app.register_as(&email).await;
@@ -227,4 +231,98 @@ async fn every_contract_metric_moves_by_what_the_traffic_did() {
     };
     assert_eq!(value(&after, "build_info", &[("cache", cache)]), 1.0);
     assert!(value(&after, "process_resident_memory_bytes", &[]) > 0.0);
+}
+
+#[cfg(feature = "cache")]
+/// Metric names a PromQL expression refers to (histogram series reduced to
+/// their family), recognised by this service's prefixes and Prometheus's `up`.
+fn metric_names(expr: &str) -> Vec<String> {
+    const PREFIXES: [&str; 7] = [
+        "http_",
+        "cache_",
+        "db_",
+        "auth_",
+        "build_",
+        "process_",
+        "dependency_",
+    ];
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|token| *token == "up" || PREFIXES.iter().any(|p| token.starts_with(p)))
+        .map(|token| {
+            ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| token.strip_suffix(suffix))
+                .unwrap_or(token)
+                .to_owned()
+        })
+        .collect()
+}
+
+/// With the cache compiled in (the default build), every series the dashboards
+/// and alerts use exists.
+#[cfg(feature = "cache")]
+#[tokio::test]
+async fn dashboards_and_alerts_name_only_exported_metrics() {
+    let _turn = SERIAL.lock().await;
+    let app = spawn_app().await;
+    let tokens = app.register().await;
+    assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+    let mut text = String::new();
+    // `dependency_up` appears after the first readiness check.
+    for _ in 0..50 {
+        text = app
+            .client
+            .get(format!("{}/metrics", app.metrics_address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("dependency_up") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let exported: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split(' ').next())
+        .chain(["up"])
+        .collect();
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("deploy/grafana/dashboards/codezest-auth.json"))
+            .unwrap(),
+    )
+    .expect("the dashboard is JSON");
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            exprs.push(target["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    let alerts = std::fs::read_to_string(root.join("deploy/prometheus/alerts.yml")).unwrap();
+    let alert_exprs: Vec<String> = alerts
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("expr: "))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        exprs.len() >= 20 && alert_exprs.len() >= 8,
+        "{} / {}",
+        exprs.len(),
+        alert_exprs.len()
+    );
+    for expr in exprs.iter().chain(&alert_exprs) {
+        let names = metric_names(expr);
+        assert!(!names.is_empty(), "no metric in {expr}");
+        for name in names {
+            assert!(
+                exported.contains(name.as_str()),
+                "{name} (in `{expr}`) is not exported; exported: {exported:?}"
+            );
+        }
+    }
 }
