@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask dev | migrate | test`.
+//! Project automation: `cargo xtask dev | migrate | test | check-deploy`.
 //!
 //! Each command first makes sure PostgreSQL and Redis answer: it uses what is
 //! running; else `docker compose up -d` where a Docker engine answers; else it
@@ -12,12 +12,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+mod deploy;
+
 const USAGE: &str = "\
 cargo xtask <command>
 
     dev       make sure Postgres and Redis run, migrate, and run the service
     migrate   make sure Postgres runs and apply the migrations
-    test      make sure Postgres and Redis run, then run the whole test suite";
+    test      make sure Postgres and Redis run, then run the whole test suite
+              and check the deployment files (as check-deploy)
+    check-deploy  validate Prometheus rules, Grafana queries, Kubernetes manifests
+              and docker-compose.yml with their own tools";
 
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/codezest_auth";
 const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -29,6 +34,7 @@ fn main() -> ExitCode {
         Some("dev") => dev(&args[1..]),
         Some("migrate") => migrate(),
         Some("test") => test(&args[1..]),
+        Some("check-deploy") => deploy::check(),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -129,7 +135,7 @@ fn test(extra: &[String]) -> Result<()> {
             .env("TEST_REDIS_URL", &redis_url);
         run(test)?;
     }
-    Ok(())
+    deploy::check()
 }
 
 /// `host:port` of a `scheme://[user[:pass]@]host[:port][/...]` URL.
