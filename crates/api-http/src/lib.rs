@@ -38,7 +38,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use error::{ApiError, Problem};
 pub use limit::{RateLimitSettings, RateLimits};
-pub use state::AppState;
+pub use state::{AppState, TraceIdOf};
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -115,6 +115,10 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::ERROR)),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            record_trace_id,
+        ))
         .layer(PropagateRequestIdLayer::new(x_request_id))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TimeoutLayer::with_status_code(
@@ -156,7 +160,23 @@ fn request_span(request: &Request) -> tracing::Span {
         method = %request.method(),
         route,
         request_id,
+        trace_id = tracing::field::Empty,
     )
+}
+
+/// Records the OpenTelemetry trace id on the request span, when spans are exported.
+async fn record_trace_id(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(trace_id_of) = &state.trace_id_of {
+        let span = tracing::Span::current();
+        if let Some(trace_id) = trace_id_of(&span) {
+            span.record("trace_id", trace_id);
+        }
+    }
+    next.run(request).await
 }
 
 fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {

@@ -4,10 +4,16 @@ use domain::{AuthService, ReadinessProbe};
 
 use crate::limit::RateLimits;
 
+/// Finds the trace id of a request's span (OpenTelemetry, wired by `app`), so
+/// log lines carry it beside the request id.
+pub type TraceIdOf = Arc<dyn Fn(&tracing::Span) -> Option<String> + Send + Sync>;
+
 /// Everything a handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Arc<AuthService>,
     pub readiness: Arc<dyn ReadinessProbe>,
     pub limits: Arc<RateLimits>,
+    /// `None` when spans are not exported.
+    pub trace_id_of: Option<TraceIdOf>,
 }

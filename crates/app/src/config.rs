@@ -40,6 +40,9 @@ pub struct Config {
     pub refresh_token_ttl: time::Duration,
     pub refresh_reuse_grace: time::Duration,
     pub log_format: LogFormat,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: export spans over OTLP/HTTP to it (e.g.
+    /// `http://otel-collector:4318`); unset, spans stay local.
+    pub otlp_endpoint: Option<String>,
     /// Credential requests per minute per client IP; 0 disables.
     pub rate_limit_per_ip: u32,
     /// Login attempts per minute per email; 0 disables.
@@ -221,6 +224,15 @@ impl Config {
             "a number of attempts per minute",
         )?;
 
+        let otlp_endpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT");
+        if let Some(endpoint) = &otlp_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(ConfigError::new(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "must be an http:// or https:// URL (OTLP over HTTP)",
+            ));
+        }
         let cache = CacheSettings {
             enabled: typed::<Flag>(
                 "CACHE_ENABLED",
@@ -269,6 +281,7 @@ impl Config {
             refresh_token_ttl: seconds("REFRESH_TOKEN_TTL", 2_592_000, 60)?,
             refresh_reuse_grace: seconds("REFRESH_REUSE_GRACE", 10, 0)?,
             log_format,
+            otlp_endpoint,
         })
     }
 
@@ -443,6 +456,7 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("JWT_PRIVATE_KEY_FILE", "/does/not/exist.pem"),
             ("CACHE_ENABLED", "maybe"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
             ("REDIS_URL", "http://localhost:6379"),
             ("REDIS_PORT", "sixty"),
             ("REDIS_DB", "-1"),

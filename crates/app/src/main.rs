@@ -38,7 +38,7 @@ fn main() -> ExitCode {
             return ExitCode::from(78);
         }
     };
-    app::telemetry::init(config.log_format);
+    let telemetry = app::telemetry::init(config.log_format, config.otlp_endpoint.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("codezest-auth: cannot start the async runtime: {error}");
+            telemetry.shutdown();
             return ExitCode::FAILURE;
         }
     };
@@ -63,6 +64,8 @@ fn main() -> ExitCode {
             }
         }
     });
+    drop(runtime);
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -205,6 +205,7 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
                     cache: cache.clone(),
                 }),
                 limits,
+                trace_id_of: trace_id_of(config),
             },
             cache: Some(cache),
         });
@@ -228,10 +229,19 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
             auth: Arc::new(auth),
             readiness: Arc::new(PgReadiness { pool }),
             limits,
+            trace_id_of: trace_id_of(config),
         },
         #[cfg(feature = "cache")]
         cache: None,
     })
+}
+
+/// Reads trace ids off request spans when spans are exported.
+fn trace_id_of(config: &Config) -> Option<api_http::TraceIdOf> {
+    config
+        .otlp_endpoint
+        .is_some()
+        .then(|| Arc::new(crate::telemetry::trace_id) as api_http::TraceIdOf)
 }
 
 /// Applies pending migrations to `DATABASE_URL`. Creates the database first when it does not exist.

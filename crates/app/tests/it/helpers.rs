@@ -116,7 +116,7 @@ async fn clean_leftovers() {
 
 fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
-        app::telemetry::init(app::config::LogFormat::Pretty);
+        let _ = app::telemetry::init(app::config::LogFormat::Pretty, None);
     }
 }
 
