@@ -196,7 +196,10 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
             PasswordHasher::owasp(),
             keys,
             settings,
-        );
+        )
+        .with_verified_tokens(Arc::new(cache_redis::VerifiedTokenCache::new(
+            config.cache.l1_max_entries.max(10_000),
+        )));
         return Ok(Wiring {
             state: AppState {
                 auth: Arc::new(auth),

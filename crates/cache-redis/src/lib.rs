@@ -28,6 +28,7 @@ mod keys;
 mod l2;
 mod metrics;
 mod repos;
+mod verified;
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -43,6 +44,7 @@ pub use crate::config::{CacheConfig, Ttls};
 pub use crate::keys::{ENCODING_VERSION, Entity, Key};
 pub use crate::metrics::CacheStats;
 pub use crate::repos::Cached;
+pub use crate::verified::VerifiedTokenCache;
 
 use crate::core::Core;
 use crate::l2::L2;

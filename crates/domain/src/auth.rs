@@ -11,7 +11,7 @@ use crate::ids::{SessionId, UserId};
 use crate::password::{Password, PasswordHasher};
 use crate::refresh::{RefreshToken, RefreshTokens};
 use crate::repo::{ProfileRepository, SessionRepository, UserRepository};
-use crate::tokens::JwtKeys;
+use crate::tokens::{JwtKeys, VerifiedTokens};
 use crate::user::{
     DisplayName, Email, NewSession, NewUser, Profile, ProfileUpdate, RotateOutcome, Session, User,
 };
@@ -79,6 +79,7 @@ pub struct AuthService {
     profiles: Arc<dyn ProfileRepository>,
     hasher: PasswordHasher,
     keys: Arc<JwtKeys>,
+    verified: Option<Arc<dyn VerifiedTokens>>,
     refresh: RefreshTokens,
     settings: AuthSettings,
 }
@@ -102,9 +103,17 @@ impl AuthService {
             profiles,
             hasher,
             keys,
+            verified: None,
             refresh,
             settings,
         }
+    }
+
+    /// Remembers verified access tokens so a token presented again is not
+    /// verified from scratch (its expiry and session are still checked).
+    pub fn with_verified_tokens(mut self, cache: Arc<dyn VerifiedTokens>) -> Self {
+        self.verified = Some(cache);
+        self
     }
 
     pub fn keys(&self) -> &JwtKeys {
@@ -291,7 +300,9 @@ impl AuthService {
     /// logout and revocation take effect at once.
     #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
-        let claims = self.keys.verify(access_token)?;
+        let claims = self
+            .keys
+            .verify_cached(access_token, self.verified.as_deref())?;
         let session = self
             .sessions
             .find_by_id(claims.session_id())

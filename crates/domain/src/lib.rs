@@ -26,7 +26,7 @@ pub use repo::{
     OAuthAccountRepository, ProfileRepository, Readiness, ReadinessProbe, ServiceStatus,
     SessionRepository, UserRepository,
 };
-pub use tokens::{AccessClaims, JwtAlgorithm, JwtConfig, JwtKeys, PublicJwk};
+pub use tokens::{AccessClaims, JwtAlgorithm, JwtConfig, JwtKeys, PublicJwk, VerifiedTokens};
 pub use user::{
     Credentials, DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccount, Profile,
     ProfileUpdate, RotateOutcome, Session, User,

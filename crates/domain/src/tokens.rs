@@ -152,7 +152,7 @@ impl JwtKeys {
         validation.set_issuer(&[config.issuer.as_str()]);
         validation.set_audience(&[config.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS as u64;
         validation.validate_exp = true;
         validation.validate_nbf = true;
 
@@ -245,6 +245,50 @@ impl JwtKeys {
             }
             Err(_) => Err(INVALID),
         }
+    }
+}
+
+/// Access tokens whose signature was already verified, by the SHA-256 digest of
+/// the exact token (never the token itself). A presented token found here skips
+/// signature verification; its expiry is still checked on every request, and the
+/// caller still checks its session. Implemented outside the domain (an in-process
+/// cache); without one, every request verifies the signature.
+pub trait VerifiedTokens: Send + Sync + 'static {
+    fn get(&self, digest: &[u8; 32]) -> Option<AccessClaims>;
+    /// Remembers `claims` for at most `ttl` (never beyond the token's expiry).
+    fn insert(&self, digest: [u8; 32], claims: AccessClaims, ttl: std::time::Duration);
+}
+
+/// Seconds of clock skew allowed on `exp`, with or without the verified-token cache.
+const LEEWAY_SECS: i64 = 5;
+
+impl JwtKeys {
+    /// [`JwtKeys::verify`], skipping the signature check for a token `cache`
+    /// has seen verified. `exp` is checked either way.
+    pub fn verify_cached(
+        &self,
+        token: &str,
+        cache: Option<&dyn VerifiedTokens>,
+    ) -> Result<AccessClaims, AuthError> {
+        let Some(cache) = cache else {
+            return self.verify(token);
+        };
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        if let Some(claims) = cache.get(&digest) {
+            if claims.exp + LEEWAY_SECS <= now {
+                return Err(AuthError::Unauthorized("access token has expired"));
+            }
+            return Ok(claims);
+        }
+        let claims = self.verify(token)?;
+        let remaining = (claims.exp + LEEWAY_SECS - now).max(0) as u64;
+        cache.insert(
+            digest,
+            claims.clone(),
+            std::time::Duration::from_secs(remaining),
+        );
+        Ok(claims)
     }
 }
 
@@ -412,6 +456,62 @@ mod tests {
             access_ttl: time::Duration::minutes(15),
         })
         .unwrap()
+    }
+
+    /// A `VerifiedTokens` that counts, for the tests.
+    #[derive(Default)]
+    struct Remembered {
+        entries: std::sync::Mutex<HashMap<[u8; 32], (AccessClaims, std::time::Duration)>>,
+    }
+
+    impl VerifiedTokens for Remembered {
+        fn get(&self, digest: &[u8; 32]) -> Option<AccessClaims> {
+            self.entries
+                .lock()
+                .unwrap()
+                .get(digest)
+                .map(|(c, _)| c.clone())
+        }
+        fn insert(&self, digest: [u8; 32], claims: AccessClaims, ttl: std::time::Duration) {
+            self.entries.lock().unwrap().insert(digest, (claims, ttl));
+        }
+    }
+
+    #[test]
+    fn verified_tokens_are_remembered_by_digest_and_still_expire() {
+        let keys = keys(JwtAlgorithm::EdDSA);
+        let cache = Remembered::default();
+        let now = OffsetDateTime::now_utc();
+        let token = keys.issue(UserId::new(), SessionId::new(), now).unwrap();
+        let first = keys.verify_cached(&token, Some(&cache)).unwrap();
+        assert_eq!(keys.verify_cached(&token, Some(&cache)).unwrap(), first);
+        {
+            let entries = cache.entries.lock().unwrap();
+            assert_eq!(entries.len(), 1);
+            let (digest, (_, ttl)) = entries.iter().next().unwrap();
+            assert_eq!(digest, &<[u8; 32]>::from(Sha256::digest(token.as_bytes())));
+            assert!(
+                ttl.as_secs() <= 15 * 60 + LEEWAY_SECS as u64,
+                "lives no longer than the token"
+            );
+        }
+        // A forged or tampered token is verified, rejected and not remembered.
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(keys.verify_cached(&tampered, Some(&cache)).is_err());
+        assert_eq!(cache.entries.lock().unwrap().len(), 1);
+        // Expiry is checked on every use, even when the claims are remembered.
+        let expired = AccessClaims {
+            exp: now.unix_timestamp() - 60,
+            ..first
+        };
+        let digest = <[u8; 32]>::from(Sha256::digest(token.as_bytes()));
+        cache.insert(digest, expired, std::time::Duration::from_secs(60));
+        assert!(matches!(
+            keys.verify_cached(&token, Some(&cache)),
+            Err(AuthError::Unauthorized("access token has expired"))
+        ));
     }
 
     #[test]
