@@ -22,7 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-UNIT_SCALE = {"s": ("ms", 1000.0), "percentunit": ("%", 100.0), "bytes": ("MiB", 1 / 1048576)}
+UNIT_SCALE = {"s": ("ms", 1000.0), "percentunit": ("%", 100.0), "bytes": ("MiB", 1 / 1048576),
+              "reqps": ("req/s", 1.0), "ops": ("ops/s", 1.0), "short": ("", 1.0)}
 
 
 def query_range(prom, expr, start, end, step):

@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask dev | migrate | test | check-deploy`.
+//! Project automation: `cargo xtask dev | migrate | test | bench | check-deploy`.
 //!
 //! Each command first makes sure PostgreSQL and Redis answer: it uses what is
 //! running; else `docker compose up -d` where a Docker engine answers; else it
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 mod deploy;
 
 const USAGE: &str = "\
@@ -21,12 +22,15 @@ cargo xtask <command>
     migrate   make sure Postgres runs and apply the migrations
     test      make sure Postgres and Redis run, then run the whole test suite
               and check the deployment files (as check-deploy)
+    bench     build the release binary and benchmark GET /me in every mode (db-only,
+              redis-only, two-tier, floor), refresh, login and a mixed workload;
+              --quick for a 20-second smoke run (see docs/benchmarks.md)
     check-deploy  validate Prometheus rules, Grafana queries, Kubernetes manifests
               and docker-compose.yml with their own tools";
 
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/codezest_auth";
-const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+pub(crate) const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub(crate) const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
         Some("migrate") => migrate(),
         Some("test") => test(&args[1..]),
         Some("check-deploy") => deploy::check(),
+        Some("bench") => bench::bench(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
