@@ -168,8 +168,25 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     ensure_wrk()?;
     println!("xtask bench: building the release binary");
     let mut build = cargo();
-    build.args(["build", "--release", "--package", "app", "--bin", "codezest-auth"]);
+    build.args([
+        "build",
+        "--release",
+        "--package",
+        "app",
+        "--bin",
+        "codezest-auth",
+    ]);
     run(build)?;
+    let mut floor = cargo();
+    floor.args([
+        "build",
+        "--release",
+        "--package",
+        "xtask",
+        "--bin",
+        "bench-floor",
+    ]);
+    run(floor)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -190,7 +207,9 @@ fn ensure_wrk() -> Result<()> {
             .status();
     }
     if !found("wrk") {
-        bail!("the benchmark needs wrk (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)");
+        bail!(
+            "the benchmark needs wrk (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)"
+        );
     }
     Ok(())
 }
@@ -246,7 +265,11 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
         };
         println!(
             "  {:<12} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
-            result.mode, result.load.rps, result.load.p50_ms, result.load.p99_ms, result.load.errors
+            result.mode,
+            result.load.rps,
+            result.load.p50_ms,
+            result.load.p99_ms,
+            result.load.errors
         );
         report.modes.push(result);
     }
@@ -277,7 +300,10 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
         bench.dir.display()
     );
     let errors: u64 = report.modes.iter().map(|m| m.load.errors).sum::<u64>()
-        + report.mixed.as_ref().map_or(0, |m| m.load.errors + m.stale_profiles as u64);
+        + report
+            .mixed
+            .as_ref()
+            .map_or(0, |m| m.load.errors + m.stale_profiles as u64);
     if errors > 0 {
         bail!("the benchmark saw {errors} errors or stale reads");
     }
@@ -306,7 +332,9 @@ impl Bench {
         admin
             .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
             .await?;
-        admin.execute(format!(r#"CREATE DATABASE "{name}""#).as_str()).await?;
+        admin
+            .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+            .await?;
         let mut migrate = Command::new(&self.binary);
         migrate
             .arg("migrate")
@@ -315,7 +343,10 @@ impl Bench {
             .stdout(Stdio::null());
         run(migrate)?;
         let hash = domain::PasswordHasher::owasp()
-            .hash(&domain::Password::parse(PASSWORD.into(), "password").map_err(|e| anyhow::anyhow!("{e:?}"))?)
+            .hash(
+                &domain::Password::parse(PASSWORD.into(), "password")
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+            )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let refresh = RefreshTokens::from_key_material(b"bench: any key makes first tokens");
@@ -336,7 +367,10 @@ impl Bench {
                 emails.push(format!("bench-{i}@example.com"));
                 sessions.push(session.as_uuid());
                 hashes.push(token.hash().as_bytes().to_vec());
-                let access = self.eddsa.issue(user, session, now).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let access = self
+                    .eddsa
+                    .issue(user, session, now)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 writeln!(access_lines, "{access}")?;
                 writeln!(refresh_lines, "{}", token.expose())?;
                 self.users.push((user, session));
@@ -361,7 +395,11 @@ impl Bench {
             .execute(&mut db)
             .await?;
         }
-        let ids: String = self.users.iter().map(|(user, _)| format!("{user}\n")).collect();
+        let ids: String = self
+            .users
+            .iter()
+            .map(|(user, _)| format!("{user}\n"))
+            .collect();
         std::fs::write(self.dir.join("user-ids.txt"), ids)?;
         std::fs::write(&self.tokens_file, access_lines)?;
         std::fs::write(&self.refresh_file, refresh_lines)?;
@@ -444,7 +482,13 @@ impl Bench {
                 .await?;
             self.me_body_len = body.len();
         }
-        self.wrk(&service.base, "me.lua", self.options.warmup, self.options.concurrency, &[])?;
+        self.wrk(
+            &service.base,
+            "me.lua",
+            self.options.warmup,
+            self.options.concurrency,
+            &[],
+        )?;
         // PostgreSQL publishes a backend's counters when it has been idle a while.
         let settle = Duration::from_secs(if self.options.quick { 1 } else { 11 });
         tokio::time::sleep(settle).await;
@@ -452,27 +496,47 @@ impl Bench {
         let m0 = scrape(&service.metrics).await?;
         let r0 = self.redis.commands()?;
         let cpu0 = cpu_seconds(pid)?;
-        let load = self.wrk(&service.base, "me.lua", self.options.duration, self.options.concurrency, &[])?;
+        let load = self.wrk(
+            &service.base,
+            "me.lua",
+            self.options.duration,
+            self.options.concurrency,
+            &[],
+        )?;
         let cpu1 = cpu_seconds(pid)?;
         let r1 = self.redis.commands()?;
         let m1 = scrape(&service.metrics).await?;
         tokio::time::sleep(settle).await;
         let pg1 = self.pg_transactions().await?;
         let requests = load.requests.max(1) as f64;
-        let delta = |name: &str, labels: &[(&str, &str)]| sum(&m1, name, labels) - sum(&m0, name, labels);
+        let delta =
+            |name: &str, labels: &[(&str, &str)]| sum(&m1, name, labels) - sum(&m0, name, labels);
         let ratio = |hit: f64, miss: f64| (hit + miss > 0.0).then(|| hit / (hit + miss));
         let result = ModeResult {
             mode: mode.to_owned(),
             db_queries_per_request: Some(delta("db_queries_total", &[]) / requests),
-            pg_transactions_per_request: (!self.options.quick).then(|| (pg1 - pg0) as f64 / requests),
+            pg_transactions_per_request: (!self.options.quick)
+                .then(|| (pg1 - pg0) as f64 / requests),
             redis_commands_per_request: Some((r1 - r0) as f64 / requests),
             l1_hit_ratio: ratio(
-                delta("cache_requests_total", &[("tier", "l1"), ("outcome", "hit")]),
-                delta("cache_requests_total", &[("tier", "l1"), ("outcome", "miss")]),
+                delta(
+                    "cache_requests_total",
+                    &[("tier", "l1"), ("outcome", "hit")],
+                ),
+                delta(
+                    "cache_requests_total",
+                    &[("tier", "l1"), ("outcome", "miss")],
+                ),
             ),
             l2_hit_ratio: ratio(
-                delta("cache_requests_total", &[("tier", "l2"), ("outcome", "hit")]),
-                delta("cache_requests_total", &[("tier", "l2"), ("outcome", "miss")]),
+                delta(
+                    "cache_requests_total",
+                    &[("tier", "l2"), ("outcome", "hit")],
+                ),
+                delta(
+                    "cache_requests_total",
+                    &[("tier", "l2"), ("outcome", "miss")],
+                ),
             ),
             cpu_seconds_per_1000: (cpu1 - cpu0) / requests * 1000.0,
             peak_rss_mb: peak_rss_mb(pid)?,
@@ -484,45 +548,74 @@ impl Bench {
     }
 
     async fn floor_mode(&self, mode: &str) -> Result<ModeResult> {
-        let (keys, tokens_file) = if mode == "floor" {
-            let keys = Arc::new(
-                JwtKeys::from_config(jwt_config(JwtAlgorithm::HS256, HS256_SECRET))
-                    .map_err(anyhow::Error::msg)?,
-            );
+        let (algorithm, key, tokens_file) = if mode == "floor" {
+            let keys = JwtKeys::from_config(jwt_config(JwtAlgorithm::HS256, HS256_SECRET))
+                .map_err(anyhow::Error::msg)?;
             let now = OffsetDateTime::now_utc();
             let mut lines = String::new();
             for (user, session) in &self.users {
-                writeln!(lines, "{}", keys.issue(*user, *session, now).map_err(|e| anyhow::anyhow!("{e}"))?)?;
+                let token = keys
+                    .issue(*user, *session, now)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                writeln!(lines, "{token}")?;
             }
             let file = self.dir.join("access-tokens-hs256.txt");
             std::fs::write(&file, lines)?;
-            (keys, file)
+            ("HS256", HS256_SECRET.to_owned(), file)
         } else {
-            (Arc::clone(&self.eddsa), self.tokens_file.clone())
+            (
+                "EdDSA",
+                self.key_file.display().to_string(),
+                self.tokens_file.clone(),
+            )
         };
-        let body: Arc<str> = Arc::from(floor_body(self.me_body_len.max(64)));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let router = axum::Router::new().route(
-            "/api/v1/auth/me",
-            axum::routing::get(move |headers: axum::http::HeaderMap| {
-                let keys = Arc::clone(&keys);
-                let body = Arc::clone(&body);
-                async move { floor_me(&keys, &headers, &body) }
-            }),
-        );
-        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let port = free_port()?;
+        let child = Command::new(root().join("target/release/bench-floor"))
+            .args([
+                &port.to_string(),
+                algorithm,
+                &key,
+                &self.me_body_len.max(64).to_string(),
+            ])
+            .spawn()
+            .context("start bench-floor")?;
+        let base = format!("http://127.0.0.1:{port}");
+        let floor = Service {
+            child,
+            base: base.clone(),
+            metrics: String::new(),
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(5) {
+                bail!("bench-floor did not start");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let pid = floor.child.id();
         let env = [("BENCH_TOKENS", tokens_file.display().to_string())];
-        self.wrk_env(&base, "me.lua", self.options.warmup, self.options.concurrency, &env)?;
-        let pid = std::process::id();
+        self.wrk_env(
+            &base,
+            "me.lua",
+            self.options.warmup,
+            self.options.concurrency,
+            &env,
+        )?;
         let cpu0 = cpu_seconds(pid)?;
-        let load = self.wrk_env(&base, "me.lua", self.options.duration, self.options.concurrency, &env)?;
+        let load = self.wrk_env(
+            &base,
+            "me.lua",
+            self.options.duration,
+            self.options.concurrency,
+            &env,
+        )?;
         let cpu1 = cpu_seconds(pid)?;
-        server.abort();
+        let peak = peak_rss_mb(pid)?;
+        floor.stop();
         Ok(ModeResult {
             mode: mode.to_owned(),
             cpu_seconds_per_1000: (cpu1 - cpu0) / load.requests.max(1) as f64 * 1000.0,
-            peak_rss_mb: peak_rss_mb(pid)?,
+            peak_rss_mb: peak,
             load,
             ..ModeResult::default()
         })
@@ -532,12 +625,24 @@ impl Bench {
     async fn throughput(&mut self, report: &mut Report) -> Result<()> {
         let service = self.start_service("two-tier").await?;
         let seconds = if self.options.quick { 2 } else { 10 };
-        let refresh = self.wrk(&service.base, "refresh.lua", seconds, self.options.concurrency.min(self.options.users / 2).max(1), &[])?;
-        println!("  refresh      {:>9.0} req/s  p99 {:>6.2} ms  errors {}", refresh.rps, refresh.p99_ms, refresh.errors);
+        let refresh = self.wrk(
+            &service.base,
+            "refresh.lua",
+            seconds,
+            self.options.concurrency.min(self.options.users / 2).max(1),
+            &[],
+        )?;
+        println!(
+            "  refresh      {:>9.0} req/s  p99 {:>6.2} ms  errors {}",
+            refresh.rps, refresh.p99_ms, refresh.errors
+        );
         report.refresh = Some(refresh);
         // Logins are argon2-bound: a few connections per core saturate them.
         let login = self.wrk(&service.base, "login.lua", seconds, report.cores * 4, &[])?;
-        println!("  login        {:>9.0} req/s  p99 {:>6.2} ms  errors {}", login.rps, login.p99_ms, login.errors);
+        println!(
+            "  login        {:>9.0} req/s  p99 {:>6.2} ms  errors {}",
+            login.rps, login.p99_ms, login.errors
+        );
         report.login_per_core = Some(login.rps / report.cores as f64);
         report.login = Some(login);
         service.stop();
@@ -546,9 +651,17 @@ impl Bench {
         self.prepare_database(self.options.users).await?;
         let service = self.start_service("two-tier").await?;
         let m0 = scrape(&service.metrics).await?;
-        let load = self.wrk(&service.base, "mixed.lua", self.options.duration, self.options.concurrency, &[])?;
+        let load = self.wrk(
+            &service.base,
+            "mixed.lua",
+            self.options.duration,
+            self.options.concurrency,
+            &[],
+        )?;
         let m1 = scrape(&service.metrics).await?;
-        let delta = |labels: &[(&str, &str)]| sum(&m1, "cache_requests_total", labels) - sum(&m0, "cache_requests_total", labels);
+        let delta = |labels: &[(&str, &str)]| {
+            sum(&m1, "cache_requests_total", labels) - sum(&m0, "cache_requests_total", labels)
+        };
         let l1_hit = delta(&[("tier", "l1"), ("outcome", "hit")]);
         let l1_miss = delta(&[("tier", "l1"), ("outcome", "miss")]);
         let l2_hit = delta(&[("tier", "l2"), ("outcome", "hit")]);
@@ -574,7 +687,9 @@ impl Bench {
     async fn check_profiles(&self, base: &str) -> Result<(usize, usize)> {
         let mut db = PgConnection::connect(&self.database_url).await?;
         let rows: Vec<(uuid::Uuid, Option<String>)> =
-            sqlx::query_as("SELECT user_id, bio FROM user_profiles").fetch_all(&mut db).await?;
+            sqlx::query_as("SELECT user_id, bio FROM user_profiles")
+                .fetch_all(&mut db)
+                .await?;
         let bios: HashMap<uuid::Uuid, Option<String>> = rows.into_iter().collect();
         let active: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
             "SELECT DISTINCT ON (user_id) user_id, id FROM sessions WHERE revoked_at IS NULL ORDER BY user_id, created_at",
@@ -587,7 +702,11 @@ impl Bench {
         for (user, session) in &active {
             let token = self
                 .eddsa
-                .issue(UserId::from_uuid(*user), SessionId::from_uuid(*session), now)
+                .issue(
+                    UserId::from_uuid(*user),
+                    SessionId::from_uuid(*session),
+                    now,
+                )
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let me: Value = client
                 .get(format!("{base}/api/v1/auth/me"))
@@ -618,6 +737,8 @@ impl Bench {
         let env = [("BENCH_TOKENS", self.tokens_file.display().to_string())];
         self.wrk_env(&service.base, "once.lua", seconds, 50, &env)?;
         let rss_after = current_rss_mb(pid)?;
+        // The L1 size gauge is refreshed every few seconds.
+        tokio::time::sleep(Duration::from_secs(6)).await;
         let metrics = scrape(&service.metrics).await?;
         service.stop();
         let bytes = (rss_after - rss_before) * 1024.0 * 1024.0 / n as f64;
@@ -641,11 +762,21 @@ impl Bench {
         Ok(n)
     }
 
-    fn wrk(&self, base: &str, script: &str, seconds: u64, connections: usize, extra: &[(&str, String)]) -> Result<Load> {
+    fn wrk(
+        &self,
+        base: &str,
+        script: &str,
+        seconds: u64,
+        connections: usize,
+        extra: &[(&str, String)],
+    ) -> Result<Load> {
         let mut env = vec![
             ("BENCH_TOKENS", self.tokens_file.display().to_string()),
             ("BENCH_REFRESH", self.refresh_file.display().to_string()),
-            ("BENCH_IDS", self.dir.join("user-ids.txt").display().to_string()),
+            (
+                "BENCH_IDS",
+                self.dir.join("user-ids.txt").display().to_string(),
+            ),
             ("BENCH_USERS", self.users.len().to_string()),
             ("BENCH_PASSWORD", PASSWORD.to_owned()),
         ];
@@ -653,7 +784,14 @@ impl Bench {
         self.wrk_env(base, script, seconds, connections, &env)
     }
 
-    fn wrk_env(&self, base: &str, script: &str, seconds: u64, connections: usize, env: &[(&str, String)]) -> Result<Load> {
+    fn wrk_env(
+        &self,
+        base: &str,
+        script: &str,
+        seconds: u64,
+        connections: usize,
+        env: &[(&str, String)],
+    ) -> Result<Load> {
         let threads = 2.min(connections);
         let output = Command::new("wrk")
             .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
@@ -668,7 +806,12 @@ impl Bench {
         let line = stdout
             .lines()
             .find_map(|l| l.strip_prefix("BENCH "))
-            .with_context(|| format!("wrk printed no result: {stdout}{}", String::from_utf8_lossy(&output.stderr)))?;
+            .with_context(|| {
+                format!(
+                    "wrk printed no result: {stdout}{}",
+                    String::from_utf8_lossy(&output.stderr)
+                )
+            })?;
         let v: Value = serde_json::from_str(line)?;
         let us = |k: &str| v[k].as_f64().unwrap_or_default() / 1000.0;
         let requests = v["requests"].as_u64().unwrap_or_default();
@@ -685,32 +828,6 @@ impl Bench {
                 + v["socket_errors"].as_u64().unwrap_or_default(),
         })
     }
-}
-
-fn floor_me(keys: &JwtKeys, headers: &axum::http::HeaderMap, body: &str) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match token.map(|t| keys.verify(t)) {
-        Some(Ok(_)) => (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            body.to_owned(),
-        )
-            .into_response(),
-        _ => axum::http::StatusCode::UNAUTHORIZED.into_response(),
-    }
-}
-
-/// A JSON body of exactly `len` bytes.
-fn floor_body(len: usize) -> String {
-    let mut body = String::from(r#"{"user":{"name":""#);
-    while body.len() + 3 < len {
-        body.push('x');
-    }
-    body.push_str("\"}}");
-    body
 }
 
 struct Service {
@@ -735,7 +852,9 @@ impl Service {
     }
 
     fn stop(mut self) {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -751,7 +870,16 @@ impl Redis {
     fn start(dir: &Path) -> Result<Self> {
         let port = free_port()?;
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .args(["--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"])
             .arg("--dir")
             .arg(dir)
@@ -765,7 +893,11 @@ impl Redis {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(Self { child, port, url: format!("redis://127.0.0.1:{port}") })
+        Ok(Self {
+            child,
+            port,
+            url: format!("redis://127.0.0.1:{port}"),
+        })
     }
 
     fn cli(&self, args: &[&str]) -> Result<String> {
@@ -788,13 +920,29 @@ impl Redis {
         let stats = self.cli(&["INFO", "commandstats"])?;
         let mut total = 0;
         for line in stats.lines() {
-            let Some((name, rest)) = line.split_once(':') else { continue };
+            let Some((name, rest)) = line.split_once(':') else {
+                continue;
+            };
             let name = name.trim_start_matches("cmdstat_");
-            if matches!(name, "evalsha" | "eval" | "del" | "publish" | "subscribe" | "ping" | "hello" | "client|setinfo" | "script|load") {
+            if matches!(
+                name,
+                "evalsha"
+                    | "eval"
+                    | "del"
+                    | "publish"
+                    | "subscribe"
+                    | "ping"
+                    | "hello"
+                    | "client|setinfo"
+                    | "script|load"
+            ) {
                 if name == "ping" || name.contains('|') || name == "hello" {
                     continue;
                 }
-                if let Some(calls) = rest.strip_prefix("calls=").and_then(|r| r.split(',').next()) {
+                if let Some(calls) = rest
+                    .strip_prefix("calls=")
+                    .and_then(|r| r.split(',').next())
+                {
                     total += calls.parse::<u64>().unwrap_or_default();
                 }
             }
@@ -811,13 +959,17 @@ impl Drop for Redis {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn with_database(url: &str, name: &str) -> String {
     let base = url.split('?').next().unwrap_or(url);
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     format!("{}/{name}", &base[..path_start])
 }
 
@@ -838,7 +990,9 @@ fn sum(metrics: &HashMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> f
         .iter()
         .filter(|(series, _)| {
             series.split('{').next() == Some(name)
-                && labels.iter().all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
+                && labels
+                    .iter()
+                    .all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
         })
         .map(|(_, v)| v)
         .sum()
@@ -866,7 +1020,9 @@ fn current_rss_mb(pid: u32) -> Result<f64> {
 /// User + system CPU seconds of a process.
 fn cpu_seconds(pid: u32) -> Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after_comm = stat.rsplit_once(')').map_or(stat.as_str(), |(_, rest)| rest);
+    let after_comm = stat
+        .rsplit_once(')')
+        .map_or(stat.as_str(), |(_, rest)| rest);
     let fields: Vec<&str> = after_comm.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of /proc/pid/stat (11 and 12 after the comm).
     let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
@@ -877,8 +1033,10 @@ fn machine() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
-            info.lines()
-                .find_map(|l| l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':']).to_owned()))
+            info.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|r| r.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
         })
         .unwrap_or_else(|| "unknown CPU".into())
 }
@@ -889,14 +1047,24 @@ fn versions() -> String {
             .arg(arg)
             .output()
             .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().trim().to_owned())
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            })
             .unwrap_or_default()
     };
     format!(
         "codezest-auth {}; {}; {}; {}; {}",
         env!("CARGO_PKG_VERSION"),
         out("rustc", "--version"),
-        out("redis-server", "--version").split(" sha=").next().unwrap_or_default(),
+        out("redis-server", "--version")
+            .split(" sha=")
+            .next()
+            .unwrap_or_default(),
         out("psql", "--version"),
         out("wrk", "--version"),
     )
@@ -908,18 +1076,43 @@ fn fmt_opt(value: Option<f64>, digits: usize) -> String {
 
 fn markdown(r: &Report) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "## `GET /api/v1/auth/me`, {} users' tokens rotating, concurrency {}, {} s per mode\n", r.users, r.concurrency, r.duration_s);
-    let _ = writeln!(md, "Machine: {} ({} cores). {}\n", r.machine, r.cores, r.versions);
-    let _ = writeln!(md, "| mode | req/s | × floor | p50 ms | p95 ms | p99 ms | max ms | errors | DB queries/req | PG xacts/req | Redis cmds/req | L1 hit | L2 hit | CPU s/1k req | peak RSS MB |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "## `GET /api/v1/auth/me`, {} users' tokens rotating, concurrency {}, {} s per mode\n",
+        r.users, r.concurrency, r.duration_s
+    );
+    let _ = writeln!(
+        md,
+        "Machine: {} ({} cores). {}\n",
+        r.machine, r.cores, r.versions
+    );
+    let _ = writeln!(
+        md,
+        "| mode | req/s | × floor | p50 ms | p95 ms | p99 ms | max ms | errors | DB queries/req | PG xacts/req | Redis cmds/req | L1 hit | L2 hit | CPU s/1k req | peak RSS MB |"
+    );
+    let _ = writeln!(
+        md,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for m in &r.modes {
         let _ = writeln!(
             md,
             "| {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {} | {} | {:.3} | {:.1} |",
-            m.mode, m.load.rps, fmt_opt(m.ratio_to_floor, 2), m.load.p50_ms, m.load.p95_ms, m.load.p99_ms, m.load.max_ms,
-            m.load.errors, fmt_opt(m.db_queries_per_request, 4), fmt_opt(m.pg_transactions_per_request, 4),
-            fmt_opt(m.redis_commands_per_request, 4), fmt_opt(m.l1_hit_ratio.map(|v| v * 100.0), 1),
-            fmt_opt(m.l2_hit_ratio.map(|v| v * 100.0), 1), m.cpu_seconds_per_1000, m.peak_rss_mb
+            m.mode,
+            m.load.rps,
+            fmt_opt(m.ratio_to_floor, 2),
+            m.load.p50_ms,
+            m.load.p95_ms,
+            m.load.p99_ms,
+            m.load.max_ms,
+            m.load.errors,
+            fmt_opt(m.db_queries_per_request, 4),
+            fmt_opt(m.pg_transactions_per_request, 4),
+            fmt_opt(m.redis_commands_per_request, 4),
+            fmt_opt(m.l1_hit_ratio.map(|v| v * 100.0), 1),
+            fmt_opt(m.l2_hit_ratio.map(|v| v * 100.0), 1),
+            m.cpu_seconds_per_1000,
+            m.peak_rss_mb
         );
     }
     let find = |name: &str| r.modes.iter().find(|m| m.mode == name).map(|m| m.load.rps);
@@ -927,27 +1120,51 @@ fn markdown(r: &Report) -> String {
         let _ = writeln!(md, "\n`two-tier` = {:.2}× `db-only`", two / db);
     }
     if let (Some(db), Some(redis)) = (find("db-only"), find("redis-only")) {
-        let _ = writeln!(md, "; `redis-only` = {:.2}× `db-only`", redis / db);
+        let _ = writeln!(md, "\n`redis-only` = {:.2}× `db-only`", redis / db);
     }
     let _ = writeln!(md, "\n## Writes and sign-ins (two-tier)\n");
-    let _ = writeln!(md, "| workload | req/s | p50 ms | p99 ms | errors | notes |\n|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| workload | req/s | p50 ms | p99 ms | errors | notes |\n|---|---|---|---|---|---|"
+    );
     if let Some(l) = &r.refresh {
-        let _ = writeln!(md, "| `POST /auth/refresh` (rotating) | {:.0} | {:.2} | {:.2} | {} | |", l.rps, l.p50_ms, l.p99_ms, l.errors);
+        let _ = writeln!(
+            md,
+            "| `POST /auth/refresh` (rotating) | {:.0} | {:.2} | {:.2} | {} | |",
+            l.rps, l.p50_ms, l.p99_ms, l.errors
+        );
     }
     if let Some(l) = &r.login {
-        let _ = writeln!(md, "| `POST /auth/login` (argon2id) | {:.0} | {:.2} | {:.2} | {} | {:.0} logins/s per core |", l.rps, l.p50_ms, l.p99_ms, l.errors, r.login_per_core.unwrap_or_default());
+        let _ = writeln!(
+            md,
+            "| `POST /auth/login` (argon2id) | {:.0} | {:.2} | {:.2} | {} | {:.0} logins/s per core |",
+            l.rps,
+            l.p50_ms,
+            l.p99_ms,
+            l.errors,
+            r.login_per_core.unwrap_or_default()
+        );
     }
     if let Some(m) = &r.mixed {
         let _ = writeln!(
             md,
             "| mixed: 95 % `/me`, 4 % refresh, 1 % profile update | {:.0} | {:.2} | {:.2} | {} | hit ratio {} % (L1 {} %); {} of {} users' profiles stale after the run |",
-            m.load.rps, m.load.p50_ms, m.load.p99_ms, m.load.errors,
-            fmt_opt(m.overall_hit_ratio.map(|v| v * 100.0), 2), fmt_opt(m.l1_hit_ratio.map(|v| v * 100.0), 2),
-            m.stale_profiles, m.users_checked
+            m.load.rps,
+            m.load.p50_ms,
+            m.load.p99_ms,
+            m.load.errors,
+            fmt_opt(m.overall_hit_ratio.map(|v| v * 100.0), 2),
+            fmt_opt(m.l1_hit_ratio.map(|v| v * 100.0), 2),
+            m.stale_profiles,
+            m.users_checked
         );
     }
     if let Some(l) = &r.l1_bytes_per_user {
-        let _ = writeln!(md, "\nL1 memory: {} users cached → RSS {:.1} → {:.1} MB, **{:.0} bytes per user** ({} L1 entries: session, user, profile; plus the verified-token cache).", l.users, l.rss_before_mb, l.rss_after_mb, l.bytes_per_user, l.l1_entries);
+        let _ = writeln!(
+            md,
+            "\nL1 memory: {} users cached → RSS {:.1} → {:.1} MB, **{:.0} bytes per user** ({} L1 entries: session, user, profile; plus the verified-token cache).",
+            l.users, l.rss_before_mb, l.rss_after_mb, l.bytes_per_user, l.l1_entries
+        );
     }
     md
 }
@@ -960,8 +1177,20 @@ fn chart(r: &Report, path: &Path) -> Result<()> {
     let max_rps = r.modes.iter().map(|m| m.load.rps).fold(1.0, f64::max) * 1.15;
     let max_p99 = r.modes.iter().map(|m| m.load.p99_ms).fold(1.0, f64::max) * 1.15;
     for (area, title, max, value, unit) in [
-        (&left, "requests/s", max_rps, (|m: &ModeResult| m.load.rps) as fn(&ModeResult) -> f64, ""),
-        (&right, "p99 latency (ms)", max_p99, |m: &ModeResult| m.load.p99_ms, " ms"),
+        (
+            &left,
+            "requests/s",
+            max_rps,
+            (|m: &ModeResult| m.load.rps) as fn(&ModeResult) -> f64,
+            "",
+        ),
+        (
+            &right,
+            "p99 latency (ms)",
+            max_p99,
+            |m: &ModeResult| m.load.p99_ms,
+            " ms",
+        ),
     ] {
         let n = r.modes.len();
         let mut chart = ChartBuilder::on(area)
@@ -978,10 +1207,21 @@ fn chart(r: &Report, path: &Path) -> Result<()> {
             .x_label_formatter(&|x| names.get(*x as usize).cloned().unwrap_or_default())
             .draw()?;
         for (i, m) in r.modes.iter().enumerate() {
-            let color = if m.mode.starts_with("floor") { RGBColor(150, 150, 150) } else { RGBColor(46, 110, 190) };
+            let color = if m.mode.starts_with("floor") {
+                RGBColor(150, 150, 150)
+            } else {
+                RGBColor(46, 110, 190)
+            };
             let v = value(m);
-            chart.draw_series(std::iter::once(Rectangle::new([(i as f64 + 0.15, 0.0), (i as f64 + 0.85, v)], color.filled())))?;
-            chart.draw_series(std::iter::once(Text::new(format!("{v:.0}{unit}"), (i as f64 + 0.2, v + max * 0.02), ("sans-serif", 12))))?;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, v)],
+                color.filled(),
+            )))?;
+            chart.draw_series(std::iter::once(Text::new(
+                format!("{v:.0}{unit}"),
+                (i as f64 + 0.2, v + max * 0.02),
+                ("sans-serif", 12),
+            )))?;
         }
     }
     root.present()?;

@@ -289,18 +289,20 @@ mod tasks {
         }
     }
 
-    /// Every window: publishes the L1 size and warns when fewer than 70 % of
-    /// reads were answered by a cache tier (the seed's alert threshold).
+    /// Publishes the L1 size every 5 s and, every window, warns when fewer than
+    /// 70 % of reads were answered by a cache tier (the seed's alert threshold).
     pub(super) async fn watch_hit_ratio(core: Weak<Core>) {
+        const GAUGE_EVERY: Duration = Duration::from_secs(5);
         let mut last = CacheStats::default();
+        let mut window_start = tokio::time::Instant::now();
         loop {
-            let window = match core.upgrade() {
-                Some(core) => core.config.hit_ratio_window,
-                None => return,
-            };
-            tokio::time::sleep(window).await;
+            tokio::time::sleep(GAUGE_EVERY).await;
             let Some(core) = core.upgrade() else { return };
             core.metrics.l1_entries(core.l1_entries());
+            if window_start.elapsed() < core.config.hit_ratio_window {
+                continue;
+            }
+            window_start = tokio::time::Instant::now();
             let now = core.metrics.snapshot();
             let delta = CacheStats {
                 l1_hits: now.l1_hits - last.l1_hits,

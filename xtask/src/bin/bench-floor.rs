@@ -1,0 +1,71 @@
+//! The benchmark's floor: the least an authenticated `GET /api/v1/auth/me` can
+//! cost on this machine. Verifies the bearer token with the service's own
+//! verification code (`domain::JwtKeys::verify`, no cache) and answers a body of
+//! the service's size. Built in release by `cargo xtask bench`.
+//!
+//! Usage: bench-floor PORT (HS256 SECRET | EdDSA PEM_FILE) BODY_BYTES
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::{JwtAlgorithm, JwtConfig, JwtKeys};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [port, algorithm, key, body_len] = args.as_slice() else {
+        return Err("usage: bench-floor PORT (HS256 SECRET | EdDSA PEM_FILE) BODY_BYTES".into());
+    };
+    let (algorithm, key) = match algorithm.as_str() {
+        "HS256" => (JwtAlgorithm::HS256, key.clone()),
+        "EdDSA" => (JwtAlgorithm::EdDSA, std::fs::read_to_string(key)?),
+        other => return Err(format!("unknown algorithm {other}").into()),
+    };
+    let keys = Arc::new(JwtKeys::from_config(JwtConfig {
+        algorithm,
+        signing_key: Some(key.into()),
+        previous_keys: vec![],
+        issuer: "codezest-auth".into(),
+        audience: "codezest".into(),
+        access_ttl: time::Duration::hours(2),
+    })?);
+    let len: usize = body_len.parse()?;
+    let mut body = String::from(r#"{"user":{"name":""#);
+    while body.len() + 3 < len {
+        body.push('x');
+    }
+    body.push_str("\"}}");
+    let body: Arc<str> = Arc::from(body);
+    let router = axum::Router::new().route(
+        "/api/v1/auth/me",
+        axum::routing::get(move |headers: HeaderMap| {
+            let keys = Arc::clone(&keys);
+            let body = Arc::clone(&body);
+            async move { me(&keys, &headers, &body) }
+        }),
+    );
+    let port: u16 = port.parse()?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            axum::serve(listener, router).await
+        })?;
+    Ok(())
+}
+
+fn me(keys: &JwtKeys, headers: &HeaderMap, body: &str) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match token.map(|t| keys.verify(t)) {
+        Some(Ok(_)) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_owned(),
+        )
+            .into_response(),
+        _ => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
