@@ -446,12 +446,17 @@ impl Bench {
     }
 
     async fn start_service(&self, mode: &str) -> Result<Service> {
+        self.start_service_with(mode, &[]).await
+    }
+
+    async fn start_service_with(&self, mode: &str, extra: &[(&str, String)]) -> Result<Service> {
         self.redis.flush()?;
         let (port, metrics_port) = (free_port()?, free_port()?);
         let mut command = Command::new(&self.binary);
         command
             .arg("serve")
             .envs(self.service_env(mode, port, metrics_port))
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(
                 self.dir.join(format!("server-{mode}.log")),
@@ -729,7 +734,9 @@ impl Bench {
         let n = self.options.large_users;
         println!("xtask bench: L1 bytes per cached user with {n} users");
         self.prepare_database(n).await?;
-        let service = self.start_service("two-tier").await?;
+        // Room for every user's session, user and profile entries.
+        let room = [("CACHE_L1_MAX_ENTRIES", (n * 4).to_string())];
+        let service = self.start_service_with("two-tier", &room).await?;
         let pid = service.child.id();
         let rss_before = current_rss_mb(pid)?;
         // One pass over every token (each thread walks its own share).
