@@ -49,6 +49,9 @@ pub enum ApiError {
     /// 503: a dependency is unavailable.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] RepoError),
+    /// 400/404/409/502: a sign-in with an external provider failed.
+    #[error(transparent)]
+    OAuth(domain::OAuthFailure),
     /// 500: a bug or an unexpected failure. Logged with its chain.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -103,6 +106,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::OAuth(failure) => oauth_status(failure),
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -121,6 +125,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "service_unavailable",
+            Self::OAuth(failure) => oauth_code(failure),
             Self::Internal(_) => "internal_error",
         }
     }
@@ -139,6 +144,10 @@ impl ApiError {
             Self::MethodNotAllowed => "Method not allowed",
             Self::RateLimited { .. } => "Too many requests",
             Self::Unavailable(_) => "Service unavailable",
+            Self::OAuth(domain::OAuthFailure::Provider(domain::ProviderError::Unavailable(_))) => {
+                "Identity provider unavailable"
+            }
+            Self::OAuth(_) => "Sign-in with the identity provider failed",
             Self::Internal(_) => "Internal server error",
         }
     }
@@ -162,6 +171,9 @@ impl ApiError {
             }
             Self::Unavailable(_) => "A dependency is unavailable; try again shortly.".to_owned(),
             Self::Internal(_) => "An unexpected error occurred.".to_owned(),
+            Self::OAuth(domain::OAuthFailure::Provider(domain::ProviderError::Unavailable(_))) => {
+                "The identity provider did not answer properly; try again later.".to_owned()
+            }
             other => other.to_string(),
         }
     }
@@ -203,6 +215,7 @@ impl From<AuthError> for ApiError {
             AuthError::Repo(RepoError::EmailTaken) => Self::EmailTaken,
             AuthError::Repo(error @ RepoError::Unavailable(_)) => Self::Unavailable(error),
             AuthError::Repo(error) => Self::Internal(Box::new(error)),
+            AuthError::OAuth(failure) => Self::OAuth(failure),
             error @ AuthError::Internal(_) => Self::Internal(Box::new(error)),
         }
     }
@@ -275,4 +288,39 @@ pub(crate) fn problem_response(
         );
     }
     response
+}
+
+fn oauth_status(failure: &domain::OAuthFailure) -> StatusCode {
+    use domain::{OAuthFailure as F, ProviderError as P};
+    match failure {
+        F::UnknownProvider(_) => StatusCode::NOT_FOUND,
+        F::Provider(P::Unavailable(_)) => StatusCode::BAD_GATEWAY,
+        F::AccountExists | F::LinkedElsewhere | F::AlreadyLinked | F::LastSignInMethod => {
+            StatusCode::CONFLICT
+        }
+        F::InvalidState
+        | F::Denied(_)
+        | F::IssuerMismatch
+        | F::Provider(P::Rejected(_))
+        | F::NoEmail
+        | F::RedirectNotAllowed => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn oauth_code(failure: &domain::OAuthFailure) -> &'static str {
+    use domain::{OAuthFailure as F, ProviderError as P};
+    match failure {
+        F::UnknownProvider(_) => "unknown_provider",
+        F::InvalidState => "invalid_oauth_state",
+        F::Denied(_) => "oauth_denied",
+        F::IssuerMismatch => "oauth_issuer_mismatch",
+        F::Provider(P::Unavailable(_)) => "provider_unavailable",
+        F::Provider(P::Rejected(_)) => "oauth_rejected",
+        F::NoEmail => "oauth_no_email",
+        F::AccountExists => "account_exists",
+        F::LinkedElsewhere => "oauth_account_taken",
+        F::AlreadyLinked => "already_linked",
+        F::LastSignInMethod => "last_sign_in_method",
+        F::RedirectNotAllowed => "redirect_not_allowed",
+    }
 }

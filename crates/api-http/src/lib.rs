@@ -84,6 +84,7 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::users::router())
+        .merge(routes::oauth::router())
         .merge(routes::system::router())
 }
 

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use domain::{AuthService, ReadinessProbe};
+use domain::{AuthService, OAuthService, ReadinessProbe};
 
 use crate::limit::RateLimits;
 
@@ -12,6 +12,8 @@ pub type TraceIdOf = Arc<dyn Fn(&tracing::Span) -> Option<String> + Send + Sync>
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Arc<AuthService>,
+    /// Sign-in with external providers (none configured: every provider is unknown).
+    pub oauth: Arc<OAuthService>,
     pub readiness: Arc<dyn ReadinessProbe>,
     pub limits: Arc<RateLimits>,
     /// `None` when spans are not exported.

@@ -48,6 +48,18 @@ pub struct Config {
     /// Login attempts per minute per email; 0 disables.
     pub rate_limit_login_per_email: u32,
     pub cache: CacheSettings,
+    pub oauth: OAuthConfig,
+}
+
+/// Sign-in with external providers (`PUBLIC_BASE_URL`, `OAUTH_*`, `OIDC_*`).
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    pub public_base_url: String,
+    pub providers: Vec<oauth::ProviderConfig>,
+    pub link_verified_email: bool,
+    pub redirect_allowlist: Vec<String>,
+    /// `OAUTH_PROVIDER_TIMEOUT`: bound on every call to a provider (default 10 s).
+    pub provider_timeout: Duration,
 }
 
 /// The two-tier cache (`CACHE_*`, `REDIS_*`). Read in every build; used by builds
@@ -224,6 +236,7 @@ impl Config {
             "a number of attempts per minute",
         )?;
 
+        let oauth = oauth_config(&get)?;
         let otlp_endpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT");
         if let Some(endpoint) = &otlp_endpoint
             && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
@@ -282,6 +295,7 @@ impl Config {
             refresh_reuse_grace: seconds("REFRESH_REUSE_GRACE", 10, 0)?,
             log_format,
             otlp_endpoint,
+            oauth,
         })
     }
 
@@ -296,6 +310,146 @@ impl Config {
             access_ttl: self.access_token_ttl,
         }
     }
+}
+
+fn http_url(variable: &'static str, value: String) -> Result<String, ConfigError> {
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(ConfigError::new(
+            variable,
+            "must be an http:// or https:// URL",
+        ))
+    }
+}
+
+/// The identity providers and sign-in settings.
+fn oauth_config(get: &impl Fn(&str) -> Option<String>) -> Result<OAuthConfig, ConfigError> {
+    let public_base_url = http_url(
+        "PUBLIC_BASE_URL",
+        get("PUBLIC_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:3001".to_owned()),
+    )?;
+    let mut providers = Vec::new();
+    let pair =
+        |id: &'static str, secret: &'static str| -> Result<Option<(String, String)>, ConfigError> {
+            match (get(id), get(secret)) {
+                (Some(id), Some(secret)) => Ok(Some((id, secret))),
+                (None, None) => Ok(None),
+                (Some(_), None) => Err(ConfigError::new(
+                    secret,
+                    "is required when its client id is set",
+                )),
+                (None, Some(_)) => Err(ConfigError::new(
+                    id,
+                    "is required when its client secret is set",
+                )),
+            }
+        };
+    if let Some((client_id, client_secret)) =
+        pair("OAUTH_GOOGLE_CLIENT_ID", "OAUTH_GOOGLE_CLIENT_SECRET")?
+    {
+        providers.push(oauth::ProviderConfig {
+            name: "google".into(),
+            client_id,
+            client_secret,
+            kind: oauth::ProviderKind::Oidc {
+                issuer: oauth::GOOGLE_ISSUER.into(),
+            },
+        });
+    }
+    if let Some((client_id, client_secret)) =
+        pair("OAUTH_GITHUB_CLIENT_ID", "OAUTH_GITHUB_CLIENT_SECRET")?
+    {
+        providers.push(oauth::ProviderConfig {
+            name: "github".into(),
+            client_id,
+            client_secret,
+            kind: oauth::ProviderKind::GitHub {
+                web_url: http_url(
+                    "OAUTH_GITHUB_URL",
+                    get("OAUTH_GITHUB_URL").unwrap_or_else(|| oauth::GITHUB_WEB_URL.into()),
+                )?,
+                api_url: http_url(
+                    "OAUTH_GITHUB_API_URL",
+                    get("OAUTH_GITHUB_API_URL").unwrap_or_else(|| oauth::GITHUB_API_URL.into()),
+                )?,
+            },
+        });
+    }
+    for name in get("OIDC_PROVIDERS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        let lower = name.to_ascii_lowercase();
+        if !lower
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || ["google", "github", "accounts"].contains(&lower.as_str())
+            || providers.iter().any(|p| p.name == lower)
+        {
+            return Err(ConfigError::new(
+                "OIDC_PROVIDERS",
+                format!(
+                    "{name:?} is not a usable provider name (letters, digits, - and _; not google, github or accounts; no duplicates)"
+                ),
+            ));
+        }
+        let upper = lower.to_ascii_uppercase().replace('-', "_");
+        let var = |suffix: &str| format!("OIDC_{upper}_{suffix}");
+        let required = |suffix: &str| -> Result<String, ConfigError> {
+            let name = var(suffix);
+            get(&name).ok_or_else(|| ConfigError {
+                variable: "OIDC_PROVIDERS",
+                message: format!("{name} is required for provider {lower:?}"),
+            })
+        };
+        let issuer = required("ISSUER")?;
+        let issuer = http_url("OIDC_PROVIDERS", issuer)?;
+        providers.push(oauth::ProviderConfig {
+            name: lower.clone(),
+            client_id: required("CLIENT_ID")?,
+            client_secret: required("CLIENT_SECRET")?,
+            kind: oauth::ProviderKind::Oidc { issuer },
+        });
+    }
+    let link_verified_email = match get("OAUTH_LINK_VERIFIED_EMAIL") {
+        None => false,
+        Some(raw) => {
+            raw.parse::<Flag>()
+                .map_err(|_| {
+                    ConfigError::new("OAUTH_LINK_VERIFIED_EMAIL", "must be true or false")
+                })?
+                .0
+        }
+    };
+    let redirect_allowlist = get("OAUTH_REDIRECT_ALLOWLIST")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| http_url("OAUTH_REDIRECT_ALLOWLIST", s.to_owned()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let provider_timeout = match get("OAUTH_PROVIDER_TIMEOUT") {
+        None => Duration::from_secs(10),
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(secs) if (1..=60).contains(&secs) => Duration::from_secs(secs),
+            _ => {
+                return Err(ConfigError::new(
+                    "OAUTH_PROVIDER_TIMEOUT",
+                    "must be 1 to 60 seconds",
+                ));
+            }
+        },
+    };
+    Ok(OAuthConfig {
+        public_base_url,
+        providers,
+        link_verified_email,
+        redirect_allowlist,
+        provider_timeout,
+    })
 }
 
 /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
@@ -457,6 +611,9 @@ mod tests {
             ("JWT_PRIVATE_KEY_FILE", "/does/not/exist.pem"),
             ("CACHE_ENABLED", "maybe"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("PUBLIC_BASE_URL", "auth.example.com"),
+            ("OIDC_PROVIDERS", "okta"),
+            ("OAUTH_LINK_VERIFIED_EMAIL", "perhaps"),
             ("REDIS_URL", "http://localhost:6379"),
             ("REDIS_PORT", "sixty"),
             ("REDIS_DB", "-1"),
@@ -469,6 +626,39 @@ mod tests {
                 .unwrap_or_else(|| panic!("{name}={value} accepted"));
             assert_eq!(error.variable, name);
         }
+    }
+
+    #[test]
+    fn oauth_providers_come_from_the_environment() {
+        let error = config(&[("OAUTH_GOOGLE_CLIENT_ID", "id")]).err().unwrap();
+        assert_eq!(error.variable, "OAUTH_GOOGLE_CLIENT_SECRET", "names what is missing");
+        let error = config(&[("OIDC_PROVIDERS", "github")]).err().unwrap();
+        assert_eq!(error.variable, "OIDC_PROVIDERS");
+        let config = config(&[
+            ("OAUTH_GITHUB_CLIENT_ID", "gh"),
+            ("OAUTH_GITHUB_CLIENT_SECRET", "gh-secret"),
+            ("OIDC_PROVIDERS", "Okta, corp-sso"),
+            ("OIDC_OKTA_ISSUER", "https://example.okta.com/"),
+            ("OIDC_OKTA_CLIENT_ID", "o"),
+            ("OIDC_OKTA_CLIENT_SECRET", "o-secret"),
+            ("OIDC_CORP_SSO_ISSUER", "https://sso.corp.example"),
+            ("OIDC_CORP_SSO_CLIENT_ID", "c"),
+            ("OIDC_CORP_SSO_CLIENT_SECRET", "c-secret"),
+            ("OAUTH_REDIRECT_ALLOWLIST", "https://app.example.com, https://admin.example.com/"),
+        ])
+        .unwrap();
+        let names: Vec<&str> = config.oauth.providers.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["github", "okta", "corp-sso"]);
+        assert!(matches!(
+            &config.oauth.providers[1].kind,
+            oauth::ProviderKind::Oidc { issuer } if issuer == "https://example.okta.com"
+        ));
+        assert_eq!(
+            config.oauth.redirect_allowlist,
+            ["https://app.example.com", "https://admin.example.com"]
+        );
+        assert_eq!(config.oauth.public_base_url, "http://127.0.0.1:3001");
+        assert!(!config.oauth.link_verified_email);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use api_http::{AppState, RateLimitSettings, RateLimits};
-use domain::{AuthService, AuthSettings, JwtKeys, PasswordHasher, ServiceStatus};
+use domain::{
+    AuthService, AuthSettings, JwtKeys, OAuthService, OAuthSettings, PasswordHasher, ServiceStatus,
+};
 use readiness::PgReadiness;
 use repo_postgres::{PgRepositories, PgSettings};
 use secrecy::ExposeSecret as _;
@@ -200,9 +202,12 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         .with_verified_tokens(Arc::new(cache_redis::VerifiedTokenCache::new(
             config.cache.l1_max_entries.max(10_000),
         )));
+        let auth = Arc::new(auth);
+        let oauth = oauth_service(config, &auth, Arc::new(cache.wrap(repos.oauth)), &pool)?;
         return Ok(Wiring {
             state: AppState {
-                auth: Arc::new(auth),
+                auth,
+                oauth,
                 readiness: Arc::new(cached::CacheReadiness {
                     postgres: PgReadiness { pool },
                     cache: cache.clone(),
@@ -227,9 +232,12 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         keys,
         settings,
     );
+    let auth = Arc::new(auth);
+    let oauth = oauth_service(config, &auth, Arc::new(repos.oauth), &pool)?;
     Ok(Wiring {
         state: AppState {
-            auth: Arc::new(auth),
+            auth,
+            oauth,
             readiness: Arc::new(PgReadiness { pool }),
             limits,
             trace_id_of: trace_id_of(config),
@@ -237,6 +245,36 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         #[cfg(feature = "cache")]
         cache: None,
     })
+}
+
+/// Sign-in with the configured identity providers.
+fn oauth_service(
+    config: &Config,
+    auth: &Arc<AuthService>,
+    accounts: Arc<dyn domain::OAuthAccountRepository>,
+    pool: &PgPool,
+) -> anyhow::Result<Arc<OAuthService>> {
+    let providers = oauth::providers(
+        config.oauth.providers.clone(),
+        config.oauth.provider_timeout,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let service = OAuthService::new(
+        Arc::clone(auth),
+        accounts,
+        Arc::new(repo_postgres::PgPendingLogins::new(pool.clone())),
+        providers,
+        OAuthSettings {
+            public_base_url: config.oauth.public_base_url.clone(),
+            link_verified_email: config.oauth.link_verified_email,
+            redirect_allowlist: config.oauth.redirect_allowlist.clone(),
+            pending_ttl: time::Duration::minutes(10),
+        },
+    );
+    if !config.oauth.providers.is_empty() {
+        tracing::info!(providers = ?service.provider_names(), "identity providers configured");
+    }
+    Ok(Arc::new(service))
 }
 
 /// Reads trace ids off request spans when spans are exported.

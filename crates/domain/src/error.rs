@@ -47,6 +47,9 @@ pub enum AuthError {
     Repo(#[source] RepoError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A sign-in with an external identity provider failed.
+    #[error(transparent)]
+    OAuth(crate::oauth::OAuthFailure),
 }
 
 impl AuthError {

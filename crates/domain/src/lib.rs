@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod error;
 pub mod ids;
+pub mod oauth;
 pub mod password;
 pub mod refresh;
 pub mod repo;
@@ -20,6 +21,10 @@ pub mod validation;
 pub use auth::{AuthService, AuthSettings, Authenticated, ClientInfo, Principal, Registration};
 pub use error::{AuthError, RepoError};
 pub use ids::{SessionId, UserId};
+pub use oauth::{
+    AuthorizationRequest, Callback, Completed, ExternalIdentity, IdentityProvider, OAuthFailure,
+    OAuthService, OAuthSettings, PendingLogin, PendingLoginRepository, ProviderError, Started,
+};
 pub use password::{Password, PasswordHash, PasswordHasher};
 pub use refresh::{RefreshToken, RefreshTokens, TokenHash};
 pub use repo::{

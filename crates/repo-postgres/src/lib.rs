@@ -6,6 +6,7 @@
 //! `domain` alone among the workspace crates; knows nothing of HTTP or caches.
 
 mod oauth;
+mod pending;
 mod profiles;
 mod sessions;
 mod users;
@@ -18,6 +19,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 
 pub use oauth::PgOAuthAccounts;
+pub use pending::PgPendingLogins;
 pub use profiles::PgProfiles;
 pub use sessions::PgSessions;
 pub use users::PgUsers;

@@ -7,6 +7,7 @@ mod account;
 #[cfg(feature = "cache")]
 mod cache;
 mod errors;
+mod oauth;
 mod refresh;
 mod sessions;
 mod system;

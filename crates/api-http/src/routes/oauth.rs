@@ -1,0 +1,282 @@
+//! `/api/v1/auth/oauth/*`: sign in with Google, GitHub or any OpenID Connect
+//! provider, and link or unlink providers on a signed-in account.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::{Callback, Completed};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::dto::TokenResponse;
+use crate::error::{Problem, Result};
+use crate::extract::{AuthUser, Client};
+use crate::state::AppState;
+
+/// The cookie binding a login to the browser that started it.
+const COOKIE: &str = "cz_oauth";
+const COOKIE_PATH: &str = "/api/v1/auth/oauth";
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(authorize))
+        .routes(routes!(callback))
+        .routes(routes!(link))
+        .routes(routes!(accounts))
+        .routes(routes!(unlink))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct RedirectQuery {
+    /// Where the browser goes after the callback, with the tokens in the URL
+    /// fragment; must match `OAUTH_REDIRECT_ALLOWLIST`. Without it the callback
+    /// answers the JSON token response.
+    redirect_to: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    /// RFC 9207: the issuer, checked against the provider's.
+    iss: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AuthorizeUrl {
+    /// Send the browser here; the login comes back to `…/callback`.
+    authorize_url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OAuthAccountDto {
+    #[schema(example = "github")]
+    provider: String,
+    /// The provider's stable id for the person.
+    subject: String,
+    email: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    linked_at: OffsetDateTime,
+}
+
+impl From<domain::OAuthAccount> for OAuthAccountDto {
+    fn from(account: domain::OAuthAccount) -> Self {
+        Self {
+            provider: account.provider,
+            subject: account.subject,
+            email: account.email,
+            linked_at: account.created_at,
+        }
+    }
+}
+
+fn set_cookie(value: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={value}; Path={COOKIE_PATH}; Max-Age=600; HttpOnly; Secure; SameSite=Lax"
+    ))
+    .expect("a base64url cookie is a valid header")
+}
+
+fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{COOKIE}=; Path={COOKIE_PATH}; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
+    ))
+    .expect("a valid header")
+}
+
+fn cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// A 302 to `location`; `set` adds the binding cookie.
+fn found(location: &str, cookie: HeaderValue) -> Result<Response> {
+    let location = HeaderValue::from_str(location)
+        .map_err(|_| crate::error::ApiError::internal("a redirect URL is not a header value"))?;
+    Ok((
+        StatusCode::FOUND,
+        [(header::LOCATION, location), (header::SET_COOKIE, cookie)],
+    )
+        .into_response())
+}
+
+/// Start signing in with a provider.
+#[utoipa::path(
+    get, path = "/api/v1/auth/oauth/{provider}/authorize", tag = "oauth",
+    params(("provider" = String, Path, description = "`google`, `github`, or a name from `OIDC_PROVIDERS`"), RedirectQuery),
+    responses(
+        (status = 302, description = "To the provider, with `state`, PKCE `S256` and (OIDC) `nonce`; sets the `cz_oauth` cookie (HttpOnly, Secure, SameSite=Lax)"),
+        (status = 400, description = "`redirect_to` not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn authorize(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(query): Query<RedirectQuery>,
+    Client(client): Client,
+) -> Result<Response> {
+    state.limits.check_ip(client.ip)?;
+    let started = state
+        .oauth
+        .begin(&provider, query.redirect_to.as_deref(), None)
+        .await?;
+    found(&started.authorize_url, set_cookie(&started.browser_binding))
+}
+
+/// The provider's redirect back: finishes the login.
+#[utoipa::path(
+    get, path = "/api/v1/auth/oauth/{provider}/callback", tag = "oauth",
+    params(("provider" = String, Path), CallbackQuery),
+    responses(
+        (status = 200, description = "Signed in (or, for a link flow, the linked account)", body = TokenResponse),
+        (status = 302, description = "To `redirect_to`, with `access_token`, `refresh_token`, `token_type` and `expires_in` in the fragment"),
+        (status = 400, description = "Bad, replayed, expired or foreign `state`; a provider error; wrong `iss`; a rejected ID token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`account_exists`: a local account has this email; sign in and link", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn callback(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(query): Query<CallbackQuery>,
+    headers: HeaderMap,
+    Client(client): Client,
+) -> Result<Response> {
+    state.limits.check_ip(client.ip)?;
+    let completed = state
+        .oauth
+        .complete(
+            &provider,
+            Callback {
+                code: query.code,
+                state: query.state,
+                iss: query.iss,
+                error: query.error,
+                error_description: query.error_description,
+            },
+            cookie(&headers).as_deref(),
+            &client,
+        )
+        .await?;
+    let clear = [(header::SET_COOKIE, clear_cookie())];
+    match completed {
+        Completed::SignedIn {
+            tokens,
+            redirect_to: None,
+        } => Ok((clear, Json(TokenResponse::from(*tokens))).into_response()),
+        Completed::SignedIn {
+            tokens,
+            redirect_to: Some(target),
+        } => {
+            let tokens = TokenResponse::from(*tokens);
+            let fragment = format!(
+                "access_token={}&refresh_token={}&token_type=Bearer&expires_in={}",
+                tokens.access_token, tokens.refresh_token, tokens.expires_in
+            );
+            found(&with_fragment(&target, &fragment), clear_cookie())
+        }
+        Completed::Linked {
+            account,
+            redirect_to: None,
+        } => Ok((clear, Json(OAuthAccountDto::from(account))).into_response()),
+        Completed::Linked {
+            account,
+            redirect_to: Some(target),
+        } => found(
+            &with_fragment(&target, &format!("linked={}", account.provider)),
+            clear_cookie(),
+        ),
+    }
+}
+
+fn with_fragment(target: &str, fragment: &str) -> String {
+    let base = target.split('#').next().unwrap_or(target);
+    format!("{base}#{fragment}")
+}
+
+/// Start linking a provider to the signed-in account.
+#[utoipa::path(
+    post, path = "/api/v1/auth/oauth/{provider}/link", tag = "oauth",
+    security(("bearer" = [])),
+    params(("provider" = String, Path), RedirectQuery),
+    responses(
+        (status = 200, description = "Open this URL in the browser (which receives the `cz_oauth` cookie with this response)", body = AuthorizeUrl),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn link(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    Path(provider): Path<String>,
+    Query(query): Query<RedirectQuery>,
+) -> Result<Response> {
+    let started = state
+        .oauth
+        .begin(
+            &provider,
+            query.redirect_to.as_deref(),
+            Some(principal.user_id),
+        )
+        .await?;
+    Ok((
+        [(header::SET_COOKIE, set_cookie(&started.browser_binding))],
+        Json(AuthorizeUrl {
+            authorize_url: started.authorize_url,
+        }),
+    )
+        .into_response())
+}
+
+/// The providers linked to the signed-in account.
+#[utoipa::path(
+    get, path = "/api/v1/auth/oauth/accounts", tag = "oauth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Linked providers", body = Vec<OAuthAccountDto>),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn accounts(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<Vec<OAuthAccountDto>>> {
+    let accounts = state.oauth.accounts(principal.user_id).await?;
+    Ok(Json(accounts.into_iter().map(Into::into).collect()))
+}
+
+/// Unlink a provider (not the last way to sign in).
+#[utoipa::path(
+    delete, path = "/api/v1/auth/oauth/{provider}", tag = "oauth",
+    security(("bearer" = [])),
+    params(("provider" = String, Path)),
+    responses(
+        (status = 204, description = "Unlinked"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not linked", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`last_sign_in_method`: set a password or link another provider first", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn unlink(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    Path(provider): Path<String>,
+) -> Result<StatusCode> {
+    state.oauth.unlink(principal.user_id, &provider).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,548 @@
+//! Sign-in with external identity providers (OAuth 2.0 / OpenID Connect): the
+//! provider trait the `oauth` crate implements, the pending-login store, and
+//! `OAuthService`, which runs the flow and turns an external identity into a
+//! session exactly like a password login.
+//!
+//! Accounts are keyed by (provider, subject), never by email. An email that
+//! belongs to a local account is never taken over silently.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore as _;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
+use time::OffsetDateTime;
+
+use crate::auth::{AuthService, Authenticated, ClientInfo, event};
+use crate::error::{AuthError, RepoError};
+use crate::ids::UserId;
+use crate::repo::RepoResult;
+use crate::user::{DisplayName, Email, NewOAuthAccount, NewUser, OAuthAccount};
+
+/// What a provider says about the person who signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIdentity {
+    pub subject: String,
+    pub email: Option<String>,
+    /// Only what the provider asserts (`email_verified`, GitHub's `verified`).
+    pub email_verified: bool,
+    pub name: Option<String>,
+}
+
+/// A provider failure, as the caller may see it (never a token or a code).
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider could not be reached, timed out or answered garbage: 502.
+    #[error("the identity provider is unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused the code, or its answer failed validation (ID token
+    /// signature, issuer, audience, expiry, nonce): 400.
+    #[error("the identity provider's answer was rejected: {0}")]
+    Rejected(String),
+}
+
+/// The parameters of an authorization request, made by `OAuthService`.
+#[derive(Debug)]
+pub struct AuthorizationRequest<'a> {
+    pub state: &'a str,
+    /// `BASE64URL(SHA-256(verifier))` (PKCE `S256`).
+    pub pkce_challenge: &'a str,
+    /// OpenID Connect only.
+    pub nonce: Option<&'a str>,
+    pub redirect_uri: &'a str,
+}
+
+/// An identity provider: Google, GitHub, or any OpenID Connect issuer.
+#[async_trait]
+pub trait IdentityProvider: Send + Sync + 'static {
+    fn name(&self) -> &str;
+
+    /// Whether it is OpenID Connect (sends an ID token; gets a `nonce`).
+    fn is_oidc(&self) -> bool;
+
+    /// RFC 9207: the issuer a callback's `iss` must equal, and whether the
+    /// provider always sends it.
+    async fn issuer(&self) -> Result<Option<(String, bool)>, ProviderError>;
+
+    async fn authorization_url(
+        &self,
+        request: AuthorizationRequest<'_>,
+    ) -> Result<String, ProviderError>;
+
+    /// Exchanges the code (with the PKCE verifier) and returns the validated
+    /// identity. `nonce` is what the ID token must carry.
+    async fn identity(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: Option<&str>,
+        redirect_uri: &str,
+    ) -> Result<ExternalIdentity, ProviderError>;
+}
+
+/// A login started at `/authorize`, waiting for its callback.
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    /// SHA-256 of `state`: the state itself is never stored.
+    pub state_hash: [u8; 32],
+    pub provider: String,
+    pub pkce_verifier: String,
+    pub nonce: Option<String>,
+    /// SHA-256 of the cookie that binds the flow to the browser that began it.
+    pub browser_hash: [u8; 32],
+    pub redirect_to: Option<String>,
+    /// Set when a signed-in user is linking a provider.
+    pub link_user: Option<UserId>,
+    pub expires_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait PendingLoginRepository: Send + Sync + 'static {
+    async fn save(&self, login: &PendingLogin) -> RepoResult<()>;
+    /// Removes and returns the pending login: a state works once.
+    async fn take(&self, state_hash: &[u8; 32]) -> RepoResult<Option<PendingLogin>>;
+}
+
+/// Why an OAuth request failed; each maps to a status and a problem code.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthFailure {
+    #[error("unknown identity provider {0:?}")]
+    UnknownProvider(String),
+    #[error("the login state is missing, unknown, expired, already used or from another browser")]
+    InvalidState,
+    #[error("the identity provider reported an error: {0}")]
+    Denied(String),
+    #[error("the callback's issuer does not match the identity provider")]
+    IssuerMismatch,
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("the identity provider shared no email address")]
+    NoEmail,
+    #[error(
+        "an account with this email address exists; sign in to it and link this provider from there"
+    )]
+    AccountExists,
+    #[error("this provider account is linked to another user")]
+    LinkedElsewhere,
+    #[error("this provider is already linked to your account")]
+    AlreadyLinked,
+    #[error("this is your only way to sign in; set a password or link another provider first")]
+    LastSignInMethod,
+    #[error("redirect_to is not an allowed destination")]
+    RedirectNotAllowed,
+}
+
+impl From<OAuthFailure> for AuthError {
+    fn from(failure: OAuthFailure) -> Self {
+        AuthError::OAuth(failure)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// `PUBLIC_BASE_URL`: the service as browsers reach it.
+    pub public_base_url: String,
+    /// `OAUTH_LINK_VERIFIED_EMAIL`: link a first login to the local account with
+    /// the same email when both sides have verified it.
+    pub link_verified_email: bool,
+    /// `OAUTH_REDIRECT_ALLOWLIST`: origins (or URL prefixes) `redirect_to` may name.
+    pub redirect_allowlist: Vec<String>,
+    /// How long a started login waits for its callback (at most 10 minutes).
+    pub pending_ttl: time::Duration,
+}
+
+/// A started login: where to send the browser, and the cookie to bind it with.
+#[derive(Debug)]
+pub struct Started {
+    pub authorize_url: String,
+    pub browser_binding: String,
+}
+
+/// The parameters of a callback.
+#[derive(Debug, Default)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub iss: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Completed {
+    SignedIn {
+        tokens: Box<Authenticated>,
+        redirect_to: Option<String>,
+    },
+    Linked {
+        account: OAuthAccount,
+        redirect_to: Option<String>,
+    },
+}
+
+pub struct OAuthService {
+    auth: Arc<AuthService>,
+    accounts: Arc<dyn crate::repo::OAuthAccountRepository>,
+    pending: Arc<dyn PendingLoginRepository>,
+    providers: HashMap<String, Arc<dyn IdentityProvider>>,
+    settings: OAuthSettings,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn digest(value: &str) -> [u8; 32] {
+    Sha256::digest(value.as_bytes()).into()
+}
+
+impl OAuthService {
+    pub fn new(
+        auth: Arc<AuthService>,
+        accounts: Arc<dyn crate::repo::OAuthAccountRepository>,
+        pending: Arc<dyn PendingLoginRepository>,
+        providers: Vec<Arc<dyn IdentityProvider>>,
+        settings: OAuthSettings,
+    ) -> Self {
+        Self {
+            auth,
+            accounts,
+            pending,
+            providers: providers
+                .into_iter()
+                .map(|p| (p.name().to_owned(), p))
+                .collect(),
+            settings,
+        }
+    }
+
+    /// Names of the configured providers.
+    pub fn provider_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    fn provider(&self, name: &str) -> Result<&Arc<dyn IdentityProvider>, OAuthFailure> {
+        self.providers
+            .get(name)
+            .ok_or_else(|| OAuthFailure::UnknownProvider(name.to_owned()))
+    }
+
+    pub fn redirect_uri(&self, provider: &str) -> String {
+        format!(
+            "{}/api/v1/auth/oauth/{provider}/callback",
+            self.settings.public_base_url.trim_end_matches('/')
+        )
+    }
+
+    fn allowed_redirect(&self, target: &str) -> bool {
+        let Ok(url) = url_parts(target) else {
+            return false;
+        };
+        self.settings.redirect_allowlist.iter().any(|allowed| {
+            let allowed = allowed.trim_end_matches('/');
+            url.0 == allowed
+                || target == allowed
+                || target.starts_with(&format!("{allowed}/"))
+                || target.starts_with(&format!("{allowed}?"))
+                || target.starts_with(&format!("{allowed}#"))
+        })
+    }
+
+    /// Starts a login (or, with `link_user`, the linking of a provider).
+    #[tracing::instrument(skip_all, fields(provider = provider_name))]
+    pub async fn begin(
+        &self,
+        provider_name: &str,
+        redirect_to: Option<&str>,
+        link_user: Option<UserId>,
+    ) -> Result<Started, AuthError> {
+        let provider = self.provider(provider_name)?;
+        if let Some(target) = redirect_to
+            && !self.allowed_redirect(target)
+        {
+            return Err(OAuthFailure::RedirectNotAllowed.into());
+        }
+        let state = random_token();
+        let verifier = random_token();
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let nonce = provider.is_oidc().then(random_token);
+        let browser_binding = random_token();
+        let redirect_uri = self.redirect_uri(provider_name);
+        let authorize_url = provider
+            .authorization_url(AuthorizationRequest {
+                state: &state,
+                pkce_challenge: &challenge,
+                nonce: nonce.as_deref(),
+                redirect_uri: &redirect_uri,
+            })
+            .await
+            .map_err(OAuthFailure::from)?;
+        let ttl = self.settings.pending_ttl.min(time::Duration::minutes(10));
+        self.pending
+            .save(&PendingLogin {
+                state_hash: digest(&state),
+                provider: provider_name.to_owned(),
+                pkce_verifier: verifier,
+                nonce,
+                browser_hash: digest(&browser_binding),
+                redirect_to: redirect_to.map(str::to_owned),
+                link_user,
+                expires_at: OffsetDateTime::now_utc() + ttl,
+            })
+            .await?;
+        tracing::info!("oauth login started");
+        Ok(Started {
+            authorize_url,
+            browser_binding,
+        })
+    }
+
+    /// Finishes a login at the callback.
+    #[tracing::instrument(skip_all, fields(provider = provider_name))]
+    pub async fn complete(
+        &self,
+        provider_name: &str,
+        callback: Callback,
+        browser_binding: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Completed, AuthError> {
+        let result = self
+            .complete_inner(provider_name, callback, browser_binding, client)
+            .await;
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(AuthError::OAuth(OAuthFailure::AccountExists)) => "account_exists",
+            Err(AuthError::OAuth(OAuthFailure::InvalidState)) => "invalid_state",
+            Err(AuthError::OAuth(OAuthFailure::Provider(ProviderError::Unavailable(_)))) => {
+                "provider_unavailable"
+            }
+            Err(_) => "failure",
+        };
+        event("oauth_login", outcome);
+        if let Err(error) = &result {
+            tracing::info!(%error, "oauth login failed");
+        }
+        result
+    }
+
+    async fn complete_inner(
+        &self,
+        provider_name: &str,
+        callback: Callback,
+        browser_binding: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Completed, AuthError> {
+        let provider = self.provider(provider_name)?;
+        let state = callback
+            .state
+            .as_deref()
+            .ok_or(OAuthFailure::InvalidState)?;
+        // Single use: taken before anything else is checked.
+        let pending = self
+            .pending
+            .take(&digest(state))
+            .await?
+            .ok_or(OAuthFailure::InvalidState)?;
+        let binding_ok = browser_binding
+            .is_some_and(|cookie| bool::from(digest(cookie).ct_eq(&pending.browser_hash)));
+        if pending.provider != provider_name
+            || pending.expires_at <= OffsetDateTime::now_utc()
+            || !binding_ok
+        {
+            return Err(OAuthFailure::InvalidState.into());
+        }
+        if let Some(error) = callback.error {
+            let detail = callback
+                .error_description
+                .map_or(error.clone(), |d| format!("{error}: {d}"));
+            return Err(OAuthFailure::Denied(truncate(&detail, 200)).into());
+        }
+        if let Some((issuer, always_sent)) = provider.issuer().await.map_err(OAuthFailure::from)? {
+            match &callback.iss {
+                Some(iss) if iss != &issuer => return Err(OAuthFailure::IssuerMismatch.into()),
+                None if always_sent => return Err(OAuthFailure::IssuerMismatch.into()),
+                _ => {}
+            }
+        }
+        let code = callback.code.as_deref().ok_or(OAuthFailure::InvalidState)?;
+        let identity = provider
+            .identity(
+                code,
+                &pending.pkce_verifier,
+                pending.nonce.as_deref(),
+                &self.redirect_uri(provider_name),
+            )
+            .await
+            .map_err(OAuthFailure::from)?;
+        tracing::info!("provider identity validated");
+
+        if let Some(user_id) = pending.link_user {
+            let account = self.link(user_id, provider_name, &identity).await?;
+            return Ok(Completed::Linked {
+                account,
+                redirect_to: pending.redirect_to,
+            });
+        }
+        let user_id = match self
+            .accounts
+            .find_by_subject(provider_name, &identity.subject)
+            .await?
+        {
+            Some(account) => account.user_id,
+            None => self.first_login(provider_name, &identity).await?,
+        };
+        let tokens = self.auth.open_session(user_id, client).await?;
+        Ok(Completed::SignedIn {
+            tokens: Box::new(tokens),
+            redirect_to: pending.redirect_to,
+        })
+    }
+
+    /// A first login with this identity: a new user, or — only when allowed
+    /// and both sides verified the email — the local account with that email.
+    async fn first_login(
+        &self,
+        provider_name: &str,
+        identity: &ExternalIdentity,
+    ) -> Result<UserId, AuthError> {
+        let email = identity
+            .email
+            .as_deref()
+            .and_then(|e| Email::parse(e).ok())
+            .ok_or(OAuthFailure::NoEmail)?;
+        let users = self.auth.users();
+        if let Some(existing) = users.find_by_email(&email).await? {
+            if !(self.settings.link_verified_email
+                && identity.email_verified
+                && existing.email_verified)
+            {
+                return Err(OAuthFailure::AccountExists.into());
+            }
+            self.link(existing.id, provider_name, identity).await?;
+            return Ok(existing.id);
+        }
+        let name = identity
+            .name
+            .as_deref()
+            .and_then(|n| DisplayName::parse(n).ok())
+            .or_else(|| DisplayName::parse(email.as_str().split('@').next().unwrap_or("user")).ok())
+            .unwrap_or_else(|| DisplayName::parse("user").expect("a valid name"));
+        let user = users
+            .create(NewUser {
+                id: UserId::new(),
+                email: email.clone(),
+                name,
+                email_verified: identity.email_verified,
+                password_hash: None,
+            })
+            .await
+            .map_err(|e| match e {
+                // Registered concurrently: the same conflict as above.
+                RepoError::EmailTaken => AuthError::OAuth(OAuthFailure::AccountExists),
+                other => other.into(),
+            })?;
+        self.link(user.id, provider_name, identity).await?;
+        tracing::info!(user_id = %user.id, "user created from an external identity");
+        Ok(user.id)
+    }
+
+    async fn link(
+        &self,
+        user_id: UserId,
+        provider_name: &str,
+        identity: &ExternalIdentity,
+    ) -> Result<OAuthAccount, AuthError> {
+        if let Some(existing) = self
+            .accounts
+            .find_by_subject(provider_name, &identity.subject)
+            .await?
+        {
+            return Err(if existing.user_id == user_id {
+                OAuthFailure::AlreadyLinked
+            } else {
+                OAuthFailure::LinkedElsewhere
+            }
+            .into());
+        }
+        self.accounts
+            .link(NewOAuthAccount {
+                user_id,
+                provider: provider_name.to_owned(),
+                subject: identity.subject.clone(),
+                email: identity.email.clone(),
+            })
+            .await
+            .map_err(|e| match e {
+                RepoError::OAuthAccountTaken => AuthError::OAuth(OAuthFailure::AlreadyLinked),
+                other => other.into(),
+            })
+    }
+
+    pub async fn accounts(&self, user_id: UserId) -> Result<Vec<OAuthAccount>, AuthError> {
+        Ok(self.accounts.list_for_user(user_id).await?)
+    }
+
+    /// Unlinks a provider, unless it is the user's last way to sign in.
+    pub async fn unlink(&self, user_id: UserId, provider_name: &str) -> Result<(), AuthError> {
+        let accounts = self.accounts.list_for_user(user_id).await?;
+        if !accounts.iter().any(|a| a.provider == provider_name) {
+            return Err(AuthError::NotFound("linked provider"));
+        }
+        let has_password = self
+            .auth
+            .users()
+            .credentials_by_id(user_id)
+            .await?
+            .is_some_and(|c| c.password_hash.is_some());
+        if !has_password && accounts.len() == 1 {
+            return Err(OAuthFailure::LastSignInMethod.into());
+        }
+        if !self.accounts.unlink(user_id, provider_name).await? {
+            return Err(AuthError::NotFound("linked provider"));
+        }
+        tracing::info!(%user_id, provider = provider_name, "provider unlinked");
+        Ok(())
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// `(origin, rest)` of an absolute http(s) URL.
+fn url_parts(target: &str) -> Result<(String, String), ()> {
+    let (scheme, rest) = target.split_once("://").ok_or(())?;
+    if scheme != "https" && scheme != "http" {
+        return Err(());
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = &rest[..end];
+    if host.is_empty() || host.contains('@') || host.contains('\\') {
+        return Err(());
+    }
+    Ok((format!("{scheme}://{host}"), rest[end..].to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_split_and_userinfo_is_refused() {
+        assert_eq!(
+            url_parts("https://app.example.com/cb?x=1").unwrap().0,
+            "https://app.example.com"
+        );
+        assert!(url_parts("https://evil.com@app.example.com/").is_err());
+        assert!(url_parts("javascript:alert(1)").is_err());
+        assert!(url_parts("//app.example.com").is_err());
+    }
+}

@@ -1,0 +1,92 @@
+use async_trait::async_trait;
+use domain::repo::RepoResult;
+use domain::{PendingLogin, PendingLoginRepository, UserId};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::repo_error;
+
+/// Pending OAuth logins. Expired rows are swept on every save.
+#[derive(Clone)]
+pub struct PgPendingLogins {
+    pool: PgPool,
+}
+
+impl PgPendingLogins {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    state_hash: Vec<u8>,
+    provider: String,
+    pkce_verifier: String,
+    nonce: Option<String>,
+    browser_hash: Vec<u8>,
+    redirect_to: Option<String>,
+    link_user_id: Option<Uuid>,
+    expires_at: OffsetDateTime,
+}
+
+fn hash32(bytes: Vec<u8>) -> RepoResult<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| domain::RepoError::other("stored hash is not 32 bytes"))
+}
+
+#[async_trait]
+impl PendingLoginRepository for PgPendingLogins {
+    async fn save(&self, login: &PendingLogin) -> RepoResult<()> {
+        let _query = crate::observe("pending_logins", "save");
+        let mut tx = self.pool.begin().await.map_err(repo_error)?;
+        sqlx::query("DELETE FROM oauth_pending_logins WHERE expires_at < now()")
+            .execute(&mut *tx)
+            .await
+            .map_err(repo_error)?;
+        sqlx::query(
+            "INSERT INTO oauth_pending_logins
+               (state_hash, provider, pkce_verifier, nonce, browser_hash, redirect_to, link_user_id, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(login.state_hash.as_slice())
+        .bind(&login.provider)
+        .bind(&login.pkce_verifier)
+        .bind(&login.nonce)
+        .bind(login.browser_hash.as_slice())
+        .bind(&login.redirect_to)
+        .bind(login.link_user.map(|u| u.as_uuid()))
+        .bind(login.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(repo_error)?;
+        tx.commit().await.map_err(repo_error)
+    }
+
+    async fn take(&self, state_hash: &[u8; 32]) -> RepoResult<Option<PendingLogin>> {
+        let _query = crate::observe("pending_logins", "take");
+        let row: Option<PendingRow> = sqlx::query_as(
+            "DELETE FROM oauth_pending_logins WHERE state_hash = $1
+             RETURNING state_hash, provider, pkce_verifier, nonce, browser_hash, redirect_to, link_user_id, expires_at",
+        )
+        .bind(state_hash.as_slice())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(repo_error)?;
+        row.map(|row| {
+            Ok(PendingLogin {
+                state_hash: hash32(row.state_hash)?,
+                provider: row.provider,
+                pkce_verifier: row.pkce_verifier,
+                nonce: row.nonce,
+                browser_hash: hash32(row.browser_hash)?,
+                redirect_to: row.redirect_to,
+                link_user: row.link_user_id.map(UserId::from_uuid),
+                expires_at: row.expires_at,
+            })
+        })
+        .transpose()
+    }
+}
