@@ -631,7 +631,10 @@ mod tests {
     #[test]
     fn oauth_providers_come_from_the_environment() {
         let error = config(&[("OAUTH_GOOGLE_CLIENT_ID", "id")]).err().unwrap();
-        assert_eq!(error.variable, "OAUTH_GOOGLE_CLIENT_SECRET", "names what is missing");
+        assert_eq!(
+            error.variable, "OAUTH_GOOGLE_CLIENT_SECRET",
+            "names what is missing"
+        );
         let error = config(&[("OIDC_PROVIDERS", "github")]).err().unwrap();
         assert_eq!(error.variable, "OIDC_PROVIDERS");
         let config = config(&[
@@ -644,10 +647,18 @@ mod tests {
             ("OIDC_CORP_SSO_ISSUER", "https://sso.corp.example"),
             ("OIDC_CORP_SSO_CLIENT_ID", "c"),
             ("OIDC_CORP_SSO_CLIENT_SECRET", "c-secret"),
-            ("OAUTH_REDIRECT_ALLOWLIST", "https://app.example.com, https://admin.example.com/"),
+            (
+                "OAUTH_REDIRECT_ALLOWLIST",
+                "https://app.example.com, https://admin.example.com/",
+            ),
         ])
         .unwrap();
-        let names: Vec<&str> = config.oauth.providers.iter().map(|p| p.name.as_str()).collect();
+        let names: Vec<&str> = config
+            .oauth
+            .providers
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
         assert_eq!(names, ["github", "okta", "corp-sso"]);
         assert!(matches!(
             &config.oauth.providers[1].kind,
