@@ -58,6 +58,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         (name = "auth", description = "Sign-up, sign-in, tokens"),
         (name = "sessions", description = "The user's devices"),
         (name = "users", description = "The signed-in user"),
+        (name = "oauth", description = "Sign-in with Google, GitHub or any OpenID Connect provider; linking providers"),
         (name = "system", description = "Health, readiness, keys"),
     )
 )]
