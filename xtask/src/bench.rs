@@ -134,6 +134,8 @@ struct Mixed {
     overall_hit_ratio: Option<f64>,
     users_checked: usize,
     stale_profiles: usize,
+    /// Redis operations that failed or timed out during the run.
+    cache_errors: f64,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -414,7 +416,10 @@ impl Bench {
             ("mixed.lua", MIXED_LUA),
             ("once.lua", ONCE_LUA),
         ] {
-            std::fs::write(self.dir.join(name), format!("{body}\n{DONE_LUA}"))?;
+            std::fs::write(
+                self.dir.join(name),
+                format!("{COMMON_LUA}\n{body}\n{DONE_LUA}"),
+            )?;
         }
         Ok(())
     }
@@ -683,6 +688,7 @@ impl Bench {
                 .then(|| (l1_hit + l2_hit) / (l1_hit + l2_hit + l2_miss)),
             users_checked: checked,
             stale_profiles: stale,
+            cache_errors: sum(&m1, "cache_errors_total", &[]) - sum(&m0, "cache_errors_total", &[]),
         });
         service.stop();
         Ok(())
@@ -690,12 +696,9 @@ impl Bench {
 
     /// After writes: every user's profile as `/me` answers it equals the row.
     async fn check_profiles(&self, base: &str) -> Result<(usize, usize)> {
+        // wrk stops mid-request: let the writes it left in flight finish first.
+        tokio::time::sleep(Duration::from_secs(2)).await;
         let mut db = PgConnection::connect(&self.database_url).await?;
-        let rows: Vec<(uuid::Uuid, Option<String>)> =
-            sqlx::query_as("SELECT user_id, bio FROM user_profiles")
-                .fetch_all(&mut db)
-                .await?;
-        let bios: HashMap<uuid::Uuid, Option<String>> = rows.into_iter().collect();
         let active: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
             "SELECT DISTINCT ON (user_id) user_id, id FROM sessions WHERE revoked_at IS NULL ORDER BY user_id, created_at",
         )
@@ -713,6 +716,12 @@ impl Bench {
                     now,
                 )
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let stored: Option<(Option<String>,)> =
+                sqlx::query_as("SELECT bio FROM user_profiles WHERE user_id = $1")
+                    .bind(user)
+                    .fetch_optional(&mut db)
+                    .await?;
+            let stored = stored.and_then(|(bio,)| bio);
             let me: Value = client
                 .get(format!("{base}/api/v1/auth/me"))
                 .bearer_auth(token)
@@ -722,7 +731,10 @@ impl Bench {
                 .json()
                 .await?;
             let served = me["user"]["profile"]["bio"].as_str().map(str::to_owned);
-            if served != bios.get(user).cloned().flatten() {
+            if served != stored {
+                eprintln!(
+                    "xtask bench: user {user}: /me serves {served:?}, the database holds {stored:?}"
+                );
                 stale += 1;
             }
         }
@@ -876,20 +888,8 @@ struct Redis {
 impl Redis {
     fn start(dir: &Path) -> Result<Self> {
         let port = free_port()?;
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let child = crate::redis_server(port, dir)
             .args(["--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"])
-            .arg("--dir")
-            .arg(dir)
             .stdout(Stdio::null())
             .spawn()
             .context("the benchmark needs redis-server")?;
@@ -1155,7 +1155,7 @@ fn markdown(r: &Report) -> String {
     if let Some(m) = &r.mixed {
         let _ = writeln!(
             md,
-            "| mixed: 95 % `/me`, 4 % refresh, 1 % profile update | {:.0} | {:.2} | {:.2} | {} | hit ratio {} % (L1 {} %); {} of {} users' profiles stale after the run |",
+            "| mixed: 95 % `/me`, 4 % refresh, 1 % profile update | {:.0} | {:.2} | {:.2} | {} | hit ratio {} % (L1 {} %); {} of {} users' profiles stale after the run; {} Redis errors |",
             m.load.rps,
             m.load.p50_ms,
             m.load.p99_ms,
@@ -1163,7 +1163,8 @@ fn markdown(r: &Report) -> String {
             fmt_opt(m.overall_hit_ratio.map(|v| v * 100.0), 2),
             fmt_opt(m.l1_hit_ratio.map(|v| v * 100.0), 2),
             m.stale_profiles,
-            m.users_checked
+            m.users_checked,
+            m.cache_errors
         );
     }
     if let Some(l) = &r.l1_bytes_per_user {
@@ -1235,6 +1236,17 @@ fn chart(r: &Report, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Shared by every script: thread ids, and reading a file of lines.
+const COMMON_LUA: &str = r#"
+local counter = 0
+function setup(thread) thread:set("id", counter); counter = counter + 1 end
+function lines(variable)
+  local all = {}
+  for line in io.lines(os.getenv(variable)) do all[#all + 1] = line end
+  return all
+end
+"#;
+
 const DONE_LUA: &str = r#"
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -1246,11 +1258,8 @@ end
 
 /// Each thread walks the tokens from its own offset, round and round.
 const ME_LUA: &str = r#"
-local counter = 0
-function setup(thread) thread:set("id", counter); counter = counter + 1 end
 function init(args)
-  tokens = {}
-  for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
+  tokens = lines("BENCH_TOKENS")
   i = id * 7919
 end
 function request()
@@ -1261,11 +1270,8 @@ end
 
 /// Every token once: thread t takes tokens t, t+T, t+2T… then idles on /healthz.
 const ONCE_LUA: &str = r#"
-local counter = 0
-function setup(thread) thread:set("id", counter); counter = counter + 1 end
 function init(args)
-  tokens = {}
-  for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
+  tokens = lines("BENCH_TOKENS")
   step = tonumber(os.getenv("BENCH_THREADS"))
   i = id + 1 - step
 end
@@ -1278,8 +1284,6 @@ end
 
 /// A pool of refresh tokens per thread: each response puts the successor back.
 const REFRESH_LUA: &str = r#"
-local counter = 0
-function setup(thread) thread:set("id", counter); counter = counter + 1 end
 function init(args)
   pool = {}
   local threads = tonumber(os.getenv("BENCH_THREADS"))
@@ -1302,8 +1306,6 @@ end
 "#;
 
 const LOGIN_LUA: &str = r#"
-local counter = 0
-function setup(thread) thread:set("id", counter); counter = counter + 1 end
 function init(args)
   users = tonumber(os.getenv("BENCH_USERS"))
   password = os.getenv("BENCH_PASSWORD")
@@ -1319,15 +1321,11 @@ end
 /// 95 % /me, 4 % refresh, 1 % profile update, per user, keeping each user's
 /// newest tokens (found in responses by user id).
 const MIXED_LUA: &str = r#"
-local counter = 0
-function setup(thread) thread:set("id", counter); counter = counter + 1 end
 function init(args)
   access, refresh, busy = {}, {}, {}
   local threads = tonumber(os.getenv("BENCH_THREADS"))
-  local a = {}
-  for line in io.lines(os.getenv("BENCH_TOKENS")) do a[#a + 1] = line end
-  local ids = {}
-  for line in io.lines(os.getenv("BENCH_IDS")) do ids[#ids + 1] = line end
+  local a = lines("BENCH_TOKENS")
+  local ids = lines("BENCH_IDS")
   owner = {}
   local n = 0
   for line in io.lines(os.getenv("BENCH_REFRESH")) do

@@ -86,6 +86,15 @@ impl OidcProvider {
         }
     }
 
+    fn client(&self, discovery: &Discovery) -> Result<crate::OAuthClient, ProviderError> {
+        oauth_client(
+            &self.client_id,
+            &self.client_secret,
+            &discovery.authorization_endpoint,
+            &discovery.token_endpoint,
+        )
+    }
+
     async fn discovery(&self) -> Result<Discovery, ProviderError> {
         if let Some(cached) = self.discovery.read().await.as_ref()
             && cached.at.elapsed() < METADATA_TTL
@@ -214,13 +223,11 @@ impl IdentityProvider for OidcProvider {
         request: AuthorizationRequest<'_>,
     ) -> Result<String, ProviderError> {
         let discovery = self.discovery().await?;
-        let client = oauth_client(
-            &self.client_id,
-            &self.client_secret,
-            &discovery.authorization_endpoint,
-            &discovery.token_endpoint,
-        )?;
-        crate::authorize_url(&client, &request, &["openid", "email", "profile"])
+        crate::authorize_url(
+            &self.client(&discovery)?,
+            &request,
+            &["openid", "email", "profile"],
+        )
     }
 
     async fn identity(
@@ -231,12 +238,7 @@ impl IdentityProvider for OidcProvider {
         redirect_uri: &str,
     ) -> Result<ExternalIdentity, ProviderError> {
         let discovery = self.discovery().await?;
-        let client = oauth_client(
-            &self.client_id,
-            &self.client_secret,
-            &discovery.authorization_endpoint,
-            &discovery.token_endpoint,
-        )?;
+        let client = self.client(&discovery)?;
         let tokens = exchange(&client, &self.http, code, pkce_verifier, redirect_uri).await?;
         let id_token =
             tokens.extra_fields().id_token.as_deref().ok_or_else(|| {

@@ -680,8 +680,26 @@ async fn github_logins_use_the_user_and_emails_api_and_redirect_with_a_fragment(
         tokens.body["user"]["email_verified"], false,
         "GitHub had not verified it"
     );
+    assert_eq!(tokens.body["user"]["name"], "Ext Ernal");
+    // Returning: the same numeric id finds the same user, whatever the email now.
+    github.next(Script {
+        email_verified: true,
+        ..person("4242", "octo.new@example.com")
+    });
+    let again = Tokens::from_body(sign_in(&app, "github").await.json().await.unwrap());
+    assert_eq!(again.user_id, tokens.user_id);
+    // Another GitHub user whose primary email is a local account's: not taken over.
+    app.register_as("local@example.com").await;
+    github.next(person("777", "local@example.com"));
+    assert_problem(
+        sign_in(&app, "github").await,
+        StatusCode::CONFLICT,
+        "account_exists",
+    )
+    .await;
 
     // redirect_to from the allow-list: the tokens travel in the fragment.
+    github.next(person("4242", "octo@example.com"));
     let flow = start(
         &app,
         "github",
