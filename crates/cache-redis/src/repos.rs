@@ -1,6 +1,14 @@
 //! `Cached<R>`: the repository decorators. Each implements the domain trait its
 //! inner repository implements; reads go through the cache, writes go to the
 //! inner repository and then invalidate every key they touched.
+//!
+//! A write and its invalidation run in a task of their own: when the caller is
+//! cancelled (a client disconnects, a request times out) after the database
+//! committed, the invalidation still happens. Without that, a dropped request
+//! could leave the old value cached for a whole TTL.
+
+use std::future::Future;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::repo::{DeletedUser, PasswordChanged, RepoResult};
@@ -16,13 +24,16 @@ use crate::keys::Key;
 
 /// A repository `R` behind the two-tier cache.
 pub struct Cached<R> {
-    inner: R,
+    inner: Arc<R>,
     cache: Cache,
 }
 
 impl<R> Cached<R> {
     pub fn new(inner: R, cache: Cache) -> Self {
-        Self { inner, cache }
+        Self {
+            inner: Arc::new(inner),
+            cache,
+        }
     }
 
     pub fn inner(&self) -> &R {
@@ -32,10 +43,25 @@ impl<R> Cached<R> {
     pub fn cache(&self) -> &Cache {
         &self.cache
     }
+}
 
-    async fn invalidate(&self, keys: &[Key]) {
-        self.cache.core().invalidate(keys).await;
+impl<R: Send + Sync + 'static> Cached<R> {
+    /// Runs a write (and the invalidation it ends with) to completion in its own
+    /// task, whatever happens to the caller.
+    async fn write<T, F, Fut>(&self, write: F) -> RepoResult<T>
+    where
+        F: FnOnce(Arc<R>, Cache) -> Fut,
+        Fut: Future<Output = RepoResult<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let task = tokio::spawn(write(Arc::clone(&self.inner), self.cache.clone()));
+        task.await
+            .map_err(|e| domain::RepoError::other(format!("a cached write failed: {e}")))?
     }
+}
+
+async fn invalidate(cache: &Cache, keys: &[Key]) {
+    cache.core().invalidate(keys).await;
 }
 
 fn user_keys(id: UserId, email: &Email) -> [Key; 2] {
@@ -49,16 +75,22 @@ impl<R: UserRepository> UserRepository for Cached<R> {
         user: NewUser,
         session: NewSession,
     ) -> RepoResult<(User, Session)> {
-        let (user, session) = self.inner.create_with_session(user, session).await?;
-        // A "not found" for this email may be cached from a failed lookup.
-        self.invalidate(&user_keys(user.id, &user.email)).await;
-        Ok((user, session))
+        self.write(|inner, cache| async move {
+            let (user, session) = inner.create_with_session(user, session).await?;
+            // A "not found" for this email may be cached from a failed lookup.
+            invalidate(&cache, &user_keys(user.id, &user.email)).await;
+            Ok((user, session))
+        })
+        .await
     }
 
     async fn create(&self, user: NewUser) -> RepoResult<User> {
-        let user = self.inner.create(user).await?;
-        self.invalidate(&user_keys(user.id, &user.email)).await;
-        Ok(user)
+        self.write(|inner, cache| async move {
+            let user = inner.create(user).await?;
+            invalidate(&cache, &user_keys(user.id, &user.email)).await;
+            Ok(user)
+        })
+        .await
     }
 
     async fn find_by_id(&self, id: UserId) -> RepoResult<Option<User>> {
@@ -87,11 +119,15 @@ impl<R: UserRepository> UserRepository for Cached<R> {
     }
 
     async fn update_name(&self, id: UserId, name: &DisplayName) -> RepoResult<Option<User>> {
-        let user = self.inner.update_name(id, name).await?;
-        if let Some(user) = &user {
-            self.invalidate(&user_keys(user.id, &user.email)).await;
-        }
-        Ok(user)
+        let name = name.clone();
+        self.write(move |inner, cache| async move {
+            let user = inner.update_name(id, &name).await?;
+            if let Some(user) = &user {
+                invalidate(&cache, &user_keys(user.id, &user.email)).await;
+            }
+            Ok(user)
+        })
+        .await
     }
 
     async fn change_password(
@@ -100,30 +136,37 @@ impl<R: UserRepository> UserRepository for Cached<R> {
         hash: &PasswordHash,
         keep: SessionId,
     ) -> RepoResult<Option<PasswordChanged>> {
-        let changed = self.inner.change_password(id, hash, keep).await?;
-        if let Some(changed) = &changed {
-            let mut keys = user_keys(id, &changed.email).to_vec();
-            keys.extend(changed.revoked.iter().copied().map(Key::Session));
-            self.invalidate(&keys).await;
-        }
-        Ok(changed)
+        let hash = hash.clone();
+        self.write(move |inner, cache| async move {
+            let changed = inner.change_password(id, &hash, keep).await?;
+            if let Some(changed) = &changed {
+                let mut keys = user_keys(id, &changed.email).to_vec();
+                keys.extend(changed.revoked.iter().copied().map(Key::Session));
+                invalidate(&cache, &keys).await;
+            }
+            Ok(changed)
+        })
+        .await
     }
 
     async fn delete(&self, id: UserId) -> RepoResult<Option<DeletedUser>> {
-        let deleted = self.inner.delete(id).await?;
-        if let Some(deleted) = &deleted {
-            let mut keys = user_keys(id, &deleted.email).to_vec();
-            keys.push(Key::Profile(id));
-            keys.extend(deleted.sessions.iter().copied().map(Key::Session));
-            keys.extend(
-                deleted
-                    .oauth_providers
-                    .iter()
-                    .map(|provider| Key::OAuth(id, provider.clone())),
-            );
-            self.invalidate(&keys).await;
-        }
-        Ok(deleted)
+        self.write(move |inner, cache| async move {
+            let deleted = inner.delete(id).await?;
+            if let Some(deleted) = &deleted {
+                let mut keys = user_keys(id, &deleted.email).to_vec();
+                keys.push(Key::Profile(id));
+                keys.extend(deleted.sessions.iter().copied().map(Key::Session));
+                keys.extend(
+                    deleted
+                        .oauth_providers
+                        .iter()
+                        .map(|provider| Key::OAuth(id, provider.clone())),
+                );
+                invalidate(&cache, &keys).await;
+            }
+            Ok(deleted)
+        })
+        .await
     }
 }
 
@@ -154,30 +197,42 @@ impl<R: SessionRepository> SessionRepository for Cached<R> {
         now: OffsetDateTime,
         grace: time::Duration,
     ) -> RepoResult<RotateOutcome> {
-        let outcome = self.inner.rotate(presented, successor, now, grace).await?;
-        match &outcome {
-            RotateOutcome::Rotated(session) => self.invalidate(&[Key::Session(session.id)]).await,
-            RotateOutcome::Reused { session_id, .. } => {
-                self.invalidate(&[Key::Session(*session_id)]).await
+        let (presented, successor) = (*presented, *successor);
+        self.write(move |inner, cache| async move {
+            let outcome = inner.rotate(&presented, &successor, now, grace).await?;
+            match &outcome {
+                RotateOutcome::Rotated(session) => {
+                    invalidate(&cache, &[Key::Session(session.id)]).await
+                }
+                RotateOutcome::Reused { session_id, .. } => {
+                    invalidate(&cache, &[Key::Session(*session_id)]).await
+                }
+                RotateOutcome::Grace(_) | RotateOutcome::Inactive | RotateOutcome::NotFound => {}
             }
-            RotateOutcome::Grace(_) | RotateOutcome::Inactive | RotateOutcome::NotFound => {}
-        }
-        Ok(outcome)
+            Ok(outcome)
+        })
+        .await
     }
 
     async fn revoke(&self, user_id: UserId, id: SessionId) -> RepoResult<bool> {
-        let revoked = self.inner.revoke(user_id, id).await?;
-        if revoked {
-            self.invalidate(&[Key::Session(id)]).await;
-        }
-        Ok(revoked)
+        self.write(move |inner, cache| async move {
+            let revoked = inner.revoke(user_id, id).await?;
+            if revoked {
+                invalidate(&cache, &[Key::Session(id)]).await;
+            }
+            Ok(revoked)
+        })
+        .await
     }
 
     async fn revoke_all(&self, user_id: UserId) -> RepoResult<Vec<SessionId>> {
-        let revoked = self.inner.revoke_all(user_id).await?;
-        let keys: Vec<Key> = revoked.iter().copied().map(Key::Session).collect();
-        self.invalidate(&keys).await;
-        Ok(revoked)
+        self.write(move |inner, cache| async move {
+            let revoked = inner.revoke_all(user_id).await?;
+            let keys: Vec<Key> = revoked.iter().copied().map(Key::Session).collect();
+            invalidate(&cache, &keys).await;
+            Ok(revoked)
+        })
+        .await
     }
 }
 
@@ -191,11 +246,15 @@ impl<R: ProfileRepository> ProfileRepository for Cached<R> {
     }
 
     async fn upsert(&self, user_id: UserId, update: &ProfileUpdate) -> RepoResult<Option<Profile>> {
-        let profile = self.inner.upsert(user_id, update).await?;
-        if profile.is_some() {
-            self.invalidate(&[Key::Profile(user_id)]).await;
-        }
-        Ok(profile)
+        let update = update.clone();
+        self.write(move |inner, cache| async move {
+            let profile = inner.upsert(user_id, &update).await?;
+            if profile.is_some() {
+                invalidate(&cache, &[Key::Profile(user_id)]).await;
+            }
+            Ok(profile)
+        })
+        .await
     }
 }
 
@@ -229,18 +288,27 @@ impl<R: OAuthAccountRepository> OAuthAccountRepository for Cached<R> {
     }
 
     async fn link(&self, account: NewOAuthAccount) -> RepoResult<OAuthAccount> {
-        let linked = self.inner.link(account).await?;
-        self.invalidate(&[Key::OAuth(linked.user_id, linked.provider.clone())])
+        self.write(|inner, cache| async move {
+            let linked = inner.link(account).await?;
+            invalidate(
+                &cache,
+                &[Key::OAuth(linked.user_id, linked.provider.clone())],
+            )
             .await;
-        Ok(linked)
+            Ok(linked)
+        })
+        .await
     }
 
     async fn unlink(&self, user_id: UserId, provider: &str) -> RepoResult<bool> {
-        let unlinked = self.inner.unlink(user_id, provider).await?;
-        if unlinked {
-            self.invalidate(&[Key::OAuth(user_id, provider.to_owned())])
-                .await;
-        }
-        Ok(unlinked)
+        let provider = provider.to_owned();
+        self.write(move |inner, cache| async move {
+            let unlinked = inner.unlink(user_id, &provider).await?;
+            if unlinked {
+                invalidate(&cache, &[Key::OAuth(user_id, provider)]).await;
+            }
+            Ok(unlinked)
+        })
+        .await
     }
 }

@@ -557,6 +557,8 @@ struct Gated {
     inner: PgProfiles,
     loads: AtomicUsize,
     hold: std::sync::Mutex<bool>,
+    /// Hold the next write after its commit.
+    hold_write: std::sync::Mutex<bool>,
     loaded: Notify,
     release: Notify,
 }
@@ -567,6 +569,7 @@ impl Gated {
             inner,
             loads: AtomicUsize::new(0),
             hold: std::sync::Mutex::new(false),
+            hold_write: std::sync::Mutex::new(false),
             loaded: Notify::new(),
             release: Notify::new(),
         })
@@ -591,7 +594,15 @@ impl ProfileRepository for GatedRef {
     }
 
     async fn upsert(&self, user_id: UserId, update: &ProfileUpdate) -> RepoResult<Option<Profile>> {
-        self.0.inner.upsert(user_id, update).await
+        let gate = &self.0;
+        let committed = gate.inner.upsert(user_id, update).await;
+        let hold = std::mem::take(&mut *gate.hold_write.lock().unwrap());
+        if hold {
+            let released = gate.release.notified();
+            gate.loaded.notify_one();
+            released.await;
+        }
+        committed
     }
 }
 
@@ -663,6 +674,52 @@ async fn a_fill_that_raced_a_write_never_puts_the_old_value_back() {
             assert!(!text.contains("\"v1\""), "L2 holds the stale value: {text}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_write_cancelled_after_its_commit_still_invalidates() {
+    let env = Env::new().await;
+    let cache = env.cache().await;
+    let user = cache
+        .wrap(env.repos().users)
+        .create(new_user("cancel@example.com"))
+        .await
+        .unwrap();
+    let gate = Gated::new(env.repos().profiles);
+    let profiles = Arc::new(cache.wrap(GatedRef(Arc::clone(&gate))));
+    // "No profile" is cached in both tiers.
+    assert_eq!(profiles.find_by_user(user.id).await.unwrap(), None);
+    assert_eq!(profiles.find_by_user(user.id).await.unwrap(), None);
+
+    // The caller of a write goes away (a client disconnects) right after the
+    // database committed, before the invalidation ran.
+    *gate.hold_write.lock().unwrap() = true;
+    let committed = gate.loaded.notified();
+    let caller = {
+        let profiles = Arc::clone(&profiles);
+        tokio::spawn(async move { profiles.upsert(user.id, &bio("kept")).await })
+    };
+    committed.await;
+    caller.abort();
+    assert!(caller.await.unwrap_err().is_cancelled());
+    gate.release.notify_one();
+
+    eventually("the cancelled write's invalidation", async || {
+        profiles.find_by_user(user.id).await.unwrap().is_some()
+    })
+    .await;
+    let fresh = env.cache().await.wrap(env.repos().profiles);
+    assert_eq!(
+        fresh
+            .find_by_user(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .bio
+            .as_deref(),
+        Some("kept"),
+        "Redis holds no stale \"no profile\" either"
+    );
 }
 
 #[tokio::test]
