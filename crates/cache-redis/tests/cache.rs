@@ -192,7 +192,14 @@ async fn users_are_read_through_both_tiers_and_invalidated_on_every_write() {
     let env = Env::new().await;
     let cache = env.cache().await;
     let users = cache.wrap(env.repos().users);
-    let user = users.create(new_user("ada@example.com")).await.unwrap();
+    // Created behind the cache's back, so the exact counts below do not race
+    // with the echo of a creation's invalidation (creation is tested below).
+    let user = env
+        .repos()
+        .users
+        .create(new_user("ada@example.com"))
+        .await
+        .unwrap();
     let email = user.email.clone();
 
     let before = cache.stats();
@@ -875,10 +882,21 @@ async fn metrics_follow_the_contract() {
         Cache::connect(&redis_url(), env.config()).expect("cache")
     });
     assert!(cache.wait_until_ready(Duration::from_secs(5)).await);
+    // Created behind the cache's back: no invalidation (and no echo of one
+    // arriving later) to race with the reads below.
+    let user = env
+        .repos()
+        .users
+        .create(new_user("m@example.com"))
+        .await
+        .unwrap();
     let users = cache.wrap(env.repos().users);
-    let user = users.create(new_user("m@example.com")).await.unwrap();
     users.find_by_id(user.id).await.unwrap();
     users.find_by_id(user.id).await.unwrap();
+    users
+        .update_name(user.id, &DisplayName::parse("Renamed").unwrap())
+        .await
+        .unwrap();
 
     let snapshot = snapshotter.snapshot().into_vec();
     let value = |name: &str, labels: &[(&str, &str)]| {
