@@ -613,26 +613,34 @@ impl ProfileRepository for GatedRef {
     }
 }
 
+/// A cache, a user, and that user's profile repository behind a [`Gated`] one.
+async fn gated_profiles(
+    env: &Env,
+    email: &str,
+) -> (Cache, UserId, Arc<Gated>, Arc<Cached<GatedRef>>) {
+    let cache = env.cache().await;
+    let user = env.repos().users.create(new_user(email)).await.unwrap();
+    let gate = Gated::new(env.repos().profiles);
+    let profiles = Arc::new(cache.wrap(GatedRef(Arc::clone(&gate))));
+    (cache, user.id, gate, profiles)
+}
+
 #[tokio::test]
 async fn a_fill_that_raced_a_write_never_puts_the_old_value_back() {
     let env = Env::new().await;
-    let cache = env.cache().await;
-    let users = cache.wrap(env.repos().users);
-    let user = users.create(new_user("race@example.com")).await.unwrap();
-    let gate = Gated::new(env.repos().profiles);
-    let profiles = Arc::new(cache.wrap(GatedRef(Arc::clone(&gate))));
-    profiles.upsert(user.id, &bio("v1")).await.unwrap();
+    let (cache, user_id, gate, profiles) = gated_profiles(&env, "race@example.com").await;
+    profiles.upsert(user_id, &bio("v1")).await.unwrap();
 
     // 1. A read misses both tiers, takes the lease, reads v1 … and stalls.
     *gate.hold.lock().unwrap() = true;
     let loaded = gate.loaded.notified();
     let reader = {
         let profiles = Arc::clone(&profiles);
-        tokio::spawn(async move { profiles.find_by_user(user.id).await })
+        tokio::spawn(async move { profiles.find_by_user(user_id).await })
     };
     loaded.await;
     // 2. A write commits v2 and invalidates.
-    profiles.upsert(user.id, &bio("v2")).await.unwrap();
+    profiles.upsert(user_id, &bio("v2")).await.unwrap();
     // 3. The stalled fill arrives late.
     gate.release.notify_one();
     let late = reader.await.unwrap().unwrap().unwrap();
@@ -646,7 +654,7 @@ async fn a_fill_that_raced_a_write_never_puts_the_old_value_back() {
     // Every later read sees v2: this instance (L1), Redis (L2), another instance.
     assert_eq!(
         profiles
-            .find_by_user(user.id)
+            .find_by_user(user_id)
             .await
             .unwrap()
             .unwrap()
@@ -656,7 +664,7 @@ async fn a_fill_that_raced_a_write_never_puts_the_old_value_back() {
     );
     assert_eq!(
         profiles
-            .find_by_user(user.id)
+            .find_by_user(user_id)
             .await
             .unwrap()
             .unwrap()
@@ -667,7 +675,7 @@ async fn a_fill_that_raced_a_write_never_puts_the_old_value_back() {
     let other = env.cache().await.wrap(env.repos().profiles);
     assert_eq!(
         other
-            .find_by_user(user.id)
+            .find_by_user(user_id)
             .await
             .unwrap()
             .unwrap()
@@ -686,17 +694,10 @@ async fn a_fill_that_raced_a_write_never_puts_the_old_value_back() {
 #[tokio::test]
 async fn a_write_cancelled_after_its_commit_still_invalidates() {
     let env = Env::new().await;
-    let cache = env.cache().await;
-    let user = cache
-        .wrap(env.repos().users)
-        .create(new_user("cancel@example.com"))
-        .await
-        .unwrap();
-    let gate = Gated::new(env.repos().profiles);
-    let profiles = Arc::new(cache.wrap(GatedRef(Arc::clone(&gate))));
+    let (_cache, user_id, gate, profiles) = gated_profiles(&env, "cancel@example.com").await;
     // "No profile" is cached in both tiers.
-    assert_eq!(profiles.find_by_user(user.id).await.unwrap(), None);
-    assert_eq!(profiles.find_by_user(user.id).await.unwrap(), None);
+    assert_eq!(profiles.find_by_user(user_id).await.unwrap(), None);
+    assert_eq!(profiles.find_by_user(user_id).await.unwrap(), None);
 
     // The caller of a write goes away (a client disconnects) right after the
     // database committed, before the invalidation ran.
@@ -704,7 +705,7 @@ async fn a_write_cancelled_after_its_commit_still_invalidates() {
     let committed = gate.loaded.notified();
     let caller = {
         let profiles = Arc::clone(&profiles);
-        tokio::spawn(async move { profiles.upsert(user.id, &bio("kept")).await })
+        tokio::spawn(async move { profiles.upsert(user_id, &bio("kept")).await })
     };
     committed.await;
     caller.abort();
@@ -712,13 +713,13 @@ async fn a_write_cancelled_after_its_commit_still_invalidates() {
     gate.release.notify_one();
 
     eventually("the cancelled write's invalidation", async || {
-        profiles.find_by_user(user.id).await.unwrap().is_some()
+        profiles.find_by_user(user_id).await.unwrap().is_some()
     })
     .await;
     let fresh = env.cache().await.wrap(env.repos().profiles);
     assert_eq!(
         fresh
-            .find_by_user(user.id)
+            .find_by_user(user_id)
             .await
             .unwrap()
             .unwrap()
@@ -732,22 +733,15 @@ async fn a_write_cancelled_after_its_commit_still_invalidates() {
 #[tokio::test]
 async fn concurrent_misses_on_one_key_load_once() {
     let env = Env::new().await;
-    let cache = env.cache().await;
-    let user = cache
-        .wrap(env.repos().users)
-        .create(new_user("many@example.com"))
-        .await
-        .unwrap();
-    let gate = Gated::new(env.repos().profiles);
-    let profiles = Arc::new(cache.wrap(GatedRef(Arc::clone(&gate))));
-    profiles.upsert(user.id, &bio("hot")).await.unwrap();
+    let (cache, user_id, gate, profiles) = gated_profiles(&env, "many@example.com").await;
+    profiles.upsert(user_id, &bio("hot")).await.unwrap();
 
     *gate.hold.lock().unwrap() = true;
     let loaded = gate.loaded.notified();
     let readers: Vec<_> = (0..50)
         .map(|_| {
             let profiles = Arc::clone(&profiles);
-            tokio::spawn(async move { profiles.find_by_user(user.id).await })
+            tokio::spawn(async move { profiles.find_by_user(user_id).await })
         })
         .collect();
     loaded.await;
