@@ -1,9 +1,15 @@
 //! One error type for every handler, answered as RFC 9457 `application/problem+json`
-//! with a stable `code`. Internals are logged, never sent.
+//! with a stable `code`. Every failure mode has one row in [`ApiError::row`]:
+//! its status, code and title, and — for server faults — the fixed detail that
+//! replaces its message. Internals are logged (once, with their source chain),
+//! never sent.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use domain::{AuthError, RepoError, ValidationErrors};
+use domain::{
+    AuthError, BoxError, Denial, OAuthFailure, ProviderError, RepoError, Resource,
+    ValidationErrors,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -13,49 +19,72 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// 422: the body parsed but a field is invalid.
-    #[error("validation failed: {0}")]
-    Validation(ValidationErrors),
-    /// 400: the body is not JSON, or not the JSON object expected.
-    #[error("malformed JSON body: {0}")]
+    /// Whatever the domain refused or failed with.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The body is not JSON, or not the JSON object expected.
+    #[error("{0}")]
     MalformedJson(String),
-    /// 415
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
-    /// 413
     #[error("request body is too large")]
     PayloadTooLarge,
-    /// 401, the same for an unknown email and a wrong password.
-    #[error("invalid email or password")]
-    InvalidCredentials,
-    /// 409
-    #[error("email already registered")]
-    EmailTaken,
-    /// 401, with `WWW-Authenticate: Bearer`.
-    #[error("{0}")]
-    Unauthorized(&'static str),
-    /// 401: a rotated refresh token came back; the session is revoked.
-    #[error("refresh token reused")]
-    TokenReused,
-    /// 404
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// 405
+    #[error("No such route.")]
+    RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
-    /// 429, with `Retry-After`.
-    #[error("too many requests")]
+    /// Answered with `Retry-After`.
+    #[error("Too many attempts; retry in {} s.", retry_secs(*retry_after))]
     RateLimited { retry_after: std::time::Duration },
-    /// 503: a dependency is unavailable.
-    #[error("service temporarily unavailable")]
-    Unavailable(#[source] RepoError),
-    /// 400/404/409/502: a sign-in with an external provider failed.
-    #[error(transparent)]
-    OAuth(domain::OAuthFailure),
-    /// 500: a bug or an unexpected failure. Logged with its chain.
+    /// A bug or an unexpected failure in this layer. Logged with its chain.
     #[error("internal error")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Internal(#[source] BoxError),
 }
+
+/// How one failure mode is answered.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    /// Sent instead of the error's message, which may name internals.
+    fixed_detail: Option<&'static str>,
+    /// Answered with `WWW-Authenticate: Bearer error="invalid_token"`.
+    bearer_challenge: bool,
+}
+
+const fn row(status: StatusCode, code: &'static str, title: &'static str) -> Row {
+    Row {
+        status,
+        code,
+        title,
+        fixed_detail: None,
+        bearer_challenge: false,
+    }
+}
+
+impl Row {
+    const fn detail(self, detail: &'static str) -> Self {
+        Row {
+            fixed_detail: Some(detail),
+            ..self
+        }
+    }
+
+    const fn challenge(self) -> Self {
+        Row {
+            bearer_challenge: true,
+            ..self
+        }
+    }
+}
+
+const INTERNAL: Row = row(
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "internal_error",
+    "Internal server error",
+)
+.detail("An unexpected error occurred.");
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
@@ -88,106 +117,59 @@ pub struct FieldProblem {
 }
 
 impl ApiError {
-    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub fn internal(error: impl Into<BoxError>) -> Self {
         Self::Internal(error.into())
     }
 
-    pub fn status(&self) -> StatusCode {
+    /// The table: every failure mode, its status, code and title.
+    fn row(&self) -> Row {
+        use StatusCode as S;
         match self {
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::InvalidCredentials | Self::Unauthorized(_) | Self::TokenReused => {
-                StatusCode::UNAUTHORIZED
+            Self::MalformedJson(_) => row(S::BAD_REQUEST, "malformed_json", "Malformed JSON"),
+            Self::UnsupportedMediaType => row(
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+            ),
+            Self::PayloadTooLarge => row(
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+            ),
+            Self::RouteNotFound => row(S::NOT_FOUND, "not_found", "Not found"),
+            Self::MethodNotAllowed => row(
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            ),
+            Self::RateLimited { .. } => {
+                row(S::TOO_MANY_REQUESTS, "rate_limited", "Too many requests")
             }
-            Self::EmailTaken => StatusCode::CONFLICT,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::OAuth(failure) => oauth_status(failure),
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) => INTERNAL,
+            Self::Auth(error) => auth_row(error),
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.row().status
     }
 
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::Validation(_) => "validation_failed",
-            Self::MalformedJson(_) => "malformed_json",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::EmailTaken => "email_taken",
-            Self::Unauthorized(_) => "unauthorized",
-            Self::TokenReused => "token_reused",
-            Self::NotFound(_) => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::Unavailable(_) => "service_unavailable",
-            Self::OAuth(failure) => oauth_code(failure),
-            Self::Internal(_) => "internal_error",
-        }
-    }
-
-    fn title(&self) -> &'static str {
-        match self {
-            Self::Validation(_) => "Validation failed",
-            Self::MalformedJson(_) => "Malformed JSON",
-            Self::UnsupportedMediaType => "Unsupported media type",
-            Self::PayloadTooLarge => "Payload too large",
-            Self::InvalidCredentials => "Invalid credentials",
-            Self::EmailTaken => "Email already registered",
-            Self::Unauthorized(_) => "Unauthorized",
-            Self::TokenReused => "Refresh token reused",
-            Self::NotFound(_) => "Not found",
-            Self::MethodNotAllowed => "Method not allowed",
-            Self::RateLimited { .. } => "Too many requests",
-            Self::Unavailable(_) => "Service unavailable",
-            Self::OAuth(domain::OAuthFailure::Provider(domain::ProviderError::Unavailable(_))) => {
-                "Identity provider unavailable"
-            }
-            Self::OAuth(_) => "Sign-in with the identity provider failed",
-            Self::Internal(_) => "Internal server error",
-        }
-    }
-
-    fn detail(&self) -> String {
-        match self {
-            Self::Validation(errors) => errors.to_string(),
-            Self::MalformedJson(detail) => detail.clone(),
-            Self::Unauthorized(reason) => (*reason).to_owned(),
-            Self::InvalidCredentials => "The email or password is incorrect.".to_owned(),
-            Self::EmailTaken => "An account with this email address already exists.".to_owned(),
-            Self::TokenReused => "This refresh token was already used; the session has been \
-                                  revoked. Sign in again."
-                .to_owned(),
-            Self::NotFound(what) => format!("No such {what}."),
-            Self::RateLimited { retry_after } => {
-                format!(
-                    "Too many attempts; retry in {} s.",
-                    retry_secs(*retry_after)
-                )
-            }
-            Self::Unavailable(_) => "A dependency is unavailable; try again shortly.".to_owned(),
-            Self::Internal(_) => "An unexpected error occurred.".to_owned(),
-            Self::OAuth(domain::OAuthFailure::Provider(domain::ProviderError::Unavailable(_))) => {
-                "The identity provider did not answer properly; try again later.".to_owned()
-            }
-            other => other.to_string(),
-        }
+        self.row().code
     }
 
     pub fn problem(&self) -> Problem {
-        let code = self.code();
+        let row = self.row();
         Problem {
-            kind: format!("urn:codezest-auth:problem:{code}"),
-            title: self.title(),
-            status: self.status().as_u16(),
-            detail: self.detail(),
-            code,
+            kind: format!("urn:codezest-auth:problem:{}", row.code),
+            title: row.title,
+            status: row.status.as_u16(),
+            detail: row
+                .fixed_detail
+                .map_or_else(|| self.to_string(), str::to_owned),
+            code: row.code,
             errors: match self {
-                Self::Validation(errors) => Some(
+                Self::Auth(AuthError::Validation(errors)) => Some(
                     errors
                         .errors()
                         .iter()
@@ -203,33 +185,94 @@ impl ApiError {
     }
 }
 
-impl From<AuthError> for ApiError {
-    fn from(error: AuthError) -> Self {
-        match error {
-            AuthError::Validation(errors) => Self::Validation(errors),
-            AuthError::InvalidCredentials => Self::InvalidCredentials,
-            AuthError::EmailTaken => Self::EmailTaken,
-            AuthError::Unauthorized(reason) => Self::Unauthorized(reason),
-            AuthError::TokenReused => Self::TokenReused,
-            AuthError::NotFound(what) => Self::NotFound(what),
-            AuthError::Repo(RepoError::EmailTaken) => Self::EmailTaken,
-            AuthError::Repo(error @ RepoError::Unavailable(_)) => Self::Unavailable(error),
-            AuthError::Repo(error) => Self::Internal(Box::new(error)),
-            AuthError::OAuth(failure) => Self::OAuth(failure),
-            error @ AuthError::Internal(_) => Self::Internal(Box::new(error)),
+/// The domain's rows.
+fn auth_row(error: &AuthError) -> Row {
+    use StatusCode as S;
+    match error {
+        AuthError::Validation(_) => row(
+            S::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Validation failed",
+        ),
+        AuthError::InvalidCredentials => {
+            row(S::UNAUTHORIZED, "invalid_credentials", "Invalid credentials")
         }
+        AuthError::EmailTaken | AuthError::Repo(RepoError::EmailTaken) => {
+            row(S::CONFLICT, "email_taken", "Email already registered")
+        }
+        AuthError::Denied(_) => row(S::UNAUTHORIZED, "unauthorized", "Unauthorized").challenge(),
+        AuthError::TokenReused => {
+            row(S::UNAUTHORIZED, "token_reused", "Refresh token reused").challenge()
+        }
+        AuthError::NotFound(_) => row(S::NOT_FOUND, "not_found", "Not found"),
+        AuthError::Repo(RepoError::OAuthAccountTaken) => oauth_row(&OAuthFailure::LinkedElsewhere),
+        AuthError::Repo(RepoError::Unavailable(_)) => row(
+            S::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "Service unavailable",
+        )
+        .detail("A dependency is unavailable; try again shortly."),
+        AuthError::Repo(RepoError::Other(_)) | AuthError::Internal(_) => INTERNAL,
+        AuthError::OAuth(failure) => oauth_row(failure),
     }
+}
+
+/// The rows of sign-in with an external provider.
+fn oauth_row(failure: &OAuthFailure) -> Row {
+    use OAuthFailure as F;
+    use StatusCode as S;
+    const FAILED: &str = "Sign-in with the identity provider failed";
+    let (status, code) = match failure {
+        F::UnknownProvider(_) => (S::NOT_FOUND, "unknown_provider"),
+        F::InvalidState => (S::BAD_REQUEST, "invalid_oauth_state"),
+        F::Denied(_) => (S::BAD_REQUEST, "oauth_denied"),
+        F::IssuerMismatch => (S::BAD_REQUEST, "oauth_issuer_mismatch"),
+        F::Provider(ProviderError::Unavailable(_)) => {
+            return row(
+                S::BAD_GATEWAY,
+                "provider_unavailable",
+                "Identity provider unavailable",
+            )
+            .detail("The identity provider did not answer properly; try again later.");
+        }
+        F::Provider(ProviderError::Rejected(_)) => (S::BAD_REQUEST, "oauth_rejected"),
+        F::NoEmail => (S::BAD_REQUEST, "oauth_no_email"),
+        F::AccountExists => (S::CONFLICT, "account_exists"),
+        F::LinkedElsewhere => (S::CONFLICT, "oauth_account_taken"),
+        F::AlreadyLinked => (S::CONFLICT, "already_linked"),
+        F::LastSignInMethod => (S::CONFLICT, "last_sign_in_method"),
+        F::RedirectNotAllowed => (S::BAD_REQUEST, "redirect_not_allowed"),
+    };
+    row(status, code, FAILED)
 }
 
 impl From<ValidationErrors> for ApiError {
     fn from(errors: ValidationErrors) -> Self {
-        Self::Validation(errors)
+        Self::Auth(errors.into())
     }
 }
 
 impl From<domain::FieldError> for ApiError {
     fn from(error: domain::FieldError) -> Self {
-        Self::Validation(error.into())
+        Self::from(ValidationErrors::from(error))
+    }
+}
+
+impl From<Denial> for ApiError {
+    fn from(denial: Denial) -> Self {
+        Self::Auth(denial.into())
+    }
+}
+
+impl From<Resource> for ApiError {
+    fn from(missing: Resource) -> Self {
+        Self::Auth(AuthError::NotFound(missing))
+    }
+}
+
+impl From<OAuthFailure> for ApiError {
+    fn from(failure: OAuthFailure) -> Self {
+        Self::Auth(failure.into())
     }
 }
 
@@ -251,17 +294,13 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(error = %chain(&self), code = self.code(), "request failed");
+        let row = self.row();
+        if row.status.is_server_error() {
+            tracing::error!(error = %chain(&self), code = row.code, "request failed");
         } else {
-            tracing::debug!(code = self.code(), "request rejected");
+            tracing::debug!(code = row.code, "request rejected");
         }
-        let mut response = problem_response(
-            status,
-            &self.problem(),
-            matches!(self, Self::Unauthorized(_) | Self::TokenReused),
-        );
+        let mut response = problem_response(row.status, &self.problem(), row.bearer_challenge);
         if let Self::RateLimited { retry_after } = self {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -290,37 +329,37 @@ pub(crate) fn problem_response(
     response
 }
 
-fn oauth_status(failure: &domain::OAuthFailure) -> StatusCode {
-    use domain::{OAuthFailure as F, ProviderError as P};
-    match failure {
-        F::UnknownProvider(_) => StatusCode::NOT_FOUND,
-        F::Provider(P::Unavailable(_)) => StatusCode::BAD_GATEWAY,
-        F::AccountExists | F::LinkedElsewhere | F::AlreadyLinked | F::LastSignInMethod => {
-            StatusCode::CONFLICT
-        }
-        F::InvalidState
-        | F::Denied(_)
-        | F::IssuerMismatch
-        | F::Provider(P::Rejected(_))
-        | F::NoEmail
-        | F::RedirectNotAllowed => StatusCode::BAD_REQUEST,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn oauth_code(failure: &domain::OAuthFailure) -> &'static str {
-    use domain::{OAuthFailure as F, ProviderError as P};
-    match failure {
-        F::UnknownProvider(_) => "unknown_provider",
-        F::InvalidState => "invalid_oauth_state",
-        F::Denied(_) => "oauth_denied",
-        F::IssuerMismatch => "oauth_issuer_mismatch",
-        F::Provider(P::Unavailable(_)) => "provider_unavailable",
-        F::Provider(P::Rejected(_)) => "oauth_rejected",
-        F::NoEmail => "oauth_no_email",
-        F::AccountExists => "account_exists",
-        F::LinkedElsewhere => "oauth_account_taken",
-        F::AlreadyLinked => "already_linked",
-        F::LastSignInMethod => "last_sign_in_method",
-        F::RedirectNotAllowed => "redirect_not_allowed",
+    #[test]
+    fn server_faults_never_send_their_message() {
+        let secret = "password=hunter2 at db.internal:5432";
+        for error in [
+            ApiError::internal(secret),
+            ApiError::Auth(AuthError::Repo(RepoError::other(secret))),
+            ApiError::Auth(AuthError::Repo(RepoError::Unavailable(secret.into()))),
+            ApiError::Auth(AuthError::Internal(secret.into())),
+            OAuthFailure::Provider(ProviderError::Unavailable(secret.into())).into(),
+        ] {
+            let problem = error.problem();
+            assert!(error.status().is_server_error(), "{error:?}");
+            assert!(!problem.detail.contains("hunter2"), "{error:?}");
+            assert!(chain(&error).contains("hunter2"), "the log line keeps the chain");
+        }
+    }
+
+    #[test]
+    fn refusals_are_answered_by_variant() {
+        let expired = ApiError::from(Denial::Expired);
+        assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(expired.code(), "unauthorized");
+        assert_eq!(expired.problem().detail, "access token has expired");
+        assert!(expired.row().bearer_challenge);
+        let missing = ApiError::from(Resource::Session);
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert_eq!(missing.problem().detail, "No such session.");
+        assert!(!ApiError::Auth(AuthError::InvalidCredentials).row().bearer_challenge);
     }
 }

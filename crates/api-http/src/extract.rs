@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use axum::http::request::Parts;
-use domain::{ClientInfo, Principal};
+use domain::{ClientInfo, Denial, Principal};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -64,7 +64,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             if !matches!(inner.classify(), Category::Data) {
                 return Err(malformed());
             }
-            return Err(ApiError::Validation(data_error(&path, &inner).into()));
+            return Err(data_error(&path, &inner).into());
         }
     };
     // Trailing bytes after the value make the body malformed too.
@@ -104,7 +104,7 @@ impl FromRequestParts<AppState> for AuthUser {
         let header = parts
             .headers
             .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized("missing bearer token"))?;
+            .ok_or(Denial::MissingToken)?;
         let token = header
             .to_str()
             .ok()
@@ -112,9 +112,7 @@ impl FromRequestParts<AppState> for AuthUser {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .filter(|token| !token.is_empty())
-            .ok_or(ApiError::Unauthorized(
-                "malformed Authorization header: expected `Bearer <token>`",
-            ))?;
+            .ok_or(Denial::MalformedHeader)?;
         let principal = state.auth.authenticate(token).await?;
         tracing::Span::current().record("user_id", tracing::field::display(principal.user_id));
         Ok(Self(principal))
@@ -158,12 +156,12 @@ mod tests {
             parse_json::<Login>(br#"{"email":"a","password":"b"} x"#),
             Err(ApiError::MalformedJson(_))
         ));
-        let Err(ApiError::Validation(errors)) = parse_json::<Login>(br#"{"email":"a@b.co"}"#)
+        let Err(ApiError::Auth(domain::AuthError::Validation(errors))) = parse_json::<Login>(br#"{"email":"a@b.co"}"#)
         else {
             panic!("expected a validation error");
         };
         assert_eq!(errors.errors()[0].field, "password");
-        let Err(ApiError::Validation(errors)) =
+        let Err(ApiError::Auth(domain::AuthError::Validation(errors))) =
             parse_json::<Login>(br#"{"email":1,"password":"x"}"#)
         else {
             panic!("expected a validation error");

@@ -11,6 +11,7 @@ mod error;
 mod extract;
 mod limit;
 mod metrics;
+mod readiness;
 mod routes;
 mod state;
 
@@ -38,6 +39,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use error::{ApiError, Problem};
 pub use limit::{RateLimitSettings, RateLimits};
+pub use readiness::{Readiness, ReadinessProbe, ServiceStatus};
 pub use state::{AppState, TraceIdOf};
 
 /// Largest accepted request body.
@@ -140,7 +142,7 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(openapi.as_ref().clone()) }
             }),
         )
-        .fallback(|| async { ApiError::NotFound("route") })
+        .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware)

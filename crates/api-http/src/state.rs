@@ -1,8 +1,9 @@
 use std::sync::Arc;
 
-use domain::{AuthService, OAuthService, ReadinessProbe};
+use domain::{AuthService, OAuthService};
 
 use crate::limit::RateLimits;
+use crate::readiness::ReadinessProbe;
 
 /// Finds the trace id of a request's span (OpenTelemetry, wired by `app`), so
 /// log lines carry it beside the request id.

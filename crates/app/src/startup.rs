@@ -7,10 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use api_http::{AppState, RateLimitSettings, RateLimits};
-use domain::{
-    AuthService, AuthSettings, JwtKeys, OAuthService, OAuthSettings, PasswordHasher, ServiceStatus,
-};
+use api_http::{AppState, RateLimitSettings, RateLimits, ServiceStatus};
+use domain::{AuthService, AuthSettings, JwtKeys, OAuthService, OAuthSettings, PasswordHasher};
 use readiness::PgReadiness;
 use repo_postgres::{PgRepositories, PgSettings};
 use secrecy::ExposeSecret as _;
@@ -177,7 +175,6 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
              Set JWT_PRIVATE_KEY_FILE (or JWT_SECRET for HS256) for anything but development"
         );
     }
-    let repos = PgRepositories::new(pool.clone());
     let settings = AuthSettings {
         refresh_ttl: config.refresh_token_ttl,
         reuse_grace: config.refresh_reuse_grace,
@@ -186,83 +183,34 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         per_ip_per_minute: config.rate_limit_per_ip,
         login_per_email_per_minute: config.rate_limit_login_per_email,
     }));
-    let keys = Arc::new(keys);
-
-    #[cfg(feature = "cache")]
-    if config.cache.enabled {
-        let cache = cached::connect(&config.cache)?;
-        let auth = AuthService::new(
-            Arc::new(cache.wrap(repos.users)),
-            Arc::new(cache.wrap(repos.sessions)),
-            Arc::new(cache.wrap(repos.profiles)),
-            PasswordHasher::owasp(),
-            keys,
-            settings,
-        )
-        .with_verified_tokens(Arc::new(cache_redis::VerifiedTokenCache::new(
-            config.cache.l1_max_entries.max(10_000),
-        )));
-        let auth = Arc::new(auth);
-        let oauth = oauth_service(config, &auth, Arc::new(cache.wrap(repos.oauth)), &pool)?;
-        return Ok(Wiring {
-            state: AppState {
-                auth,
-                oauth,
-                readiness: Arc::new(cached::CacheReadiness {
-                    postgres: PgReadiness { pool },
-                    cache: cache.clone(),
-                }),
-                limits,
-                trace_id_of: trace_id_of(config),
-            },
-            cache: Some(cache),
-        });
-    }
-
-    if !config.cache.enabled {
-        tracing::info!("CACHE_ENABLED=false: every read goes to PostgreSQL");
-    } else if !cfg!(feature = "cache") {
-        tracing::info!("built without the `cache` feature: every read goes to PostgreSQL");
-    }
-    let auth = AuthService::new(
-        Arc::new(repos.users),
-        Arc::new(repos.sessions),
-        Arc::new(repos.profiles),
+    let Chosen {
+        ports,
+        readiness,
+        #[cfg(feature = "cache")]
+        cache,
+    } = choose(config, pool)?;
+    let mut auth = AuthService::new(
+        Arc::clone(&ports.users),
+        ports.sessions,
+        ports.profiles,
         PasswordHasher::owasp(),
-        keys,
+        Arc::new(keys),
         settings,
     );
+    if let Some(verified) = ports.verified {
+        auth = auth.with_verified_tokens(verified);
+    }
     let auth = Arc::new(auth);
-    let oauth = oauth_service(config, &auth, Arc::new(repos.oauth), &pool)?;
-    Ok(Wiring {
-        state: AppState {
-            auth,
-            oauth,
-            readiness: Arc::new(PgReadiness { pool }),
-            limits,
-            trace_id_of: trace_id_of(config),
-        },
-        #[cfg(feature = "cache")]
-        cache: None,
-    })
-}
-
-/// Sign-in with the configured identity providers.
-fn oauth_service(
-    config: &Config,
-    auth: &Arc<AuthService>,
-    accounts: Arc<dyn domain::OAuthAccountRepository>,
-    pool: &PgPool,
-) -> anyhow::Result<Arc<OAuthService>> {
     let providers = oauth::providers(
         config.oauth.providers.clone(),
         config.oauth.provider_timeout,
     )
     .map_err(anyhow::Error::msg)?;
-    let service = OAuthService::new(
-        Arc::clone(auth),
-        accounts,
-        Arc::new(repo_postgres::PgPendingLogins::new(pool.clone())),
+    let oauth = OAuthService::new(
+        Arc::clone(&auth),
+        ports.users,
+        ports.oauth,
+        ports.pending,
         providers,
         OAuthSettings {
             public_base_url: config.oauth.public_base_url.clone(),
@@ -272,9 +220,81 @@ fn oauth_service(
         },
     );
     if !config.oauth.providers.is_empty() {
-        tracing::info!(providers = ?service.provider_names(), "identity providers configured");
+        tracing::info!(providers = ?oauth.provider_names(), "identity providers configured");
     }
-    Ok(Arc::new(service))
+    Ok(Wiring {
+        state: AppState {
+            auth,
+            oauth: Arc::new(oauth),
+            readiness,
+            limits,
+            trace_id_of: trace_id_of(config),
+        },
+        #[cfg(feature = "cache")]
+        cache,
+    })
+}
+
+/// The implementations of the domain's ports, chosen once.
+struct Ports {
+    users: Arc<dyn domain::UserRepository>,
+    sessions: Arc<dyn domain::SessionRepository>,
+    profiles: Arc<dyn domain::ProfileRepository>,
+    oauth: Arc<dyn domain::OAuthAccountRepository>,
+    pending: Arc<dyn domain::PendingLoginRepository>,
+    verified: Option<Arc<dyn domain::VerifiedTokens>>,
+}
+
+struct Chosen {
+    ports: Ports,
+    readiness: Arc<dyn api_http::ReadinessProbe>,
+    #[cfg(feature = "cache")]
+    cache: Option<cache_redis::Cache>,
+}
+
+/// PostgreSQL repositories, wrapped in the cache when it is built in and on.
+fn choose(config: &Config, pool: PgPool) -> anyhow::Result<Chosen> {
+    let repos = PgRepositories::new(pool.clone());
+    let pending = Arc::new(repo_postgres::PgPendingLogins::new(pool.clone()));
+    #[cfg(feature = "cache")]
+    if config.cache.enabled {
+        let cache = cached::connect(&config.cache)?;
+        return Ok(Chosen {
+            ports: Ports {
+                users: Arc::new(cache.wrap(repos.users)),
+                sessions: Arc::new(cache.wrap(repos.sessions)),
+                profiles: Arc::new(cache.wrap(repos.profiles)),
+                oauth: Arc::new(cache.wrap(repos.oauth)),
+                pending,
+                verified: Some(Arc::new(cache_redis::VerifiedTokenCache::new(
+                    config.cache.l1_max_entries.max(10_000),
+                ))),
+            },
+            readiness: Arc::new(cached::CacheReadiness {
+                postgres: PgReadiness { pool },
+                cache: cache.clone(),
+            }),
+            cache: Some(cache),
+        });
+    }
+    if !config.cache.enabled {
+        tracing::info!("CACHE_ENABLED=false: every read goes to PostgreSQL");
+    } else if !cfg!(feature = "cache") {
+        tracing::info!("built without the `cache` feature: every read goes to PostgreSQL");
+    }
+    Ok(Chosen {
+        ports: Ports {
+            users: Arc::new(repos.users),
+            sessions: Arc::new(repos.sessions),
+            profiles: Arc::new(repos.profiles),
+            oauth: Arc::new(repos.oauth),
+            pending,
+            verified: None,
+        },
+        readiness: Arc::new(PgReadiness { pool }),
+        #[cfg(feature = "cache")]
+        cache: None,
+    })
 }
 
 /// Reads trace ids off request spans when spans are exported.
@@ -333,7 +353,7 @@ pub async fn shutdown_signal() {
 
 mod readiness {
     use super::{Duration, PgPool};
-    use domain::{Readiness, ReadinessProbe, ServiceStatus};
+    use api_http::{Readiness, ReadinessProbe, ServiceStatus};
 
     /// Readiness without a cache: PostgreSQL only.
     pub(super) struct PgReadiness {
@@ -366,8 +386,8 @@ mod cached {
     use std::time::Duration;
 
     use anyhow::Context as _;
-    use cache_redis::{Cache, CacheConfig, Ttls};
-    use domain::{Readiness, ReadinessProbe};
+    use api_http::{Readiness, ReadinessProbe, ServiceStatus};
+    use cache_redis::{Cache, CacheConfig, RedisStatus, Ttls};
     use secrecy::ExposeSecret as _;
 
     use super::readiness::PgReadiness;
@@ -414,7 +434,11 @@ mod cached {
         async fn check(&self) -> Readiness {
             Readiness {
                 postgres: self.postgres.postgres().await,
-                redis: self.cache.redis_status(),
+                redis: match self.cache.redis_status() {
+                    RedisStatus::Up => ServiceStatus::Up,
+                    RedisStatus::Degraded => ServiceStatus::Degraded,
+                    RedisStatus::Disabled => ServiceStatus::Disabled,
+                },
             }
         }
     }

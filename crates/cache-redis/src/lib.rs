@@ -33,7 +33,6 @@ mod verified;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use domain::ServiceStatus;
 use fred::clients::SubscriberClient;
 use fred::prelude::*;
 use fred::types::config::{Config as RedisConfig, ReconnectPolicy};
@@ -45,6 +44,16 @@ pub use crate::keys::{ENCODING_VERSION, Entity, Key};
 pub use crate::metrics::CacheStats;
 pub use crate::repos::Cached;
 pub use crate::verified::VerifiedTokenCache;
+
+/// Whether the cache's Redis tier is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisStatus {
+    Up,
+    /// Unreachable (breaker open): the service runs on L1 and the database.
+    Degraded,
+    /// No Redis tier (L1 only).
+    Disabled,
+}
 
 use crate::core::Core;
 use crate::l2::L2;
@@ -161,11 +170,11 @@ impl Cache {
     }
 
     /// `Up` while Redis answers; `Degraded` while the service runs without it.
-    pub fn redis_status(&self) -> ServiceStatus {
+    pub fn redis_status(&self) -> RedisStatus {
         match &self.core.l2 {
-            Some(l2) if l2.breaker.is_open() => ServiceStatus::Degraded,
-            Some(_) => ServiceStatus::Up,
-            None => ServiceStatus::Disabled,
+            Some(l2) if l2.breaker.is_open() => RedisStatus::Degraded,
+            Some(_) => RedisStatus::Up,
+            None => RedisStatus::Disabled,
         }
     }
 
@@ -179,7 +188,7 @@ impl Cache {
     pub async fn wait_until_ready(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if self.redis_status() == ServiceStatus::Up && self.core.channel_is_up() {
+            if self.redis_status() == RedisStatus::Up && self.core.channel_is_up() {
                 return true;
             }
             if tokio::time::Instant::now() >= deadline {

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use domain::repo::{DeletedUser, PasswordChanged, RepoResult};
+use domain::ports::{DeletedUser, PasswordChanged, RepoResult};
 use domain::{
     Credentials, DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccount,
     OAuthAccountRepository, PasswordHash, Profile, ProfileRepository, ProfileUpdate, RotateOutcome,

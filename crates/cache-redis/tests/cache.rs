@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cache_redis::{Cache, CacheConfig, Cached};
-use domain::repo::RepoResult;
+use domain::ports::RepoResult;
 use domain::{
     DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccountRepository, Profile,
     ProfileRepository, ProfileUpdate, RefreshTokens, SessionId, SessionRepository, UserId,

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::error::AuthError;
+use crate::error::{AuthError, Denial, Resource};
 use crate::ids::{SessionId, UserId};
 use crate::password::{Password, PasswordHasher};
 use crate::refresh::{RefreshToken, RefreshTokens};
-use crate::repo::{ProfileRepository, SessionRepository, UserRepository};
-use crate::tokens::{JwtKeys, VerifiedTokens};
+use crate::ports::{ProfileRepository, SessionRepository, UserRepository};
+use crate::ports::VerifiedTokens;
+use crate::tokens::JwtKeys;
 use crate::user::{
     DisplayName, Email, NewSession, NewUser, Profile, ProfileUpdate, RotateOutcome, Session, User,
 };
@@ -84,8 +85,8 @@ pub struct AuthService {
     settings: AuthSettings,
 }
 
-const SESSION_EXPIRED: AuthError = AuthError::Unauthorized("session has ended");
-const BAD_REFRESH: AuthError = AuthError::Unauthorized("refresh token is invalid or expired");
+const SESSION_EXPIRED: AuthError = AuthError::Denied(Denial::SessionEnded);
+const BAD_REFRESH: AuthError = AuthError::Denied(Denial::BadRefresh);
 
 impl AuthService {
     pub fn new(
@@ -118,22 +119,6 @@ impl AuthService {
 
     pub fn keys(&self) -> &JwtKeys {
         &self.keys
-    }
-
-    pub fn users(&self) -> &Arc<dyn UserRepository> {
-        &self.users
-    }
-
-    pub fn sessions(&self) -> &Arc<dyn SessionRepository> {
-        &self.sessions
-    }
-
-    pub fn profiles(&self) -> &Arc<dyn ProfileRepository> {
-        &self.profiles
-    }
-
-    pub fn hasher(&self) -> &PasswordHasher {
-        &self.hasher
     }
 
     fn new_session(
@@ -300,15 +285,15 @@ impl AuthService {
     /// logout and revocation take effect at once.
     #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
-        let claims = self
+        let token = self
             .keys
             .verify_cached(access_token, self.verified.as_deref())?;
         let session = self
             .sessions
-            .find_by_id(claims.session_id())
+            .find_by_id(token.session_id)
             .await?
             .ok_or(SESSION_EXPIRED)?;
-        if session.user_id != claims.user_id() || !session.is_active(OffsetDateTime::now_utc()) {
+        if session.user_id != token.user_id || !session.is_active(OffsetDateTime::now_utc()) {
             return Err(SESSION_EXPIRED);
         }
         Ok(Principal {
@@ -361,7 +346,7 @@ impl AuthService {
             tracing::info!(user_id = %principal.user_id, session_id = %id, "session revoked");
             Ok(())
         } else {
-            Err(AuthError::NotFound("session"))
+            Err(AuthError::NotFound(Resource::Session))
         }
     }
 

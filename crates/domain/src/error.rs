@@ -1,8 +1,17 @@
-//! Errors of the domain: what storage can report, and what the auth services can.
+//! Errors of the domain: what storage can report, why a request is refused, and
+//! what the auth services can fail with.
+//!
+//! Refusals are data ([`Denial`], [`Resource`]), matched by variant, never by
+//! their text; internal failures keep their source chain for the one log line
+//! that reports them.
 
+use std::fmt;
+
+use crate::password::HashError;
+use crate::tokens::TokenError;
 use crate::validation::ValidationErrors;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What a repository can fail with. Constraint violations that mean something to
 /// a user are their own variants; everything else is opaque.
@@ -24,37 +33,85 @@ impl RepoError {
     }
 }
 
-/// What the auth services can fail with. The HTTP layer maps each variant to a
-/// status and a stable problem code; only `Repo` and `Internal` are server faults,
-/// and their details are logged, never sent.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("invalid input: {0}")]
-    Validation(#[from] ValidationErrors),
-    #[error("invalid email or password")]
-    InvalidCredentials,
-    #[error("this email address is already registered")]
-    EmailTaken,
-    /// The request carries no valid credentials; the reason is safe to show.
-    #[error("{0}")]
-    Unauthorized(&'static str),
-    /// A rotated refresh token was presented again; its session is now revoked.
-    #[error("refresh token was already used; the session has been revoked")]
-    TokenReused,
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    #[error("storage failed")]
-    Repo(#[source] RepoError),
-    #[error("internal error: {0}")]
-    Internal(String),
-    /// A sign-in with an external identity provider failed.
-    #[error(transparent)]
-    OAuth(crate::oauth::OAuthFailure),
+/// Why a request carries no usable credentials (401). Each reason is safe to
+/// show: none tells an attacker more than "this token does not work".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// No `Authorization` header.
+    MissingToken,
+    /// An `Authorization` header that is not `Bearer <token>`.
+    MalformedHeader,
+    /// A token that does not verify (signature, algorithm, `typ`, `kid`, claims).
+    InvalidToken,
+    /// A valid token past its `exp`.
+    Expired,
+    /// The token's session was revoked, has expired, or its user is gone.
+    SessionEnded,
+    /// A refresh token that is unknown, malformed, revoked or expired.
+    BadRefresh,
 }
 
-impl AuthError {
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::Internal(message.into())
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::MissingToken => "missing bearer token",
+            Self::MalformedHeader => "malformed Authorization header: expected `Bearer <token>`",
+            Self::InvalidToken => "access token is invalid",
+            Self::Expired => "access token has expired",
+            Self::SessionEnded => "session has ended",
+            Self::BadRefresh => "refresh token is invalid or expired",
+        })
+    }
+}
+
+/// What a request named that does not exist (404).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Session,
+    LinkedProvider,
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Session => "session",
+            Self::LinkedProvider => "linked provider",
+        })
+    }
+}
+
+/// What the auth services can fail with. The HTTP layer maps each variant to a
+/// status and a stable problem code; only `Repo` (other than the constraint
+/// variants) and `Internal` are server faults, and their chains are logged,
+/// never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    Validation(#[from] ValidationErrors),
+    #[error("The email or password is incorrect.")]
+    InvalidCredentials,
+    #[error("An account with this email address already exists.")]
+    EmailTaken,
+    #[error("{0}")]
+    Denied(Denial),
+    /// A rotated refresh token was presented again; its session is now revoked.
+    #[error("This refresh token was already used; the session has been revoked. Sign in again.")]
+    TokenReused,
+    #[error("No such {0}.")]
+    NotFound(Resource),
+    #[error("storage failed")]
+    Repo(#[source] RepoError),
+    /// A bug or a failure of the process itself (hashing, signing).
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+    /// A sign-in with an external identity provider failed.
+    #[error(transparent)]
+    OAuth(#[from] OAuthFailure),
+}
+
+impl From<Denial> for AuthError {
+    fn from(denial: Denial) -> Self {
+        Self::Denied(denial)
     }
 }
 
@@ -65,4 +122,61 @@ impl From<RepoError> for AuthError {
             other => Self::Repo(other),
         }
     }
+}
+
+impl From<HashError> for AuthError {
+    fn from(error: HashError) -> Self {
+        Self::Internal(Box::new(error))
+    }
+}
+
+impl From<TokenError> for AuthError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Invalid => Self::Denied(Denial::InvalidToken),
+            TokenError::Expired => Self::Denied(Denial::Expired),
+            signing @ TokenError::Signing(_) => Self::Internal(Box::new(signing)),
+        }
+    }
+}
+
+/// A provider failure, as the caller may see it (never a token or a code).
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider could not be reached, timed out or answered garbage: 502.
+    #[error("the identity provider is unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused the code, or its answer failed validation (ID token
+    /// signature, issuer, audience, expiry, nonce): 400.
+    #[error("the identity provider's answer was rejected: {0}")]
+    Rejected(String),
+}
+
+/// Why an OAuth request failed; each maps to a status and a problem code.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthFailure {
+    #[error("unknown identity provider {0:?}")]
+    UnknownProvider(String),
+    #[error("the login state is missing, unknown, expired, already used or from another browser")]
+    InvalidState,
+    #[error("the identity provider reported an error: {0}")]
+    Denied(String),
+    #[error("the callback's issuer does not match the identity provider")]
+    IssuerMismatch,
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("the identity provider shared no email address")]
+    NoEmail,
+    #[error(
+        "an account with this email address exists; sign in to it and link this provider from there"
+    )]
+    AccountExists,
+    #[error("this provider account is linked to another user")]
+    LinkedElsewhere,
+    #[error("this provider is already linked to your account")]
+    AlreadyLinked,
+    #[error("this is your only way to sign in; set a password or link another provider first")]
+    LastSignInMethod,
+    #[error("redirect_to is not an allowed destination")]
+    RedirectNotAllowed,
 }

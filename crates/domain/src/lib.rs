@@ -1,37 +1,39 @@
 //! The heart of codezest-auth: entities, value types that parse on construction,
-//! the repository traits every storage or cache layer implements, password hashing
-//! (argon2id), access-token issue and verification (JWT) and the auth services.
+//! the ports (every trait through which storage, caches and identity providers
+//! are reached), password hashing (argon2id), access-token issue and
+//! verification (JWT) and the auth services.
 //!
 //! This crate does no I/O of its own and must not depend on an I/O crate (no sqlx,
-//! axum, fred, moka or reqwest): storage arrives through the traits in [`repo`],
-//! wired together by the `app` crate. Domain types are not `Serialize`; the HTTP
-//! layer converts them into its own DTOs.
+//! axum, fred, moka or reqwest): the world arrives through the traits in
+//! [`ports`], wired together by the `app` crate. Domain types are not
+//! `Serialize`; the HTTP layer converts them into its own DTOs.
+//!
+//! Module order (no cycles): `ids`, `validation`, `user`, `password`, `refresh`,
+//! `tokens` → `error` → `ports` → `auth` → `oauth`.
 
 pub mod auth;
 pub mod error;
 pub mod ids;
 pub mod oauth;
 pub mod password;
+pub mod ports;
 pub mod refresh;
-pub mod repo;
 pub mod tokens;
 pub mod user;
 pub mod validation;
 
 pub use auth::{AuthService, AuthSettings, Authenticated, ClientInfo, Principal, Registration};
-pub use error::{AuthError, RepoError};
+pub use error::{AuthError, BoxError, Denial, OAuthFailure, ProviderError, RepoError, Resource};
 pub use ids::{SessionId, UserId};
-pub use oauth::{
-    AuthorizationRequest, Callback, Completed, ExternalIdentity, IdentityProvider, OAuthFailure,
-    OAuthService, OAuthSettings, PendingLogin, PendingLoginRepository, ProviderError, Started,
+pub use oauth::{Callback, Completed, OAuthService, OAuthSettings, Started};
+pub use password::{HashError, Password, PasswordHash, PasswordHasher};
+pub use ports::{
+    AuthorizationRequest, DeletedUser, ExternalIdentity, IdentityProvider, OAuthAccountRepository,
+    PasswordChanged, PendingLogin, PendingLoginRepository, ProfileRepository, RepoResult,
+    SessionRepository, UserRepository, VerifiedToken, VerifiedTokens,
 };
-pub use password::{Password, PasswordHash, PasswordHasher};
 pub use refresh::{RefreshToken, RefreshTokens, TokenHash};
-pub use repo::{
-    OAuthAccountRepository, ProfileRepository, Readiness, ReadinessProbe, ServiceStatus,
-    SessionRepository, UserRepository,
-};
-pub use tokens::{AccessClaims, JwtAlgorithm, JwtConfig, JwtKeys, PublicJwk, VerifiedTokens};
+pub use tokens::{AccessClaims, JwtAlgorithm, JwtConfig, JwtKeys, KeyError, PublicJwk, TokenError};
 pub use user::{
     Credentials, DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccount, Profile,
     ProfileUpdate, RotateOutcome, Session, User,

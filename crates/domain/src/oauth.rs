@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
@@ -18,129 +17,14 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use crate::auth::{AuthService, Authenticated, ClientInfo, event};
-use crate::error::{AuthError, RepoError};
+use crate::error::{AuthError, ProviderError, RepoError, Resource};
 use crate::ids::UserId;
-use crate::repo::RepoResult;
+use crate::error::OAuthFailure;
+use crate::ports::{
+    AuthorizationRequest, ExternalIdentity, IdentityProvider, OAuthAccountRepository, PendingLogin,
+    PendingLoginRepository, UserRepository,
+};
 use crate::user::{DisplayName, Email, NewOAuthAccount, NewUser, OAuthAccount};
-
-/// What a provider says about the person who signed in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExternalIdentity {
-    pub subject: String,
-    pub email: Option<String>,
-    /// Only what the provider asserts (`email_verified`, GitHub's `verified`).
-    pub email_verified: bool,
-    pub name: Option<String>,
-}
-
-/// A provider failure, as the caller may see it (never a token or a code).
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
-    /// The provider could not be reached, timed out or answered garbage: 502.
-    #[error("the identity provider is unavailable: {0}")]
-    Unavailable(String),
-    /// The provider refused the code, or its answer failed validation (ID token
-    /// signature, issuer, audience, expiry, nonce): 400.
-    #[error("the identity provider's answer was rejected: {0}")]
-    Rejected(String),
-}
-
-/// The parameters of an authorization request, made by `OAuthService`.
-#[derive(Debug)]
-pub struct AuthorizationRequest<'a> {
-    pub state: &'a str,
-    /// `BASE64URL(SHA-256(verifier))` (PKCE `S256`).
-    pub pkce_challenge: &'a str,
-    /// OpenID Connect only.
-    pub nonce: Option<&'a str>,
-    pub redirect_uri: &'a str,
-}
-
-/// An identity provider: Google, GitHub, or any OpenID Connect issuer.
-#[async_trait]
-pub trait IdentityProvider: Send + Sync + 'static {
-    fn name(&self) -> &str;
-
-    /// Whether it is OpenID Connect (sends an ID token; gets a `nonce`).
-    fn is_oidc(&self) -> bool;
-
-    /// RFC 9207: the issuer a callback's `iss` must equal, and whether the
-    /// provider always sends it.
-    async fn issuer(&self) -> Result<Option<(String, bool)>, ProviderError>;
-
-    async fn authorization_url(
-        &self,
-        request: AuthorizationRequest<'_>,
-    ) -> Result<String, ProviderError>;
-
-    /// Exchanges the code (with the PKCE verifier) and returns the validated
-    /// identity. `nonce` is what the ID token must carry.
-    async fn identity(
-        &self,
-        code: &str,
-        pkce_verifier: &str,
-        nonce: Option<&str>,
-        redirect_uri: &str,
-    ) -> Result<ExternalIdentity, ProviderError>;
-}
-
-/// A login started at `/authorize`, waiting for its callback.
-#[derive(Debug, Clone)]
-pub struct PendingLogin {
-    /// SHA-256 of `state`: the state itself is never stored.
-    pub state_hash: [u8; 32],
-    pub provider: String,
-    pub pkce_verifier: String,
-    pub nonce: Option<String>,
-    /// SHA-256 of the cookie that binds the flow to the browser that began it.
-    pub browser_hash: [u8; 32],
-    pub redirect_to: Option<String>,
-    /// Set when a signed-in user is linking a provider.
-    pub link_user: Option<UserId>,
-    pub expires_at: OffsetDateTime,
-}
-
-#[async_trait]
-pub trait PendingLoginRepository: Send + Sync + 'static {
-    async fn save(&self, login: &PendingLogin) -> RepoResult<()>;
-    /// Removes and returns the pending login: a state works once.
-    async fn take(&self, state_hash: &[u8; 32]) -> RepoResult<Option<PendingLogin>>;
-}
-
-/// Why an OAuth request failed; each maps to a status and a problem code.
-#[derive(Debug, thiserror::Error)]
-pub enum OAuthFailure {
-    #[error("unknown identity provider {0:?}")]
-    UnknownProvider(String),
-    #[error("the login state is missing, unknown, expired, already used or from another browser")]
-    InvalidState,
-    #[error("the identity provider reported an error: {0}")]
-    Denied(String),
-    #[error("the callback's issuer does not match the identity provider")]
-    IssuerMismatch,
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
-    #[error("the identity provider shared no email address")]
-    NoEmail,
-    #[error(
-        "an account with this email address exists; sign in to it and link this provider from there"
-    )]
-    AccountExists,
-    #[error("this provider account is linked to another user")]
-    LinkedElsewhere,
-    #[error("this provider is already linked to your account")]
-    AlreadyLinked,
-    #[error("this is your only way to sign in; set a password or link another provider first")]
-    LastSignInMethod,
-    #[error("redirect_to is not an allowed destination")]
-    RedirectNotAllowed,
-}
-
-impl From<OAuthFailure> for AuthError {
-    fn from(failure: OAuthFailure) -> Self {
-        AuthError::OAuth(failure)
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct OAuthSettings {
@@ -186,7 +70,8 @@ pub enum Completed {
 
 pub struct OAuthService {
     auth: Arc<AuthService>,
-    accounts: Arc<dyn crate::repo::OAuthAccountRepository>,
+    users: Arc<dyn UserRepository>,
+    accounts: Arc<dyn OAuthAccountRepository>,
     pending: Arc<dyn PendingLoginRepository>,
     providers: HashMap<String, Arc<dyn IdentityProvider>>,
     settings: OAuthSettings,
@@ -205,13 +90,15 @@ fn digest(value: &str) -> [u8; 32] {
 impl OAuthService {
     pub fn new(
         auth: Arc<AuthService>,
-        accounts: Arc<dyn crate::repo::OAuthAccountRepository>,
+        users: Arc<dyn UserRepository>,
+        accounts: Arc<dyn OAuthAccountRepository>,
         pending: Arc<dyn PendingLoginRepository>,
         providers: Vec<Arc<dyn IdentityProvider>>,
         settings: OAuthSettings,
     ) -> Self {
         Self {
             auth,
+            users,
             accounts,
             pending,
             providers: providers
@@ -418,8 +305,7 @@ impl OAuthService {
             .as_deref()
             .and_then(|e| Email::parse(e).ok())
             .ok_or(OAuthFailure::NoEmail)?;
-        let users = self.auth.users();
-        if let Some(existing) = users.find_by_email(&email).await? {
+        if let Some(existing) = self.users.find_by_email(&email).await? {
             if !(self.settings.link_verified_email
                 && identity.email_verified
                 && existing.email_verified)
@@ -435,7 +321,8 @@ impl OAuthService {
             .and_then(|n| DisplayName::parse(n).ok())
             .or_else(|| DisplayName::parse(email.as_str().split('@').next().unwrap_or("user")).ok())
             .unwrap_or_else(|| DisplayName::parse("user").expect("a valid name"));
-        let user = users
+        let user = self
+            .users
             .create(NewUser {
                 id: UserId::new(),
                 email: email.clone(),
@@ -494,11 +381,10 @@ impl OAuthService {
     pub async fn unlink(&self, user_id: UserId, provider_name: &str) -> Result<(), AuthError> {
         let accounts = self.accounts.list_for_user(user_id).await?;
         if !accounts.iter().any(|a| a.provider == provider_name) {
-            return Err(AuthError::NotFound("linked provider"));
+            return Err(AuthError::NotFound(Resource::LinkedProvider));
         }
         let has_password = self
-            .auth
-            .users()
+            .users
             .credentials_by_id(user_id)
             .await?
             .is_some_and(|c| c.password_hash.is_some());
@@ -506,7 +392,7 @@ impl OAuthService {
             return Err(OAuthFailure::LastSignInMethod.into());
         }
         if !self.accounts.unlink(user_id, provider_name).await? {
-            return Err(AuthError::NotFound("linked provider"));
+            return Err(AuthError::NotFound(Resource::LinkedProvider));
         }
         tracing::info!(%user_id, provider = provider_name, "provider unlinked");
         Ok(())

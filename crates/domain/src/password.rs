@@ -13,8 +13,18 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
-use crate::error::AuthError;
 use crate::validation::FieldError;
+
+/// Why hashing a password failed: the process's fault, never the caller's.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("argon2 failed to hash")]
+    Argon2(#[source] argon2::Error),
+    #[error("the password hasher is shut down")]
+    Closed,
+    #[error("the password hashing task failed")]
+    Task(#[source] tokio::task::JoinError),
+}
 
 /// A password as typed: 8–128 Unicode characters, kept whole (never truncated)
 /// and secret (never in `Debug`, logs or errors).
@@ -123,14 +133,14 @@ impl PasswordHasher {
     }
 
     /// Hashes `password` with a fresh random salt.
-    pub async fn hash(&self, password: &Password) -> Result<PasswordHash, AuthError> {
+    pub async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError> {
         let secret = SecretString::from(password.expose().to_owned());
         let inner = Arc::clone(&self.inner);
         let phc = self
             .run_blocking(move || {
                 inner
                     .hash_phc(secret.expose_secret().as_bytes())
-                    .map_err(|e| AuthError::internal(format!("argon2 hash failed: {e}")))
+                    .map_err(HashError::Argon2)
             })
             .await??;
         Ok(PasswordHash::from_phc(phc))
@@ -162,18 +172,18 @@ impl PasswordHasher {
     async fn run_blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, AuthError> {
+    ) -> Result<T, HashError> {
         let _permit = self
             .inner
             .permits
             .acquire()
             .instrument(tracing::debug_span!("argon2_queue"))
             .await
-            .map_err(|_| AuthError::internal("password hasher closed"))?;
+            .map_err(|_| HashError::Closed)?;
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(work))
             .await
-            .map_err(|e| AuthError::internal(format!("password hashing task failed: {e}")))
+            .map_err(HashError::Task)
     }
 }
 

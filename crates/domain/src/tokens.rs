@@ -17,8 +17,39 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
+use crate::ports::{VerifiedToken, VerifiedTokens};
+
+/// Why an access token was not accepted, or could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("access token is invalid")]
+    Invalid,
+    #[error("access token has expired")]
+    Expired,
+    #[error("signing an access token failed")]
+    Signing(#[source] jsonwebtoken::errors::Error),
+}
+
+/// Why a signing or verification key could not be loaded (start-up only).
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("unsupported algorithm {0:?}: use EdDSA, ES256 or HS256")]
+    UnsupportedAlgorithm(String),
+    /// The material is not a key of the expected kind (the text says which).
+    #[error("{0}")]
+    Malformed(&'static str),
+    #[error("an HS256 secret must be at least 32 bytes")]
+    ShortSecret,
+    #[error("the key could not be encoded or loaded")]
+    Crypto(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl KeyError {
+    fn crypto(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Crypto(Box::new(error))
+    }
+}
 
 /// The `typ` header every access token carries.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -49,15 +80,13 @@ impl JwtAlgorithm {
 }
 
 impl FromStr for JwtAlgorithm {
-    type Err = String;
+    type Err = KeyError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "EdDSA" => Ok(Self::EdDSA),
             "ES256" => Ok(Self::ES256),
             "HS256" => Ok(Self::HS256),
-            other => Err(format!(
-                "unsupported algorithm {other:?}: use EdDSA, ES256 or HS256"
-            )),
+            other => Err(KeyError::UnsupportedAlgorithm(other.to_owned())),
         }
     }
 }
@@ -96,7 +125,17 @@ impl AccessClaims {
     pub fn session_id(&self) -> SessionId {
         SessionId::from_uuid(self.sid)
     }
+
+    /// What the hot path keeps of these claims.
+    pub fn verified(&self) -> VerifiedToken {
+        VerifiedToken {
+            user_id: self.user_id(),
+            session_id: self.session_id(),
+            exp: self.exp,
+        }
+    }
 }
+
 
 /// A public key as published at `/.well-known/jwks.json` (RFC 7517).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +171,7 @@ struct KeyPair {
 }
 
 impl JwtKeys {
-    pub fn from_config(config: JwtConfig) -> Result<Self, String> {
+    pub fn from_config(config: JwtConfig) -> Result<Self, KeyError> {
         let algorithm = config.algorithm;
         let ephemeral = config.signing_key.is_none();
         let signing = match config.signing_key {
@@ -200,7 +239,7 @@ impl JwtKeys {
         user: UserId,
         session: SessionId,
         now: OffsetDateTime,
-    ) -> Result<String, AuthError> {
+    ) -> Result<String, TokenError> {
         let iat = now.unix_timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -215,13 +254,13 @@ impl JwtKeys {
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, &claims, &self.encoding)
-            .map_err(|e| AuthError::internal(format!("signing an access token failed: {e}")))
+            .map_err(TokenError::Signing)
     }
 
     /// Verifies signature, algorithm, `typ`, `kid`, `iss`, `aud`, `exp` and the
     /// presence of `sub` and `sid`. Fails closed: anything unexpected is invalid.
-    pub fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
-        const INVALID: AuthError = AuthError::Unauthorized("access token is invalid");
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        const INVALID: TokenError = TokenError::Invalid;
         let header = jsonwebtoken::decode_header(token).map_err(|_| INVALID)?;
         if header.alg != self.algorithm.jwt() {
             return Err(INVALID);
@@ -240,23 +279,10 @@ impl JwtKeys {
             .ok_or(INVALID)?;
         match jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation) {
             Ok(data) => Ok(data.claims),
-            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => {
-                Err(AuthError::Unauthorized("access token has expired"))
-            }
+            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(TokenError::Expired),
             Err(_) => Err(INVALID),
         }
     }
-}
-
-/// Access tokens whose signature was already verified, by the SHA-256 digest of
-/// the exact token (never the token itself). A presented token found here skips
-/// signature verification; its expiry is still checked on every request, and the
-/// caller still checks its session. Implemented outside the domain (an in-process
-/// cache); without one, every request verifies the signature.
-pub trait VerifiedTokens: Send + Sync + 'static {
-    fn get(&self, digest: &[u8; 32]) -> Option<AccessClaims>;
-    /// Remembers `claims` for at most `ttl` (never beyond the token's expiry).
-    fn insert(&self, digest: [u8; 32], claims: AccessClaims, ttl: std::time::Duration);
 }
 
 /// Seconds of clock skew allowed on `exp`, with or without the verified-token cache.
@@ -269,26 +295,22 @@ impl JwtKeys {
         &self,
         token: &str,
         cache: Option<&dyn VerifiedTokens>,
-    ) -> Result<AccessClaims, AuthError> {
+    ) -> Result<VerifiedToken, TokenError> {
         let Some(cache) = cache else {
-            return self.verify(token);
+            return self.verify(token).map(|claims| claims.verified());
         };
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        if let Some(claims) = cache.get(&digest) {
-            if claims.exp + LEEWAY_SECS <= now {
-                return Err(AuthError::Unauthorized("access token has expired"));
+        if let Some(verified) = cache.get(&digest) {
+            if verified.exp + LEEWAY_SECS <= now {
+                return Err(TokenError::Expired);
             }
-            return Ok(claims);
+            return Ok(verified);
         }
-        let claims = self.verify(token)?;
-        let remaining = (claims.exp + LEEWAY_SECS - now).max(0) as u64;
-        cache.insert(
-            digest,
-            claims.clone(),
-            std::time::Duration::from_secs(remaining),
-        );
-        Ok(claims)
+        let verified = self.verify(token)?.verified();
+        let remaining = (verified.exp + LEEWAY_SECS - now).max(0) as u64;
+        cache.insert(digest, verified, std::time::Duration::from_secs(remaining));
+        Ok(verified)
     }
 }
 
@@ -314,7 +336,7 @@ fn key_id(algorithm: JwtAlgorithm, material: &[u8]) -> String {
     b64(&digest[..12])
 }
 
-fn generate_key(algorithm: JwtAlgorithm) -> Result<SecretString, String> {
+fn generate_key(algorithm: JwtAlgorithm) -> Result<SecretString, KeyError> {
     use ed25519_dalek::pkcs8::EncodePrivateKey as _;
     use p256::pkcs8::LineEnding;
     use rand::RngCore as _;
@@ -322,11 +344,11 @@ fn generate_key(algorithm: JwtAlgorithm) -> Result<SecretString, String> {
     let pem = match algorithm {
         JwtAlgorithm::EdDSA => ed25519_dalek::SigningKey::generate(&mut rng)
             .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| e.to_string())?
+            .map_err(KeyError::crypto)?
             .to_string(),
         JwtAlgorithm::ES256 => p256::SecretKey::random(&mut rng)
             .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| e.to_string())?
+            .map_err(KeyError::crypto)?
             .to_string(),
         JwtAlgorithm::HS256 => {
             let mut secret = [0_u8; 48];
@@ -337,15 +359,15 @@ fn generate_key(algorithm: JwtAlgorithm) -> Result<SecretString, String> {
     Ok(SecretString::from(pem))
 }
 
-fn load_signing_key(algorithm: JwtAlgorithm, material: &str) -> Result<KeyPair, String> {
+fn load_signing_key(algorithm: JwtAlgorithm, material: &str) -> Result<KeyPair, KeyError> {
     use ed25519_dalek::pkcs8::DecodePrivateKey as _;
     match algorithm {
         JwtAlgorithm::EdDSA => {
             let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(material)
-                .map_err(|_| "not a PKCS#8 PEM Ed25519 private key".to_owned())?;
+                .map_err(|_| KeyError::Malformed("not a PKCS#8 PEM Ed25519 private key"))?;
             let public = signing.verifying_key().to_bytes();
             let encoding =
-                EncodingKey::from_ed_pem(material.as_bytes()).map_err(|e| e.to_string())?;
+                EncodingKey::from_ed_pem(material.as_bytes()).map_err(KeyError::crypto)?;
             let (kid, decoding, jwk) = ed_public(&public)?;
             Ok(KeyPair {
                 kid,
@@ -356,9 +378,9 @@ fn load_signing_key(algorithm: JwtAlgorithm, material: &str) -> Result<KeyPair, 
         }
         JwtAlgorithm::ES256 => {
             let secret = p256::SecretKey::from_pkcs8_pem(material)
-                .map_err(|_| "not a PKCS#8 PEM P-256 private key".to_owned())?;
+                .map_err(|_| KeyError::Malformed("not a PKCS#8 PEM P-256 private key"))?;
             let encoding =
-                EncodingKey::from_ec_pem(material.as_bytes()).map_err(|e| e.to_string())?;
+                EncodingKey::from_ec_pem(material.as_bytes()).map_err(KeyError::crypto)?;
             let (kid, decoding, jwk) = ec_public(&secret.public_key())?;
             Ok(KeyPair {
                 kid,
@@ -382,24 +404,24 @@ fn load_signing_key(algorithm: JwtAlgorithm, material: &str) -> Result<KeyPair, 
 fn load_verification_key(
     algorithm: JwtAlgorithm,
     material: &str,
-) -> Result<(String, DecodingKey, Option<PublicJwk>), String> {
+) -> Result<(String, DecodingKey, Option<PublicJwk>), KeyError> {
     use ed25519_dalek::pkcs8::DecodePublicKey as _;
     match algorithm {
         JwtAlgorithm::EdDSA => {
             let public = ed25519_dalek::VerifyingKey::from_public_key_pem(material)
-                .map_err(|_| "not a PEM Ed25519 public key".to_owned())?;
+                .map_err(|_| KeyError::Malformed("not a PEM Ed25519 public key"))?;
             let (kid, key, jwk) = ed_public(&public.to_bytes())?;
             Ok((kid, key, Some(jwk)))
         }
         JwtAlgorithm::ES256 => {
             let public = p256::PublicKey::from_public_key_pem(material)
-                .map_err(|_| "not a PEM P-256 public key".to_owned())?;
+                .map_err(|_| KeyError::Malformed("not a PEM P-256 public key"))?;
             let (kid, key, jwk) = ec_public(&public)?;
             Ok((kid, key, Some(jwk)))
         }
         JwtAlgorithm::HS256 => {
             if material.len() < 32 {
-                return Err("an HS256 secret must be at least 32 bytes".to_owned());
+                return Err(KeyError::ShortSecret);
             }
             let kid = key_id(algorithm, material.as_bytes());
             Ok((kid, DecodingKey::from_secret(material.as_bytes()), None))
@@ -407,10 +429,10 @@ fn load_verification_key(
     }
 }
 
-fn ed_public(public: &[u8; 32]) -> Result<(String, DecodingKey, PublicJwk), String> {
+fn ed_public(public: &[u8; 32]) -> Result<(String, DecodingKey, PublicJwk), KeyError> {
     let x = b64(public);
     let kid = key_id(JwtAlgorithm::EdDSA, public);
-    let key = DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?;
+    let key = DecodingKey::from_ed_components(&x).map_err(KeyError::crypto)?;
     let jwk = PublicJwk {
         kty: "OKP",
         crv: "Ed25519",
@@ -422,15 +444,15 @@ fn ed_public(public: &[u8; 32]) -> Result<(String, DecodingKey, PublicJwk), Stri
     Ok((kid, key, jwk))
 }
 
-fn ec_public(public: &p256::PublicKey) -> Result<(String, DecodingKey, PublicJwk), String> {
+fn ec_public(public: &p256::PublicKey) -> Result<(String, DecodingKey, PublicJwk), KeyError> {
     use p256::elliptic_curve::sec1::ToEncodedPoint as _;
     let point = public.to_encoded_point(false);
     let (Some(x), Some(y)) = (point.x(), point.y()) else {
-        return Err("P-256 public key is the identity point".to_owned());
+        return Err(KeyError::Malformed("P-256 public key is the identity point"));
     };
     let (x, y) = (b64(x), b64(y));
     let kid = key_id(JwtAlgorithm::ES256, point.as_bytes());
-    let key = DecodingKey::from_ec_components(&x, &y).map_err(|e| e.to_string())?;
+    let key = DecodingKey::from_ec_components(&x, &y).map_err(KeyError::crypto)?;
     let jwk = PublicJwk {
         kty: "EC",
         crv: "P-256",
@@ -461,18 +483,14 @@ mod tests {
     /// A `VerifiedTokens` that counts, for the tests.
     #[derive(Default)]
     struct Remembered {
-        entries: std::sync::Mutex<HashMap<[u8; 32], (AccessClaims, std::time::Duration)>>,
+        entries: std::sync::Mutex<HashMap<[u8; 32], (VerifiedToken, std::time::Duration)>>,
     }
 
     impl VerifiedTokens for Remembered {
-        fn get(&self, digest: &[u8; 32]) -> Option<AccessClaims> {
-            self.entries
-                .lock()
-                .unwrap()
-                .get(digest)
-                .map(|(c, _)| c.clone())
+        fn get(&self, digest: &[u8; 32]) -> Option<VerifiedToken> {
+            self.entries.lock().unwrap().get(digest).map(|(c, _)| *c)
         }
-        fn insert(&self, digest: [u8; 32], claims: AccessClaims, ttl: std::time::Duration) {
+        fn insert(&self, digest: [u8; 32], claims: VerifiedToken, ttl: std::time::Duration) {
             self.entries.lock().unwrap().insert(digest, (claims, ttl));
         }
     }
@@ -502,7 +520,7 @@ mod tests {
         assert!(keys.verify_cached(&tampered, Some(&cache)).is_err());
         assert_eq!(cache.entries.lock().unwrap().len(), 1);
         // Expiry is checked on every use, even when the claims are remembered.
-        let expired = AccessClaims {
+        let expired = VerifiedToken {
             exp: now.unix_timestamp() - 60,
             ..first
         };
@@ -510,7 +528,7 @@ mod tests {
         cache.insert(digest, expired, std::time::Duration::from_secs(60));
         assert!(matches!(
             keys.verify_cached(&token, Some(&cache)),
-            Err(AuthError::Unauthorized("access token has expired"))
+            Err(TokenError::Expired)
         ));
     }
 
@@ -574,7 +592,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             keys.verify(&token),
-            Err(AuthError::Unauthorized("access token has expired"))
+            Err(TokenError::Expired)
         ));
     }
 

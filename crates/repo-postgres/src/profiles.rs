@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use domain::repo::RepoResult;
+use domain::ports::RepoResult;
 use domain::{Profile, ProfileRepository, ProfileUpdate, UserId};
 use sqlx::PgPool;
 use time::OffsetDateTime;

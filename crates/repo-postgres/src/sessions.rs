@@ -1,7 +1,7 @@
 use std::net::IpAddr;
 
 use async_trait::async_trait;
-use domain::repo::RepoResult;
+use domain::ports::RepoResult;
 use domain::{NewSession, RotateOutcome, Session, SessionId, SessionRepository, TokenHash, UserId};
 use sqlx::{PgPool, Postgres, Transaction};
 use time::OffsetDateTime;

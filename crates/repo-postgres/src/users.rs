@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use domain::repo::{DeletedUser, PasswordChanged, RepoResult};
+use domain::ports::{DeletedUser, PasswordChanged, RepoResult};
 use domain::{
     Credentials, DisplayName, Email, NewSession, NewUser, PasswordHash, RepoError, Session,
     SessionId, User, UserId, UserRepository,

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use domain::{Password, Registration, SessionId};
+use domain::{Password, Registration, Resource, SessionId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -11,7 +11,7 @@ use crate::dto::{
     ChangePasswordRequest, LoginRequest, RefreshRequest, RegisterRequest, SessionDto,
     TokenResponse, UserResponse,
 };
-use crate::error::{ApiError, Problem, Result};
+use crate::error::{Problem, Result};
 use crate::extract::{AppJson, AuthUser, Client};
 use crate::state::AppState;
 
@@ -194,7 +194,7 @@ async fn revoke_session(
     AuthUser(principal): AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    let id: SessionId = id.parse().map_err(|_| ApiError::NotFound("session"))?;
+    let id: SessionId = id.parse().map_err(|_| Resource::Session)?;
     state.auth.revoke_session(&principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

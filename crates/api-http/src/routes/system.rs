@@ -4,11 +4,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use domain::ServiceStatus;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::dto::{HealthResponse, Jwk, JwksResponse, ReadinessResponse};
+use crate::readiness::ServiceStatus;
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {

@@ -1,14 +1,18 @@
-//! Repository traits: the only way the domain reaches storage. `repo-postgres`
-//! implements them on PostgreSQL; `cache-redis` wraps any implementation in a
-//! cache that implements them again.
+//! The ports: every trait through which the domain reaches the world, and the
+//! data that crosses them. Storage (`UserRepository`, `SessionRepository`,
+//! `ProfileRepository`, `OAuthAccountRepository`, `PendingLoginRepository`) is
+//! implemented by `repo-postgres` and wrapped again by `cache-redis`; identity
+//! providers (`IdentityProvider`) by `oauth`; the verified-token cache
+//! (`VerifiedTokens`) by `cache-redis`. `app` wires them.
 //!
-//! Every method that changes data returns what a cache needs to invalidate (the
-//! affected ids and emails), so a decorator never has to read before it writes.
+//! Every storage method that changes data returns what a cache needs to
+//! invalidate (the affected ids and emails), so a decorator never has to read
+//! before it writes.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::error::RepoError;
+use crate::error::{ProviderError, RepoError};
 use crate::ids::{SessionId, UserId};
 use crate::password::PasswordHash;
 use crate::refresh::TokenHash;
@@ -137,36 +141,95 @@ pub trait OAuthAccountRepository: Send + Sync + 'static {
     async fn unlink(&self, user_id: UserId, provider: &str) -> RepoResult<bool>;
 }
 
-/// How a dependency is doing, for `/readyz`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceStatus {
-    Up,
-    /// Unreachable, but the service works without it (slower).
-    Degraded,
-    Down,
-    /// Not configured in this build or by configuration.
-    Disabled,
+/// What a provider says about the person who signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIdentity {
+    pub subject: String,
+    pub email: Option<String>,
+    /// Only what the provider asserts (`email_verified`, GitHub's `verified`).
+    pub email_verified: bool,
+    pub name: Option<String>,
 }
 
-impl ServiceStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Up => "up",
-            Self::Degraded => "degraded",
-            Self::Down => "down",
-            Self::Disabled => "disabled",
-        }
-    }
+/// The parameters of an authorization request, made by `OAuthService`.
+#[derive(Debug)]
+pub struct AuthorizationRequest<'a> {
+    pub state: &'a str,
+    /// `BASE64URL(SHA-256(verifier))` (PKCE `S256`).
+    pub pkce_challenge: &'a str,
+    /// OpenID Connect only.
+    pub nonce: Option<&'a str>,
+    pub redirect_uri: &'a str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Readiness {
-    pub postgres: ServiceStatus,
-    pub redis: ServiceStatus,
-}
-
-/// Checks the service's dependencies.
+/// An identity provider: Google, GitHub, or any OpenID Connect issuer.
 #[async_trait]
-pub trait ReadinessProbe: Send + Sync + 'static {
-    async fn check(&self) -> Readiness;
+pub trait IdentityProvider: Send + Sync + 'static {
+    fn name(&self) -> &str;
+
+    /// Whether it is OpenID Connect (sends an ID token; gets a `nonce`).
+    fn is_oidc(&self) -> bool;
+
+    /// RFC 9207: the issuer a callback's `iss` must equal, and whether the
+    /// provider always sends it.
+    async fn issuer(&self) -> Result<Option<(String, bool)>, ProviderError>;
+
+    async fn authorization_url(
+        &self,
+        request: AuthorizationRequest<'_>,
+    ) -> Result<String, ProviderError>;
+
+    /// Exchanges the code (with the PKCE verifier) and returns the validated
+    /// identity. `nonce` is what the ID token must carry.
+    async fn identity(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: Option<&str>,
+        redirect_uri: &str,
+    ) -> Result<ExternalIdentity, ProviderError>;
+}
+
+/// A login started at `/authorize`, waiting for its callback.
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    /// SHA-256 of `state`: the state itself is never stored.
+    pub state_hash: [u8; 32],
+    pub provider: String,
+    pub pkce_verifier: String,
+    pub nonce: Option<String>,
+    /// SHA-256 of the cookie that binds the flow to the browser that began it.
+    pub browser_hash: [u8; 32],
+    pub redirect_to: Option<String>,
+    /// Set when a signed-in user is linking a provider.
+    pub link_user: Option<UserId>,
+    pub expires_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait PendingLoginRepository: Send + Sync + 'static {
+    async fn save(&self, login: &PendingLogin) -> RepoResult<()>;
+    /// Removes and returns the pending login: a state works once.
+    async fn take(&self, state_hash: &[u8; 32]) -> RepoResult<Option<PendingLogin>>;
+}
+
+/// What a request needs of a verified access token: small and `Copy`, so the
+/// verified-token cache hands it out without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedToken {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    /// Unix seconds.
+    pub exp: i64,
+}
+
+/// Access tokens whose signature was already verified, by the SHA-256 digest of
+/// the exact token (never the token itself). A presented token found here skips
+/// signature verification; its expiry is still checked on every request, and the
+/// caller still checks its session. Implemented outside the domain (an in-process
+/// cache); without one, every request verifies the signature.
+pub trait VerifiedTokens: Send + Sync + 'static {
+    fn get(&self, digest: &[u8; 32]) -> Option<VerifiedToken>;
+    /// Remembers `token` for at most `ttl` (never beyond the token's expiry).
+    fn insert(&self, digest: [u8; 32], token: VerifiedToken, ttl: std::time::Duration);
 }
