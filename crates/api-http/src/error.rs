@@ -7,8 +7,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::{
-    AuthError, BoxError, Denial, OAuthFailure, ProviderError, RepoError, Resource,
-    ValidationErrors,
+    AuthError, BoxError, Denial, OAuthFailure, ProviderError, RepoError, Resource, ValidationErrors,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -194,9 +193,11 @@ fn auth_row(error: &AuthError) -> Row {
             "validation_failed",
             "Validation failed",
         ),
-        AuthError::InvalidCredentials => {
-            row(S::UNAUTHORIZED, "invalid_credentials", "Invalid credentials")
-        }
+        AuthError::InvalidCredentials => row(
+            S::UNAUTHORIZED,
+            "invalid_credentials",
+            "Invalid credentials",
+        ),
         AuthError::EmailTaken | AuthError::Repo(RepoError::EmailTaken) => {
             row(S::CONFLICT, "email_taken", "Email already registered")
         }
@@ -346,7 +347,10 @@ mod tests {
             let problem = error.problem();
             assert!(error.status().is_server_error(), "{error:?}");
             assert!(!problem.detail.contains("hunter2"), "{error:?}");
-            assert!(chain(&error).contains("hunter2"), "the log line keeps the chain");
+            assert!(
+                chain(&error).contains("hunter2"),
+                "the log line keeps the chain"
+            );
         }
     }
 
@@ -360,6 +364,10 @@ mod tests {
         let missing = ApiError::from(Resource::Session);
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
         assert_eq!(missing.problem().detail, "No such session.");
-        assert!(!ApiError::Auth(AuthError::InvalidCredentials).row().bearer_challenge);
+        assert!(
+            !ApiError::Auth(AuthError::InvalidCredentials)
+                .row()
+                .bearer_challenge
+        );
     }
 }

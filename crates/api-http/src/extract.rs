@@ -156,7 +156,8 @@ mod tests {
             parse_json::<Login>(br#"{"email":"a","password":"b"} x"#),
             Err(ApiError::MalformedJson(_))
         ));
-        let Err(ApiError::Auth(domain::AuthError::Validation(errors))) = parse_json::<Login>(br#"{"email":"a@b.co"}"#)
+        let Err(ApiError::Auth(domain::AuthError::Validation(errors))) =
+            parse_json::<Login>(br#"{"email":"a@b.co"}"#)
         else {
             panic!("expected a validation error");
         };

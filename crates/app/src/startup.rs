@@ -7,15 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use api_http::{AppState, RateLimitSettings, RateLimits, ServiceStatus};
-use domain::{AuthService, AuthSettings, JwtKeys, OAuthService, OAuthSettings, PasswordHasher};
+use api_http::{AppState, RateLimits, ServiceStatus};
+use domain::{AuthService, JwtKeys, OAuthService, PasswordHasher};
 use readiness::PgReadiness;
-use repo_postgres::{PgRepositories, PgSettings};
+use repo_postgres::PgRepositories;
 use secrecy::ExposeSecret as _;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
-use crate::config::{AppEnv, Config};
+use crate::config::{AppEnv, Config, TokenSettings};
 
 /// The service, bound and ready to serve.
 pub struct Application {
@@ -42,13 +42,18 @@ impl Application {
             #[cfg(feature = "cache")]
             cache,
         } = wire(config, pool.clone())?;
-        let listener = TcpListener::bind(config.bind_addr)
+        let listener = TcpListener::bind(config.server.bind_addr)
             .await
-            .with_context(|| format!("cannot listen on BIND_ADDR {}", config.bind_addr))?;
+            .with_context(|| format!("cannot listen on BIND_ADDR {}", config.server.bind_addr))?;
         let port = listener.local_addr()?.port();
-        let metrics_listener = TcpListener::bind(config.metrics_addr)
+        let metrics_listener = TcpListener::bind(config.server.metrics_addr)
             .await
-            .with_context(|| format!("cannot listen on METRICS_ADDR {}", config.metrics_addr))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on METRICS_ADDR {}",
+                    config.server.metrics_addr
+                )
+            })?;
         let metrics_port = metrics_listener.local_addr()?.port();
         // `dependency_up{dependency}` for dashboards and alerts.
         let readiness = Arc::clone(&state.readiness);
@@ -139,11 +144,7 @@ impl Application {
 
 /// A lazily connecting pool for `DATABASE_URL`.
 pub fn connect(config: &Config) -> anyhow::Result<PgPool> {
-    let settings = PgSettings {
-        max_connections: config.database_max_connections,
-        ..PgSettings::default()
-    };
-    repo_postgres::connect_lazy(config.database_url.expose_secret(), &settings)
+    repo_postgres::connect_lazy(config.database.url.expose_secret(), &config.database.pool)
         .context("DATABASE_URL is not a valid PostgreSQL connection string")
 }
 
@@ -159,30 +160,19 @@ struct Wiring {
 }
 
 fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
-    let keys = JwtKeys::from_config(config.jwt()).map_err(|e| {
-        let variable = match config.jwt_algorithm {
-            domain::JwtAlgorithm::HS256 => "JWT_SECRET",
-            _ => "JWT_PRIVATE_KEY_FILE",
-        };
-        anyhow::anyhow!("{variable}: {e}")
-    })?;
+    let jwt = config.tokens.jwt.clone();
+    let variable = TokenSettings::key_variable(jwt.algorithm);
+    let keys = JwtKeys::from_config(jwt).map_err(|e| anyhow::anyhow!("{variable}: {e}"))?;
     if keys.is_ephemeral() {
         // Config refuses this in production; say it loudly everywhere else.
-        debug_assert!(config.app_env != AppEnv::Production);
+        debug_assert!(config.server.app_env != AppEnv::Production);
         tracing::warn!(
             algorithm = keys.algorithm().as_str(),
             "no JWT key configured: using an ephemeral key; every token dies with this process. \
              Set JWT_PRIVATE_KEY_FILE (or JWT_SECRET for HS256) for anything but development"
         );
     }
-    let settings = AuthSettings {
-        refresh_ttl: config.refresh_token_ttl,
-        reuse_grace: config.refresh_reuse_grace,
-    };
-    let limits = Arc::new(RateLimits::new(RateLimitSettings {
-        per_ip_per_minute: config.rate_limit_per_ip,
-        login_per_email_per_minute: config.rate_limit_login_per_email,
-    }));
+    let limits = Arc::new(RateLimits::new(config.limits));
     let Chosen {
         ports,
         readiness,
@@ -195,7 +185,7 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         ports.profiles,
         PasswordHasher::owasp(),
         Arc::new(keys),
-        settings,
+        config.tokens.auth,
     );
     if let Some(verified) = ports.verified {
         auth = auth.with_verified_tokens(verified);
@@ -212,12 +202,7 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         ports.oauth,
         ports.pending,
         providers,
-        OAuthSettings {
-            public_base_url: config.oauth.public_base_url.clone(),
-            link_verified_email: config.oauth.link_verified_email,
-            redirect_allowlist: config.oauth.redirect_allowlist.clone(),
-            pending_ttl: time::Duration::minutes(10),
-        },
+        config.oauth.settings.clone(),
     );
     if !config.oauth.providers.is_empty() {
         tracing::info!(providers = ?oauth.provider_names(), "identity providers configured");
@@ -267,7 +252,7 @@ fn choose(config: &Config, pool: PgPool) -> anyhow::Result<Chosen> {
                 oauth: Arc::new(cache.wrap(repos.oauth)),
                 pending,
                 verified: Some(Arc::new(cache_redis::VerifiedTokenCache::new(
-                    config.cache.l1_max_entries.max(10_000),
+                    config.cache.config.l1_max_entries.max(10_000),
                 ))),
             },
             readiness: Arc::new(cached::CacheReadiness {
@@ -300,6 +285,7 @@ fn choose(config: &Config, pool: PgPool) -> anyhow::Result<Chosen> {
 /// Reads trace ids off request spans when spans are exported.
 fn trace_id_of(config: &Config) -> Option<api_http::TraceIdOf> {
     config
+        .telemetry
         .otlp_endpoint
         .is_some()
         .then(|| Arc::new(crate::telemetry::trace_id) as api_http::TraceIdOf)
@@ -308,7 +294,7 @@ fn trace_id_of(config: &Config) -> Option<api_http::TraceIdOf> {
 /// Applies pending migrations to `DATABASE_URL`. Creates the database first when it does not exist.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     use sqlx::migrate::MigrateDatabase as _;
-    let url = config.database_url.expose_secret();
+    let url = config.database.url.expose_secret();
     if !sqlx::Postgres::database_exists(url)
         .await
         .context("cannot reach the PostgreSQL server of DATABASE_URL")?
@@ -387,7 +373,7 @@ mod cached {
 
     use anyhow::Context as _;
     use api_http::{Readiness, ReadinessProbe, ServiceStatus};
-    use cache_redis::{Cache, CacheConfig, RedisStatus, Ttls};
+    use cache_redis::{Cache, RedisStatus};
     use secrecy::ExposeSecret as _;
 
     use super::readiness::PgReadiness;
@@ -395,20 +381,8 @@ mod cached {
 
     /// Starts the cache; never waits for Redis (it may come later).
     pub(super) fn connect(settings: &CacheSettings) -> anyhow::Result<Cache> {
-        let config = CacheConfig {
-            prefix: settings.key_prefix.clone(),
-            ttl: Ttls {
-                user: settings.ttl_user,
-                session: settings.ttl_session,
-                oauth: settings.ttl_oauth,
-                profile: settings.ttl_profile,
-            },
-            l1_max_entries: settings.l1_max_entries,
-            l1_ttl: settings.l1_ttl,
-            ..CacheConfig::default()
-        };
-        let cache =
-            Cache::connect(settings.redis_url.expose_secret(), config).context("REDIS_URL")?;
+        let cache = Cache::connect(settings.redis_url.expose_secret(), settings.config.clone())
+            .context("REDIS_URL")?;
         let probe = cache.clone();
         tokio::spawn(async move {
             if probe.wait_until_ready(Duration::from_secs(3)).await {

@@ -9,9 +9,9 @@ use time::OffsetDateTime;
 use crate::error::{AuthError, Denial, Resource};
 use crate::ids::{SessionId, UserId};
 use crate::password::{Password, PasswordHasher};
-use crate::refresh::{RefreshToken, RefreshTokens};
-use crate::ports::{ProfileRepository, SessionRepository, UserRepository};
 use crate::ports::VerifiedTokens;
+use crate::ports::{ProfileRepository, SessionRepository, UserRepository};
+use crate::refresh::{RefreshToken, RefreshTokens};
 use crate::tokens::JwtKeys;
 use crate::user::{
     DisplayName, Email, NewSession, NewUser, Profile, ProfileUpdate, RotateOutcome, Session, User,

@@ -17,9 +17,9 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use crate::auth::{AuthService, Authenticated, ClientInfo, event};
+use crate::error::OAuthFailure;
 use crate::error::{AuthError, ProviderError, RepoError, Resource};
 use crate::ids::UserId;
-use crate::error::OAuthFailure;
 use crate::ports::{
     AuthorizationRequest, ExternalIdentity, IdentityProvider, OAuthAccountRepository, PendingLogin,
     PendingLoginRepository, UserRepository,

@@ -92,6 +92,7 @@ impl FromStr for JwtAlgorithm {
 }
 
 /// How access tokens are signed and checked.
+#[derive(Clone)]
 pub struct JwtConfig {
     pub algorithm: JwtAlgorithm,
     /// The PKCS#8 PEM private key (EdDSA, ES256) or the secret (HS256, at least
@@ -135,7 +136,6 @@ impl AccessClaims {
         }
     }
 }
-
 
 /// A public key as published at `/.well-known/jwks.json` (RFC 7517).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,8 +253,7 @@ impl JwtKeys {
         let mut header = Header::new(self.algorithm.jwt());
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding)
-            .map_err(TokenError::Signing)
+        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(TokenError::Signing)
     }
 
     /// Verifies signature, algorithm, `typ`, `kid`, `iss`, `aud`, `exp` and the
@@ -448,7 +447,9 @@ fn ec_public(public: &p256::PublicKey) -> Result<(String, DecodingKey, PublicJwk
     use p256::elliptic_curve::sec1::ToEncodedPoint as _;
     let point = public.to_encoded_point(false);
     let (Some(x), Some(y)) = (point.x(), point.y()) else {
-        return Err(KeyError::Malformed("P-256 public key is the identity point"));
+        return Err(KeyError::Malformed(
+            "P-256 public key is the identity point",
+        ));
     };
     let (x, y) = (b64(x), b64(y));
     let kid = key_id(JwtAlgorithm::ES256, point.as_bytes());
@@ -590,10 +591,7 @@ mod tests {
         let token = keys
             .issue(UserId::new(), SessionId::new(), long_ago)
             .unwrap();
-        assert!(matches!(
-            keys.verify(&token),
-            Err(TokenError::Expired)
-        ));
+        assert!(matches!(keys.verify(&token), Err(TokenError::Expired)));
     }
 
     #[test]

@@ -38,7 +38,7 @@ impl GitHubProvider {
         web_url: &str,
         api_url: String,
         client_id: String,
-        client_secret: String,
+        client_secret: secrecy::SecretString,
         http: reqwest::Client,
     ) -> Result<Self, String> {
         let web = web_url.trim_end_matches('/');

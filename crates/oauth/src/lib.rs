@@ -23,6 +23,7 @@ use oauth2::{
     EndpointSet, ExtraTokenFields, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
     StandardRevocableToken, StandardTokenResponse, TokenUrl,
 };
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub use crate::github::GitHubProvider;
@@ -34,7 +35,7 @@ pub struct ProviderConfig {
     /// The `{provider}` of the routes: `google`, `github`, or an OIDC name.
     pub name: String,
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: SecretString,
     pub kind: ProviderKind,
 }
 
@@ -118,7 +119,7 @@ type OAuthClient = Client<
 
 fn oauth_client(
     client_id: &str,
-    client_secret: &str,
+    client_secret: &SecretString,
     auth_url: &str,
     token_url: &str,
 ) -> Result<OAuthClient, ProviderError> {
@@ -126,7 +127,7 @@ fn oauth_client(
         ProviderError::Unavailable(format!("the provider's {what} is not a URL: {e}"))
     };
     Ok(Client::new(ClientId::new(client_id.to_owned()))
-        .set_client_secret(ClientSecret::new(client_secret.to_owned()))
+        .set_client_secret(ClientSecret::new(client_secret.expose_secret().to_owned()))
         .set_auth_uri(
             AuthUrl::new(auth_url.to_owned()).map_err(|e| bad("authorization endpoint", e))?,
         )

@@ -39,7 +39,7 @@ pub struct OidcProvider {
     name: String,
     issuer: String,
     client_id: String,
-    client_secret: String,
+    client_secret: secrecy::SecretString,
     http: reqwest::Client,
     discovery: RwLock<Option<Fetched<Discovery>>>,
     jwks: RwLock<Option<Fetched<JwkSet>>>,
@@ -72,7 +72,7 @@ impl OidcProvider {
         name: String,
         issuer: String,
         client_id: String,
-        client_secret: String,
+        client_secret: secrecy::SecretString,
         http: reqwest::Client,
     ) -> Self {
         Self {

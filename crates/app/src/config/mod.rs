@@ -1,0 +1,262 @@
+//! Configuration from the environment (and a `.env` file), checked at start-up:
+//! a bad or missing value stops the service with one line naming the variable.
+//!
+//! One section per concern, each read by its own `from_env` through the small
+//! reader in [`env`]; where a crate owns the settings it needs
+//! (`repo_postgres::PgSettings`, `domain::JwtConfig`, `cache_redis::CacheConfig`,
+//! `api_http::RateLimitSettings`, `oauth::ProviderConfig`), the section holds
+//! that type, so nothing is copied field by field at start-up. Secrets are
+//! `SecretString` from the moment they are read.
+
+mod cache;
+mod database;
+mod env;
+mod limits;
+mod oauth;
+mod server;
+mod telemetry;
+mod tokens;
+
+use api_http::RateLimitSettings;
+
+pub use cache::CacheSettings;
+pub use database::{DEFAULT_DATABASE_URL, DatabaseSettings};
+pub use env::{ConfigError, Env};
+pub use oauth::OAuthConfig;
+pub use server::{AppEnv, ServerSettings};
+pub use telemetry::{LogFormat, TelemetrySettings};
+pub use tokens::TokenSettings;
+
+/// Everything the service reads from its environment.
+pub struct Config {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub tokens: TokenSettings,
+    pub cache: CacheSettings,
+    pub oauth: OAuthConfig,
+    pub limits: RateLimitSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env::new(&lookup);
+        let server = ServerSettings::from_env(&env)?;
+        Ok(Self {
+            database: DatabaseSettings::from_env(&env)?,
+            tokens: TokenSettings::from_env(&env, server.app_env)?,
+            cache: CacheSettings::from_env(&env)?,
+            oauth: OAuthConfig::from_env(&env)?,
+            limits: limits::from_env(&env)?,
+            telemetry: TelemetrySettings::from_env(&env)?,
+            server,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret as _;
+
+    use domain::JwtAlgorithm;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.server.bind_addr.to_string(), "127.0.0.1:3001");
+        assert_eq!(config.server.metrics_addr.to_string(), "127.0.0.1:9464");
+        let jwt = &config.tokens.jwt;
+        assert_eq!(jwt.algorithm, JwtAlgorithm::EdDSA);
+        assert_eq!(jwt.access_ttl.whole_seconds(), 900);
+        assert_eq!(config.tokens.auth.refresh_ttl.whole_seconds(), 2_592_000);
+        assert_eq!(config.tokens.auth.reuse_grace.whole_seconds(), 10);
+        assert_eq!(config.database.pool.max_connections, 20);
+        assert_eq!(
+            config.database.url.expose_secret(),
+            database::DEFAULT_DATABASE_URL
+        );
+        assert_eq!(jwt.issuer, "codezest-auth");
+        assert_eq!(jwt.audience, "codezest");
+        assert_eq!(config.limits.per_ip_per_minute, 120);
+        assert_eq!(config.limits.login_per_email_per_minute, 10);
+        assert_eq!(config.telemetry.log_format, LogFormat::Pretty);
+        assert!(config.cache.enabled);
+    }
+
+    #[cfg(feature = "cache")]
+    #[test]
+    fn cache_defaults_match_the_contract() {
+        let cache = config(&[]).unwrap().cache;
+        assert_eq!(cache.redis_url.expose_secret(), "redis://localhost:6379/0");
+        let settings = &cache.config;
+        assert_eq!(settings.prefix, "cz");
+        let ttl = settings.ttl;
+        assert_eq!(
+            [ttl.user, ttl.session, ttl.oauth, ttl.profile].map(|d| d.as_secs()),
+            [900, 300, 1800, 900]
+        );
+        assert_eq!(settings.l1_max_entries, 100_000);
+        assert_eq!(settings.l1_ttl.as_secs(), 30);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let config = config(&[
+            ("DATABASE_URL", "postgres://app:db-hunter2@db/auth"),
+            ("OAUTH_GITHUB_CLIENT_ID", "gh"),
+            ("OAUTH_GITHUB_CLIENT_SECRET", "gh-hunter2"),
+            ("REDIS_PASSWORD", "redis-hunter2"),
+        ])
+        .unwrap();
+        let printed = format!(
+            "{:?} {:?} {:?}",
+            config.database, config.oauth, config.cache
+        );
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
+
+    #[cfg(feature = "cache")]
+    #[test]
+    fn redis_url_is_built_from_its_parts() {
+        let config = config(&[
+            ("REDIS_HOST", "cache.internal"),
+            ("REDIS_PORT", "6380"),
+            ("REDIS_PASSWORD", "p@ss:word/1"),
+            ("REDIS_DB", "2"),
+            ("CACHE_ENABLED", "false"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.cache.redis_url.expose_secret(),
+            "redis://:p%40ss%3Aword%2F1@cache.internal:6380/2"
+        );
+        assert!(!config.cache.enabled);
+        let config = config_with_url("rediss://user:pw@host:6390/1");
+        assert_eq!(
+            config.cache.redis_url.expose_secret(),
+            "rediss://user:pw@host:6390/1"
+        );
+    }
+
+    #[cfg(feature = "cache")]
+    fn config_with_url(url: &str) -> Config {
+        config(&[("REDIS_URL", url), ("REDIS_HOST", "ignored")]).unwrap()
+    }
+
+    #[cfg(feature = "cache")]
+    const CACHE_CASES: [(&str, &str); 6] = [
+        ("REDIS_URL", "http://localhost:6379"),
+        ("REDIS_PORT", "sixty"),
+        ("REDIS_DB", "-1"),
+        ("REDIS_TTL_SESSION", "0"),
+        ("REDIS_KEY_PREFIX", "a b"),
+        ("CACHE_L1_MAX_ENTRIES", "lots"),
+    ];
+    #[cfg(not(feature = "cache"))]
+    const CACHE_CASES: [(&str, &str); 0] = [];
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("BIND_ADDR", "nowhere"),
+            ("METRICS_ADDR", "9464"),
+            ("ACCESS_TOKEN_TTL", "soon"),
+            ("JWT_ALGORITHM", "none"),
+            ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("LOG_FORMAT", "xml"),
+            ("JWT_PRIVATE_KEY_FILE", "/does/not/exist.pem"),
+            ("CACHE_ENABLED", "maybe"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("PUBLIC_BASE_URL", "auth.example.com"),
+            ("OIDC_PROVIDERS", "okta"),
+            ("OAUTH_LINK_VERIFIED_EMAIL", "perhaps"),
+            ("OAUTH_PROVIDER_TIMEOUT", "600"),
+            ("RATE_LIMIT_PER_IP", "-3"),
+            ("APP_ENV", "staging"),
+        ]
+        .into_iter()
+        .chain(CACHE_CASES)
+        {
+            let error = config(&[(name, value)])
+                .err()
+                .unwrap_or_else(|| panic!("{name}={value} accepted"));
+            assert_eq!(error.variable, name);
+        }
+    }
+
+    #[test]
+    fn oauth_providers_come_from_the_environment() {
+        let error = config(&[("OAUTH_GOOGLE_CLIENT_ID", "id")]).err().unwrap();
+        assert_eq!(
+            error.variable, "OAUTH_GOOGLE_CLIENT_SECRET",
+            "names what is missing"
+        );
+        let error = config(&[("OIDC_PROVIDERS", "github")]).err().unwrap();
+        assert_eq!(error.variable, "OIDC_PROVIDERS");
+        let config = config(&[
+            ("OAUTH_GITHUB_CLIENT_ID", "gh"),
+            ("OAUTH_GITHUB_CLIENT_SECRET", "gh-secret"),
+            ("OIDC_PROVIDERS", "Okta, corp-sso"),
+            ("OIDC_OKTA_ISSUER", "https://example.okta.com/"),
+            ("OIDC_OKTA_CLIENT_ID", "o"),
+            ("OIDC_OKTA_CLIENT_SECRET", "o-secret"),
+            ("OIDC_CORP_SSO_ISSUER", "https://sso.corp.example"),
+            ("OIDC_CORP_SSO_CLIENT_ID", "c"),
+            ("OIDC_CORP_SSO_CLIENT_SECRET", "c-secret"),
+            (
+                "OAUTH_REDIRECT_ALLOWLIST",
+                "https://app.example.com, https://admin.example.com/",
+            ),
+        ])
+        .unwrap();
+        let names: Vec<&str> = config
+            .oauth
+            .providers
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["github", "okta", "corp-sso"]);
+        assert!(matches!(
+            &config.oauth.providers[1].kind,
+            ::oauth::ProviderKind::Oidc { issuer } if issuer == "https://example.okta.com"
+        ));
+        assert_eq!(
+            config.oauth.settings.redirect_allowlist,
+            ["https://app.example.com", "https://admin.example.com"]
+        );
+        assert_eq!(
+            config.oauth.settings.public_base_url,
+            "http://127.0.0.1:3001"
+        );
+        assert!(!config.oauth.settings.link_verified_email);
+    }
+
+    #[test]
+    fn production_requires_a_key() {
+        let error = config(&[("APP_ENV", "production")]).err().unwrap();
+        assert_eq!(error.variable, "JWT_PRIVATE_KEY_FILE");
+        let error = config(&[("APP_ENV", "production"), ("JWT_ALGORITHM", "HS256")])
+            .err()
+            .unwrap();
+        assert_eq!(error.variable, "JWT_SECRET");
+    }
+}

@@ -1,0 +1,139 @@
+//! `PUBLIC_BASE_URL`, `OAUTH_*`, `OIDC_*`: sign-in with external providers.
+
+use std::time::Duration;
+
+use domain::OAuthSettings;
+use oauth::{ProviderConfig, ProviderKind};
+
+use super::env::{ConfigError, Env, Result, http_url};
+
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    pub settings: OAuthSettings,
+    pub providers: Vec<ProviderConfig>,
+    /// `OAUTH_PROVIDER_TIMEOUT`: bound on every call to a provider (default 10 s).
+    pub provider_timeout: Duration,
+}
+
+impl OAuthConfig {
+    pub fn from_env(env: &Env<'_>) -> Result<Self> {
+        let public_base_url = env
+            .http_url("PUBLIC_BASE_URL", Some("http://127.0.0.1:3001"))?
+            .unwrap_or_default();
+        let redirect_allowlist = env
+            .list("OAUTH_REDIRECT_ALLOWLIST")
+            .iter()
+            .map(|origin| http_url("OAUTH_REDIRECT_ALLOWLIST", origin))
+            .collect::<Result<Vec<_>>>()?;
+        let provider_timeout = env.seconds("OAUTH_PROVIDER_TIMEOUT", 10, 1)?;
+        if provider_timeout > Duration::from_secs(60) {
+            return Err(ConfigError::new(
+                "OAUTH_PROVIDER_TIMEOUT",
+                "must be 1 to 60 seconds",
+            ));
+        }
+        Ok(Self {
+            settings: OAuthSettings {
+                public_base_url,
+                link_verified_email: env.flag("OAUTH_LINK_VERIFIED_EMAIL", false)?,
+                redirect_allowlist,
+                pending_ttl: time::Duration::minutes(10),
+            },
+            providers: providers(env)?,
+            provider_timeout,
+        })
+    }
+}
+
+/// Google and GitHub when both their id and secret are set, then every
+/// `OIDC_PROVIDERS` entry.
+fn providers(env: &Env<'_>) -> Result<Vec<ProviderConfig>> {
+    let mut providers = Vec::new();
+    if let Some((client_id, client_secret)) =
+        client(env, "OAUTH_GOOGLE_CLIENT_ID", "OAUTH_GOOGLE_CLIENT_SECRET")?
+    {
+        providers.push(ProviderConfig {
+            name: "google".into(),
+            client_id,
+            client_secret,
+            kind: ProviderKind::Oidc {
+                issuer: oauth::GOOGLE_ISSUER.into(),
+            },
+        });
+    }
+    if let Some((client_id, client_secret)) =
+        client(env, "OAUTH_GITHUB_CLIENT_ID", "OAUTH_GITHUB_CLIENT_SECRET")?
+    {
+        let web_url = env.http_url("OAUTH_GITHUB_URL", Some(oauth::GITHUB_WEB_URL))?;
+        let api_url = env.http_url("OAUTH_GITHUB_API_URL", Some(oauth::GITHUB_API_URL))?;
+        providers.push(ProviderConfig {
+            name: "github".into(),
+            client_id,
+            client_secret,
+            kind: ProviderKind::GitHub {
+                web_url: web_url.unwrap_or_default(),
+                api_url: api_url.unwrap_or_default(),
+            },
+        });
+    }
+    for name in env.list("OIDC_PROVIDERS") {
+        let provider = oidc_provider(env, &name, &providers)?;
+        providers.push(provider);
+    }
+    Ok(providers)
+}
+
+/// An id and a secret, both or neither.
+fn client(
+    env: &Env<'_>,
+    id: &'static str,
+    secret: &'static str,
+) -> Result<Option<(String, secrecy::SecretString)>> {
+    match (env.get(id), env.secret(secret)) {
+        (Some(id), Some(secret)) => Ok(Some((id, secret))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError::new(
+            secret,
+            "is required when its client id is set",
+        )),
+        (None, Some(_)) => Err(ConfigError::new(
+            id,
+            "is required when its client secret is set",
+        )),
+    }
+}
+
+/// `OIDC_<NAME>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET` of one `OIDC_PROVIDERS` entry.
+fn oidc_provider(env: &Env<'_>, name: &str, taken: &[ProviderConfig]) -> Result<ProviderConfig> {
+    let lower = name.to_ascii_lowercase();
+    if !lower
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || ["google", "github", "accounts"].contains(&lower.as_str())
+        || taken.iter().any(|p| p.name == lower)
+    {
+        return Err(ConfigError::new(
+            "OIDC_PROVIDERS",
+            format!(
+                "{name:?} is not a usable provider name (letters, digits, - and _; not google, github or accounts; no duplicates)"
+            ),
+        ));
+    }
+    let upper = lower.to_ascii_uppercase().replace('-', "_");
+    let required = |suffix: &str| -> Result<String> {
+        let variable = format!("OIDC_{upper}_{suffix}");
+        env.get(&variable).ok_or_else(|| {
+            ConfigError::new(
+                "OIDC_PROVIDERS",
+                format!("{variable} is required for provider {lower:?}"),
+            )
+        })
+    };
+    let issuer = http_url("OIDC_PROVIDERS", &required("ISSUER")?)?;
+    Ok(ProviderConfig {
+        name: lower.clone(),
+        client_id: required("CLIENT_ID")?,
+        client_secret: required("CLIENT_SECRET")?.into(),
+        kind: ProviderKind::Oidc { issuer },
+    })
+}

@@ -1,0 +1,47 @@
+//! `APP_ENV`, `BIND_ADDR`, `METRICS_ADDR`.
+
+use std::net::SocketAddr;
+
+use super::env::{Env, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub app_env: AppEnv,
+    pub bind_addr: SocketAddr,
+    /// Prometheus `/metrics`, kept off the public listener.
+    pub metrics_addr: SocketAddr,
+}
+
+impl ServerSettings {
+    pub fn from_env(env: &Env<'_>) -> Result<Self> {
+        Ok(Self {
+            app_env: env.choice(
+                "APP_ENV",
+                "development",
+                &[
+                    ("development", AppEnv::Development),
+                    ("dev", AppEnv::Development),
+                    ("test", AppEnv::Development),
+                    ("production", AppEnv::Production),
+                    ("prod", AppEnv::Production),
+                ],
+            )?,
+            bind_addr: env.parse(
+                "BIND_ADDR",
+                "127.0.0.1:3001",
+                "a socket address like 127.0.0.1:3001",
+            )?,
+            metrics_addr: env.parse(
+                "METRICS_ADDR",
+                "127.0.0.1:9464",
+                "a socket address like 127.0.0.1:9464",
+            )?,
+        })
+    }
+}
