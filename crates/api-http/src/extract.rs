@@ -99,7 +99,6 @@ pub struct AuthUser(pub Principal);
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    #[tracing::instrument(name = "authenticate", skip_all, fields(user_id))]
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let header = parts
             .headers
@@ -114,6 +113,7 @@ impl FromRequestParts<AppState> for AuthUser {
             .filter(|token| !token.is_empty())
             .ok_or(Denial::MalformedHeader)?;
         let principal = state.auth.authenticate(token).await?;
+        // On the request span, so the access log line names the user.
         tracing::Span::current().record("user_id", tracing::field::display(principal.user_id));
         Ok(Self(principal))
     }

@@ -19,16 +19,17 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, COOKIE, SET_COOKIE};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -99,14 +100,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The whole service: every route, with its middleware.
 pub fn router(state: AppState) -> Router {
     let (routes, openapi) = api().split_for_parts();
-    let openapi = Arc::new(openapi);
+    // Serialised once: the document never changes while the process runs.
+    let openapi = axum::body::Bytes::from(
+        serde_json::to_vec(&openapi).expect("the OpenAPI document serialises"),
+    );
     let x_request_id = HeaderName::from_static("x-request-id");
 
     let middleware = ServiceBuilder::new()
-        .layer(axum::middleware::from_fn(metrics::record))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics::HttpMetrics::default(),
+            metrics::record,
+        ))
         .layer(SetRequestIdLayer::new(
             x_request_id.clone(),
-            MakeRequestUuid,
+            RequestIds::new(),
         ))
         .layer(SetSensitiveHeadersLayer::new([
             AUTHORIZATION,
@@ -138,8 +145,8 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api-docs/openapi.json",
             get(move || {
-                let openapi = Arc::clone(&openapi);
-                async move { Json(openapi.as_ref().clone()) }
+                let openapi = openapi.clone();
+                async move { ([(CONTENT_TYPE, "application/json")], openapi) }
             }),
         )
         .fallback(|| async { ApiError::RouteNotFound })
@@ -147,6 +154,35 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware)
         .with_state(state)
+}
+
+/// Request ids without a system call per request: a random 64-bit prefix drawn
+/// once per process and a counter, shown as a UUID. Unique across instances
+/// (the prefixes differ) and within one (the counter does not repeat).
+#[derive(Clone)]
+struct RequestIds {
+    prefix: u64,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        Self {
+            prefix: uuid::Uuid::new_v4().as_u64_pair().0,
+            next: Arc::default(),
+        }
+    }
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut buf = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Uuid::from_u64_pair(self.prefix, n)
+            .hyphenated()
+            .encode_lower(&mut buf);
+        HeaderValue::from_str(id).ok().map(RequestId::new)
+    }
 }
 
 fn request_span(request: &Request) -> tracing::Span {
@@ -165,6 +201,7 @@ fn request_span(request: &Request) -> tracing::Span {
         route,
         request_id,
         trace_id = tracing::field::Empty,
+        user_id = tracing::field::Empty,
     )
 }
 

@@ -3,6 +3,11 @@ use std::process::ExitCode;
 use app::config::Config;
 use app::startup::{self, Application};
 
+/// mimalloc: measured faster than the system allocator on the request path
+/// (docs/benchmarks.md), where most allocations are small and short-lived.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "\
 codezest-auth — authentication service
 

@@ -1,6 +1,11 @@
 //! Logging and tracing: `tracing` to stdout, human-readable or JSON, filtered by
 //! `RUST_LOG`; spans exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT`
 //! is set, with each request's trace id in its log lines.
+//!
+//! Log lines are written by a background thread through a buffer (flushed
+//! whenever the queue runs empty), so a request never waits on a `write` to
+//! stdout; under load many lines share one system call. Nothing is dropped: a
+//! full queue makes the logging thread wait instead.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
@@ -17,6 +22,8 @@ use crate::config::LogFormat;
 #[must_use = "dropping it without shutdown may lose the last spans"]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    /// Flushes the log lines still queued when dropped.
+    _log_writer: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
 impl Telemetry {
@@ -53,9 +60,18 @@ pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Telemetry {
     let otel = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer().with_tracer(provider.tracer("codezest-auth"))
     });
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::BufWriter::new(std::io::stdout()));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let fmt = match format {
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .with_ansi(ansi)
+            .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
             .json()
             .with_current_span(true)
             .with_span_list(false)
@@ -69,6 +85,7 @@ pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Telemetry {
         .is_ok();
     Telemetry {
         provider: provider.filter(|_| installed),
+        _log_writer: installed.then_some(guard),
     }
 }
 

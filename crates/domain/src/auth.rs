@@ -283,7 +283,7 @@ impl AuthService {
 
     /// Verifies an access token and checks that its session is still active, so
     /// logout and revocation take effect at once.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
         let token = self
             .keys

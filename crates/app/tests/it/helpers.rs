@@ -116,7 +116,8 @@ async fn clean_leftovers() {
 
 fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
-        let _ = app::telemetry::init(app::config::LogFormat::Pretty, None);
+        // Kept for the whole run: dropping it would stop the log writer.
+        std::mem::forget(app::telemetry::init(app::config::LogFormat::Pretty, None));
     }
 }
 
