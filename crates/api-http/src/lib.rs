@@ -41,7 +41,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub use error::{ApiError, Problem};
 pub use limit::{RateLimitSettings, RateLimits};
 pub use readiness::{Readiness, ReadinessProbe, ServiceStatus};
-pub use state::{AppState, TraceIdOf};
+pub use state::{AppState, Services, TraceIdOf};
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         serde_json::to_vec(&openapi).expect("the OpenAPI document serialises"),
     );
     let x_request_id = HeaderName::from_static("x-request-id");
+    let trace_id_of = state.trace_id_of.clone();
 
     let middleware = ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(
@@ -122,14 +123,17 @@ pub fn router(state: AppState) -> Router {
         ]))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(request_span)
+                .make_span_with(move |request: &Request| {
+                    let span = request_span(request);
+                    // The OpenTelemetry trace id, when spans are exported.
+                    if let Some(trace_id) = trace_id_of.as_ref().and_then(|of| of(&span)) {
+                        span.record("trace_id", trace_id);
+                    }
+                    span
+                })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::ERROR)),
         )
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            record_trace_id,
-        ))
         .layer(PropagateRequestIdLayer::new(x_request_id))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TimeoutLayer::with_status_code(
@@ -203,21 +207,6 @@ fn request_span(request: &Request) -> tracing::Span {
         trace_id = tracing::field::Empty,
         user_id = tracing::field::Empty,
     )
-}
-
-/// Records the OpenTelemetry trace id on the request span, when spans are exported.
-async fn record_trace_id(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    request: Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if let Some(trace_id_of) = &state.trace_id_of {
-        let span = tracing::Span::current();
-        if let Some(trace_id) = trace_id_of(&span) {
-            span.record("trace_id", trace_id);
-        }
-    }
-    next.run(request).await
 }
 
 fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {

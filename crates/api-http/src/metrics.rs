@@ -24,10 +24,13 @@ struct RouteHandles {
     requests: Vec<(u16, Counter)>,
 }
 
+/// The handles of one route, by method.
+type ByMethod = Vec<(&'static str, RouteHandles)>;
+
 /// Metric handles by route, then method; filled on first use.
 #[derive(Clone, Default)]
 pub(crate) struct HttpMetrics {
-    routes: Arc<RwLock<HashMap<Box<str>, Vec<(&'static str, RouteHandles)>>>>,
+    routes: Arc<RwLock<HashMap<Box<str>, ByMethod>>>,
 }
 
 impl HttpMetrics {

@@ -1,3 +1,4 @@
+use std::ops::Deref;
 use std::sync::Arc;
 
 use domain::{AuthService, OAuthService};
@@ -9,9 +10,8 @@ use crate::readiness::ReadinessProbe;
 /// log lines carry it beside the request id.
 pub type TraceIdOf = Arc<dyn Fn(&tracing::Span) -> Option<String> + Send + Sync>;
 
-/// Everything a handler can reach. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
+/// Everything a handler can reach.
+pub struct Services {
     pub auth: Arc<AuthService>,
     /// Sign-in with external providers (none configured: every provider is unknown).
     pub oauth: Arc<OAuthService>,
@@ -19,4 +19,23 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// `None` when spans are not exported.
     pub trace_id_of: Option<TraceIdOf>,
+}
+
+/// The handlers' state: one pointer, so the clone axum makes for every request
+/// is one atomic increment.
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
 }

@@ -208,13 +208,13 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         tracing::info!(providers = ?oauth.provider_names(), "identity providers configured");
     }
     Ok(Wiring {
-        state: AppState {
+        state: AppState::new(api_http::Services {
             auth,
             oauth: Arc::new(oauth),
             readiness,
             limits,
             trace_id_of: trace_id_of(config),
-        },
+        }),
         #[cfg(feature = "cache")]
         cache,
     })
