@@ -332,10 +332,12 @@ impl Bench {
         let name = "codezest_bench";
         let mut admin = PgConnection::connect(&self.admin_url).await?;
         admin
-            .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+            .execute(sqlx::AssertSqlSafe(format!(
+                r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+            )))
             .await?;
         admin
-            .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+            .execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
             .await?;
         let mut migrate = Command::new(&self.binary);
         migrate
@@ -972,7 +974,7 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
-fn with_database(url: &str, name: &str) -> String {
+pub(crate) fn with_database(url: &str, name: &str) -> String {
     let base = url.split('?').next().unwrap_or(url);
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let path_start = base[scheme_end..]

@@ -1,4 +1,5 @@
-//! Project automation: `cargo xtask dev | migrate | test | bench | check-deploy`.
+//! Project automation: `cargo xtask dev | migrate | test | bench | check-deploy |
+//! sqlx-prepare`.
 //!
 //! Each command first makes sure PostgreSQL and Redis answer: it uses what is
 //! running; else `docker compose up -d` where a Docker engine answers; else it
@@ -14,6 +15,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod deploy;
+mod sqlx_data;
 
 const USAGE: &str = "\
 cargo xtask <command>
@@ -26,7 +28,9 @@ cargo xtask <command>
               redis-only, two-tier, floor), refresh, login and a mixed workload;
               --quick for a 20-second smoke run (see docs/benchmarks.md)
     check-deploy  validate Prometheus rules, Grafana queries, Kubernetes manifests
-              and docker-compose.yml with their own tools";
+              and docker-compose.yml with their own tools
+    sqlx-prepare  refresh .sqlx/ (the compile-time query data) from a scratch
+              database; --check fails when it is stale (run by test)";
 
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/codezest_auth";
 pub(crate) const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("check-deploy") => deploy::check(),
         Some("bench") => bench::bench(&args[1..]),
+        Some("sqlx-prepare") => sqlx_data::prepare(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -122,6 +127,8 @@ fn test(extra: &[String]) -> Result<()> {
              Install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`)"
         );
     }
+    // The committed query data must describe the queries and schema as they are.
+    sqlx_data::prepare(&["--check".to_owned()])?;
     let suites: [&[&str]; 2] = [
         &["test", "--workspace", "--all-targets"],
         // The service without the `cache` feature: no Redis code compiled in.

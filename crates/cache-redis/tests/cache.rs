@@ -61,12 +61,14 @@ impl Env {
                 .unwrap_or_default();
                 for name in names {
                     let _ = conn
-                        .execute(format!(r#"DROP DATABASE IF EXISTS "{name}""#).as_str())
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            r#"DROP DATABASE IF EXISTS "{name}""#
+                        )))
                         .await;
                 }
             })
             .await;
-        conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        conn.execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
             .await
             .expect("create database");
         let base = admin.rsplit_once('/').expect("database url").0;

@@ -2,7 +2,12 @@
 //!
 //! Owns the schema (the workspace's `migrations/`, embedded here) and the
 //! translation of database errors into domain errors: unique violations become
-//! `RepoError::EmailTaken` / `OAuthAccountTaken`, never a 500. Depends on
+//! `RepoError::EmailTaken` / `OAuthAccountTaken`, never a 500.
+//!
+//! Every query is checked at compile time (`query!`, `query_as!`) against the
+//! schema; the query descriptions are committed in the workspace's `.sqlx/`, so
+//! building needs no database (`cargo xtask sqlx-prepare` refreshes them, and
+//! `cargo xtask test` fails when they are stale). Depends on
 //! `domain` alone among the workspace crates; knows nothing of HTTP or caches.
 
 mod oauth;
@@ -59,7 +64,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 
 /// Whether the database answers, within `timeout`.
 pub async fn ping(pool: &PgPool, timeout: Duration) -> bool {
-    let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool);
+    let query = sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(pool);
     matches!(tokio_timeout(timeout, query).await, Some(Ok(1)))
 }
 
@@ -87,8 +92,20 @@ impl PgRepositories {
     }
 }
 
+/// Maps database errors to the domain's where the query is made:
+/// `query.fetch_one(…).await.db()?`.
+pub(crate) trait DbResultExt<T> {
+    fn db(self) -> Result<T, RepoError>;
+}
+
+impl<T> DbResultExt<T> for Result<T, sqlx::Error> {
+    fn db(self) -> Result<T, RepoError> {
+        self.map_err(repo_error)
+    }
+}
+
 /// Maps a sqlx error to the domain's, naming the constraints that mean something.
-pub(crate) fn repo_error(error: sqlx::Error) -> RepoError {
+fn repo_error(error: sqlx::Error) -> RepoError {
     if let sqlx::Error::Database(db) = &error {
         match db.constraint() {
             Some("users_email_key") => return RepoError::EmailTaken,

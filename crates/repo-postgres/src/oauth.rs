@@ -5,11 +5,8 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::repo_error;
+use crate::DbResultExt as _;
 
-const OAUTH_COLUMNS: &str = "user_id, provider, subject, email, created_at";
-
-#[derive(sqlx::FromRow)]
 struct OAuthRow {
     user_id: Uuid,
     provider: String,
@@ -49,15 +46,16 @@ impl OAuthAccountRepository for PgOAuthAccounts {
         subject: &str,
     ) -> RepoResult<Option<OAuthAccount>> {
         let _query = crate::observe("oauth", "find_by_subject");
-        let sql = format!(
-            "SELECT {OAUTH_COLUMNS} FROM oauth_accounts WHERE provider = $1 AND subject = $2"
-        );
-        let row: Option<OAuthRow> = sqlx::query_as(&sql)
-            .bind(provider)
-            .bind(subject)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(repo_error)?;
+        let row = sqlx::query_as!(
+            OAuthRow,
+            "SELECT user_id, provider, subject, email, created_at
+             FROM oauth_accounts WHERE provider = $1 AND subject = $2",
+            provider,
+            subject
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .db()?;
         Ok(row.map(OAuthAccount::from))
     }
 
@@ -67,56 +65,60 @@ impl OAuthAccountRepository for PgOAuthAccounts {
         provider: &str,
     ) -> RepoResult<Option<OAuthAccount>> {
         let _query = crate::observe("oauth", "find_by_user_and_provider");
-        let sql = format!(
-            "SELECT {OAUTH_COLUMNS} FROM oauth_accounts WHERE user_id = $1 AND provider = $2"
-        );
-        let row: Option<OAuthRow> = sqlx::query_as(&sql)
-            .bind(user_id.as_uuid())
-            .bind(provider)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(repo_error)?;
+        let row = sqlx::query_as!(
+            OAuthRow,
+            "SELECT user_id, provider, subject, email, created_at
+             FROM oauth_accounts WHERE user_id = $1 AND provider = $2",
+            user_id.as_uuid(),
+            provider
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .db()?;
         Ok(row.map(OAuthAccount::from))
     }
 
     async fn list_for_user(&self, user_id: UserId) -> RepoResult<Vec<OAuthAccount>> {
         let _query = crate::observe("oauth", "list_for_user");
-        let sql = format!(
-            "SELECT {OAUTH_COLUMNS} FROM oauth_accounts WHERE user_id = $1 ORDER BY provider"
-        );
-        let rows: Vec<OAuthRow> = sqlx::query_as(&sql)
-            .bind(user_id.as_uuid())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(repo_error)?;
+        let rows = sqlx::query_as!(
+            OAuthRow,
+            "SELECT user_id, provider, subject, email, created_at
+             FROM oauth_accounts WHERE user_id = $1 ORDER BY provider",
+            user_id.as_uuid()
+        )
+        .fetch_all(&self.pool)
+        .await
+        .db()?;
         Ok(rows.into_iter().map(OAuthAccount::from).collect())
     }
 
     async fn link(&self, account: NewOAuthAccount) -> RepoResult<OAuthAccount> {
         let _query = crate::observe("oauth", "link");
-        let sql = format!(
+        let row = sqlx::query_as!(
+            OAuthRow,
             "INSERT INTO oauth_accounts (user_id, provider, subject, email)
-             VALUES ($1, $2, $3, $4) RETURNING {OAUTH_COLUMNS}"
-        );
-        let row: OAuthRow = sqlx::query_as(&sql)
-            .bind(account.user_id.as_uuid())
-            .bind(&account.provider)
-            .bind(&account.subject)
-            .bind(account.email.as_deref())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(repo_error)?;
+             VALUES ($1, $2, $3, $4) RETURNING user_id, provider, subject, email, created_at",
+            account.user_id.as_uuid(),
+            account.provider,
+            account.subject,
+            account.email.as_deref()
+        )
+        .fetch_one(&self.pool)
+        .await
+        .db()?;
         Ok(row.into())
     }
 
     async fn unlink(&self, user_id: UserId, provider: &str) -> RepoResult<bool> {
         let _query = crate::observe("oauth", "unlink");
-        let result = sqlx::query("DELETE FROM oauth_accounts WHERE user_id = $1 AND provider = $2")
-            .bind(user_id.as_uuid())
-            .bind(provider)
-            .execute(&self.pool)
-            .await
-            .map_err(repo_error)?;
+        let result = sqlx::query!(
+            "DELETE FROM oauth_accounts WHERE user_id = $1 AND provider = $2",
+            user_id.as_uuid(),
+            provider
+        )
+        .execute(&self.pool)
+        .await
+        .db()?;
         Ok(result.rows_affected() == 1)
     }
 }

@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::repo_error;
+use crate::DbResultExt as _;
 
 /// Pending OAuth logins. Expired rows are swept on every save.
 #[derive(Clone)]
@@ -19,7 +19,6 @@ impl PgPendingLogins {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct PendingRow {
     state_hash: Vec<u8>,
     provider: String,
@@ -41,40 +40,41 @@ fn hash32(bytes: Vec<u8>) -> RepoResult<[u8; 32]> {
 impl PendingLoginRepository for PgPendingLogins {
     async fn save(&self, login: &PendingLogin) -> RepoResult<()> {
         let _query = crate::observe("pending_logins", "save");
-        let mut tx = self.pool.begin().await.map_err(repo_error)?;
-        sqlx::query("DELETE FROM oauth_pending_logins WHERE expires_at < now()")
+        let mut tx = self.pool.begin().await.db()?;
+        sqlx::query!("DELETE FROM oauth_pending_logins WHERE expires_at < now()")
             .execute(&mut *tx)
             .await
-            .map_err(repo_error)?;
-        sqlx::query(
+            .db()?;
+        sqlx::query!(
             "INSERT INTO oauth_pending_logins
                (state_hash, provider, pkce_verifier, nonce, browser_hash, redirect_to, link_user_id, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            login.state_hash.as_slice(),
+            login.provider,
+            login.pkce_verifier,
+            login.nonce.as_deref(),
+            login.browser_hash.as_slice(),
+            login.redirect_to.as_deref(),
+            login.link_user.map(|u| u.as_uuid()),
+            login.expires_at
         )
-        .bind(login.state_hash.as_slice())
-        .bind(&login.provider)
-        .bind(&login.pkce_verifier)
-        .bind(&login.nonce)
-        .bind(login.browser_hash.as_slice())
-        .bind(&login.redirect_to)
-        .bind(login.link_user.map(|u| u.as_uuid()))
-        .bind(login.expires_at)
         .execute(&mut *tx)
         .await
-        .map_err(repo_error)?;
-        tx.commit().await.map_err(repo_error)
+        .db()?;
+        tx.commit().await.db()
     }
 
     async fn take(&self, state_hash: &[u8; 32]) -> RepoResult<Option<PendingLogin>> {
         let _query = crate::observe("pending_logins", "take");
-        let row: Option<PendingRow> = sqlx::query_as(
+        let row = sqlx::query_as!(
+            PendingRow,
             "DELETE FROM oauth_pending_logins WHERE state_hash = $1
              RETURNING state_hash, provider, pkce_verifier, nonce, browser_hash, redirect_to, link_user_id, expires_at",
+            state_hash.as_slice()
         )
-        .bind(state_hash.as_slice())
         .fetch_optional(&self.pool)
         .await
-        .map_err(repo_error)?;
+        .db()?;
         row.map(|row| {
             Ok(PendingLogin {
                 state_hash: hash32(row.state_hash)?,

@@ -5,11 +5,8 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::repo_error;
+use crate::DbResultExt as _;
 
-const PROFILE_COLUMNS: &str = "user_id, bio, avatar_url, location, website, updated_at";
-
-#[derive(sqlx::FromRow)]
 struct ProfileRow {
     user_id: Uuid,
     bio: Option<String>,
@@ -47,12 +44,15 @@ impl PgProfiles {
 impl ProfileRepository for PgProfiles {
     async fn find_by_user(&self, user_id: UserId) -> RepoResult<Option<Profile>> {
         let _query = crate::observe("profiles", "find_by_user");
-        let sql = format!("SELECT {PROFILE_COLUMNS} FROM user_profiles WHERE user_id = $1");
-        let row: Option<ProfileRow> = sqlx::query_as(&sql)
-            .bind(user_id.as_uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(repo_error)?;
+        let row = sqlx::query_as!(
+            ProfileRow,
+            "SELECT user_id, bio, avatar_url, location, website, updated_at
+             FROM user_profiles WHERE user_id = $1",
+            user_id.as_uuid()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .db()?;
         Ok(row.map(Profile::from))
     }
 
@@ -60,23 +60,23 @@ impl ProfileRepository for PgProfiles {
         let _query = crate::observe("profiles", "upsert");
         // Inserting from the users row makes a missing user a `None`, not a
         // foreign-key error.
-        let sql = format!(
-            "INSERT INTO user_profiles (user_id, bio, avatar_url, location, website)
-             SELECT id, $2, $3, $4, $5 FROM users WHERE id = $1
-             ON CONFLICT (user_id) DO UPDATE SET
-                 bio = EXCLUDED.bio, avatar_url = EXCLUDED.avatar_url,
-                 location = EXCLUDED.location, website = EXCLUDED.website, updated_at = now()
-             RETURNING {PROFILE_COLUMNS}"
-        );
-        let row: Option<ProfileRow> = sqlx::query_as(&sql)
-            .bind(user_id.as_uuid())
-            .bind(update.bio.as_deref())
-            .bind(update.avatar_url.as_deref())
-            .bind(update.location.as_deref())
-            .bind(update.website.as_deref())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(repo_error)?;
+        let row = sqlx::query_as!(
+            ProfileRow,
+            r#"INSERT INTO user_profiles (user_id, bio, avatar_url, location, website)
+               SELECT id, $2, $3, $4, $5 FROM users WHERE id = $1
+               ON CONFLICT (user_id) DO UPDATE SET
+                   bio = EXCLUDED.bio, avatar_url = EXCLUDED.avatar_url,
+                   location = EXCLUDED.location, website = EXCLUDED.website, updated_at = now()
+               RETURNING user_id, bio, avatar_url, location, website, updated_at"#,
+            user_id.as_uuid(),
+            update.bio.as_deref(),
+            update.avatar_url.as_deref(),
+            update.location.as_deref(),
+            update.website.as_deref()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .db()?;
         Ok(row.map(Profile::from))
     }
 }

@@ -8,13 +8,10 @@ use sqlx::{PgPool, Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::repo_error;
+use crate::DbResultExt as _;
 use crate::sessions::insert_session;
 
-pub(crate) const USER_COLUMNS: &str = "id, email, name, email_verified, created_at, updated_at";
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct UserRow {
+struct UserRow {
     id: Uuid,
     email: String,
     name: String,
@@ -28,8 +25,7 @@ impl TryFrom<UserRow> for User {
     fn try_from(row: UserRow) -> Result<Self, RepoError> {
         Ok(User {
             id: UserId::from_uuid(row.id),
-            email: Email::parse(&row.email)
-                .map_err(|e| RepoError::other(format!("stored email is invalid: {e}")))?,
+            email: stored_email(&row.email)?,
             name: row.name,
             email_verified: row.email_verified,
             created_at: row.created_at,
@@ -38,7 +34,6 @@ impl TryFrom<UserRow> for User {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct CredentialsRow {
     id: Uuid,
     password_hash: Option<String>,
@@ -64,19 +59,20 @@ impl PgUsers {
     }
 
     async fn insert(tx: &mut Transaction<'_, Postgres>, user: &NewUser) -> RepoResult<User> {
-        let sql = format!(
+        let row = sqlx::query_as!(
+            UserRow,
             "INSERT INTO users (id, email, name, email_verified, password_hash)
-             VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
-        );
-        let row: UserRow = sqlx::query_as(&sql)
-            .bind(user.id.as_uuid())
-            .bind(user.email.as_str())
-            .bind(user.name.as_str())
-            .bind(user.email_verified)
-            .bind(user.password_hash.as_ref().map(PasswordHash::expose_phc))
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(repo_error)?;
+             VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, email, name, email_verified, created_at, updated_at",
+            user.id.as_uuid(),
+            user.email.as_str(),
+            user.name.as_str(),
+            user.email_verified,
+            user.password_hash.as_ref().map(PasswordHash::expose_phc)
+        )
+        .fetch_one(&mut **tx)
+        .await
+        .db()?;
         row.try_into()
     }
 }
@@ -89,76 +85,87 @@ impl UserRepository for PgUsers {
         session: NewSession,
     ) -> RepoResult<(User, Session)> {
         let _query = crate::observe("users", "create_with_session");
-        let mut tx = self.pool.begin().await.map_err(repo_error)?;
+        let mut tx = self.pool.begin().await.db()?;
         let user = Self::insert(&mut tx, &user).await?;
         let session = insert_session(&mut tx, &session).await?;
-        tx.commit().await.map_err(repo_error)?;
+        tx.commit().await.db()?;
         Ok((user, session))
     }
 
     async fn create(&self, user: NewUser) -> RepoResult<User> {
         let _query = crate::observe("users", "create");
-        let mut tx = self.pool.begin().await.map_err(repo_error)?;
+        let mut tx = self.pool.begin().await.db()?;
         let user = Self::insert(&mut tx, &user).await?;
-        tx.commit().await.map_err(repo_error)?;
+        tx.commit().await.db()?;
         Ok(user)
     }
 
     async fn find_by_id(&self, id: UserId) -> RepoResult<Option<User>> {
         let _query = crate::observe("users", "find_by_id");
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserRow> = sqlx::query_as(&sql)
-            .bind(id.as_uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(repo_error)?;
+        let row = sqlx::query_as!(
+            UserRow,
+            "SELECT id, email, name, email_verified, created_at, updated_at
+             FROM users WHERE id = $1",
+            id.as_uuid()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .db()?;
         row.map(User::try_from).transpose()
     }
 
     async fn find_by_email(&self, email: &Email) -> RepoResult<Option<User>> {
         let _query = crate::observe("users", "find_by_email");
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)");
-        let row: Option<UserRow> = sqlx::query_as(&sql)
-            .bind(email.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(repo_error)?;
+        let row = sqlx::query_as!(
+            UserRow,
+            "SELECT id, email, name, email_verified, created_at, updated_at
+             FROM users WHERE lower(email) = lower($1)",
+            email.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .db()?;
         row.map(User::try_from).transpose()
     }
 
     async fn credentials_by_email(&self, email: &Email) -> RepoResult<Option<Credentials>> {
         let _query = crate::observe("users", "credentials_by_email");
-        let row: Option<CredentialsRow> =
-            sqlx::query_as("SELECT id, password_hash FROM users WHERE lower(email) = lower($1)")
-                .bind(email.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(repo_error)?;
+        let row = sqlx::query_as!(
+            CredentialsRow,
+            "SELECT id, password_hash FROM users WHERE lower(email) = lower($1)",
+            email.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .db()?;
         Ok(row.map(Credentials::from))
     }
 
     async fn credentials_by_id(&self, id: UserId) -> RepoResult<Option<Credentials>> {
         let _query = crate::observe("users", "credentials_by_id");
-        let row: Option<CredentialsRow> =
-            sqlx::query_as("SELECT id, password_hash FROM users WHERE id = $1")
-                .bind(id.as_uuid())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(repo_error)?;
+        let row = sqlx::query_as!(
+            CredentialsRow,
+            "SELECT id, password_hash FROM users WHERE id = $1",
+            id.as_uuid()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .db()?;
         Ok(row.map(Credentials::from))
     }
 
     async fn update_name(&self, id: UserId, name: &DisplayName) -> RepoResult<Option<User>> {
         let _query = crate::observe("users", "update_name");
-        let sql = format!(
-            "UPDATE users SET name = $2, updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
-        );
-        let row: Option<UserRow> = sqlx::query_as(&sql)
-            .bind(id.as_uuid())
-            .bind(name.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(repo_error)?;
+        let row = sqlx::query_as!(
+            UserRow,
+            "UPDATE users SET name = $2, updated_at = now() WHERE id = $1
+             RETURNING id, email, name, email_verified, created_at, updated_at",
+            id.as_uuid(),
+            name.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .db()?;
         row.map(User::try_from).transpose()
     }
 
@@ -169,26 +176,26 @@ impl UserRepository for PgUsers {
         keep: SessionId,
     ) -> RepoResult<Option<PasswordChanged>> {
         let _query = crate::observe("users", "change_password");
-        let mut tx = self.pool.begin().await.map_err(repo_error)?;
-        let email: Option<String> = sqlx::query_scalar(
+        let mut tx = self.pool.begin().await.db()?;
+        let email = sqlx::query_scalar!(
             "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING email",
+            id.as_uuid(),
+            hash.expose_phc()
         )
-        .bind(id.as_uuid())
-        .bind(hash.expose_phc())
         .fetch_optional(&mut *tx)
         .await
-        .map_err(repo_error)?;
+        .db()?;
         let Some(email) = email else { return Ok(None) };
-        let revoked: Vec<Uuid> = sqlx::query_scalar(
+        let revoked = sqlx::query_scalar!(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_change'
              WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id",
+            id.as_uuid(),
+            keep.as_uuid()
         )
-        .bind(id.as_uuid())
-        .bind(keep.as_uuid())
         .fetch_all(&mut *tx)
         .await
-        .map_err(repo_error)?;
-        tx.commit().await.map_err(repo_error)?;
+        .db()?;
+        tx.commit().await.db()?;
         Ok(Some(PasswordChanged {
             email: stored_email(&email)?,
             revoked: revoked.into_iter().map(SessionId::from_uuid).collect(),
@@ -197,25 +204,27 @@ impl UserRepository for PgUsers {
 
     async fn delete(&self, id: UserId) -> RepoResult<Option<DeletedUser>> {
         let _query = crate::observe("users", "delete");
-        let mut tx = self.pool.begin().await.map_err(repo_error)?;
-        let sessions: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = $1")
-            .bind(id.as_uuid())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(repo_error)?;
-        let providers: Vec<String> =
-            sqlx::query_scalar("SELECT provider FROM oauth_accounts WHERE user_id = $1")
-                .bind(id.as_uuid())
+        let mut tx = self.pool.begin().await.db()?;
+        let sessions =
+            sqlx::query_scalar!("SELECT id FROM sessions WHERE user_id = $1", id.as_uuid())
                 .fetch_all(&mut *tx)
                 .await
-                .map_err(repo_error)?;
-        let email: Option<String> =
-            sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING email")
-                .bind(id.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(repo_error)?;
-        tx.commit().await.map_err(repo_error)?;
+                .db()?;
+        let providers = sqlx::query_scalar!(
+            "SELECT provider FROM oauth_accounts WHERE user_id = $1",
+            id.as_uuid()
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .db()?;
+        let email = sqlx::query_scalar!(
+            "DELETE FROM users WHERE id = $1 RETURNING email",
+            id.as_uuid()
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?;
+        tx.commit().await.db()?;
         let Some(email) = email else { return Ok(None) };
         Ok(Some(DeletedUser {
             email: stored_email(&email)?,

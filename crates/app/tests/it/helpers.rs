@@ -107,7 +107,9 @@ async fn clean_leftovers() {
             for name in names {
                 // In use by a concurrent run: leave it.
                 let _ = conn
-                    .execute(format!(r#"DROP DATABASE IF EXISTS "{name}""#).as_str())
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        r#"DROP DATABASE IF EXISTS "{name}""#
+                    )))
                     .await;
             }
         })
@@ -152,7 +154,7 @@ pub async fn build_app(overrides: &[(&str, &str)]) -> (Application, TestApp) {
     let name = format!("czt_{}", Uuid::new_v4().simple());
     admin()
         .await
-        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
         .await
         .expect("create test database");
 
