@@ -33,12 +33,66 @@ const ISSUER: &str = "codezest-auth";
 const AUDIENCE: &str = "codezest";
 const HS256_SECRET: &str = "bench-floor-secret-of-at-least-32-bytes!";
 
+/// What one `/me` run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The service with `CACHE_ENABLED=false`.
+    DbOnly,
+    /// The service with L1 off: every read goes to Redis.
+    RedisOnly,
+    /// The service as deployed (EdDSA tokens, the default).
+    TwoTier,
+    /// The same with HS256 tokens.
+    TwoTierHs256,
+    /// `bench-floor` verifying HS256 tokens.
+    Floor,
+    /// `bench-floor` verifying EdDSA tokens.
+    FloorEddsa,
+}
+
+impl Mode {
+    const ALL: [Mode; 6] = [
+        Mode::DbOnly,
+        Mode::RedisOnly,
+        Mode::TwoTier,
+        Mode::TwoTierHs256,
+        Mode::Floor,
+        Mode::FloorEddsa,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::DbOnly => "db-only",
+            Mode::RedisOnly => "redis-only",
+            Mode::TwoTier => "two-tier",
+            Mode::TwoTierHs256 => "two-tier-hs256",
+            Mode::Floor => "floor",
+            Mode::FloorEddsa => "floor-eddsa",
+        }
+    }
+
+    fn parse(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|mode| mode.name() == name)
+            .with_context(|| format!("unknown mode {name:?}"))
+    }
+
+    fn is_floor(self) -> bool {
+        matches!(self, Mode::Floor | Mode::FloorEddsa)
+    }
+
+    fn hs256(self) -> bool {
+        matches!(self, Mode::TwoTierHs256 | Mode::Floor)
+    }
+}
+
 struct Options {
     users: usize,
     concurrency: usize,
     duration: u64,
     warmup: u64,
-    modes: Vec<String>,
+    modes: Vec<Mode>,
     large_users: usize,
     quick: bool,
 }
@@ -51,9 +105,7 @@ impl Options {
             concurrency: 100,
             duration: if quick { 3 } else { 15 },
             warmup: if quick { 1 } else { 5 },
-            modes: ["db-only", "redis-only", "two-tier", "floor", "floor-eddsa"]
-                .map(String::from)
-                .to_vec(),
+            modes: Mode::ALL.to_vec(),
             large_users: if quick { 5_000 } else { 100_000 },
             quick,
         };
@@ -68,12 +120,15 @@ impl Options {
                 "--warmup" => options.warmup = value()?.parse()?,
                 "--large-users" => options.large_users = value()?.parse()?,
                 "--modes" => {
-                    options.modes = value()?.split(',').map(str::to_owned).collect();
+                    options.modes = value()?
+                        .split(',')
+                        .map(Mode::parse)
+                        .collect::<Result<_>>()?;
                 }
                 other => bail!(
                     "unknown option {other:?}; options: --quick --users N --concurrency N \
                      --duration SECONDS --warmup SECONDS --large-users N \
-                     --modes db-only,redis-only,two-tier,floor,floor-eddsa"
+                     --modes db-only,redis-only,two-tier,two-tier-hs256,floor,floor-eddsa"
                 ),
             }
         }
@@ -219,7 +274,7 @@ fn ensure_wrk() -> Result<()> {
 async fn run_bench(options: Options, admin_url: String) -> Result<()> {
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir)?;
-    let redis = Redis::start(&dir)?;
+    let redis = Redis::start()?;
     let pem = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)
         .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)?
         .to_string();
@@ -228,7 +283,7 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
     let eddsa = Arc::new(
         JwtKeys::from_config(jwt_config(JwtAlgorithm::EdDSA, &pem)).map_err(anyhow::Error::msg)?,
     );
-    let database_url = with_database(&admin_url, "codezest_bench");
+    let database_url = testkit::with_database(&admin_url, "codezest_bench");
     let mut bench = Bench {
         binary: root().join("target/release/codezest-auth"),
         tokens_file: dir.join("access-tokens.txt"),
@@ -260,10 +315,10 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
     bench.write_lua()?;
 
     for mode in bench.options.modes.clone() {
-        let result = match mode.as_str() {
-            "db-only" | "redis-only" | "two-tier" => bench.service_mode(&mode).await?,
-            "floor" | "floor-eddsa" => bench.floor_mode(&mode).await?,
-            other => bail!("unknown mode {other:?}"),
+        let result = if mode.is_floor() {
+            bench.floor_mode(mode).await?
+        } else {
+            bench.service_mode(mode).await?
         };
         println!(
             "  {:<12} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
@@ -278,7 +333,7 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
     let floor = report
         .modes
         .iter()
-        .find(|m| m.mode == "floor")
+        .find(|m| m.mode == Mode::Floor.name())
         .map(|m| m.load.rps);
     if let Some(floor) = floor {
         for mode in &mut report.modes {
@@ -330,6 +385,8 @@ impl Bench {
     /// hash of [`PASSWORD`].
     async fn prepare_database(&mut self, n: usize) -> Result<()> {
         let name = "codezest_bench";
+        // Tokens of an earlier run name other users.
+        let _ = std::fs::remove_file(self.dir.join("access-tokens-hs256.txt"));
         let mut admin = PgConnection::connect(&self.admin_url).await?;
         admin
             .execute(sqlx::AssertSqlSafe(format!(
@@ -426,7 +483,7 @@ impl Bench {
         Ok(())
     }
 
-    fn service_env(&self, mode: &str, port: u16, metrics_port: u16) -> Vec<(String, String)> {
+    fn service_env(&self, mode: Mode, port: u16, metrics_port: u16) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = [
             ("DATABASE_URL", self.database_url.as_str()),
             ("REDIS_URL", self.redis.url.as_str()),
@@ -446,18 +503,22 @@ impl Bench {
         env.push(("BIND_ADDR".into(), format!("127.0.0.1:{port}")));
         env.push(("METRICS_ADDR".into(), format!("127.0.0.1:{metrics_port}")));
         match mode {
-            "db-only" => env.push(("CACHE_ENABLED".into(), "false".into())),
-            "redis-only" => env.push(("CACHE_L1_MAX_ENTRIES".into(), "0".into())),
-            _ => {}
+            Mode::DbOnly => env.push(("CACHE_ENABLED".into(), "false".into())),
+            Mode::RedisOnly => env.push(("CACHE_L1_MAX_ENTRIES".into(), "0".into())),
+            Mode::TwoTierHs256 => {
+                env.push(("JWT_ALGORITHM".into(), "HS256".into()));
+                env.push(("JWT_SECRET".into(), HS256_SECRET.into()));
+            }
+            Mode::TwoTier | Mode::Floor | Mode::FloorEddsa => {}
         }
         env
     }
 
-    async fn start_service(&self, mode: &str) -> Result<Service> {
+    async fn start_service(&self, mode: Mode) -> Result<Service> {
         self.start_service_with(mode, &[]).await
     }
 
-    async fn start_service_with(&self, mode: &str, extra: &[(&str, String)]) -> Result<Service> {
+    async fn start_service_with(&self, mode: Mode, extra: &[(&str, String)]) -> Result<Service> {
         self.redis.flush()?;
         let (port, metrics_port) = (free_port()?, free_port()?);
         let mut command = Command::new(&self.binary);
@@ -467,7 +528,7 @@ impl Bench {
             .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(
-                self.dir.join(format!("server-{mode}.log")),
+                self.dir.join(format!("server-{}.log", mode.name())),
             )?));
         let child = command.spawn().context("start the service")?;
         let service = Service {
@@ -479,9 +540,16 @@ impl Bench {
         Ok(service)
     }
 
-    async fn service_mode(&mut self, mode: &str) -> Result<ModeResult> {
+    async fn service_mode(&mut self, mode: Mode) -> Result<ModeResult> {
         let service = self.start_service(mode).await?;
         let pid = service.child.id();
+        // The service's tokens for its algorithm.
+        let tokens = if mode.hs256() {
+            self.hs256_tokens()?
+        } else {
+            self.tokens_file.clone()
+        };
+        let tokens = [("BENCH_TOKENS", tokens.display().to_string())];
         if self.me_body_len == 0 {
             let token = std::fs::read_to_string(&self.tokens_file)?;
             let token = token.lines().next().context("tokens")?;
@@ -500,7 +568,7 @@ impl Bench {
             "me.lua",
             self.options.warmup,
             self.options.concurrency,
-            &[],
+            &tokens,
         )?;
         // PostgreSQL publishes a backend's counters when it has been idle a while.
         let settle = Duration::from_secs(if self.options.quick { 1 } else { 11 });
@@ -514,7 +582,7 @@ impl Bench {
             "me.lua",
             self.options.duration,
             self.options.concurrency,
-            &[],
+            &tokens,
         )?;
         let cpu1 = cpu_seconds(pid)?;
         let r1 = self.redis.commands()?;
@@ -526,7 +594,7 @@ impl Bench {
             |name: &str, labels: &[(&str, &str)]| sum(&m1, name, labels) - sum(&m0, name, labels);
         let ratio = |hit: f64, miss: f64| (hit + miss > 0.0).then(|| hit / (hit + miss));
         let result = ModeResult {
-            mode: mode.to_owned(),
+            mode: mode.name().to_owned(),
             db_queries_per_request: Some(delta("db_queries_total", &[]) / requests),
             pg_transactions_per_request: (!self.options.quick)
                 .then(|| (pg1 - pg0) as f64 / requests),
@@ -560,21 +628,26 @@ impl Bench {
         Ok(result)
     }
 
-    async fn floor_mode(&self, mode: &str) -> Result<ModeResult> {
-        let (algorithm, key, tokens_file) = if mode == "floor" {
-            let keys = JwtKeys::from_config(jwt_config(JwtAlgorithm::HS256, HS256_SECRET))
-                .map_err(anyhow::Error::msg)?;
-            let now = OffsetDateTime::now_utc();
-            let mut lines = String::new();
-            for (user, session) in &self.users {
-                let token = keys
-                    .issue(*user, *session, now)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                writeln!(lines, "{token}")?;
-            }
-            let file = self.dir.join("access-tokens-hs256.txt");
-            std::fs::write(&file, lines)?;
-            ("HS256", HS256_SECRET.to_owned(), file)
+    /// Every user's access token signed with HS256 (the floor's and the
+    /// `two-tier-hs256` service's key), written once.
+    fn hs256_tokens(&self) -> Result<std::path::PathBuf> {
+        let file = self.dir.join("access-tokens-hs256.txt");
+        if file.exists() {
+            return Ok(file);
+        }
+        let keys = JwtKeys::from_config(jwt_config(JwtAlgorithm::HS256, HS256_SECRET))?;
+        let now = OffsetDateTime::now_utc();
+        let mut lines = String::new();
+        for (user, session) in &self.users {
+            writeln!(lines, "{}", keys.issue(*user, *session, now)?)?;
+        }
+        std::fs::write(&file, lines)?;
+        Ok(file)
+    }
+
+    async fn floor_mode(&self, mode: Mode) -> Result<ModeResult> {
+        let (algorithm, key, tokens_file) = if mode == Mode::Floor {
+            ("HS256", HS256_SECRET.to_owned(), self.hs256_tokens()?)
         } else {
             (
                 "EdDSA",
@@ -626,7 +699,7 @@ impl Bench {
         let peak = peak_rss_mb(pid)?;
         floor.stop();
         Ok(ModeResult {
-            mode: mode.to_owned(),
+            mode: mode.name().to_owned(),
             cpu_seconds_per_1000: (cpu1 - cpu0) / load.requests.max(1) as f64 * 1000.0,
             peak_rss_mb: peak,
             load,
@@ -636,7 +709,7 @@ impl Bench {
 
     /// Refresh and login throughput, and the mixed workload, on `two-tier`.
     async fn throughput(&mut self, report: &mut Report) -> Result<()> {
-        let service = self.start_service("two-tier").await?;
+        let service = self.start_service(Mode::TwoTier).await?;
         let seconds = if self.options.quick { 2 } else { 10 };
         let refresh = self.wrk(
             &service.base,
@@ -662,7 +735,7 @@ impl Bench {
 
         // Mixed: sessions were rotated above; start again from fresh tokens.
         self.prepare_database(self.options.users).await?;
-        let service = self.start_service("two-tier").await?;
+        let service = self.start_service(Mode::TwoTier).await?;
         let m0 = scrape(&service.metrics).await?;
         let load = self.wrk(
             &service.base,
@@ -751,7 +824,7 @@ impl Bench {
         self.prepare_database(n).await?;
         // Room for every user's session, user and profile entries.
         let room = [("CACHE_L1_MAX_ENTRIES", (n * 4).to_string())];
-        let service = self.start_service_with("two-tier", &room).await?;
+        let service = self.start_service_with(Mode::TwoTier, &room).await?;
         let pid = service.child.id();
         let rss_before = current_rss_mb(pid)?;
         // One pass over every token (each thread walks its own share).
@@ -883,30 +956,25 @@ impl Service {
 
 /// A `redis-server` of the benchmark's own, so its command counts are ours.
 struct Redis {
-    child: Child,
+    /// Killed when the benchmark ends.
+    _server: testkit::RedisServer,
     port: u16,
     url: String,
 }
 
 impl Redis {
-    fn start(dir: &Path) -> Result<Self> {
-        let port = free_port()?;
-        let child = crate::redis_server(port, dir)
-            .args(["--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"])
-            .stdout(Stdio::null())
-            .spawn()
-            .context("the benchmark needs redis-server")?;
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if started.elapsed() > Duration::from_secs(5) {
-                bail!("redis-server did not start");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    fn start() -> Result<Self> {
+        let server = testkit::RedisServer::start(&[
+            "--maxmemory",
+            "256mb",
+            "--maxmemory-policy",
+            "allkeys-lru",
+        ])
+        .context("the benchmark needs redis-server")?;
         Ok(Self {
-            child,
-            port,
-            url: format!("redis://127.0.0.1:{port}"),
+            port: server.port(),
+            url: server.url(),
+            _server: server,
         })
     }
 
@@ -961,26 +1029,8 @@ impl Redis {
     }
 }
 
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-pub(crate) fn with_database(url: &str, name: &str) -> String {
-    let base = url.split('?').next().unwrap_or(url);
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    format!("{}/{name}", &base[..path_start])
+    Ok(testkit::free_port())
 }
 
 async fn scrape(url: &str) -> Result<HashMap<String, f64>> {
@@ -1126,10 +1176,10 @@ fn markdown(r: &Report) -> String {
         );
     }
     let find = |name: &str| r.modes.iter().find(|m| m.mode == name).map(|m| m.load.rps);
-    if let (Some(db), Some(two)) = (find("db-only"), find("two-tier")) {
+    if let (Some(db), Some(two)) = (find(Mode::DbOnly.name()), find(Mode::TwoTier.name())) {
         let _ = writeln!(md, "\n`two-tier` = {:.2}× `db-only`", two / db);
     }
-    if let (Some(db), Some(redis)) = (find("db-only"), find("redis-only")) {
+    if let (Some(db), Some(redis)) = (find(Mode::DbOnly.name()), find(Mode::RedisOnly.name())) {
         let _ = writeln!(md, "\n`redis-only` = {:.2}× `db-only`", redis / db);
     }
     let _ = writeln!(md, "\n## Writes and sign-ins (two-tier)\n");

@@ -357,16 +357,6 @@ fn start_throwaway_postgres(bin: &Path, port: u16) -> Result<()> {
     run(pg_ctl)
 }
 
-/// A throwaway `redis-server` on `port`: loopback only, nothing persisted.
-pub(crate) fn redis_server(port: u16, dir: &Path) -> Command {
-    let mut redis = Command::new("redis-server");
-    redis
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no", "--dir"])
-        .arg(dir);
-    redis
-}
-
 fn ensure_redis(url: &str) -> Result<()> {
     let Some((host, port)) = try_usual_ways(url, 6379, "Redis", "redis")? else {
         return Ok(());
@@ -374,7 +364,7 @@ fn ensure_redis(url: &str) -> Result<()> {
     if found("redis-server") {
         let dir = root().join("target/dev-services/redis");
         std::fs::create_dir_all(&dir)?;
-        let mut redis = redis_server(port, &dir);
+        let mut redis = testkit::RedisServer::command(port, &dir);
         redis
             .args(["--daemonize", "yes"])
             .arg("--logfile")

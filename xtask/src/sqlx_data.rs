@@ -26,7 +26,7 @@ pub(crate) fn prepare(args: &[String]) -> Result<()> {
     };
     let server = env_or("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL);
     ensure_postgres(&server)?;
-    let database_url = crate::bench::with_database(&server, SCRATCH_DATABASE);
+    let database_url = testkit::with_database(&server, SCRATCH_DATABASE);
     tokio::runtime::Runtime::new()?.block_on(migrate_scratch(&server, &database_url))?;
 
     let committed = root().join(".sqlx");

@@ -6,6 +6,7 @@ use domain::{
     SessionId, User, ValidationErrors,
 };
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -90,6 +91,7 @@ pub struct ChangePasswordRequest {
 }
 
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(feature = "client", derive(Deserialize, Debug))]
 pub struct ProfileDto {
     pub bio: Option<String>,
     pub avatar_url: Option<String>,
@@ -98,6 +100,7 @@ pub struct ProfileDto {
 }
 
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(feature = "client", derive(Deserialize, Debug))]
 pub struct UserDto {
     pub id: Uuid,
     #[schema(example = "ada@example.com")]
@@ -135,6 +138,7 @@ impl UserDto {
 }
 
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(feature = "client", derive(Deserialize, Debug))]
 pub struct UserResponse {
     pub user: UserDto,
 }
@@ -148,13 +152,14 @@ impl From<(User, Option<Profile>)> for UserResponse {
 }
 
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(feature = "client", derive(Deserialize, Debug))]
 pub struct TokenResponse {
     /// A JWT (`typ: at+jwt`) for the `Authorization: Bearer` header.
     pub access_token: String,
     /// Single use: exchange it at `/api/v1/auth/refresh` for a new pair.
     pub refresh_token: String,
-    #[schema(example = "Bearer")]
-    pub token_type: &'static str,
+    #[schema(value_type = String, example = "Bearer")]
+    pub token_type: Cow<'static, str>,
     /// Seconds until the access token expires.
     #[schema(example = 900)]
     pub expires_in: i64,
@@ -166,7 +171,7 @@ impl From<Authenticated> for TokenResponse {
         Self {
             access_token: auth.access_token,
             refresh_token: auth.refresh_token.expose().to_owned(),
-            token_type: "Bearer",
+            token_type: Cow::Borrowed("Bearer"),
             expires_in: auth.expires_in,
             user: UserDto::new(auth.user, auth.profile),
         }
@@ -174,6 +179,7 @@ impl From<Authenticated> for TokenResponse {
 }
 
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(feature = "client", derive(Deserialize, Debug))]
 pub struct SessionDto {
     pub id: Uuid,
     #[serde(with = "time::serde::rfc3339")]

@@ -4,6 +4,8 @@
 //! replaces its message. Internals are logged (once, with their source chain),
 //! never sent.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::{
@@ -87,27 +89,29 @@ const INTERNAL: Row = row(
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
+#[cfg_attr(feature = "client", derive(serde::Deserialize))]
 pub struct Problem {
     /// A URI naming the problem type: `urn:codezest-auth:problem:{code}`.
     #[serde(rename = "type")]
     #[schema(example = "urn:codezest-auth:problem:validation_failed")]
     pub kind: String,
-    #[schema(example = "Validation failed")]
-    pub title: &'static str,
+    #[schema(value_type = String, example = "Validation failed")]
+    pub title: Cow<'static, str>,
     #[schema(example = 422)]
     pub status: u16,
     #[schema(example = "email: must be an email address like name@example.com")]
     pub detail: String,
     /// Stable, machine-readable: `invalid_credentials`, `validation_failed`,
     /// `email_taken`, `unauthorized`, `token_reused`, `not_found`, …
-    #[schema(example = "validation_failed")]
-    pub code: &'static str,
+    #[schema(value_type = String, example = "validation_failed")]
+    pub code: Cow<'static, str>,
     /// Present with `validation_failed`: one entry per invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldProblem>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[cfg_attr(feature = "client", derive(serde::Deserialize))]
 pub struct FieldProblem {
     #[schema(example = "email")]
     pub field: String,
@@ -161,12 +165,12 @@ impl ApiError {
         let row = self.row();
         Problem {
             kind: format!("urn:codezest-auth:problem:{}", row.code),
-            title: row.title,
+            title: Cow::Borrowed(row.title),
             status: row.status.as_u16(),
             detail: row
                 .fixed_detail
                 .map_or_else(|| self.to_string(), str::to_owned),
-            code: row.code,
+            code: Cow::Borrowed(row.code),
             errors: match self {
                 Self::Auth(AuthError::Validation(errors)) => Some(
                     errors

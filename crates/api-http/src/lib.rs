@@ -2,6 +2,10 @@
 //! the OpenAPI document (generated from the handlers with utoipa) and the HTTP
 //! middleware (request ids, tracing, timeouts, panics, body limits).
 //!
+//! With the `client` feature the response types (`TokenResponse`, `UserResponse`,
+//! `SessionDto`, `Problem`, …) also deserialise, so tests and other Rust clients
+//! read the API's answers as the types that wrote them.
+//!
 //! This is the only crate that serves HTTP or knows the JSON shapes. It depends on
 //! `domain` alone: repositories, caches and identity providers reach it through
 //! domain traits inside [`AppState`], wired by the `app` crate.
@@ -38,7 +42,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use error::{ApiError, Problem};
+pub use dto::{ProfileDto, SessionDto, TokenResponse, UserDto, UserResponse};
+pub use error::{ApiError, FieldProblem, Problem};
 pub use limit::{RateLimitSettings, RateLimits};
 pub use readiness::{Readiness, ReadinessProbe, ServiceStatus};
 pub use state::{AppState, Services, TraceIdOf};

@@ -16,22 +16,12 @@ use domain::{
 };
 use fred::prelude::*;
 use repo_postgres::{PgOAuthAccounts, PgProfiles, PgRepositories, PgSessions, PgUsers};
-use sqlx::{Connection as _, Executor as _, PgConnection, PgPool};
+use sqlx::PgPool;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
-}
-
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    testkit::redis_url()
 }
 
 /// A fresh, migrated database and a Redis key prefix of this test's own.
@@ -42,41 +32,13 @@ struct Env {
 
 impl Env {
     async fn new() -> Self {
-        let name = format!("czc_{}", uuid::Uuid::new_v4().simple());
-        let admin = admin_url();
-        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-            panic!("cannot reach PostgreSQL at {admin}: {e}; run `cargo xtask test` or set TEST_DATABASE_URL")
-        });
-        static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-        CLEANED
-            .get_or_init(|| async {
-                let mut conn = PgConnection::connect(&admin)
-                    .await
-                    .expect("admin connection");
-                let names: Vec<String> = sqlx::query_scalar(
-                    "SELECT datname FROM pg_database WHERE datname LIKE 'czc\\_%'",
-                )
-                .fetch_all(&mut conn)
-                .await
-                .unwrap_or_default();
-                for name in names {
-                    let _ = conn
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            r#"DROP DATABASE IF EXISTS "{name}""#
-                        )))
-                        .await;
-                }
-            })
-            .await;
-        conn.execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
-            .await
-            .expect("create database");
-        let base = admin.rsplit_once('/').expect("database url").0;
-        let pool = PgPool::connect(&format!("{base}/{name}"))
-            .await
-            .expect("connect");
+        let database = testkit::TestDatabase::create("czc").await;
+        let pool = PgPool::connect(&database.url).await.expect("connect");
         repo_postgres::migrate(&pool).await.expect("migrate");
-        Self { pool, prefix: name }
+        Self {
+            pool,
+            prefix: database.name,
+        }
     }
 
     fn repos(&self) -> PgRepositories {

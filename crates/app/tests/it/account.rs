@@ -151,7 +151,7 @@ async fn login_returns_tokens_for_the_right_password() {
     let response = app.login("Linus@Example.com", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     let tokens = Tokens::from_body(response.json().await.unwrap());
-    assert_eq!(tokens.body["user"]["email"], "linus@example.com");
+    assert_eq!(tokens.response.user.email, "linus@example.com");
     assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
 }
 

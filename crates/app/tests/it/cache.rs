@@ -1,66 +1,20 @@
 //! The cache inside the running service: `/me` without the database, two
 //! instances sharing one Redis, Redis dying and coming back, and what Redis holds.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fred::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use api_http::TokenResponse;
+
 use crate::helpers::{PASSWORD, TestApp, spawn_app_with, spawn_peer};
 
 /// A `redis-server` of the test's own on a free port, to stop and restart.
-struct OwnRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut redis = Self { port, child: None };
-        redis.restart();
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (`cargo xtask test` checks for it)");
-        self.child = Some(child);
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("redis-server did not start on port {}", self.port);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
+fn own_redis() -> testkit::RedisServer {
+    testkit::RedisServer::start(&[])
+        .expect("redis-server must be installed (`cargo xtask test` checks for it)")
 }
 
 fn cache(app: &TestApp) -> &cache_redis::Cache {
@@ -146,11 +100,9 @@ async fn two_instances_see_each_others_writes_at_once() {
     .await;
 
     // Logout on A: B rejects the token on its next request, not after a TTL.
-    let second = a
-        .login(tokens.body["user"]["email"].as_str().unwrap(), PASSWORD)
-        .await;
-    let second: Value = second.json().await.unwrap();
-    let second = second["access_token"].as_str().unwrap().to_owned();
+    let second = a.login(&tokens.response.user.email, PASSWORD).await;
+    let second: TokenResponse = second.json().await.unwrap();
+    let second = second.access_token;
     me_ok(&b, &second).await;
     assert_eq!(
         a.post_auth("/api/v1/auth/logout", &tokens.access, None)
@@ -183,7 +135,7 @@ async fn two_instances_see_each_others_writes_at_once() {
 
 #[tokio::test]
 async fn redis_dying_and_returning_mid_flight_costs_no_request() {
-    let mut redis = OwnRedis::start();
+    let mut redis = own_redis();
     let app = spawn_app_with(&[("REDIS_URL", &redis.url())]).await;
     let cache = cache(&app);
     assert!(cache.wait_until_ready(Duration::from_secs(5)).await);
@@ -217,7 +169,7 @@ async fn redis_dying_and_returning_mid_flight_costs_no_request() {
         "writes remember what redis missed"
     );
 
-    redis.restart();
+    redis.restart().expect("redis-server restarts");
     assert!(
         cache.wait_until_ready(Duration::from_secs(10)).await,
         "the cache reconnects by itself"
@@ -282,13 +234,11 @@ async fn redis_holds_no_token_hash_or_secret_after_a_full_flow() {
     let email = format!("flow-{}@example.com", uuid::Uuid::new_v4().simple());
     let first = app.register_as(&email).await;
     me_ok(&app, &first.access).await;
-    let login: Value = app.login(&email, PASSWORD).await.json().await.unwrap();
-    let login_access = login["access_token"].as_str().unwrap().to_owned();
-    let login_refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    let login: TokenResponse = app.login(&email, PASSWORD).await.json().await.unwrap();
+    let (login_access, login_refresh) = (login.access_token, login.refresh_token);
     me_ok(&app, &login_access).await;
-    let refreshed: Value = app.refresh(&login_refresh).await.json().await.unwrap();
-    let refreshed_access = refreshed["access_token"].as_str().unwrap().to_owned();
-    let refreshed_refresh = refreshed["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed: TokenResponse = app.refresh(&login_refresh).await.json().await.unwrap();
+    let (refreshed_access, refreshed_refresh) = (refreshed.access_token, refreshed.refresh_token);
     me_ok(&app, &refreshed_access).await;
     assert_eq!(
         put_bio(&app, &refreshed_access, "public bio").await,

@@ -1,13 +1,13 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use api_http::{Problem, TokenResponse};
 use app::config::Config;
 use app::startup::{self, Application};
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection as _, Executor as _, PgConnection, PgPool};
-use tokio::sync::OnceCell;
+use sqlx::PgPool;
 use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -31,21 +31,21 @@ pub struct Tokens {
     pub access: String,
     pub refresh: String,
     pub user_id: String,
+    /// The token response, read as the type the service wrote it with.
+    pub response: TokenResponse,
+    /// The same response as raw JSON, for tests of the wire shape.
     pub body: Value,
 }
 
 impl Tokens {
     pub fn from_body(body: Value) -> Self {
+        let response: TokenResponse =
+            serde_json::from_value(body.clone()).expect("a token response");
         Self {
-            access: body["access_token"]
-                .as_str()
-                .expect("access_token")
-                .to_owned(),
-            refresh: body["refresh_token"]
-                .as_str()
-                .expect("refresh_token")
-                .to_owned(),
-            user_id: body["user"]["id"].as_str().expect("user.id").to_owned(),
+            access: response.access_token.clone(),
+            refresh: response.refresh_token.clone(),
+            user_id: response.user.id.to_string(),
+            response,
             body,
         }
     }
@@ -53,67 +53,7 @@ impl Tokens {
 
 /// The Redis the tests share (each test under its own key prefix).
 pub fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
-}
-
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
-async fn admin() -> PgConnection {
-    let url = admin_url();
-    PgConnection::connect(&url).await.unwrap_or_else(|e| {
-        panic!(
-            "cannot reach PostgreSQL at {url}: {e}\n\
-             Start it (`cargo xtask test` does) or set TEST_DATABASE_URL to a server that runs."
-        )
-    })
-}
-
-/// Drops the databases earlier runs left behind, once per test binary.
-async fn clean_leftovers() {
-    static CLEANED: OnceCell<()> = OnceCell::const_new();
-    CLEANED
-        .get_or_init(|| async {
-            let mut conn = admin().await;
-            let names: Vec<String> =
-                sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'czt\\_%'")
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap_or_default();
-            for name in names {
-                // In use by a concurrent run: leave it.
-                let _ = conn
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        r#"DROP DATABASE IF EXISTS "{name}""#
-                    )))
-                    .await;
-            }
-        })
-        .await;
+    testkit::redis_url()
 }
 
 fn init_logs() {
@@ -150,20 +90,12 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 /// Builds (migrated, bound, not yet serving) the app, for tests that run it themselves.
 pub async fn build_app(overrides: &[(&str, &str)]) -> (Application, TestApp) {
     init_logs();
-    clean_leftovers().await;
-    let name = format!("czt_{}", Uuid::new_v4().simple());
-    admin()
-        .await
-        .execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
-        .await
-        .expect("create test database");
+    let database = testkit::TestDatabase::create("czt").await;
+    let name = database.name;
 
     let signing_pem = ed25519_pem();
     let mut vars: HashMap<String, String> = HashMap::from([
-        (
-            "DATABASE_URL".to_owned(),
-            with_database(&admin_url(), &name),
-        ),
+        ("DATABASE_URL".to_owned(), database.url),
         ("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("METRICS_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("DATABASE_MAX_CONNECTIONS".to_owned(), "10".to_owned()),
@@ -332,8 +264,11 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
         .to_owned();
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.expect("problem body");
-    assert_eq!(body["code"], code, "body: {body}");
-    assert_eq!(body["status"], status.as_u16());
-    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    let problem: Problem = serde_json::from_value(body.clone())
+        .unwrap_or_else(|e| panic!("not a problem document ({e}): {body}"));
+    assert_eq!(problem.code, code, "body: {body}");
+    assert_eq!(problem.status, status.as_u16());
+    assert_eq!(problem.kind, format!("urn:codezest-auth:problem:{code}"));
+    assert!(!problem.title.is_empty() && !problem.detail.is_empty());
     body
 }
