@@ -1,5 +1,5 @@
 //! Project automation: `cargo xtask dev | migrate | test | bench | check-deploy |
-//! sqlx-prepare`.
+//! sqlx-prepare | tidy`.
 //!
 //! Each command first makes sure PostgreSQL and Redis answer: it uses what is
 //! running; else `docker compose up -d` where a Docker engine answers; else it
@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 mod bench;
 mod deploy;
 mod sqlx_data;
+mod tidy;
 
 const USAGE: &str = "\
 cargo xtask <command>
@@ -29,6 +30,8 @@ cargo xtask <command>
               --quick for a 20-second smoke run (see docs/benchmarks.md)
     check-deploy  validate Prometheus rules, Grafana queries, Kubernetes manifests
               and docker-compose.yml with their own tools
+    tidy      check the architecture invariants (crate dependencies) from
+              cargo metadata (run by test)
     sqlx-prepare  refresh .sqlx/ (the compile-time query data) from a scratch
               database; --check fails when it is stale (run by test)";
 
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Some("check-deploy") => deploy::check(),
         Some("bench") => bench::bench(&args[1..]),
         Some("sqlx-prepare") => sqlx_data::prepare(&args[1..]),
+        Some("tidy") => tidy::tidy(),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -107,7 +111,57 @@ fn dev(extra: &[String]) -> Result<()> {
     ensure_postgres(&env_or("DATABASE_URL", DEFAULT_DATABASE_URL))?;
     ensure_redis(&env_or("REDIS_URL", DEFAULT_REDIS_URL))?;
     service(&["migrate"], &[])?;
+    if let Some(key) = dev_signing_key()? {
+        println!("xtask: signing development tokens with {}", key.display());
+        let mut command = cargo();
+        command
+            .args([
+                "run",
+                "--package",
+                "app",
+                "--bin",
+                "codezest-auth",
+                "--",
+                "serve",
+            ])
+            .args(extra)
+            .env("JWT_PRIVATE_KEY_FILE", &key);
+        return run(command);
+    }
     service(&["serve"], extra)
+}
+
+/// A development signing key kept under `target/dev/`, so tokens survive a
+/// restart of `cargo xtask dev`. `None` when a key is configured (environment or
+/// `.env`), which then wins. The service itself still refuses to run without a
+/// configured key when `APP_ENV=production`.
+fn dev_signing_key() -> Result<Option<PathBuf>> {
+    use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+    let configured = ["JWT_PRIVATE_KEY_FILE", "JWT_SECRET"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+    let in_dotenv = std::fs::read_to_string(root().join(".env")).is_ok_and(|dotenv| {
+        dotenv.lines().any(|line| {
+            let line = line.trim_start();
+            line.starts_with("JWT_PRIVATE_KEY_FILE=") || line.starts_with("JWT_SECRET=")
+        })
+    });
+    if configured || in_dotenv {
+        return Ok(None);
+    }
+    let key = root().join("target/dev/jwt-ed25519.pem");
+    if !key.exists() {
+        std::fs::create_dir_all(key.parent().expect("a parent"))?;
+        let pem = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)
+            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)?;
+        std::fs::write(&key, pem.as_bytes())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(Some(key))
 }
 
 fn migrate() -> Result<()> {
@@ -127,6 +181,7 @@ fn test(extra: &[String]) -> Result<()> {
              Install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`)"
         );
     }
+    tidy::tidy()?;
     // The committed query data must describe the queries and schema as they are.
     sqlx_data::prepare(&["--check".to_owned()])?;
     let suites: [&[&str]; 2] = [

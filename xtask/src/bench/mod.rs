@@ -1,0 +1,411 @@
+//! `cargo xtask bench`: the seed's benchmark (`GET /api/v1/auth/me` at
+//! concurrency 100 with users' tokens rotating), in every mode in one run, with
+//! the floor of this machine beside it. Load comes from `wrk`.
+//!
+//! Modes: `db-only` (`CACHE_ENABLED=false`), `redis-only` (L1 off),
+//! `two-tier`, `floor` (a minimal axum server in this process verifying HS256
+//! tokens with the service's own verification code and answering a body of the
+//! same size) and `floor-eddsa` (the same, with the service's EdDSA tokens).
+//! Then refresh and login throughput, a mixed workload (95 % `/me`, 4 % refresh,
+//! 1 % profile update) with a coherence check, and L1 bytes per cached user.
+//!
+//! Results: `target/bench/results.{md,json}` and `target/bench/throughput.svg`.
+//!
+//! `modes.rs` runs `/me` in each mode, `workloads.rs` the writes, sign-ins and
+//! memory, `procs.rs` the processes and their readings, `report.rs` the output;
+//! the `wrk` scripts are in `xtask/lua/`.
+
+mod modes;
+mod procs;
+mod report;
+mod workloads;
+
+use procs::Redis;
+use report::{chart, machine, markdown, versions};
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use domain::{JwtAlgorithm, JwtConfig, JwtKeys, RefreshTokens, SessionId, UserId};
+use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{Connection as _, Executor as _, PgConnection};
+use time::OffsetDateTime;
+
+use crate::{cargo, ensure_postgres, ensure_redis, env_or, found, root, run};
+
+const PASSWORD: &str = "correct horse battery staple";
+const ISSUER: &str = "codezest-auth";
+const AUDIENCE: &str = "codezest";
+const HS256_SECRET: &str = "bench-floor-secret-of-at-least-32-bytes!";
+
+/// What one `/me` run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The service with `CACHE_ENABLED=false`.
+    DbOnly,
+    /// The service with L1 off: every read goes to Redis.
+    RedisOnly,
+    /// The service as deployed (EdDSA tokens, the default).
+    TwoTier,
+    /// The same with HS256 tokens.
+    TwoTierHs256,
+    /// `bench-floor` verifying HS256 tokens.
+    Floor,
+    /// `bench-floor` verifying EdDSA tokens.
+    FloorEddsa,
+}
+
+impl Mode {
+    const ALL: [Mode; 6] = [
+        Mode::DbOnly,
+        Mode::RedisOnly,
+        Mode::TwoTier,
+        Mode::TwoTierHs256,
+        Mode::Floor,
+        Mode::FloorEddsa,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::DbOnly => "db-only",
+            Mode::RedisOnly => "redis-only",
+            Mode::TwoTier => "two-tier",
+            Mode::TwoTierHs256 => "two-tier-hs256",
+            Mode::Floor => "floor",
+            Mode::FloorEddsa => "floor-eddsa",
+        }
+    }
+
+    fn parse(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|mode| mode.name() == name)
+            .with_context(|| format!("unknown mode {name:?}"))
+    }
+
+    fn is_floor(self) -> bool {
+        matches!(self, Mode::Floor | Mode::FloorEddsa)
+    }
+
+    fn hs256(self) -> bool {
+        matches!(self, Mode::TwoTierHs256 | Mode::Floor)
+    }
+}
+
+struct Options {
+    users: usize,
+    concurrency: usize,
+    duration: u64,
+    warmup: u64,
+    modes: Vec<Mode>,
+    large_users: usize,
+    quick: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Self> {
+        let quick = args.iter().any(|a| a == "--quick");
+        let mut options = Self {
+            users: 1000,
+            concurrency: 100,
+            duration: if quick { 3 } else { 15 },
+            warmup: if quick { 1 } else { 5 },
+            modes: Mode::ALL.to_vec(),
+            large_users: if quick { 5_000 } else { 100_000 },
+            quick,
+        };
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            let mut value = || iter.next().context("option needs a value");
+            match arg.as_str() {
+                "--quick" => {}
+                "--users" => options.users = value()?.parse()?,
+                "--concurrency" => options.concurrency = value()?.parse()?,
+                "--duration" => options.duration = value()?.parse()?,
+                "--warmup" => options.warmup = value()?.parse()?,
+                "--large-users" => options.large_users = value()?.parse()?,
+                "--modes" => {
+                    options.modes = value()?
+                        .split(',')
+                        .map(Mode::parse)
+                        .collect::<Result<_>>()?;
+                }
+                other => bail!(
+                    "unknown option {other:?}; options: --quick --users N --concurrency N \
+                     --duration SECONDS --warmup SECONDS --large-users N \
+                     --modes db-only,redis-only,two-tier,two-tier-hs256,floor,floor-eddsa"
+                ),
+            }
+        }
+        if options.users == 0 || options.concurrency == 0 || options.duration == 0 {
+            bail!("--users, --concurrency and --duration must be positive");
+        }
+        Ok(options)
+    }
+}
+
+/// What one wrk run measured.
+#[derive(Debug, Clone, Default, Serialize)]
+struct Load {
+    requests: u64,
+    seconds: f64,
+    rps: f64,
+    p50_ms: f64,
+    p95_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    errors: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+struct ModeResult {
+    mode: String,
+    load: Load,
+    ratio_to_floor: Option<f64>,
+    db_queries_per_request: Option<f64>,
+    pg_transactions_per_request: Option<f64>,
+    redis_commands_per_request: Option<f64>,
+    l1_hit_ratio: Option<f64>,
+    l2_hit_ratio: Option<f64>,
+    cpu_seconds_per_1000: f64,
+    peak_rss_mb: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    machine: String,
+    cores: usize,
+    versions: String,
+    users: usize,
+    concurrency: usize,
+    duration_s: u64,
+    modes: Vec<ModeResult>,
+    refresh: Option<Load>,
+    login: Option<Load>,
+    login_per_core: Option<f64>,
+    mixed: Option<Mixed>,
+    l1_bytes_per_user: Option<LargeL1>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Mixed {
+    load: Load,
+    l1_hit_ratio: Option<f64>,
+    overall_hit_ratio: Option<f64>,
+    users_checked: usize,
+    stale_profiles: usize,
+    /// Redis operations that failed or timed out during the run.
+    cache_errors: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct LargeL1 {
+    users: usize,
+    rss_before_mb: f64,
+    rss_after_mb: f64,
+    l1_entries: f64,
+    bytes_per_user: f64,
+}
+
+struct Bench {
+    options: Options,
+    dir: PathBuf,
+    binary: PathBuf,
+    database_url: String,
+    admin_url: String,
+    redis: Redis,
+    key_file: PathBuf,
+    eddsa: Arc<JwtKeys>,
+    tokens_file: PathBuf,
+    refresh_file: PathBuf,
+    users: Vec<(UserId, SessionId)>,
+    me_body_len: usize,
+}
+
+pub(crate) fn bench(args: &[String]) -> Result<()> {
+    let options = Options::parse(args)?;
+    let admin_url = env_or("TEST_DATABASE_URL", crate::DEFAULT_TEST_DATABASE_URL);
+    ensure_postgres(&admin_url)?;
+    ensure_redis(&env_or("TEST_REDIS_URL", crate::DEFAULT_REDIS_URL))?;
+    ensure_wrk()?;
+    println!("xtask bench: building the release binary");
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--release",
+        "--package",
+        "app",
+        "--bin",
+        "codezest-auth",
+    ]);
+    run(build)?;
+    let mut floor = cargo();
+    floor.args([
+        "build",
+        "--release",
+        "--package",
+        "xtask",
+        "--bin",
+        "bench-floor",
+    ]);
+    run(floor)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_bench(options, admin_url))
+}
+
+fn ensure_wrk() -> Result<()> {
+    if found("wrk") {
+        return Ok(());
+    }
+    println!("xtask bench: installing wrk (apt-get)");
+    if found("apt-get") {
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "wrk"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
+    }
+    if !found("wrk") {
+        bail!(
+            "the benchmark needs wrk (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)"
+        );
+    }
+    Ok(())
+}
+
+async fn run_bench(options: Options, admin_url: String) -> Result<()> {
+    let dir = root().join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let redis = Redis::start()?;
+    let pem = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)?
+        .to_string();
+    let key_file = dir.join("jwt-ed25519.pem");
+    std::fs::write(&key_file, &pem)?;
+    let eddsa = Arc::new(
+        JwtKeys::from_config(jwt_config(JwtAlgorithm::EdDSA, &pem)).map_err(anyhow::Error::msg)?,
+    );
+    let database_url = testkit::with_database(&admin_url, "codezest_bench");
+    let mut bench = Bench {
+        binary: root().join("target/release/codezest-auth"),
+        tokens_file: dir.join("access-tokens.txt"),
+        refresh_file: dir.join("refresh-tokens.txt"),
+        dir,
+        database_url,
+        admin_url,
+        redis,
+        key_file,
+        eddsa,
+        users: Vec::new(),
+        me_body_len: 0,
+        options,
+    };
+    let mut report = Report {
+        machine: machine(),
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
+        versions: versions(),
+        users: bench.options.users,
+        concurrency: bench.options.concurrency,
+        duration_s: bench.options.duration,
+        ..Report::default()
+    };
+    println!(
+        "xtask bench: {} users, concurrency {}, {} s per mode on {} ({} cores)",
+        report.users, report.concurrency, report.duration_s, report.machine, report.cores
+    );
+    bench.prepare_database(bench.options.users).await?;
+    bench.write_lua()?;
+
+    for mode in bench.options.modes.clone() {
+        let result = if mode.is_floor() {
+            bench.floor_mode(mode).await?
+        } else {
+            bench.service_mode(mode).await?
+        };
+        println!(
+            "  {:<12} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
+            result.mode,
+            result.load.rps,
+            result.load.p50_ms,
+            result.load.p99_ms,
+            result.load.errors
+        );
+        report.modes.push(result);
+    }
+    let floor = report
+        .modes
+        .iter()
+        .find(|m| m.mode == Mode::Floor.name())
+        .map(|m| m.load.rps);
+    if let Some(floor) = floor {
+        for mode in &mut report.modes {
+            mode.ratio_to_floor = Some(mode.load.rps / floor);
+        }
+    }
+
+    bench.throughput(&mut report).await?;
+    report.l1_bytes_per_user = Some(bench.large_l1().await?);
+
+    let markdown = markdown(&report);
+    std::fs::write(bench.dir.join("results.md"), &markdown)?;
+    std::fs::write(
+        bench.dir.join("results.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    chart(&report, &bench.dir.join("throughput.svg"))?;
+    println!("\n{markdown}");
+    println!(
+        "xtask bench: wrote {}/results.md, results.json, throughput.svg",
+        bench.dir.display()
+    );
+    let errors: u64 = report.modes.iter().map(|m| m.load.errors).sum::<u64>()
+        + report
+            .mixed
+            .as_ref()
+            .map_or(0, |m| m.load.errors + m.stale_profiles as u64);
+    if errors > 0 {
+        bail!("the benchmark saw {errors} errors or stale reads");
+    }
+    Ok(())
+}
+
+fn jwt_config(algorithm: JwtAlgorithm, key: &str) -> JwtConfig {
+    JwtConfig {
+        algorithm,
+        signing_key: Some(key.to_owned().into()),
+        previous_keys: vec![],
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+        access_ttl: time::Duration::hours(2),
+    }
+}
+
+/// Shared by every script: thread ids, and reading a file of lines.
+const COMMON_LUA: &str = include_str!("../../lua/common.lua");
+
+const DONE_LUA: &str = include_str!("../../lua/done.lua");
+
+/// Each thread walks the tokens from its own offset, round and round.
+const ME_LUA: &str = include_str!("../../lua/me.lua");
+
+/// Every token once: thread t takes tokens t, t+T, t+2T… then idles on /healthz.
+const ONCE_LUA: &str = include_str!("../../lua/once.lua");
+
+/// A pool of refresh tokens per thread: each response puts the successor back.
+const REFRESH_LUA: &str = include_str!("../../lua/refresh.lua");
+
+const LOGIN_LUA: &str = include_str!("../../lua/login.lua");
+
+/// 95 % /me, 4 % refresh, 1 % profile update, per user, keeping each user's
+/// newest tokens (found in responses by user id).
+const MIXED_LUA: &str = include_str!("../../lua/mixed.lua");

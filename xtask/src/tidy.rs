@@ -1,0 +1,165 @@
+//! `cargo xtask tidy`: the architecture invariants of `docs/ARCHITECTURE.md`,
+//! checked from `cargo metadata` (after rust-analyzer's `tidy.rs`). Run by
+//! `cargo xtask test`.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::cargo;
+
+/// Crates that do I/O: the domain must depend on none of them.
+const IO_CRATES: [&str; 10] = [
+    "sqlx",
+    "axum",
+    "fred",
+    "moka",
+    "reqwest",
+    "hyper",
+    "tower",
+    "tower-http",
+    "oauth2",
+    "lettre",
+];
+
+/// The adapters: each depends on `domain` and on no sibling.
+const ADAPTERS: [&str; 4] = ["repo-postgres", "cache-redis", "oauth", "api-http"];
+
+/// Crates of the workspace that ship in the binary.
+const PRODUCTION: [&str; 6] = [
+    "domain",
+    "repo-postgres",
+    "cache-redis",
+    "oauth",
+    "api-http",
+    "app",
+];
+
+pub(crate) fn tidy() -> Result<()> {
+    let output = cargo()
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .context("cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: Value = serde_json::from_slice(&output.stdout)?;
+    let problems = check(&dependencies(&metadata));
+    if !problems.is_empty() {
+        bail!(
+            "architecture invariants broken:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+    println!("xtask: tidy: the architecture invariants hold");
+    Ok(())
+}
+
+/// Normal (non-dev, non-build) dependencies of each workspace package.
+fn dependencies(metadata: &Value) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let name = package["name"].as_str().unwrap_or_default().to_owned();
+        let deps = package["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|dep| dep["kind"].is_null())
+            .filter_map(|dep| dep["name"].as_str().map(str::to_owned))
+            .collect();
+        out.insert(name, deps);
+    }
+    out
+}
+
+fn check(deps: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let of = |name: &str| deps.get(name).cloned().unwrap_or_default();
+    for dep in of("domain") {
+        if IO_CRATES.contains(&dep.as_str()) || deps.contains_key(&dep) {
+            problems.push(format!(
+                "domain depends on {dep}: it must depend on no I/O crate and no workspace crate"
+            ));
+        }
+    }
+    for adapter in ADAPTERS {
+        for dep in of(adapter) {
+            if deps.contains_key(&dep) && dep != "domain" {
+                problems.push(format!(
+                    "{adapter} depends on {dep}: an adapter depends on `domain` alone"
+                ));
+            }
+        }
+    }
+    for package in PRODUCTION {
+        if of(package).iter().any(|dep| dep == "testkit") {
+            problems.push(format!(
+                "{package} depends on testkit: fixtures are dev-only"
+            ));
+        }
+    }
+    for dep in of("testkit") {
+        if deps.contains_key(&dep) {
+            problems.push(format!(
+                "testkit depends on {dep}: it must stay below every crate"
+            ));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace(extra: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+        let mut deps: BTreeMap<String, Vec<String>> = [
+            ("domain", &["thiserror", "jsonwebtoken"][..]),
+            ("repo-postgres", &["domain", "sqlx"][..]),
+            ("cache-redis", &["domain", "fred", "moka"][..]),
+            ("oauth", &["domain", "reqwest"][..]),
+            ("api-http", &["domain", "axum"][..]),
+            (
+                "app",
+                &[
+                    "domain",
+                    "repo-postgres",
+                    "cache-redis",
+                    "oauth",
+                    "api-http",
+                ][..],
+            ),
+            ("testkit", &["sqlx"][..]),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.iter().map(|d| (*d).to_owned()).collect()))
+        .collect();
+        for (name, more) in extra {
+            deps.entry((*name).to_owned())
+                .or_default()
+                .extend(more.iter().map(|d| (*d).to_owned()));
+        }
+        deps
+    }
+
+    #[test]
+    fn the_real_shape_passes_and_each_violation_is_named() {
+        assert!(check(&workspace(&[])).is_empty());
+        for (package, dep) in [
+            ("domain", "sqlx"),
+            ("domain", "api-http"),
+            ("cache-redis", "repo-postgres"),
+            ("api-http", "oauth"),
+            ("app", "testkit"),
+            ("testkit", "domain"),
+        ] {
+            let problems = check(&workspace(&[(package, &[dep])]));
+            assert_eq!(problems.len(), 1, "{package} → {dep}: {problems:?}");
+            assert!(problems[0].starts_with(package));
+        }
+    }
+}
