@@ -333,7 +333,7 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
             bench.service_mode(mode).await?
         };
         println!(
-            "  {:<12} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
+            "  {:<14} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
             result.mode,
             result.load.rps,
             result.load.p50_ms,
