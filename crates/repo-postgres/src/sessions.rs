@@ -143,93 +143,9 @@ impl SessionRepository for PgSessions {
         .await
         .db()?;
         if let Some(row) = current {
-            let session = Session::from(row);
-            if !session.is_active(now) {
-                return Ok(RotateOutcome::Inactive);
-            }
-            sqlx::query!(
-                "INSERT INTO refresh_token_history (token_hash, session_id, rotated_at)
-                 VALUES ($1, $2, $3)",
-                presented.as_bytes().as_slice(),
-                session.id.as_uuid(),
-                now
-            )
-            .execute(&mut *tx)
-            .await
-            .db()?;
-            let row = sqlx::query_as!(
-                SessionRow,
-                r#"UPDATE sessions SET refresh_token_hash = $2, rotated_at = $3, last_used_at = $3
-                   WHERE id = $1
-                   RETURNING id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                             revoked_at, user_agent, ip AS "ip: IpAddr""#,
-                session.id.as_uuid(),
-                successor.as_bytes().as_slice(),
-                now
-            )
-            .fetch_one(&mut *tx)
-            .await
-            .db()?;
-            tx.commit().await.db()?;
-            return Ok(RotateOutcome::Rotated(row.into()));
+            return rotate_current(tx, row, presented, successor, now).await;
         }
-
-        // A token this session already spent?
-        let spent = sqlx::query!(
-            "SELECT session_id, rotated_at FROM refresh_token_history WHERE token_hash = $1",
-            presented.as_bytes().as_slice()
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .db()?;
-        let Some(spent) = spent else {
-            return Ok(RotateOutcome::NotFound);
-        };
-        let (session_id, rotated_at) = (spent.session_id, spent.rotated_at);
-        let Some(row) = sqlx::query_as!(
-            SessionRow,
-            r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                      revoked_at, user_agent, ip AS "ip: IpAddr"
-               FROM sessions WHERE id = $1 FOR UPDATE"#,
-            session_id
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .db()?
-        else {
-            return Ok(RotateOutcome::NotFound);
-        };
-        let is_predecessor = row.holds(successor);
-        let session = Session::from(row);
-        if !session.is_active(now) {
-            return Ok(RotateOutcome::Inactive);
-        }
-        if is_predecessor && now - rotated_at <= grace {
-            sqlx::query!(
-                "UPDATE sessions SET last_used_at = $2 WHERE id = $1",
-                session_id,
-                now
-            )
-            .execute(&mut *tx)
-            .await
-            .db()?;
-            tx.commit().await.db()?;
-            return Ok(RotateOutcome::Grace(session));
-        }
-        sqlx::query!(
-            "UPDATE sessions SET revoked_at = $2, revoked_reason = 'refresh_token_reuse'
-             WHERE id = $1",
-            session_id,
-            now
-        )
-        .execute(&mut *tx)
-        .await
-        .db()?;
-        tx.commit().await.db()?;
-        Ok(RotateOutcome::Reused {
-            session_id: session.id,
-            user_id: session.user_id,
-        })
+        resolve_spent(tx, presented, successor, now, grace).await
     }
 
     async fn revoke(&self, user_id: UserId, id: SessionId) -> RepoResult<bool> {
@@ -258,4 +174,111 @@ impl SessionRepository for PgSessions {
         .db()?;
         Ok(ids.into_iter().map(SessionId::from_uuid).collect())
     }
+}
+
+/// The presented token is the session's current one (its row locked): spend it
+/// and store its successor, unless the session has ended.
+async fn rotate_current(
+    mut tx: Transaction<'_, Postgres>,
+    row: SessionRow,
+    presented: &TokenHash,
+    successor: &TokenHash,
+    now: OffsetDateTime,
+) -> RepoResult<RotateOutcome> {
+    let session = Session::from(row);
+    if !session.is_active(now) {
+        return Ok(RotateOutcome::Inactive);
+    }
+    sqlx::query!(
+        "INSERT INTO refresh_token_history (token_hash, session_id, rotated_at)
+         VALUES ($1, $2, $3)",
+        presented.as_bytes().as_slice(),
+        session.id.as_uuid(),
+        now
+    )
+    .execute(&mut *tx)
+    .await
+    .db()?;
+    let row = sqlx::query_as!(
+        SessionRow,
+        r#"UPDATE sessions SET refresh_token_hash = $2, rotated_at = $3, last_used_at = $3
+           WHERE id = $1
+           RETURNING id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
+                     revoked_at, user_agent, ip AS "ip: IpAddr""#,
+        session.id.as_uuid(),
+        successor.as_bytes().as_slice(),
+        now
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .db()?;
+    tx.commit().await.db()?;
+    Ok(RotateOutcome::Rotated(row.into()))
+}
+
+/// The presented token is not current: a predecessor inside the grace window
+/// (a concurrent refresh), a replay (the session is revoked), or unknown.
+async fn resolve_spent(
+    mut tx: Transaction<'_, Postgres>,
+    presented: &TokenHash,
+    successor: &TokenHash,
+    now: OffsetDateTime,
+    grace: time::Duration,
+) -> RepoResult<RotateOutcome> {
+    // A token this session already spent?
+    let spent = sqlx::query!(
+        "SELECT session_id, rotated_at FROM refresh_token_history WHERE token_hash = $1",
+        presented.as_bytes().as_slice()
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .db()?;
+    let Some(spent) = spent else {
+        return Ok(RotateOutcome::NotFound);
+    };
+    let (session_id, rotated_at) = (spent.session_id, spent.rotated_at);
+    let Some(row) = sqlx::query_as!(
+        SessionRow,
+        r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
+                  revoked_at, user_agent, ip AS "ip: IpAddr"
+           FROM sessions WHERE id = $1 FOR UPDATE"#,
+        session_id
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .db()?
+    else {
+        return Ok(RotateOutcome::NotFound);
+    };
+    let is_predecessor = row.holds(successor);
+    let session = Session::from(row);
+    if !session.is_active(now) {
+        return Ok(RotateOutcome::Inactive);
+    }
+    if is_predecessor && now - rotated_at <= grace {
+        sqlx::query!(
+            "UPDATE sessions SET last_used_at = $2 WHERE id = $1",
+            session_id,
+            now
+        )
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        tx.commit().await.db()?;
+        return Ok(RotateOutcome::Grace(session));
+    }
+    sqlx::query!(
+        "UPDATE sessions SET revoked_at = $2, revoked_reason = 'refresh_token_reuse'
+         WHERE id = $1",
+        session_id,
+        now
+    )
+    .execute(&mut *tx)
+    .await
+    .db()?;
+    tx.commit().await.db()?;
+    Ok(RotateOutcome::Reused {
+        session_id: session.id,
+        user_id: session.user_id,
+    })
 }
