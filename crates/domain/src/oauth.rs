@@ -109,6 +109,11 @@ impl OAuthService {
         }
     }
 
+    /// `PUBLIC_BASE_URL`: the service as browsers reach it.
+    pub fn public_base_url(&self) -> &str {
+        &self.settings.public_base_url
+    }
+
     /// Names of the configured providers.
     pub fn provider_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.providers.keys().map(String::as_str).collect();
@@ -129,17 +134,23 @@ impl OAuthService {
         )
     }
 
+    /// Whether `redirect_to` may be sent to: an absolute http(s) URL without
+    /// credentials whose origin equals an allow-listed entry's and whose path lies
+    /// under the entry's path (parsed with the `url` crate, so `https://evil.com@app…`,
+    /// `//app…`, backslashes and `javascript:` never pass).
     fn allowed_redirect(&self, target: &str) -> bool {
-        let Ok(url) = url_parts(target) else {
+        let Some(target) = absolute_http(target) else {
             return false;
         };
         self.settings.redirect_allowlist.iter().any(|allowed| {
-            let allowed = allowed.trim_end_matches('/');
-            url.0 == allowed
-                || target == allowed
-                || target.starts_with(&format!("{allowed}/"))
-                || target.starts_with(&format!("{allowed}?"))
-                || target.starts_with(&format!("{allowed}#"))
+            let Some(allowed) = absolute_http(allowed) else {
+                return false;
+            };
+            let prefix = allowed.path().trim_end_matches('/');
+            target.origin() == allowed.origin()
+                && (target.path() == prefix
+                    || prefix.is_empty()
+                    || target.path().starts_with(&format!("{prefix}/")))
         })
     }
 
@@ -403,18 +414,14 @@ fn truncate(text: &str, max: usize) -> String {
     text.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
-/// `(origin, rest)` of an absolute http(s) URL.
-fn url_parts(target: &str) -> Result<(String, String), ()> {
-    let (scheme, rest) = target.split_once("://").ok_or(())?;
-    if scheme != "https" && scheme != "http" {
-        return Err(());
-    }
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let host = &rest[..end];
-    if host.is_empty() || host.contains('@') || host.contains('\\') {
-        return Err(());
-    }
-    Ok((format!("{scheme}://{host}"), rest[end..].to_owned()))
+/// `raw` as an absolute http(s) URL with a host and no credentials.
+fn absolute_http(raw: &str) -> Option<url::Url> {
+    let url = url::Url::parse(raw).ok()?;
+    (matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some()
+        && url.username().is_empty()
+        && url.password().is_none())
+    .then_some(url)
 }
 
 #[cfg(test)]
@@ -422,13 +429,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_are_split_and_userinfo_is_refused() {
-        assert_eq!(
-            url_parts("https://app.example.com/cb?x=1").unwrap().0,
-            "https://app.example.com"
-        );
-        assert!(url_parts("https://evil.com@app.example.com/").is_err());
-        assert!(url_parts("javascript:alert(1)").is_err());
-        assert!(url_parts("//app.example.com").is_err());
+    fn only_absolute_http_urls_without_credentials_pass() {
+        assert!(absolute_http("https://app.example.com/cb?x=1").is_some());
+        assert!(absolute_http("https://evil.com@app.example.com/").is_none());
+        assert!(absolute_http("javascript:alert(1)").is_none());
+        assert!(absolute_http("//app.example.com").is_none());
+        assert!(absolute_http("ftp://app.example.com").is_none());
     }
 }

@@ -177,12 +177,15 @@ fn url_field(field: &'static str, value: Option<String>) -> Result<Option<String
     if value.len() > ProfileUpdate::URL_MAX_LEN {
         return Err(FieldError::new(field, "must be at most 2048 characters"));
     }
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"));
-    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
-    let valid = matches!(host, Some(h) if !h.is_empty() && !h.contains('@'))
-        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    // Parsed by the `url` crate (WHATWG rules); kept as typed, so what the user
+    // wrote is what others see.
+    let valid = !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        && url::Url::parse(value).is_ok_and(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some_and(|host| !host.is_empty())
+                && url.username().is_empty()
+                && url.password().is_none()
+        });
     if !valid {
         return Err(FieldError::new(field, "must be an absolute http(s) URL"));
     }

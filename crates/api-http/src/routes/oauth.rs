@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
 use domain::{Callback, Completed};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -77,18 +78,38 @@ impl From<domain::OAuthAccount> for OAuthAccountDto {
     }
 }
 
-fn set_cookie(value: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{COOKIE}={value}; Path={COOKIE_PATH}; Max-Age=600; HttpOnly; Secure; SameSite=Lax"
-    ))
-    .expect("a base64url cookie is a valid header")
+/// The `cz_oauth` cookie carrying `value` (empty and expired: cleared).
+/// `Secure` follows `PUBLIC_BASE_URL`: set for https and for loopback hosts
+/// (browsers treat `http://localhost` as secure), left off for plain http
+/// elsewhere, where a browser would drop a `Secure` cookie and no one could
+/// sign in.
+fn binding_cookie(state: &AppState, value: &str) -> HeaderValue {
+    let max_age = if value.is_empty() {
+        time::Duration::ZERO
+    } else {
+        time::Duration::minutes(10)
+    };
+    let cookie = Cookie::build((COOKIE, value))
+        .path(COOKIE_PATH)
+        .max_age(max_age)
+        .http_only(true)
+        .secure(secure_cookies(state.oauth.public_base_url()))
+        .same_site(SameSite::Lax)
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).expect("a base64url cookie is a valid header")
 }
 
-fn clear_cookie() -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{COOKIE}=; Path={COOKIE_PATH}; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
-    ))
-    .expect("a valid header")
+fn secure_cookies(public_base_url: &str) -> bool {
+    let Ok(url) = url::Url::parse(public_base_url) else {
+        return true;
+    };
+    url.scheme() == "https"
+        || match url.host() {
+            Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
@@ -96,10 +117,10 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == COOKIE)
+        .map(|cookie| cookie.value().to_owned())
 }
 
 /// A 302 to `location`; `set` adds the binding cookie.
@@ -118,7 +139,7 @@ fn found(location: &str, cookie: HeaderValue) -> Result<Response> {
     get, path = "/api/v1/auth/oauth/{provider}/authorize", tag = "oauth",
     params(("provider" = String, Path, description = "`google`, `github`, or a name from `OIDC_PROVIDERS`"), RedirectQuery),
     responses(
-        (status = 302, description = "To the provider, with `state`, PKCE `S256` and (OIDC) `nonce`; sets the `cz_oauth` cookie (HttpOnly, Secure, SameSite=Lax)"),
+        (status = 302, description = "To the provider, with `state`, PKCE `S256` and (OIDC) `nonce`; sets the `cz_oauth` cookie (HttpOnly, SameSite=Lax; Secure unless PUBLIC_BASE_URL is plain http on a non-loopback host)"),
         (status = 400, description = "`redirect_to` not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider is unavailable", body = Problem, content_type = "application/problem+json"),
@@ -135,7 +156,10 @@ async fn authorize(
         .oauth
         .begin(&provider, query.redirect_to.as_deref(), None)
         .await?;
-    found(&started.authorize_url, set_cookie(&started.browser_binding))
+    found(
+        &started.authorize_url,
+        binding_cookie(&state, &started.browser_binding),
+    )
 }
 
 /// The provider's redirect back: finishes the login.
@@ -173,7 +197,7 @@ async fn callback(
             &client,
         )
         .await?;
-    let clear = [(header::SET_COOKIE, clear_cookie())];
+    let clear = [(header::SET_COOKIE, binding_cookie(&state, ""))];
     match completed {
         Completed::SignedIn {
             tokens,
@@ -188,7 +212,10 @@ async fn callback(
                 "access_token={}&refresh_token={}&token_type=Bearer&expires_in={}",
                 tokens.access_token, tokens.refresh_token, tokens.expires_in
             );
-            found(&with_fragment(&target, &fragment), clear_cookie())
+            found(
+                &with_fragment(&target, &fragment),
+                binding_cookie(&state, ""),
+            )
         }
         Completed::Linked {
             account,
@@ -199,7 +226,7 @@ async fn callback(
             redirect_to: Some(target),
         } => found(
             &with_fragment(&target, &format!("linked={}", account.provider)),
-            clear_cookie(),
+            binding_cookie(&state, ""),
         ),
     }
 }
@@ -235,7 +262,10 @@ async fn link(
         )
         .await?;
     Ok((
-        [(header::SET_COOKIE, set_cookie(&started.browser_binding))],
+        [(
+            header::SET_COOKIE,
+            binding_cookie(&state, &started.browser_binding),
+        )],
         Json(AuthorizeUrl {
             authorize_url: started.authorize_url,
         }),
@@ -279,4 +309,19 @@ async fn unlink(
 ) -> Result<StatusCode> {
     state.oauth.unlink(principal.user_id, &provider).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secure_follows_the_public_scheme_or_a_loopback_host() {
+        assert!(secure_cookies("https://auth.example.com"));
+        assert!(secure_cookies("http://127.0.0.1:3001"));
+        assert!(secure_cookies("http://localhost:3001"));
+        assert!(secure_cookies("http://[::1]:3001"));
+        assert!(!secure_cookies("http://192.168.1.20:3001"));
+        assert!(!secure_cookies("http://auth.lan"));
+    }
 }

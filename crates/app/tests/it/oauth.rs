@@ -25,7 +25,7 @@ use crate::helpers::{PASSWORD, TestApp, Tokens, assert_problem, spawn_app_with};
 
 const CLIENT_ID: &str = "client-1";
 const CLIENT_SECRET: &str = "secret-1";
-const PUBLIC: &str = "http://app.test";
+const PUBLIC: &str = "https://app.test";
 
 /// Who "signs in" at the provider next, and how the provider misbehaves.
 #[derive(Clone, Default)]
@@ -715,6 +715,10 @@ async fn github_logins_use_the_user_and_emails_api_and_redirect_with_a_fragment(
     for target in [
         "https://evil.example.com/",
         "https://spa.example.com.evil.com/",
+        "https://evil.example.com@spa.example.com/",
+        "https://spa.example.com:8443/signed-in",
+        "http://spa.example.com/signed-in",
+        "//spa.example.com/signed-in",
         "javascript:alert(1)",
     ] {
         let response = app
@@ -725,5 +729,33 @@ async fn github_logins_use_the_user_and_emails_api_and_redirect_with_a_fragment(
             .await
             .unwrap();
         assert_problem(response, StatusCode::BAD_REQUEST, "redirect_not_allowed").await;
+    }
+}
+
+#[tokio::test]
+async fn the_binding_cookie_is_secure_unless_the_service_is_plain_http_off_loopback() {
+    let oidc = Provider::start(false).await;
+    for (public, secure) in [
+        ("https://auth.example.com", true),
+        ("http://127.0.0.1:3001", true),
+        ("http://localhost:3001", true),
+        ("http://192.168.1.20:3001", false),
+    ] {
+        let app = app_with(&oidc, None, &[("PUBLIC_BASE_URL", public)]).await;
+        let response = app
+            .client
+            .get(app.url("/api/v1/auth/oauth/acme/authorize"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
+        assert!(set_cookie.starts_with("cz_oauth="), "{set_cookie}");
+        assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"));
+        assert_eq!(
+            set_cookie.contains("Secure"),
+            secure,
+            "{public}: {set_cookie}"
+        );
     }
 }
