@@ -10,7 +10,7 @@
 
 use std::net::IpAddr;
 
-use domain::{Email, OAuthAccount, Profile, Session, SessionId, User, UserId};
+use domain::{Email, OAuthAccount, Profile, ProviderName, Session, SessionId, User, UserId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -199,7 +199,7 @@ impl CacheValue for OAuthAccount {
     fn to_stored(&self) -> StoredOAuthAccount {
         StoredOAuthAccount {
             user_id: self.user_id.as_uuid(),
-            provider: self.provider.clone(),
+            provider: self.provider.to_string(),
             subject: self.subject.clone(),
             email: self.email.clone(),
             created_at: nanos(self.created_at),
@@ -209,7 +209,7 @@ impl CacheValue for OAuthAccount {
     fn from_stored(s: StoredOAuthAccount) -> Option<Self> {
         Some(OAuthAccount {
             user_id: UserId::from_uuid(s.user_id),
-            provider: s.provider,
+            provider: ProviderName::parse(&s.provider).ok()?,
             subject: s.subject,
             email: s.email,
             created_at: at(s.created_at)?,

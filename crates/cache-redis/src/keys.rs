@@ -8,7 +8,7 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use domain::{Email, SessionId, UserId};
+use domain::{Email, ProviderName, SessionId, UserId};
 
 /// Bumped whenever the encoding of a cached value changes, so a rolling deploy
 /// never reads the other version's bytes.
@@ -19,7 +19,7 @@ pub enum Key {
     UserById(UserId),
     UserByEmail(Email),
     Session(SessionId),
-    OAuth(UserId, String),
+    OAuth(UserId, ProviderName),
     Profile(UserId),
 }
 
@@ -82,7 +82,10 @@ impl Key {
             }
             "oauth" => {
                 let (user, provider) = rest.split_once(':')?;
-                Some(Self::OAuth(user.parse().ok()?, provider.to_owned()))
+                Some(Self::OAuth(
+                    user.parse().ok()?,
+                    ProviderName::parse(provider).ok()?,
+                ))
             }
             "profile" => {
                 let id = rest.strip_prefix("user:")?;
@@ -125,7 +128,7 @@ mod tests {
             Key::UserById(user),
             Key::UserByEmail(Email::parse("Ada@Example.com").unwrap()),
             Key::Session(SessionId::new()),
-            Key::OAuth(user, "github".to_owned()),
+            Key::OAuth(user, ProviderName::parse("github").unwrap()),
             Key::Profile(user),
         ];
         for key in keys {

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use domain::ports::{DeletedUser, PasswordChanged, RepoResult};
 use domain::{
     Credentials, DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccount,
-    OAuthAccountRepository, PasswordHash, Profile, ProfileRepository, ProfileUpdate, RotateOutcome,
-    Session, SessionId, SessionRepository, TokenHash, User, UserId, UserRepository,
+    OAuthAccountRepository, PasswordHash, Profile, ProfileRepository, ProfileUpdate, ProviderName,
+    RotateOutcome, Session, SessionId, SessionRepository, TokenHash, User, UserId, UserRepository,
 };
 use time::OffsetDateTime;
 
@@ -264,7 +264,7 @@ impl<R: OAuthAccountRepository> OAuthAccountRepository for Cached<R> {
     /// subject lookup happens once per OAuth login.
     async fn find_by_subject(
         &self,
-        provider: &str,
+        provider: &ProviderName,
         subject: &str,
     ) -> RepoResult<Option<OAuthAccount>> {
         self.inner.find_by_subject(provider, subject).await
@@ -273,11 +273,11 @@ impl<R: OAuthAccountRepository> OAuthAccountRepository for Cached<R> {
     async fn find_by_user_and_provider(
         &self,
         user_id: UserId,
-        provider: &str,
+        provider: &ProviderName,
     ) -> RepoResult<Option<OAuthAccount>> {
         self.cache
             .core()
-            .read(Key::OAuth(user_id, provider.to_owned()), || {
+            .read(Key::OAuth(user_id, provider.clone()), || {
                 self.inner.find_by_user_and_provider(user_id, provider)
             })
             .await
@@ -300,8 +300,8 @@ impl<R: OAuthAccountRepository> OAuthAccountRepository for Cached<R> {
         .await
     }
 
-    async fn unlink(&self, user_id: UserId, provider: &str) -> RepoResult<bool> {
-        let provider = provider.to_owned();
+    async fn unlink(&self, user_id: UserId, provider: &ProviderName) -> RepoResult<bool> {
+        let provider = provider.clone();
         self.write(move |inner, cache| async move {
             let unlinked = inner.unlink(user_id, &provider).await?;
             if unlinked {

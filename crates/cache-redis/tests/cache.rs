@@ -11,14 +11,18 @@ use cache_redis::{Cache, CacheConfig, Cached};
 use domain::ports::RepoResult;
 use domain::{
     DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccountRepository, Profile,
-    ProfileRepository, ProfileUpdate, RefreshTokens, SessionId, SessionRepository, UserId,
-    UserRepository,
+    ProfileRepository, ProfileUpdate, ProviderName, RefreshTokens, SessionId, SessionRepository,
+    UserId, UserRepository,
 };
 use fred::prelude::*;
 use repo_postgres::{PgOAuthAccounts, PgProfiles, PgRepositories, PgSessions, PgUsers};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
+
+fn provider(name: &str) -> ProviderName {
+    ProviderName::parse(name).expect("a provider name")
+}
 
 fn redis_url() -> String {
     testkit::redis_url()
@@ -290,7 +294,7 @@ async fn users_are_read_through_both_tiers_and_invalidated_on_every_write() {
     oauth
         .link(NewOAuthAccount {
             user_id: user.id,
-            provider: "github".into(),
+            provider: provider("github"),
             subject: "42".into(),
             email: None,
         })
@@ -299,7 +303,7 @@ async fn users_are_read_through_both_tiers_and_invalidated_on_every_write() {
     assert!(profiles.find_by_user(user.id).await.unwrap().is_some());
     assert!(
         oauth
-            .find_by_user_and_provider(user.id, "github")
+            .find_by_user_and_provider(user.id, &provider("github"))
             .await
             .unwrap()
             .is_some()
@@ -311,7 +315,7 @@ async fn users_are_read_through_both_tiers_and_invalidated_on_every_write() {
     assert_eq!(profiles.find_by_user(user.id).await.unwrap(), None);
     assert_eq!(
         oauth
-            .find_by_user_and_provider(user.id, "github")
+            .find_by_user_and_provider(user.id, &provider("github"))
             .await
             .unwrap(),
         None
@@ -484,7 +488,7 @@ async fn profiles_and_oauth_links_are_invalidated_and_not_found_is_cached_briefl
 
     assert_eq!(
         oauth
-            .find_by_user_and_provider(user.id, "google")
+            .find_by_user_and_provider(user.id, &provider("google"))
             .await
             .unwrap(),
         None
@@ -492,22 +496,22 @@ async fn profiles_and_oauth_links_are_invalidated_and_not_found_is_cached_briefl
     oauth
         .link(NewOAuthAccount {
             user_id: user.id,
-            provider: "google".into(),
+            provider: provider("google"),
             subject: "sub-1".into(),
             email: Some("p@example.com".into()),
         })
         .await
         .unwrap();
     let link = oauth
-        .find_by_user_and_provider(user.id, "google")
+        .find_by_user_and_provider(user.id, &provider("google"))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(link.subject, "sub-1");
-    assert!(oauth.unlink(user.id, "google").await.unwrap());
+    assert!(oauth.unlink(user.id, &provider("google")).await.unwrap());
     assert_eq!(
         oauth
-            .find_by_user_and_provider(user.id, "google")
+            .find_by_user_and_provider(user.id, &provider("google"))
             .await
             .unwrap(),
         None

@@ -36,6 +36,6 @@ pub use refresh::{RefreshToken, RefreshTokens, TokenHash};
 pub use tokens::{AccessClaims, JwtAlgorithm, JwtConfig, JwtKeys, KeyError, PublicJwk, TokenError};
 pub use user::{
     Credentials, DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccount, Profile,
-    ProfileUpdate, RotateOutcome, Session, User,
+    ProfileUpdate, ProviderName, RotateOutcome, Session, User,
 };
 pub use validation::{FieldError, ValidationErrors};

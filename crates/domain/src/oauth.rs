@@ -24,7 +24,7 @@ use crate::ports::{
     AuthorizationRequest, ExternalIdentity, IdentityProvider, OAuthAccountRepository, PendingLogin,
     PendingLoginRepository, UserRepository,
 };
-use crate::user::{DisplayName, Email, NewOAuthAccount, NewUser, OAuthAccount};
+use crate::user::{DisplayName, Email, NewOAuthAccount, NewUser, OAuthAccount, ProviderName};
 
 #[derive(Debug, Clone)]
 pub struct OAuthSettings {
@@ -73,7 +73,7 @@ pub struct OAuthService {
     users: Arc<dyn UserRepository>,
     accounts: Arc<dyn OAuthAccountRepository>,
     pending: Arc<dyn PendingLoginRepository>,
-    providers: HashMap<String, Arc<dyn IdentityProvider>>,
+    providers: HashMap<ProviderName, Arc<dyn IdentityProvider>>,
     settings: OAuthSettings,
 }
 
@@ -103,7 +103,7 @@ impl OAuthService {
             pending,
             providers: providers
                 .into_iter()
-                .map(|p| (p.name().to_owned(), p))
+                .map(|p| (p.name().clone(), p))
                 .collect(),
             settings,
         }
@@ -116,18 +116,18 @@ impl OAuthService {
 
     /// Names of the configured providers.
     pub fn provider_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = self.providers.keys().map(ProviderName::as_str).collect();
         names.sort_unstable();
         names
     }
 
-    fn provider(&self, name: &str) -> Result<&Arc<dyn IdentityProvider>, OAuthFailure> {
+    fn provider(&self, name: &ProviderName) -> Result<&Arc<dyn IdentityProvider>, OAuthFailure> {
         self.providers
             .get(name)
-            .ok_or_else(|| OAuthFailure::UnknownProvider(name.to_owned()))
+            .ok_or_else(|| OAuthFailure::UnknownProvider(name.to_string()))
     }
 
-    pub fn redirect_uri(&self, provider: &str) -> String {
+    pub fn redirect_uri(&self, provider: &ProviderName) -> String {
         format!(
             "{}/api/v1/auth/oauth/{provider}/callback",
             self.settings.public_base_url.trim_end_matches('/')
@@ -155,10 +155,10 @@ impl OAuthService {
     }
 
     /// Starts a login (or, with `link_user`, the linking of a provider).
-    #[tracing::instrument(skip_all, fields(provider = provider_name))]
+    #[tracing::instrument(skip_all, fields(provider = %provider_name))]
     pub async fn begin(
         &self,
-        provider_name: &str,
+        provider_name: &ProviderName,
         redirect_to: Option<&str>,
         link_user: Option<UserId>,
     ) -> Result<Started, AuthError> {
@@ -187,7 +187,7 @@ impl OAuthService {
         self.pending
             .save(&PendingLogin {
                 state_hash: digest(&state),
-                provider: provider_name.to_owned(),
+                provider: provider_name.clone(),
                 pkce_verifier: verifier,
                 nonce,
                 browser_hash: digest(&browser_binding),
@@ -204,10 +204,10 @@ impl OAuthService {
     }
 
     /// Finishes a login at the callback.
-    #[tracing::instrument(skip_all, fields(provider = provider_name))]
+    #[tracing::instrument(skip_all, fields(provider = %provider_name))]
     pub async fn complete(
         &self,
-        provider_name: &str,
+        provider_name: &ProviderName,
         callback: Callback,
         browser_binding: Option<&str>,
         client: &ClientInfo,
@@ -233,7 +233,7 @@ impl OAuthService {
 
     async fn complete_inner(
         &self,
-        provider_name: &str,
+        provider_name: &ProviderName,
         callback: Callback,
         browser_binding: Option<&str>,
         client: &ClientInfo,
@@ -251,7 +251,7 @@ impl OAuthService {
             .ok_or(OAuthFailure::InvalidState)?;
         let binding_ok = browser_binding
             .is_some_and(|cookie| bool::from(digest(cookie).ct_eq(&pending.browser_hash)));
-        if pending.provider != provider_name
+        if &pending.provider != provider_name
             || pending.expires_at <= OffsetDateTime::now_utc()
             || !binding_ok
         {
@@ -308,7 +308,7 @@ impl OAuthService {
     /// and both sides verified the email — the local account with that email.
     async fn first_login(
         &self,
-        provider_name: &str,
+        provider_name: &ProviderName,
         identity: &ExternalIdentity,
     ) -> Result<UserId, AuthError> {
         let email = identity
@@ -355,7 +355,7 @@ impl OAuthService {
     async fn link(
         &self,
         user_id: UserId,
-        provider_name: &str,
+        provider_name: &ProviderName,
         identity: &ExternalIdentity,
     ) -> Result<OAuthAccount, AuthError> {
         if let Some(existing) = self
@@ -373,7 +373,7 @@ impl OAuthService {
         self.accounts
             .link(NewOAuthAccount {
                 user_id,
-                provider: provider_name.to_owned(),
+                provider: provider_name.clone(),
                 subject: identity.subject.clone(),
                 email: identity.email.clone(),
             })
@@ -389,9 +389,13 @@ impl OAuthService {
     }
 
     /// Unlinks a provider, unless it is the user's last way to sign in.
-    pub async fn unlink(&self, user_id: UserId, provider_name: &str) -> Result<(), AuthError> {
+    pub async fn unlink(
+        &self,
+        user_id: UserId,
+        provider_name: &ProviderName,
+    ) -> Result<(), AuthError> {
         let accounts = self.accounts.list_for_user(user_id).await?;
-        if !accounts.iter().any(|a| a.provider == provider_name) {
+        if !accounts.iter().any(|a| &a.provider == provider_name) {
             return Err(AuthError::NotFound(Resource::LinkedProvider));
         }
         let has_password = self
@@ -405,7 +409,7 @@ impl OAuthService {
         if !self.accounts.unlink(user_id, provider_name).await? {
             return Err(AuthError::NotFound(Resource::LinkedProvider));
         }
-        tracing::info!(%user_id, provider = provider_name, "provider unlinked");
+        tracing::info!(%user_id, provider = %provider_name, "provider unlinked");
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use crate::password::PasswordHash;
 use crate::refresh::TokenHash;
 use crate::user::{
     Credentials, DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccount, Profile,
-    ProfileUpdate, RotateOutcome, Session, User,
+    ProfileUpdate, ProviderName, RotateOutcome, Session, User,
 };
 
 pub type RepoResult<T> = Result<T, RepoError>;
@@ -75,7 +75,7 @@ pub struct PasswordChanged {
 pub struct DeletedUser {
     pub email: Email,
     pub sessions: Vec<SessionId>,
-    pub oauth_providers: Vec<String>,
+    pub oauth_providers: Vec<ProviderName>,
 }
 
 #[async_trait]
@@ -121,14 +121,14 @@ pub trait OAuthAccountRepository: Send + Sync + 'static {
     /// never by email.
     async fn find_by_subject(
         &self,
-        provider: &str,
+        provider: &ProviderName,
         subject: &str,
     ) -> RepoResult<Option<OAuthAccount>>;
 
     async fn find_by_user_and_provider(
         &self,
         user_id: UserId,
-        provider: &str,
+        provider: &ProviderName,
     ) -> RepoResult<Option<OAuthAccount>>;
 
     async fn list_for_user(&self, user_id: UserId) -> RepoResult<Vec<OAuthAccount>>;
@@ -138,7 +138,7 @@ pub trait OAuthAccountRepository: Send + Sync + 'static {
     async fn link(&self, account: NewOAuthAccount) -> RepoResult<OAuthAccount>;
 
     /// `false` when there was no such link.
-    async fn unlink(&self, user_id: UserId, provider: &str) -> RepoResult<bool>;
+    async fn unlink(&self, user_id: UserId, provider: &ProviderName) -> RepoResult<bool>;
 }
 
 /// What a provider says about the person who signed in.
@@ -165,7 +165,7 @@ pub struct AuthorizationRequest<'a> {
 /// An identity provider: Google, GitHub, or any OpenID Connect issuer.
 #[async_trait]
 pub trait IdentityProvider: Send + Sync + 'static {
-    fn name(&self) -> &str;
+    fn name(&self) -> &ProviderName;
 
     /// Whether it is OpenID Connect (sends an ID token; gets a `nonce`).
     fn is_oidc(&self) -> bool;
@@ -195,7 +195,7 @@ pub trait IdentityProvider: Send + Sync + 'static {
 pub struct PendingLogin {
     /// SHA-256 of `state`: the state itself is never stored.
     pub state_hash: [u8; 32],
-    pub provider: String,
+    pub provider: ProviderName,
     pub pkce_verifier: String,
     pub nonce: Option<String>,
     /// SHA-256 of the cookie that binds the flow to the browser that began it.

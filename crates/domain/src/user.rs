@@ -286,11 +286,46 @@ pub enum RotateOutcome {
     NotFound,
 }
 
+/// The name of an identity provider as the routes, the links and the cache keys
+/// carry it: `google`, `github`, or a configured OpenID Connect name — 1 to 32
+/// lower-case ASCII letters, digits, `-` or `_`. Parsed once at the edge.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProviderName(String);
+
+impl ProviderName {
+    pub const MAX_LEN: usize = 32;
+
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let valid = (1..=Self::MAX_LEN).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(FieldError::new(
+                "provider",
+                "must be 1 to 32 lower-case letters, digits, - or _",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProviderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An external identity linked to a user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthAccount {
     pub user_id: UserId,
-    pub provider: String,
+    pub provider: ProviderName,
     pub subject: String,
     pub email: Option<String>,
     pub created_at: OffsetDateTime,
@@ -300,7 +335,7 @@ pub struct OAuthAccount {
 #[derive(Clone, Debug)]
 pub struct NewOAuthAccount {
     pub user_id: UserId,
-    pub provider: String,
+    pub provider: ProviderName,
     pub subject: String,
     pub email: Option<String>,
 }
@@ -308,6 +343,17 @@ pub struct NewOAuthAccount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_names_are_parsed() {
+        for good in ["google", "github", "corp-sso", "okta_2", "a"] {
+            assert_eq!(ProviderName::parse(good).unwrap().as_str(), good);
+        }
+        let long = "x".repeat(33);
+        for bad in ["", "Google", "a b", "a/b", "a:b", long.as_str(), "é"] {
+            assert!(ProviderName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

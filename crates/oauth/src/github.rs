@@ -2,14 +2,16 @@
 //! is not an OpenID Connect provider and sends no ID token.
 
 use async_trait::async_trait;
-use domain::{AuthorizationRequest, ExternalIdentity, IdentityProvider, ProviderError};
+use domain::{
+    AuthorizationRequest, ExternalIdentity, IdentityProvider, ProviderError, ProviderName,
+};
 use oauth2::TokenResponse as _;
 use serde::Deserialize;
 
 use crate::{OAuthClient, authorize_url, exchange, get_json, oauth_client};
 
 pub struct GitHubProvider {
-    name: String,
+    name: ProviderName,
     api_url: String,
     client: OAuthClient,
     http: reqwest::Client,
@@ -34,7 +36,7 @@ struct GitHubEmail {
 
 impl GitHubProvider {
     pub fn new(
-        name: String,
+        name: ProviderName,
         web_url: &str,
         api_url: String,
         client_id: String,
@@ -60,7 +62,7 @@ impl GitHubProvider {
 
 #[async_trait]
 impl IdentityProvider for GitHubProvider {
-    fn name(&self) -> &str {
+    fn name(&self) -> &ProviderName {
         &self.name
     }
 

@@ -13,7 +13,7 @@ mod oidc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::{IdentityProvider, ProviderError};
+use domain::{IdentityProvider, ProviderError, ProviderName};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -33,7 +33,7 @@ pub use crate::oidc::OidcProvider;
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
     /// The `{provider}` of the routes: `google`, `github`, or an OIDC name.
-    pub name: String,
+    pub name: ProviderName,
     pub client_id: String,
     pub client_secret: SecretString,
     pub kind: ProviderKind,

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use domain::{AuthorizationRequest, ExternalIdentity, IdentityProvider, ProviderError};
+use domain::{
+    AuthorizationRequest, ExternalIdentity, IdentityProvider, ProviderError, ProviderName,
+};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -36,7 +38,7 @@ struct Fetched<T> {
 }
 
 pub struct OidcProvider {
-    name: String,
+    name: ProviderName,
     issuer: String,
     client_id: String,
     client_secret: secrecy::SecretString,
@@ -69,7 +71,7 @@ fn verified(value: Option<&Value>) -> bool {
 
 impl OidcProvider {
     pub fn new(
-        name: String,
+        name: ProviderName,
         issuer: String,
         client_id: String,
         client_secret: secrecy::SecretString,
@@ -202,7 +204,7 @@ impl OidcProvider {
 
 #[async_trait]
 impl IdentityProvider for OidcProvider {
-    fn name(&self) -> &str {
+    fn name(&self) -> &ProviderName {
         &self.name
     }
 

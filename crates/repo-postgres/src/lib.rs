@@ -92,6 +92,12 @@ impl PgRepositories {
     }
 }
 
+/// A provider name read back from the database.
+pub(crate) fn stored_provider(raw: &str) -> Result<domain::ProviderName, RepoError> {
+    domain::ProviderName::parse(raw)
+        .map_err(|e| RepoError::other(format!("stored provider name is invalid: {e}")))
+}
+
 /// Maps database errors to the domain's where the query is made:
 /// `query.fetch_one(…).await.db()?`.
 pub(crate) trait DbResultExt<T> {

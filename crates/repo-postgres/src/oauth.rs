@@ -1,6 +1,8 @@
 use async_trait::async_trait;
 use domain::ports::RepoResult;
-use domain::{NewOAuthAccount, OAuthAccount, OAuthAccountRepository, UserId};
+use domain::{
+    NewOAuthAccount, OAuthAccount, OAuthAccountRepository, ProviderName, RepoError, UserId,
+};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -15,15 +17,16 @@ struct OAuthRow {
     created_at: OffsetDateTime,
 }
 
-impl From<OAuthRow> for OAuthAccount {
-    fn from(row: OAuthRow) -> Self {
-        OAuthAccount {
+impl TryFrom<OAuthRow> for OAuthAccount {
+    type Error = RepoError;
+    fn try_from(row: OAuthRow) -> Result<Self, RepoError> {
+        Ok(OAuthAccount {
             user_id: UserId::from_uuid(row.user_id),
-            provider: row.provider,
+            provider: crate::stored_provider(&row.provider)?,
             subject: row.subject,
             email: row.email,
             created_at: row.created_at,
-        }
+        })
     }
 }
 
@@ -42,7 +45,7 @@ impl PgOAuthAccounts {
 impl OAuthAccountRepository for PgOAuthAccounts {
     async fn find_by_subject(
         &self,
-        provider: &str,
+        provider: &ProviderName,
         subject: &str,
     ) -> RepoResult<Option<OAuthAccount>> {
         let _query = crate::observe("oauth", "find_by_subject");
@@ -50,19 +53,19 @@ impl OAuthAccountRepository for PgOAuthAccounts {
             OAuthRow,
             "SELECT user_id, provider, subject, email, created_at
              FROM oauth_accounts WHERE provider = $1 AND subject = $2",
-            provider,
+            provider.as_str(),
             subject
         )
         .fetch_optional(&self.pool)
         .await
         .db()?;
-        Ok(row.map(OAuthAccount::from))
+        row.map(OAuthAccount::try_from).transpose()
     }
 
     async fn find_by_user_and_provider(
         &self,
         user_id: UserId,
-        provider: &str,
+        provider: &ProviderName,
     ) -> RepoResult<Option<OAuthAccount>> {
         let _query = crate::observe("oauth", "find_by_user_and_provider");
         let row = sqlx::query_as!(
@@ -70,12 +73,12 @@ impl OAuthAccountRepository for PgOAuthAccounts {
             "SELECT user_id, provider, subject, email, created_at
              FROM oauth_accounts WHERE user_id = $1 AND provider = $2",
             user_id.as_uuid(),
-            provider
+            provider.as_str()
         )
         .fetch_optional(&self.pool)
         .await
         .db()?;
-        Ok(row.map(OAuthAccount::from))
+        row.map(OAuthAccount::try_from).transpose()
     }
 
     async fn list_for_user(&self, user_id: UserId) -> RepoResult<Vec<OAuthAccount>> {
@@ -89,7 +92,7 @@ impl OAuthAccountRepository for PgOAuthAccounts {
         .fetch_all(&self.pool)
         .await
         .db()?;
-        Ok(rows.into_iter().map(OAuthAccount::from).collect())
+        rows.into_iter().map(OAuthAccount::try_from).collect()
     }
 
     async fn link(&self, account: NewOAuthAccount) -> RepoResult<OAuthAccount> {
@@ -99,22 +102,22 @@ impl OAuthAccountRepository for PgOAuthAccounts {
             "INSERT INTO oauth_accounts (user_id, provider, subject, email)
              VALUES ($1, $2, $3, $4) RETURNING user_id, provider, subject, email, created_at",
             account.user_id.as_uuid(),
-            account.provider,
+            account.provider.as_str(),
             account.subject,
             account.email.as_deref()
         )
         .fetch_one(&self.pool)
         .await
         .db()?;
-        Ok(row.into())
+        row.try_into()
     }
 
-    async fn unlink(&self, user_id: UserId, provider: &str) -> RepoResult<bool> {
+    async fn unlink(&self, user_id: UserId, provider: &ProviderName) -> RepoResult<bool> {
         let _query = crate::observe("oauth", "unlink");
         let result = sqlx::query!(
             "DELETE FROM oauth_accounts WHERE user_id = $1 AND provider = $2",
             user_id.as_uuid(),
-            provider
+            provider.as_str()
         )
         .execute(&self.pool)
         .await

@@ -50,7 +50,7 @@ impl PendingLoginRepository for PgPendingLogins {
                (state_hash, provider, pkce_verifier, nonce, browser_hash, redirect_to, link_user_id, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             login.state_hash.as_slice(),
-            login.provider,
+            login.provider.as_str(),
             login.pkce_verifier,
             login.nonce.as_deref(),
             login.browser_hash.as_slice(),
@@ -78,7 +78,7 @@ impl PendingLoginRepository for PgPendingLogins {
         row.map(|row| {
             Ok(PendingLogin {
                 state_hash: hash32(row.state_hash)?,
-                provider: row.provider,
+                provider: crate::stored_provider(&row.provider)?,
                 pkce_verifier: row.pkce_verifier,
                 nonce: row.nonce,
                 browser_hash: hash32(row.browser_hash)?,

@@ -229,7 +229,11 @@ impl UserRepository for PgUsers {
         Ok(Some(DeletedUser {
             email: stored_email(&email)?,
             sessions: sessions.into_iter().map(SessionId::from_uuid).collect(),
-            oauth_providers: providers,
+            oauth_providers: providers
+                .iter()
+                .map(String::as_str)
+                .map(crate::stored_provider)
+                .collect::<RepoResult<_>>()?,
         }))
     }
 }

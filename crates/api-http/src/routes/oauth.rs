@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
-use domain::{Callback, Completed};
+use domain::{Callback, Completed, OAuthFailure, ProviderName};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -70,7 +70,7 @@ pub(crate) struct OAuthAccountDto {
 impl From<domain::OAuthAccount> for OAuthAccountDto {
     fn from(account: domain::OAuthAccount) -> Self {
         Self {
-            provider: account.provider,
+            provider: account.provider.to_string(),
             subject: account.subject,
             email: account.email,
             linked_at: account.created_at,
@@ -112,6 +112,12 @@ fn secure_cookies(public_base_url: &str) -> bool {
         }
 }
 
+/// The `{provider}` path segment: a name that cannot be a provider's is an
+/// unknown provider, like a well-formed one that is not configured.
+fn provider_name(raw: String) -> Result<ProviderName> {
+    ProviderName::parse(&raw).map_err(|_| OAuthFailure::UnknownProvider(raw).into())
+}
+
 fn cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -151,6 +157,7 @@ async fn authorize(
     Query(query): Query<RedirectQuery>,
     Client(client): Client,
 ) -> Result<Response> {
+    let provider = provider_name(provider)?;
     state.limits.check_ip(client.ip)?;
     let started = state
         .oauth
@@ -181,6 +188,7 @@ async fn callback(
     headers: HeaderMap,
     Client(client): Client,
 ) -> Result<Response> {
+    let provider = provider_name(provider)?;
     state.limits.check_ip(client.ip)?;
     let completed = state
         .oauth
@@ -253,6 +261,7 @@ async fn link(
     Path(provider): Path<String>,
     Query(query): Query<RedirectQuery>,
 ) -> Result<Response> {
+    let provider = provider_name(provider)?;
     let started = state
         .oauth
         .begin(
@@ -307,6 +316,7 @@ async fn unlink(
     AuthUser(principal): AuthUser,
     Path(provider): Path<String>,
 ) -> Result<StatusCode> {
+    let provider = provider_name(provider)?;
     state.oauth.unlink(principal.user_id, &provider).await?;
     Ok(StatusCode::NO_CONTENT)
 }

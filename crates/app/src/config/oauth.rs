@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use domain::OAuthSettings;
+use domain::{OAuthSettings, ProviderName};
 use oauth::{ProviderConfig, ProviderKind};
 
 use super::env::{ConfigError, Env, Result, http_url};
@@ -53,7 +53,7 @@ fn providers(env: &Env<'_>) -> Result<Vec<ProviderConfig>> {
         client(env, "OAUTH_GOOGLE_CLIENT_ID", "OAUTH_GOOGLE_CLIENT_SECRET")?
     {
         providers.push(ProviderConfig {
-            name: "google".into(),
+            name: builtin("google"),
             client_id,
             client_secret,
             kind: ProviderKind::Oidc {
@@ -67,7 +67,7 @@ fn providers(env: &Env<'_>) -> Result<Vec<ProviderConfig>> {
         let web_url = env.http_url("OAUTH_GITHUB_URL", Some(oauth::GITHUB_WEB_URL))?;
         let api_url = env.http_url("OAUTH_GITHUB_API_URL", Some(oauth::GITHUB_API_URL))?;
         providers.push(ProviderConfig {
-            name: "github".into(),
+            name: builtin("github"),
             client_id,
             client_secret,
             kind: ProviderKind::GitHub {
@@ -81,6 +81,11 @@ fn providers(env: &Env<'_>) -> Result<Vec<ProviderConfig>> {
         providers.push(provider);
     }
     Ok(providers)
+}
+
+/// The name of a built-in provider.
+fn builtin(name: &str) -> ProviderName {
+    ProviderName::parse(name).expect("built-in provider names are valid")
 }
 
 /// An id and a secret, both or neither.
@@ -106,19 +111,18 @@ fn client(
 /// `OIDC_<NAME>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET` of one `OIDC_PROVIDERS` entry.
 fn oidc_provider(env: &Env<'_>, name: &str, taken: &[ProviderConfig]) -> Result<ProviderConfig> {
     let lower = name.to_ascii_lowercase();
-    if !lower
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        || ["google", "github", "accounts"].contains(&lower.as_str())
-        || taken.iter().any(|p| p.name == lower)
-    {
+    let parsed = ProviderName::parse(&lower).ok().filter(|parsed| {
+        !["google", "github", "accounts"].contains(&parsed.as_str())
+            && !taken.iter().any(|p| &p.name == parsed)
+    });
+    let Some(parsed) = parsed else {
         return Err(ConfigError::new(
             "OIDC_PROVIDERS",
             format!(
-                "{name:?} is not a usable provider name (letters, digits, - and _; not google, github or accounts; no duplicates)"
+                "{name:?} is not a usable provider name (1 to 32 letters, digits, - and _; not google, github or accounts; no duplicates)"
             ),
         ));
-    }
+    };
     let upper = lower.to_ascii_uppercase().replace('-', "_");
     let required = |suffix: &str| -> Result<String> {
         let variable = format!("OIDC_{upper}_{suffix}");
@@ -131,7 +135,7 @@ fn oidc_provider(env: &Env<'_>, name: &str, taken: &[ProviderConfig]) -> Result<
     };
     let issuer = http_url("OIDC_PROVIDERS", &required("ISSUER")?)?;
     Ok(ProviderConfig {
-        name: lower.clone(),
+        name: parsed,
         client_id: required("CLIENT_ID")?,
         client_secret: required("CLIENT_SECRET")?.into(),
         kind: ProviderKind::Oidc { issuer },
