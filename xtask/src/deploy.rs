@@ -26,78 +26,11 @@ pub(crate) fn check() -> Result<()> {
     let root = root();
     let strict = std::env::var_os("CI").is_some();
     let mut skipped = Vec::new();
-
-    if ensure("promtool", &[Install::Apt("prometheus")]) {
-        let mut config = Command::new("promtool");
-        config
-            .args(["check", "config"])
-            .arg(root.join("deploy/prometheus/prometheus.yml"));
-        run(config)?;
-        let rules = dashboard_rules(&root)?;
-        let mut check = Command::new("promtool");
-        check.args(["check", "rules"]).arg(&rules);
-        run(check).context("a Grafana panel query is not valid PromQL")?;
-    } else {
-        skipped.push("promtool (Debian: apt-get install prometheus)");
-    }
-
-    if ensure(
-        "kubernetes-validate",
-        &[Install::Pip("kubernetes-validate")],
-    ) {
-        let mut validate = Command::new("kubernetes-validate");
-        validate.args(["--strict", "--quiet", "-k", KUBERNETES_VERSION]);
-        for entry in std::fs::read_dir(root.join("deploy/k8s"))? {
-            let path = entry?.path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            // kustomization.yaml is kustomize's, not an API object.
-            if name.ends_with(".yaml") && name != "kustomization.yaml" {
-                validate.arg(&path);
-            }
+    for check in [prometheus, kubernetes, compose, provisioning] {
+        if let Some(missing) = check(&root)? {
+            skipped.push(missing);
         }
-        run(validate)?;
-    } else {
-        skipped.push("kubernetes-validate (pip install kubernetes-validate)");
     }
-
-    if compose_available() || ensure("docker-compose", &[Install::Apt("docker-compose")]) {
-        let mut compose = if compose_available() {
-            let mut c = Command::new("docker");
-            c.arg("compose");
-            c
-        } else {
-            Command::new("docker-compose")
-        };
-        compose
-            .current_dir(&root)
-            .args(["-f", "docker-compose.yml", "config", "-q"]);
-        run(compose)?;
-    } else {
-        skipped.push("docker compose (Docker's compose plugin, or Debian's docker-compose)");
-    }
-
-    if python_has_yaml() {
-        let mut parse = Command::new("python3");
-        parse.args([
-            "-c",
-            "import sys, yaml\nfor f in sys.argv[1:]: yaml.safe_load(open(f))",
-        ]);
-        for dir in [
-            "deploy/grafana/provisioning/datasources",
-            "deploy/grafana/provisioning/dashboards",
-        ] {
-            for entry in std::fs::read_dir(root.join(dir))? {
-                parse.arg(entry?.path());
-            }
-        }
-        run(parse).context("Grafana provisioning YAML does not parse")?;
-    } else {
-        skipped.push("PyYAML (pip install pyyaml)");
-    }
-
     if skipped.is_empty() {
         println!("xtask: deployment files are valid");
         return Ok(());
@@ -108,6 +41,96 @@ pub(crate) fn check() -> Result<()> {
     }
     println!("xtask: deployment checks skipped for want of: {list}");
     Ok(())
+}
+
+/// What a check lacked to run (`None`: it ran and passed).
+type Skipped = Option<&'static str>;
+
+/// `promtool check config`, and every Grafana panel query as a recording rule.
+fn prometheus(root: &Path) -> Result<Skipped> {
+    if !ensure("promtool", &[Install::Apt("prometheus")]) {
+        return Ok(Some("promtool (Debian: apt-get install prometheus)"));
+    }
+    let mut config = Command::new("promtool");
+    config
+        .args(["check", "config"])
+        .arg(root.join("deploy/prometheus/prometheus.yml"));
+    run(config)?;
+    let rules = dashboard_rules(root)?;
+    let mut check = Command::new("promtool");
+    check.args(["check", "rules"]).arg(&rules);
+    run(check).context("a Grafana panel query is not valid PromQL")?;
+    Ok(None)
+}
+
+/// `kubernetes-validate --strict` on every manifest.
+fn kubernetes(root: &Path) -> Result<Skipped> {
+    if !ensure(
+        "kubernetes-validate",
+        &[Install::Pip("kubernetes-validate")],
+    ) {
+        return Ok(Some(
+            "kubernetes-validate (pip install kubernetes-validate)",
+        ));
+    }
+    let mut validate = Command::new("kubernetes-validate");
+    validate.args(["--strict", "--quiet", "-k", KUBERNETES_VERSION]);
+    for entry in std::fs::read_dir(root.join("deploy/k8s"))? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        // kustomization.yaml is kustomize's, not an API object.
+        if name.ends_with(".yaml") && name != "kustomization.yaml" {
+            validate.arg(&path);
+        }
+    }
+    run(validate)?;
+    Ok(None)
+}
+
+/// `docker compose config` (or Debian's `docker-compose`).
+fn compose(root: &Path) -> Result<Skipped> {
+    if !(compose_available() || ensure("docker-compose", &[Install::Apt("docker-compose")])) {
+        return Ok(Some(
+            "docker compose (Docker's compose plugin, or Debian's docker-compose)",
+        ));
+    }
+    let mut compose = if compose_available() {
+        let mut c = Command::new("docker");
+        c.arg("compose");
+        c
+    } else {
+        Command::new("docker-compose")
+    };
+    compose
+        .current_dir(root)
+        .args(["-f", "docker-compose.yml", "config", "-q"]);
+    run(compose)?;
+    Ok(None)
+}
+
+/// The Grafana provisioning files parse as YAML.
+fn provisioning(root: &Path) -> Result<Skipped> {
+    if !python_has_yaml() {
+        return Ok(Some("PyYAML (pip install pyyaml)"));
+    }
+    let mut parse = Command::new("python3");
+    parse.args([
+        "-c",
+        "import sys, yaml\nfor f in sys.argv[1:]: yaml.safe_load(open(f))",
+    ]);
+    for dir in [
+        "deploy/grafana/provisioning/datasources",
+        "deploy/grafana/provisioning/dashboards",
+    ] {
+        for entry in std::fs::read_dir(root.join(dir))? {
+            parse.arg(entry?.path());
+        }
+    }
+    run(parse).context("Grafana provisioning YAML does not parse")?;
+    Ok(None)
 }
 
 /// Every panel query of the dashboards as a recording rule, for `promtool`.

@@ -35,7 +35,7 @@ use domain::{JwtAlgorithm, JwtConfig, JwtKeys, RefreshTokens, SessionId, UserId}
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{Connection as _, Executor as _, PgConnection};
+use sqlx::{Connection as _, PgConnection};
 use time::OffsetDateTime;
 
 use crate::{cargo, ensure_postgres, ensure_redis, env_or, found, root, run};
@@ -121,27 +121,28 @@ impl Options {
             large_users: if quick { 5_000 } else { 100_000 },
             quick,
         };
-        let mut iter = args.iter();
-        while let Some(arg) = iter.next() {
-            let mut value = || iter.next().context("option needs a value");
-            match arg.as_str() {
-                "--quick" => {}
-                "--users" => options.users = value()?.parse()?,
-                "--concurrency" => options.concurrency = value()?.parse()?,
-                "--duration" => options.duration = value()?.parse()?,
-                "--warmup" => options.warmup = value()?.parse()?,
-                "--large-users" => options.large_users = value()?.parse()?,
-                "--modes" => {
-                    options.modes = value()?
+        use lexopt::prelude::*;
+        const USAGE: &str = "options: --quick --users N --concurrency N --duration SECONDS \
+             --warmup SECONDS --large-users N \
+             --modes db-only,redis-only,two-tier,two-tier-hs256,floor,floor-eddsa";
+        let mut parser = lexopt::Parser::from_args(args);
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Long("quick") => {}
+                Long("users") => options.users = parser.value()?.parse()?,
+                Long("concurrency") => options.concurrency = parser.value()?.parse()?,
+                Long("duration") => options.duration = parser.value()?.parse()?,
+                Long("warmup") => options.warmup = parser.value()?.parse()?,
+                Long("large-users") => options.large_users = parser.value()?.parse()?,
+                Long("modes") => {
+                    options.modes = parser
+                        .value()?
+                        .string()?
                         .split(',')
                         .map(Mode::parse)
                         .collect::<Result<_>>()?;
                 }
-                other => bail!(
-                    "unknown option {other:?}; options: --quick --users N --concurrency N \
-                     --duration SECONDS --warmup SECONDS --large-users N \
-                     --modes db-only,redis-only,two-tier,two-tier-hs256,floor,floor-eddsa"
-                ),
+                other => bail!("{}; {USAGE}", other.unexpected()),
             }
         }
         if options.users == 0 || options.concurrency == 0 || options.duration == 0 {
@@ -284,32 +285,7 @@ fn ensure_wrk() -> Result<()> {
 }
 
 async fn run_bench(options: Options, admin_url: String) -> Result<()> {
-    let dir = root().join("target/bench");
-    std::fs::create_dir_all(&dir)?;
-    let redis = Redis::start()?;
-    let pem = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)
-        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)?
-        .to_string();
-    let key_file = dir.join("jwt-ed25519.pem");
-    std::fs::write(&key_file, &pem)?;
-    let eddsa = Arc::new(
-        JwtKeys::from_config(jwt_config(JwtAlgorithm::EdDSA, &pem)).map_err(anyhow::Error::msg)?,
-    );
-    let database_url = testkit::with_database(&admin_url, "codezest_bench");
-    let mut bench = Bench {
-        binary: root().join("target/release/codezest-auth"),
-        tokens_file: dir.join("access-tokens.txt"),
-        refresh_file: dir.join("refresh-tokens.txt"),
-        dir,
-        database_url,
-        admin_url,
-        redis,
-        key_file,
-        eddsa,
-        users: Vec::new(),
-        me_body_len: 0,
-        options,
-    };
+    let mut bench = Bench::new(options, admin_url)?;
     let mut report = Report {
         machine: machine(),
         cores: std::thread::available_parallelism().map_or(1, usize::from),
@@ -325,49 +301,10 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
     );
     bench.prepare_database(bench.options.users).await?;
     bench.write_lua()?;
-
-    for mode in bench.options.modes.clone() {
-        let result = if mode.is_floor() {
-            bench.floor_mode(mode).await?
-        } else {
-            bench.service_mode(mode).await?
-        };
-        println!(
-            "  {:<14} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
-            result.mode,
-            result.load.rps,
-            result.load.p50_ms,
-            result.load.p99_ms,
-            result.load.errors
-        );
-        report.modes.push(result);
-    }
-    let floor = report
-        .modes
-        .iter()
-        .find(|m| m.mode == Mode::Floor.name())
-        .map(|m| m.load.rps);
-    if let Some(floor) = floor {
-        for mode in &mut report.modes {
-            mode.ratio_to_floor = Some(mode.load.rps / floor);
-        }
-    }
-
+    bench.me_modes(&mut report).await?;
     bench.throughput(&mut report).await?;
     report.l1_bytes_per_user = Some(bench.large_l1().await?);
-
-    let markdown = markdown(&report);
-    std::fs::write(bench.dir.join("results.md"), &markdown)?;
-    std::fs::write(
-        bench.dir.join("results.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
-    chart(&report, &bench.dir.join("throughput.svg"))?;
-    println!("\n{markdown}");
-    println!(
-        "xtask bench: wrote {}/results.md, results.json, throughput.svg",
-        bench.dir.display()
-    );
+    write_report(&report, &bench.dir)?;
     let errors: u64 = report.modes.iter().map(|m| m.load.errors).sum::<u64>()
         + report
             .mixed
@@ -376,6 +313,83 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
     if errors > 0 {
         bail!("the benchmark saw {errors} errors or stale reads");
     }
+    Ok(())
+}
+
+impl Bench {
+    /// Its own `redis-server` and EdDSA key; the database comes later.
+    fn new(options: Options, admin_url: String) -> Result<Self> {
+        let dir = root().join("target/bench");
+        std::fs::create_dir_all(&dir)?;
+        let redis = Redis::start()?;
+        let pem = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)
+            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)?
+            .to_string();
+        let key_file = dir.join("jwt-ed25519.pem");
+        std::fs::write(&key_file, &pem)?;
+        let eddsa = Arc::new(JwtKeys::from_config(jwt_config(JwtAlgorithm::EdDSA, &pem))?);
+        Ok(Self {
+            binary: root().join("target/release/codezest-auth"),
+            tokens_file: dir.join("access-tokens.txt"),
+            refresh_file: dir.join("refresh-tokens.txt"),
+            database_url: testkit::with_database(&admin_url, "codezest_bench"),
+            dir,
+            admin_url,
+            redis,
+            key_file,
+            eddsa,
+            users: Vec::new(),
+            me_body_len: 0,
+            options,
+        })
+    }
+
+    /// `GET /me` in every mode asked for, each with its ratio to the floor.
+    async fn me_modes(&mut self, report: &mut Report) -> Result<()> {
+        for mode in self.options.modes.clone() {
+            let result = if mode.is_floor() {
+                self.floor_mode(mode).await?
+            } else {
+                self.service_mode(mode).await?
+            };
+            println!(
+                "  {:<14} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
+                result.mode,
+                result.load.rps,
+                result.load.p50_ms,
+                result.load.p99_ms,
+                result.load.errors
+            );
+            report.modes.push(result);
+        }
+        let floor = report
+            .modes
+            .iter()
+            .find(|m| m.mode == Mode::Floor.name())
+            .map(|m| m.load.rps);
+        if let Some(floor) = floor {
+            for mode in &mut report.modes {
+                mode.ratio_to_floor = Some(mode.load.rps / floor);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `results.md`, `results.json` and `throughput.svg` in `dir`.
+fn write_report(report: &Report, dir: &Path) -> Result<()> {
+    let markdown = markdown(report);
+    std::fs::write(dir.join("results.md"), &markdown)?;
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(report)?,
+    )?;
+    chart(report, &dir.join("throughput.svg"))?;
+    println!("\n{markdown}");
+    println!(
+        "xtask bench: wrote {}/results.md, results.json, throughput.svg",
+        dir.display()
+    );
     Ok(())
 }
 

@@ -10,18 +10,9 @@ impl Bench {
     /// through the API would take minutes): every user has the same argon2id
     /// hash of [`PASSWORD`].
     pub(super) async fn prepare_database(&mut self, n: usize) -> Result<()> {
-        let name = "codezest_bench";
         // Tokens of an earlier run name other users.
         let _ = std::fs::remove_file(self.dir.join("access-tokens-hs256.txt"));
-        let mut admin = PgConnection::connect(&self.admin_url).await?;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
-            )))
-            .await?;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
-            .await?;
+        testkit::TestDatabase::recreate("codezest_bench").await?;
         let mut migrate = Command::new(&self.binary);
         migrate
             .arg("migrate")
@@ -179,25 +170,15 @@ impl Bench {
         let service = self.start_service(mode).await?;
         let pid = service.child.id();
         // The service's tokens for its algorithm.
-        let tokens = if mode.hs256() {
+        let tokens_file = if mode.hs256() {
             self.hs256_tokens()?
         } else {
             self.tokens_file.clone()
         };
-        let tokens = [("BENCH_TOKENS", tokens.display().to_string())];
         if self.me_body_len == 0 {
-            let token = std::fs::read_to_string(&self.tokens_file)?;
-            let token = token.lines().next().context("tokens")?;
-            let body = reqwest::Client::new()
-                .get(format!("{}/api/v1/auth/me", service.base))
-                .bearer_auth(token)
-                .send()
-                .await?
-                .error_for_status()?
-                .bytes()
-                .await?;
-            self.me_body_len = body.len();
+            self.me_body_len = me_body_len(&service.base, &tokens_file).await?;
         }
+        let tokens = [("BENCH_TOKENS", tokens_file.display().to_string())];
         self.wrk(
             &service.base,
             "me.lua",
@@ -341,4 +322,19 @@ impl Bench {
             ..ModeResult::default()
         })
     }
+}
+
+/// The size of the service's `/me` body, which the floor answers with too.
+async fn me_body_len(base: &str, tokens_file: &Path) -> Result<usize> {
+    let tokens = std::fs::read_to_string(tokens_file)?;
+    let token = tokens.lines().next().context("tokens")?;
+    let body = reqwest::Client::new()
+        .get(format!("{base}/api/v1/auth/me"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    Ok(body.len())
 }

@@ -95,6 +95,12 @@ pub(super) fn markdown(r: &Report) -> String {
     if let (Some(db), Some(redis)) = (find(Mode::DbOnly.name()), find(Mode::RedisOnly.name())) {
         let _ = writeln!(md, "\n`redis-only` = {:.2}× `db-only`", redis / db);
     }
+    workloads_markdown(r, &mut md);
+    md
+}
+
+/// The table of refresh, login and mixed throughput, and the L1 memory line.
+fn workloads_markdown(r: &Report, md: &mut String) {
     let _ = writeln!(md, "\n## Writes and sign-ins (two-tier)\n");
     let _ = writeln!(
         md,
@@ -140,7 +146,6 @@ pub(super) fn markdown(r: &Report) -> String {
             l.users, l.rss_before_mb, l.rss_after_mb, l.bytes_per_user, l.l1_entries
         );
     }
-    md
 }
 
 pub(super) fn chart(r: &Report, path: &Path) -> Result<()> {
