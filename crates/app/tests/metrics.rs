@@ -25,28 +25,12 @@ async fn scrape(app: &TestApp) -> HashMap<String, f64> {
         .await
         .expect("scrape");
     assert_eq!(response.status(), StatusCode::OK);
-    let text = response.text().await.unwrap();
-    text.lines()
-        .filter(|line| !line.starts_with('#') && !line.is_empty())
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            Some((series.to_owned(), value.parse().ok()?))
-        })
-        .collect()
+    testkit::parse_metrics(&response.text().await.unwrap())
 }
 
 /// The value of the one series of `name` whose labels include all of `labels`.
 fn value(metrics: &HashMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
-    metrics
-        .iter()
-        .filter(|(series, _)| {
-            series.split('{').next() == Some(name)
-                && labels
-                    .iter()
-                    .all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
-        })
-        .map(|(_, value)| *value)
-        .sum()
+    testkit::metric_sum(metrics, name, labels)
 }
 
 fn delta(

@@ -211,9 +211,52 @@ impl Drop for RedisServer {
     }
 }
 
+/// `name{labels}` → value, from a Prometheus text exposition.
+pub fn parse_metrics(text: &str) -> std::collections::HashMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The sum of the series of `name` whose labels include all of `labels`.
+pub fn metric_sum(
+    metrics: &std::collections::HashMap<String, f64>,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> f64 {
+    metrics
+        .iter()
+        .filter(|(series, _)| {
+            series.split('{').next() == Some(name)
+                && labels
+                    .iter()
+                    .all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
+        })
+        .map(|(_, value)| *value)
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_are_parsed_and_summed_by_labels() {
+        let metrics = parse_metrics(
+            "# HELP x\nhttp_requests_total{route=\"/a\",status=\"200\"} 3\n\
+             http_requests_total{route=\"/b\",status=\"200\"} 4\nup 1\n",
+        );
+        assert_eq!(metric_sum(&metrics, "http_requests_total", &[]), 7.0);
+        assert_eq!(
+            metric_sum(&metrics, "http_requests_total", &[("route", "/b")]),
+            4.0
+        );
+        assert_eq!(metric_sum(&metrics, "up", &[]), 1.0);
+    }
 
     #[test]
     fn database_names_are_replaced_and_parameters_kept() {

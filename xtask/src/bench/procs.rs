@@ -112,28 +112,13 @@ pub(super) fn free_port() -> Result<u16> {
 }
 
 pub(super) async fn scrape(url: &str) -> Result<HashMap<String, f64>> {
-    let text = reqwest::get(url).await?.text().await?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            Some((series.to_owned(), value.parse().ok()?))
-        })
-        .collect())
+    Ok(testkit::parse_metrics(
+        &reqwest::get(url).await?.text().await?,
+    ))
 }
 
 pub(super) fn sum(metrics: &HashMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
-    metrics
-        .iter()
-        .filter(|(series, _)| {
-            series.split('{').next() == Some(name)
-                && labels
-                    .iter()
-                    .all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
-        })
-        .map(|(_, v)| v)
-        .sum()
+    testkit::metric_sum(metrics, name, labels)
 }
 
 pub(super) fn proc_status(pid: u32, field: &str) -> Result<f64> {
