@@ -35,13 +35,31 @@ pub(crate) fn prepare(args: &[String]) -> Result<()> {
         std::fs::remove_dir_all(&out)?;
     }
     std::fs::create_dir_all(&out)?;
-    // The macros run when the crate compiles: make sure it does.
-    let lib = root().join("crates/repo-postgres/src/lib.rs");
-    let source = std::fs::read(&lib)?;
-    std::fs::write(&lib, source)?;
+    // The macros run when the crate compiles. It compiles in a target folder of
+    // its own, cleaned of repo-postgres alone, so the workspace's build is left
+    // as it was (touching the source would rebuild every dependent crate).
+    let target = root().join("target/sqlx-prepare-build");
+    let mut clean = cargo();
+    clean
+        .args([
+            "clean",
+            "--package",
+            "repo-postgres",
+            "--quiet",
+            "--target-dir",
+        ])
+        .arg(&target);
+    run(clean)?;
     let mut check_build = cargo();
     check_build
-        .args(["check", "--package", "repo-postgres", "--quiet"])
+        .args([
+            "check",
+            "--package",
+            "repo-postgres",
+            "--quiet",
+            "--target-dir",
+        ])
+        .arg(&target)
         .env("SQLX_OFFLINE", "false")
         .env("SQLX_OFFLINE_DIR", &out)
         .env("DATABASE_URL", &database_url);
@@ -51,10 +69,7 @@ pub(crate) fn prepare(args: &[String]) -> Result<()> {
         bail!("sqlx wrote no query data to {}", out.display());
     }
     if check {
-        let stale = read_dir(&committed).unwrap_or_default() != fresh;
-        // Leave the crate compiled from the committed data again.
-        std::fs::write(&lib, std::fs::read(&lib)?)?;
-        if stale {
+        if read_dir(&committed).unwrap_or_default() != fresh {
             bail!(
                 ".sqlx/ is stale: the queries or the schema changed. Run `cargo xtask sqlx-prepare` \
                  and commit .sqlx/"

@@ -24,10 +24,6 @@ fn provider(name: &str) -> ProviderName {
     ProviderName::parse(name).expect("a provider name")
 }
 
-fn redis_url() -> String {
-    testkit::redis_url()
-}
-
 /// A fresh, migrated database and a Redis key prefix of this test's own.
 struct Env {
     pool: PgPool,
@@ -61,17 +57,17 @@ impl Env {
     }
 
     async fn cache_with(&self, config: CacheConfig) -> Cache {
-        let cache = Cache::connect(&redis_url(), config).expect("cache");
+        let cache = Cache::connect(&testkit::redis_url(), config).expect("cache");
         assert!(
             cache.wait_until_ready(Duration::from_secs(5)).await,
             "redis at {} is not reachable; run `cargo xtask test` or set TEST_REDIS_URL",
-            redis_url()
+            testkit::redis_url()
         );
         cache
     }
 
     async fn redis(&self) -> Client {
-        let client = Builder::from_config(Config::from_url(&redis_url()).unwrap())
+        let client = Builder::from_config(Config::from_url(&testkit::redis_url()).unwrap())
             .build()
             .unwrap();
         client.init().await.expect("redis");
@@ -841,7 +837,7 @@ async fn metrics_follow_the_contract() {
     let snapshotter = recorder.snapshotter();
     // Handles are registered when the cache is built: build it under the recorder.
     let cache = metrics::with_local_recorder(&recorder, || {
-        Cache::connect(&redis_url(), env.config()).expect("cache")
+        Cache::connect(&testkit::redis_url(), env.config()).expect("cache")
     });
     assert!(cache.wait_until_ready(Duration::from_secs(5)).await);
     // Created behind the cache's back: no invalidation (and no echo of one

@@ -1,6 +1,6 @@
 //! The `/me` runs: the benchmark's database, the service in each mode, the floor.
 
-use super::procs::{Service, cpu_seconds, free_port, peak_rss_mb, scrape, sum};
+use super::procs::{Service, cpu_seconds, peak_rss_mb, scrape};
 use super::*;
 use crate::{root, run};
 
@@ -146,7 +146,7 @@ impl Bench {
         extra: &[(&str, String)],
     ) -> Result<Service> {
         self.redis.flush()?;
-        let (port, metrics_port) = (free_port()?, free_port()?);
+        let (port, metrics_port) = (testkit::free_port(), testkit::free_port());
         let mut command = Command::new(&self.binary);
         command
             .arg("serve")
@@ -206,8 +206,9 @@ impl Bench {
         tokio::time::sleep(settle).await;
         let pg1 = self.pg_transactions().await?;
         let requests = load.requests.max(1) as f64;
-        let delta =
-            |name: &str, labels: &[(&str, &str)]| sum(&m1, name, labels) - sum(&m0, name, labels);
+        let delta = |name: &str, labels: &[(&str, &str)]| {
+            testkit::metric_sum(&m1, name, labels) - testkit::metric_sum(&m0, name, labels)
+        };
         let ratio = |hit: f64, miss: f64| (hit + miss > 0.0).then(|| hit / (hit + miss));
         let result = ModeResult {
             mode: mode.name().to_owned(),
@@ -271,7 +272,7 @@ impl Bench {
                 self.tokens_file.clone(),
             )
         };
-        let port = free_port()?;
+        let port = testkit::free_port();
         let child = Command::new(root().join("target/release/bench-floor"))
             .args([
                 &port.to_string(),

@@ -107,18 +107,10 @@ impl Redis {
     }
 }
 
-pub(super) fn free_port() -> Result<u16> {
-    Ok(testkit::free_port())
-}
-
 pub(super) async fn scrape(url: &str) -> Result<HashMap<String, f64>> {
     Ok(testkit::parse_metrics(
         &reqwest::get(url).await?.text().await?,
     ))
-}
-
-pub(super) fn sum(metrics: &HashMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
-    testkit::metric_sum(metrics, name, labels)
 }
 
 pub(super) fn proc_status(pid: u32, field: &str) -> Result<f64> {

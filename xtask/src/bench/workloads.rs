@@ -1,7 +1,7 @@
 //! Refresh, login and the mixed workload with its coherence check; L1 memory;
 //! the `wrk` runs every measurement goes through.
 
-use super::procs::{current_rss_mb, scrape, sum};
+use super::procs::{current_rss_mb, scrape};
 use super::*;
 
 impl Bench {
@@ -44,7 +44,8 @@ impl Bench {
         )?;
         let m1 = scrape(&service.metrics).await?;
         let delta = |labels: &[(&str, &str)]| {
-            sum(&m1, "cache_requests_total", labels) - sum(&m0, "cache_requests_total", labels)
+            testkit::metric_sum(&m1, "cache_requests_total", labels)
+                - testkit::metric_sum(&m0, "cache_requests_total", labels)
         };
         let l1_hit = delta(&[("tier", "l1"), ("outcome", "hit")]);
         let l1_miss = delta(&[("tier", "l1"), ("outcome", "miss")]);
@@ -62,7 +63,8 @@ impl Bench {
                 .then(|| (l1_hit + l2_hit) / (l1_hit + l2_hit + l2_miss)),
             users_checked: checked,
             stale_profiles: stale,
-            cache_errors: sum(&m1, "cache_errors_total", &[]) - sum(&m0, "cache_errors_total", &[]),
+            cache_errors: testkit::metric_sum(&m1, "cache_errors_total", &[])
+                - testkit::metric_sum(&m0, "cache_errors_total", &[]),
         });
         service.stop();
         Ok(())
@@ -140,7 +142,7 @@ impl Bench {
             users: n,
             rss_before_mb: rss_before,
             rss_after_mb: rss_after,
-            l1_entries: sum(&metrics, "cache_l1_entries", &[]),
+            l1_entries: testkit::metric_sum(&metrics, "cache_l1_entries", &[]),
             bytes_per_user: bytes,
         })
     }

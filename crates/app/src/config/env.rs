@@ -96,12 +96,14 @@ impl<'a> Env<'a> {
             })
     }
 
-    /// An http(s) URL; returned without a trailing slash.
-    pub fn http_url(&self, name: &'static str, default: Option<&str>) -> Result<Option<String>> {
-        self.get(name)
-            .or_else(|| default.map(str::to_owned))
-            .map(|raw| http_url(name, &raw))
-            .transpose()
+    /// An http(s) URL, `default` when unset; returned without a trailing slash.
+    pub fn http_url(&self, name: &'static str, default: &str) -> Result<String> {
+        http_url(name, &self.get(name).unwrap_or_else(|| default.to_owned()))
+    }
+
+    /// An optional http(s) URL; returned without a trailing slash.
+    pub fn optional_http_url(&self, name: &'static str) -> Result<Option<String>> {
+        self.get(name).map(|raw| http_url(name, &raw)).transpose()
     }
 
     /// A comma-separated list; empty items are skipped.

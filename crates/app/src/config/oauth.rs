@@ -17,9 +17,7 @@ pub struct OAuthConfig {
 
 impl OAuthConfig {
     pub fn from_env(env: &Env<'_>) -> Result<Self> {
-        let public_base_url = env
-            .http_url("PUBLIC_BASE_URL", Some("http://127.0.0.1:3001"))?
-            .unwrap_or_default();
+        let public_base_url = env.http_url("PUBLIC_BASE_URL", "http://127.0.0.1:3001")?;
         let redirect_allowlist = env
             .list("OAUTH_REDIRECT_ALLOWLIST")
             .iter()
@@ -64,16 +62,13 @@ fn providers(env: &Env<'_>) -> Result<Vec<ProviderConfig>> {
     if let Some((client_id, client_secret)) =
         client(env, "OAUTH_GITHUB_CLIENT_ID", "OAUTH_GITHUB_CLIENT_SECRET")?
     {
-        let web_url = env.http_url("OAUTH_GITHUB_URL", Some(oauth::GITHUB_WEB_URL))?;
-        let api_url = env.http_url("OAUTH_GITHUB_API_URL", Some(oauth::GITHUB_API_URL))?;
+        let web_url = env.http_url("OAUTH_GITHUB_URL", oauth::GITHUB_WEB_URL)?;
+        let api_url = env.http_url("OAUTH_GITHUB_API_URL", oauth::GITHUB_API_URL)?;
         providers.push(ProviderConfig {
             name: builtin("github"),
             client_id,
             client_secret,
-            kind: ProviderKind::GitHub {
-                web_url: web_url.unwrap_or_default(),
-                api_url: api_url.unwrap_or_default(),
-            },
+            kind: ProviderKind::GitHub { web_url, api_url },
         });
     }
     for name in env.list("OIDC_PROVIDERS") {

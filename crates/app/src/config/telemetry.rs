@@ -19,7 +19,7 @@ pub struct TelemetrySettings {
 impl TelemetrySettings {
     pub fn from_env(env: &Env<'_>) -> Result<Self> {
         let otlp_endpoint = env
-            .http_url("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+            .optional_http_url("OTEL_EXPORTER_OTLP_ENDPOINT")
             .map_err(|_| {
                 ConfigError::new(
                     "OTEL_EXPORTER_OTLP_ENDPOINT",

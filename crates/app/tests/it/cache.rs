@@ -267,7 +267,7 @@ async fn redis_holds_no_token_hash_or_secret_after_a_full_flow() {
         "refresh_token",
         "password",
     ];
-    let redis = Builder::from_config(Config::from_url(&crate::helpers::redis_url()).unwrap())
+    let redis = Builder::from_config(Config::from_url(&testkit::redis_url()).unwrap())
         .build()
         .unwrap();
     redis.init().await.unwrap();

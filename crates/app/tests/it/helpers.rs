@@ -51,11 +51,6 @@ impl Tokens {
     }
 }
 
-/// The Redis the tests share (each test under its own key prefix).
-pub fn redis_url() -> String {
-    testkit::redis_url()
-}
-
 fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
         // Kept for the whole run: dropping it would stop the log writer.
@@ -99,7 +94,7 @@ pub async fn build_app(overrides: &[(&str, &str)]) -> (Application, TestApp) {
         ("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("METRICS_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("DATABASE_MAX_CONNECTIONS".to_owned(), "10".to_owned()),
-        ("REDIS_URL".to_owned(), redis_url()),
+        ("REDIS_URL".to_owned(), testkit::redis_url()),
         ("REDIS_KEY_PREFIX".to_owned(), name.clone()),
     ]);
     for (key, value) in overrides {
