@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod deploy;
+mod python;
 mod sqlx_data;
 mod tidy;
 
@@ -181,6 +182,7 @@ fn test(extra: &[String]) -> Result<()> {
              Install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`)"
         );
     }
+    let python = python::ensure_tools()?;
     tidy::tidy()?;
     // The committed query data must describe the queries and schema as they are.
     sqlx_data::prepare(&["--check".to_owned()])?;
@@ -199,7 +201,8 @@ fn test(extra: &[String]) -> Result<()> {
         let mut test = cargo();
         test.args(suite).args(extra);
         test.env("TEST_DATABASE_URL", &database_url)
-            .env("TEST_REDIS_URL", &redis_url);
+            .env("TEST_REDIS_URL", &redis_url)
+            .env("TEST_PYTHON", &python);
         run(test)?;
     }
     deploy::check()

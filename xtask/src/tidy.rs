@@ -24,11 +24,12 @@ const IO_CRATES: [&str; 10] = [
 ];
 
 /// The adapters: each depends on `domain` and on no sibling.
-const ADAPTERS: [&str; 4] = ["repo-postgres", "cache-redis", "oauth", "api-http"];
+const ADAPTERS: [&str; 5] = ["repo-postgres", "cache-redis", "oauth", "api-http", "mail"];
 
 /// Crates of the workspace that ship in the binary.
-const PRODUCTION: [&str; 6] = [
+const PRODUCTION: [&str; 7] = [
     "domain",
+    "mail",
     "repo-postgres",
     "cache-redis",
     "oauth",

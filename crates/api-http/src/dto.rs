@@ -2,8 +2,8 @@
 //! converted here, at the edge, and requests are parsed into domain value types.
 
 use domain::{
-    Authenticated, DisplayName, Email, Password, Profile, ProfileUpdate, Registration, Session,
-    SessionId, User, ValidationErrors,
+    AuditRecord, Authenticated, DisplayName, Email, Password, Profile, ProfileUpdate, Registration,
+    Session, SessionId, User, ValidationErrors,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -250,4 +250,96 @@ pub struct Jwk {
 #[derive(Serialize, ToSchema)]
 pub struct JwksResponse {
     pub keys: Vec<Jwk>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ForgotPasswordRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResetPasswordRequest {
+    /// The token from the reset link (`…/reset-password?token=…`).
+    pub token: String,
+    /// 8–128 characters; any Unicode; not the current password.
+    #[schema(format = Password)]
+    pub new_password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyEmailRequest {
+    /// The token from the verification link (`…/verify-email?token=…`).
+    pub token: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ChangeEmailRequest {
+    #[schema(example = "ada.king@example.com")]
+    pub new_email: String,
+    /// The current password.
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DeleteAccountRequest {
+    /// The current password.
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+/// The answer to a request whose effect is a mail.
+#[derive(Serialize, ToSchema)]
+#[cfg_attr(feature = "client", derive(Deserialize, Debug))]
+pub struct AcceptedResponse {
+    #[schema(value_type = String, example = "accepted")]
+    pub status: Cow<'static, str>,
+}
+
+impl AcceptedResponse {
+    pub fn accepted() -> Self {
+        Self {
+            status: Cow::Borrowed("accepted"),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// How many events, newest first (1–100; default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+}
+
+/// One entry of the user's audit trail.
+#[derive(Serialize, ToSchema)]
+#[cfg_attr(feature = "client", derive(Deserialize, Debug))]
+pub struct AuditEventDto {
+    pub id: Uuid,
+    /// `register`, `login`, `logout`, `password_reset`, `email_verified`, …
+    #[schema(example = "login")]
+    pub event: String,
+    /// `success`, `failure`, `detected`.
+    #[schema(example = "success")]
+    pub outcome: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<AuditRecord> for AuditEventDto {
+    fn from(record: AuditRecord) -> Self {
+        Self {
+            id: record.id,
+            event: record.event,
+            outcome: record.outcome,
+            ip: record.ip.map(|ip| ip.to_string()),
+            user_agent: record.user_agent,
+            created_at: record.created_at,
+        }
+    }
 }

@@ -210,6 +210,12 @@ fn auth_row(error: &AuthError) -> Row {
             row(S::UNAUTHORIZED, "token_reused", "Refresh token reused").challenge()
         }
         AuthError::NotFound(_) => row(S::NOT_FOUND, "not_found", "Not found"),
+        AuthError::LinkInvalid => row(S::BAD_REQUEST, "invalid_token", "Invalid or expired link"),
+        AuthError::SamePassword => row(
+            S::UNPROCESSABLE_ENTITY,
+            "same_password",
+            "Password unchanged",
+        ),
         AuthError::Repo(RepoError::OAuthAccountTaken) => oauth_row(&OAuthFailure::LinkedElsewhere),
         AuthError::Repo(RepoError::Unavailable(_)) => row(
             S::SERVICE_UNAVAILABLE,

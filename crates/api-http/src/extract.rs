@@ -93,6 +93,24 @@ fn data_error(path: &str, error: &serde_json::Error) -> domain::FieldError {
     domain::FieldError::new(field, message.to_owned())
 }
 
+/// Query parameters. Unparsable ones → 422 `validation_failed` naming the query.
+pub struct AppQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query)
+            .map(AppQuery)
+            .map_err(|e| ApiError::from(domain::FieldError::new("query", e.to_string())))
+    }
+}
+
 /// The principal of a valid access token whose session is active.
 pub struct AuthUser(pub Principal);
 

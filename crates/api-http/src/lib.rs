@@ -42,7 +42,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use dto::{ProfileDto, SessionDto, TokenResponse, UserDto, UserResponse};
+pub use dto::{
+    AcceptedResponse, AuditEventDto, ProfileDto, SessionDto, TokenResponse, UserDto, UserResponse,
+};
 pub use error::{ApiError, FieldProblem, Problem};
 pub use limit::{RateLimitSettings, RateLimits};
 pub use readiness::{Readiness, ReadinessProbe, ServiceStatus};
@@ -66,6 +68,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         (name = "auth", description = "Sign-up, sign-in, tokens"),
         (name = "sessions", description = "The user's devices"),
         (name = "users", description = "The signed-in user"),
+        (name = "account", description = "Password reset, email verification and change, the account's audit trail"),
         (name = "oauth", description = "Sign-in with Google, GitHub or any OpenID Connect provider; linking providers"),
         (name = "system", description = "Health, readiness, keys"),
     )
@@ -93,6 +96,7 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::users::router())
+        .merge(routes::account::router())
         .merge(routes::oauth::router())
         .merge(routes::system::router())
 }

@@ -1,7 +1,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use domain::{AuthService, OAuthService};
+use domain::{AccountService, AuthService, OAuthService};
 
 use crate::limit::RateLimits;
 use crate::readiness::ReadinessProbe;
@@ -13,6 +13,8 @@ pub type TraceIdOf = Arc<dyn Fn(&tracing::Span) -> Option<String> + Send + Sync>
 /// Everything a handler can reach.
 pub struct Services {
     pub auth: Arc<AuthService>,
+    /// Recovery, verification, email change, deletion, the audit trail.
+    pub account: Arc<AccountService>,
     /// Sign-in with external providers (none configured: every provider is unknown).
     pub oauth: Arc<OAuthService>,
     pub readiness: Arc<dyn ReadinessProbe>,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use api_http::{AppState, RateLimits, ServiceStatus};
-use domain::{AuthService, JwtKeys, OAuthService, PasswordHasher};
+use domain::{AccountService, AccountSettings, AuthService, JwtKeys, OAuthService, PasswordHasher};
 use readiness::PgReadiness;
 use repo_postgres::PgRepositories;
 use secrecy::ExposeSecret as _;
@@ -39,6 +39,7 @@ impl Application {
         let pool = connect(config)?;
         let Wiring {
             state,
+            mut background,
             #[cfg(feature = "cache")]
             cache,
         } = wire(config, pool.clone())?;
@@ -83,11 +84,12 @@ impl Application {
                 limits.retain_recent();
             }
         });
+        background.extend([dependencies, forget]);
         Ok(Self {
             listener,
             metrics_listener,
             metrics_port,
-            background: vec![dependencies, forget],
+            background,
             router: api_http::router(state),
             pool,
             port,
@@ -155,6 +157,8 @@ pub fn build_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
 
 struct Wiring {
     state: AppState,
+    /// The mail sender and the audit retention, started with the server.
+    background: Vec<tokio::task::JoinHandle<()>>,
     #[cfg(feature = "cache")]
     cache: Option<cache_redis::Cache>,
 }
@@ -183,6 +187,7 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         Arc::clone(&ports.users),
         ports.sessions,
         ports.profiles,
+        Arc::clone(&ports.audit),
         PasswordHasher::owasp(),
         Arc::new(keys),
         config.tokens.auth,
@@ -207,9 +212,20 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
     if !config.oauth.providers.is_empty() {
         tracing::info!(providers = ?oauth.provider_names(), "identity providers configured");
     }
+    let account = AccountService::new(
+        Arc::clone(&auth),
+        ports.recovery,
+        AccountSettings::new(&config.mail.app_url),
+    );
+    let background = vec![
+        background::mail_sender(&config.mail, ports.outbox)?,
+        background::audit_retention(ports.audit, config.mail.audit_retention),
+    ];
     Ok(Wiring {
+        background: background.into_iter().flatten().collect(),
         state: AppState::new(api_http::Services {
             auth,
+            account: Arc::new(account),
             oauth: Arc::new(oauth),
             readiness,
             limits,
@@ -228,6 +244,9 @@ struct Ports {
     oauth: Arc<dyn domain::OAuthAccountRepository>,
     pending: Arc<dyn domain::PendingLoginRepository>,
     verified: Option<Arc<dyn domain::VerifiedTokens>>,
+    recovery: Arc<dyn domain::RecoveryRepository>,
+    outbox: background::Outbox,
+    audit: Arc<dyn domain::AuditLog>,
 }
 
 struct Chosen {
@@ -241,6 +260,12 @@ struct Chosen {
 fn choose(config: &Config, pool: PgPool) -> anyhow::Result<Chosen> {
     let repos = PgRepositories::new(pool.clone());
     let pending = Arc::new(repo_postgres::PgPendingLogins::new(pool.clone()));
+    let recovery = repo_postgres::PgRecovery::new(pool.clone());
+    let outbox = background::Outbox {
+        queued: recovery.queued(),
+        outbox: Arc::new(recovery.clone()),
+    };
+    let audit = Arc::new(repo_postgres::PgAudit::new(pool.clone()));
     #[cfg(feature = "cache")]
     if config.cache.enabled {
         let cache = cached::connect(&config.cache)?;
@@ -254,6 +279,9 @@ fn choose(config: &Config, pool: PgPool) -> anyhow::Result<Chosen> {
                 verified: Some(Arc::new(cache_redis::VerifiedTokenCache::new(
                     config.cache.config.l1_max_entries.max(10_000),
                 ))),
+                recovery: Arc::new(cache.wrap(recovery)),
+                outbox,
+                audit,
             },
             readiness: Arc::new(cached::CacheReadiness {
                 postgres: PgReadiness { pool },
@@ -275,6 +303,9 @@ fn choose(config: &Config, pool: PgPool) -> anyhow::Result<Chosen> {
             oauth: Arc::new(repos.oauth),
             pending,
             verified: None,
+            recovery: Arc::new(recovery),
+            outbox,
+            audit,
         },
         readiness: Arc::new(PgReadiness { pool }),
         #[cfg(feature = "cache")]
@@ -335,6 +366,74 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown signal received; finishing requests in flight");
+}
+
+mod background {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use anyhow::Context as _;
+    use domain::{AuditLog, MailOutbox};
+    use mail::{Sender, SenderSettings, Transport};
+    use tokio::sync::Notify;
+    use tokio::task::JoinHandle;
+
+    use crate::config::{MailSettings, MailTransport};
+
+    /// The outbox and the signal that something was queued in this process.
+    pub(super) struct Outbox {
+        pub(super) outbox: Arc<dyn MailOutbox>,
+        pub(super) queued: Arc<Notify>,
+    }
+
+    /// The background sender of queued mail, unless this instance runs none.
+    pub(super) fn mail_sender(
+        settings: &MailSettings,
+        outbox: Outbox,
+    ) -> anyhow::Result<Option<JoinHandle<()>>> {
+        let transport = match &settings.transport {
+            MailTransport::Smtp(url) => {
+                Transport::smtp(url, settings.smtp_timeout).context("SMTP_URL")?
+            }
+            MailTransport::Files(dir) => Transport::files(dir.clone()).context("MAIL_DIR")?,
+        };
+        if !settings.sender_enabled {
+            tracing::info!("MAIL_SENDER_ENABLED=false: mail is queued for other instances to send");
+            return Ok(None);
+        }
+        if let Transport::Files { .. } = transport {
+            tracing::warn!(
+                transport = %transport.describe(),
+                "no SMTP_URL: mail is written as .eml files (development only)"
+            );
+        } else {
+            tracing::info!(transport = %transport.describe(), "mail sender started");
+        }
+        let mut sender_settings = SenderSettings::new(settings.from.clone());
+        // A claimed mail stays reserved well past one SMTP exchange.
+        sender_settings.lease = settings.smtp_timeout * 3;
+        let sender = Sender::new(outbox.outbox, transport, sender_settings, outbox.queued);
+        Ok(Some(tokio::spawn(sender.run())))
+    }
+
+    /// Deletes audit events older than the retention, at start-up and hourly.
+    pub(super) fn audit_retention(
+        audit: Arc<dyn AuditLog>,
+        retention: Duration,
+    ) -> Option<JoinHandle<()>> {
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                let before = time::OffsetDateTime::now_utc() - retention;
+                match audit.purge(before).await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "old audit events deleted"),
+                    Err(error) => tracing::warn!(error = %error, "purging old audit events failed"),
+                }
+            }
+        }))
+    }
 }
 
 mod readiness {

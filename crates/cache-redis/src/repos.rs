@@ -13,9 +13,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::ports::{DeletedUser, PasswordChanged, RepoResult};
 use domain::{
-    Credentials, DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccount,
-    OAuthAccountRepository, PasswordHash, Profile, ProfileRepository, ProfileUpdate, ProviderName,
-    RotateOutcome, Session, SessionId, SessionRepository, TokenHash, User, UserId, UserRepository,
+    AccountToken, Credentials, DisplayName, Email, EmailConfirmed, NewAccountToken,
+    NewOAuthAccount, NewSession, NewUser, OAuthAccount, OAuthAccountRepository, OutgoingMail,
+    PasswordHash, PasswordReset, Profile, ProfileRepository, ProfileUpdate, ProviderName,
+    RecoveryRepository, RotateOutcome, Session, SessionId, SessionRepository, TokenHash, User,
+    UserId, UserRepository,
 };
 use time::OffsetDateTime;
 
@@ -308,6 +310,69 @@ impl<R: OAuthAccountRepository> OAuthAccountRepository for Cached<R> {
                 invalidate(&cache, &[Key::OAuth(user_id, provider)]).await;
             }
             Ok(unlinked)
+        })
+        .await
+    }
+}
+
+/// Mailed tokens change users (password, address, verification) and sessions:
+/// each write invalidates what it touched, both addresses of an email change
+/// included.
+#[async_trait]
+impl<R: RecoveryRepository> RecoveryRepository for Cached<R> {
+    async fn issue(&self, token: NewAccountToken, mail: OutgoingMail) -> RepoResult<()> {
+        self.inner.issue(token, mail).await
+    }
+
+    async fn enqueue(&self, mail: OutgoingMail) -> RepoResult<()> {
+        self.inner.enqueue(mail).await
+    }
+
+    async fn find(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<AccountToken>> {
+        self.inner.find(hash, now).await
+    }
+
+    async fn reset_password(
+        &self,
+        token: &TokenHash,
+        user_id: UserId,
+        hash: &PasswordHash,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<PasswordReset>> {
+        let (token, hash) = (*token, hash.clone());
+        self.write(move |inner, cache| async move {
+            let reset = inner.reset_password(&token, user_id, &hash, now).await?;
+            if let Some(reset) = &reset {
+                let mut keys = user_keys(user_id, &reset.email).to_vec();
+                keys.extend(reset.revoked.iter().copied().map(Key::Session));
+                invalidate(&cache, &keys).await;
+            }
+            Ok(reset)
+        })
+        .await
+    }
+
+    async fn confirm_email(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<EmailConfirmed>> {
+        let token = *token;
+        self.write(move |inner, cache| async move {
+            let confirmed = inner.confirm_email(&token, now).await?;
+            if let Some(confirmed) = &confirmed {
+                let user = &confirmed.user;
+                let mut keys = user_keys(user.id, &user.email).to_vec();
+                if let Some(previous) = &confirmed.previous_email {
+                    keys.push(Key::UserByEmail(previous.clone()));
+                }
+                invalidate(&cache, &keys).await;
+            }
+            Ok(confirmed)
         })
         .await
     }

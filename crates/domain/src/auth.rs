@@ -4,12 +4,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use crate::error::{AuthError, Denial, Resource};
 use crate::ids::{SessionId, UserId};
 use crate::password::{Password, PasswordHasher};
-use crate::ports::VerifiedTokens;
+use crate::ports::{AuditEvent, AuditLog, VerifiedTokens};
 use crate::ports::{ProfileRepository, SessionRepository, UserRepository};
 use crate::refresh::{RefreshToken, RefreshTokens};
 use crate::tokens::JwtKeys;
@@ -75,10 +76,11 @@ pub struct Registration {
 }
 
 pub struct AuthService {
-    users: Arc<dyn UserRepository>,
+    pub(crate) users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
-    profiles: Arc<dyn ProfileRepository>,
-    hasher: PasswordHasher,
+    pub(crate) profiles: Arc<dyn ProfileRepository>,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) audit_log: Arc<dyn AuditLog>,
     keys: Arc<JwtKeys>,
     verified: Option<Arc<dyn VerifiedTokens>>,
     refresh: RefreshTokens,
@@ -93,6 +95,7 @@ impl AuthService {
         users: Arc<dyn UserRepository>,
         sessions: Arc<dyn SessionRepository>,
         profiles: Arc<dyn ProfileRepository>,
+        audit_log: Arc<dyn AuditLog>,
         hasher: PasswordHasher,
         keys: Arc<JwtKeys>,
         settings: AuthSettings,
@@ -102,6 +105,7 @@ impl AuthService {
             users,
             sessions,
             profiles,
+            audit_log,
             hasher,
             keys,
             verified: None,
@@ -119,6 +123,43 @@ impl AuthService {
 
     pub fn keys(&self) -> &JwtKeys {
         &self.keys
+    }
+
+    /// Appends to the audit trail. A failure to write it is logged, never
+    /// turned into a failure of what was audited.
+    pub(crate) async fn audit(
+        &self,
+        event: &'static str,
+        outcome: &'static str,
+        user_id: Option<UserId>,
+        client: &ClientInfo,
+    ) {
+        let record = AuditEvent {
+            user_id,
+            event,
+            outcome,
+            ip: client.ip,
+            user_agent: client.user_agent.clone(),
+        };
+        if let Err(error) = self.audit_log.record(record).await {
+            tracing::error!(error = %error, event, "writing the audit trail failed");
+        }
+    }
+
+    /// Checks a signed-in user's password (for changes that require it).
+    pub(crate) async fn check_password(
+        &self,
+        user_id: UserId,
+        presented: String,
+    ) -> Result<(), AuthError> {
+        let presented = Password::presented(presented).ok_or(AuthError::InvalidCredentials)?;
+        let credentials = self.users.credentials_by_id(user_id).await?;
+        let hash = credentials.as_ref().and_then(|c| c.password_hash.as_ref());
+        if self.hasher.verify(&presented, hash).await {
+            Ok(())
+        } else {
+            Err(AuthError::InvalidCredentials)
+        }
     }
 
     fn new_session(
@@ -181,6 +222,7 @@ impl AuthService {
             .await
             .inspect_err(|_| event("register", FAILURE))?;
         event("register", SUCCESS);
+        self.audit("register", SUCCESS, Some(user.id), client).await;
         tracing::info!(user_id = %user.id, session_id = %session.id, "user registered");
         self.tokens_for(&session, token, user, None, now)
     }
@@ -203,13 +245,19 @@ impl AuthService {
         if !self.hasher.verify(&password, hash).await {
             tracing::info!("login failed");
             event("login", FAILURE);
+            let user_id = credentials.map(|c| c.user_id);
+            if user_id.is_some() {
+                self.audit("login", FAILURE, user_id, client).await;
+            }
             return Err(AuthError::InvalidCredentials);
         }
         let user_id = credentials
             .map(|c| c.user_id)
             .ok_or(AuthError::InvalidCredentials)?;
         let signed_in = self.open_session(user_id, client).await;
-        event("login", if signed_in.is_ok() { SUCCESS } else { FAILURE });
+        let outcome = if signed_in.is_ok() { SUCCESS } else { FAILURE };
+        event("login", outcome);
+        self.audit("login", outcome, Some(user_id), client).await;
         signed_in
     }
 
@@ -238,7 +286,11 @@ impl AuthService {
     /// the immediate predecessor arriving inside the grace window (a concurrent
     /// refresh), which is answered with the same successor.
     #[tracing::instrument(skip_all)]
-    pub async fn refresh(&self, presented: &str) -> Result<Authenticated, AuthError> {
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        client: &ClientInfo,
+    ) -> Result<Authenticated, AuthError> {
         let presented = RefreshToken::parse(presented).ok_or(BAD_REFRESH)?;
         let successor = self.refresh.successor(&presented);
         let now = OffsetDateTime::now_utc();
@@ -264,6 +316,8 @@ impl AuthService {
                 tracing::warn!(%session_id, %user_id, "refresh token reuse detected; session revoked");
                 event("token_reuse", "detected");
                 event("refresh", FAILURE);
+                self.audit("refresh_token_reuse", "detected", Some(user_id), client)
+                    .await;
                 return Err(AuthError::TokenReused);
             }
             RotateOutcome::Inactive | RotateOutcome::NotFound => {
@@ -313,18 +367,30 @@ impl AuthService {
         Ok((user, profile))
     }
 
-    pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
+    pub async fn logout(
+        &self,
+        principal: &Principal,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
         self.sessions
             .revoke(principal.user_id, principal.session_id)
             .await?;
         event("logout", SUCCESS);
+        self.audit("logout", SUCCESS, Some(principal.user_id), client)
+            .await;
         tracing::info!(user_id = %principal.user_id, session_id = %principal.session_id, "logged out");
         Ok(())
     }
 
-    pub async fn logout_all(&self, principal: &Principal) -> Result<usize, AuthError> {
+    pub async fn logout_all(
+        &self,
+        principal: &Principal,
+        client: &ClientInfo,
+    ) -> Result<usize, AuthError> {
         let revoked = self.sessions.revoke_all(principal.user_id).await?;
         event("logout_all", SUCCESS);
+        self.audit("logout_all", SUCCESS, Some(principal.user_id), client)
+            .await;
         tracing::info!(user_id = %principal.user_id, sessions = revoked.len(), "logged out everywhere");
         Ok(revoked.len())
     }
@@ -390,13 +456,19 @@ impl AuthService {
         principal: &Principal,
         current: String,
         new: Password,
+        client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let current = Password::presented(current).ok_or(AuthError::InvalidCredentials)?;
-        let credentials = self.users.credentials_by_id(principal.user_id).await?;
-        let hash = credentials.as_ref().and_then(|c| c.password_hash.as_ref());
-        if !self.hasher.verify(&current, hash).await {
+        // The current password is checked next, so equal strings mean the
+        // new password is the one the account has.
+        let same = bool::from(current.as_bytes().ct_eq(new.expose().as_bytes()));
+        if let Err(error) = self.check_password(principal.user_id, current).await {
             event("password_change", FAILURE);
-            return Err(AuthError::InvalidCredentials);
+            self.audit("password_change", FAILURE, Some(principal.user_id), client)
+                .await;
+            return Err(error);
+        }
+        if same {
+            return Err(AuthError::SamePassword);
         }
         let new_hash = self.hasher.hash(&new).await?;
         let changed = self
@@ -405,13 +477,15 @@ impl AuthService {
             .await?
             .ok_or(SESSION_EXPIRED)?;
         event("password_change", SUCCESS);
+        self.audit("password_change", SUCCESS, Some(principal.user_id), client)
+            .await;
         tracing::info!(user_id = %principal.user_id, revoked = changed.revoked.len(), "password changed");
         Ok(())
     }
 }
 
-const SUCCESS: &str = "success";
-const FAILURE: &str = "failure";
+pub(crate) const SUCCESS: &str = "success";
+pub(crate) const FAILURE: &str = "failure";
 
 /// Counts an auth event in `auth_events_total{event,outcome}` (the `metrics`
 /// facade: a no-op until the binary installs a recorder).

@@ -99,6 +99,12 @@ pub enum AuthError {
     TokenReused,
     #[error("No such {0}.")]
     NotFound(Resource),
+    /// A reset or verification token that is unknown, used, expired or voided.
+    #[error("This link is invalid or has expired; request a new one.")]
+    LinkInvalid,
+    /// A password reset or change to the password the account already has.
+    #[error("The new password must differ from the current one.")]
+    SamePassword,
     #[error("storage failed")]
     Repo(#[source] RepoError),
     /// A bug or a failure of the process itself (hashing, signing).

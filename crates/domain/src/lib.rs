@@ -11,9 +11,11 @@
 //! Module order (no cycles): `ids`, `validation`, `user`, `password`, `refresh`,
 //! `tokens` → `error` → `ports` → `auth` → `oauth`.
 
+pub mod account;
 pub mod auth;
 pub mod error;
 pub mod ids;
+pub mod mail;
 pub mod oauth;
 pub mod password;
 pub mod ports;
@@ -22,17 +24,23 @@ pub mod tokens;
 pub mod user;
 pub mod validation;
 
+pub use account::{AccountService, AccountSettings, MAX_EVENTS};
 pub use auth::{AuthService, AuthSettings, Authenticated, ClientInfo, Principal, Registration};
 pub use error::{AuthError, BoxError, Denial, OAuthFailure, ProviderError, RepoError, Resource};
 pub use ids::{SessionId, UserId};
+pub use mail::{MailKind, OutgoingMail};
 pub use oauth::{Callback, Completed, OAuthService, OAuthSettings, Started};
 pub use password::{HashError, Password, PasswordHash, PasswordHasher};
+pub use ports::{
+    AccountToken, AuditEvent, AuditLog, AuditRecord, EmailConfirmed, MailOutbox, NewAccountToken,
+    PasswordReset, QueuedMail, RecoveryRepository, TokenPurpose,
+};
 pub use ports::{
     AuthorizationRequest, DeletedUser, ExternalIdentity, IdentityProvider, OAuthAccountRepository,
     PasswordChanged, PendingLogin, PendingLoginRepository, ProfileRepository, RepoResult,
     SessionRepository, UserRepository, VerifiedToken, VerifiedTokens,
 };
-pub use refresh::{RefreshToken, RefreshTokens, TokenHash};
+pub use refresh::{MailToken, RefreshToken, RefreshTokens, TokenHash};
 pub use tokens::{AccessClaims, JwtAlgorithm, JwtConfig, JwtKeys, KeyError, PublicJwk, TokenError};
 pub use user::{
     Credentials, DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccount, Profile,

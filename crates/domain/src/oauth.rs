@@ -284,6 +284,9 @@ impl OAuthService {
 
         if let Some(user_id) = pending.link_user {
             let account = self.link(user_id, provider_name, &identity).await?;
+            self.auth
+                .audit("oauth_link", crate::auth::SUCCESS, Some(user_id), client)
+                .await;
             return Ok(Completed::Linked {
                 account,
                 redirect_to: pending.redirect_to,
@@ -298,6 +301,9 @@ impl OAuthService {
             None => self.first_login(provider_name, &identity).await?,
         };
         let tokens = self.auth.open_session(user_id, client).await?;
+        self.auth
+            .audit("oauth_login", crate::auth::SUCCESS, Some(user_id), client)
+            .await;
         Ok(Completed::SignedIn {
             tokens: Box::new(tokens),
             redirect_to: pending.redirect_to,
@@ -393,6 +399,7 @@ impl OAuthService {
         &self,
         user_id: UserId,
         provider_name: &ProviderName,
+        client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let accounts = self.accounts.list_for_user(user_id).await?;
         if !accounts.iter().any(|a| &a.provider == provider_name) {
@@ -410,6 +417,9 @@ impl OAuthService {
             return Err(AuthError::NotFound(Resource::LinkedProvider));
         }
         tracing::info!(%user_id, provider = %provider_name, "provider unlinked");
+        self.auth
+            .audit("oauth_unlink", crate::auth::SUCCESS, Some(user_id), client)
+            .await;
         Ok(())
     }
 }

@@ -53,7 +53,7 @@ impl Password {
         (raw.len() <= Self::MAX_CHARS * 4).then(|| Self(SecretString::from(raw)))
     }
 
-    fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         self.0.expose_secret()
     }
 }

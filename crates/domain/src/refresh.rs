@@ -37,6 +37,13 @@ impl RefreshToken {
         Some(Self::from_raw(raw))
     }
 
+    /// A new random token.
+    pub fn random() -> Self {
+        let mut raw = [0_u8; TOKEN_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        Self::from_raw(raw)
+    }
+
     fn from_raw(raw: [u8; TOKEN_BYTES]) -> Self {
         Self {
             encoded: SecretString::from(URL_SAFE_NO_PAD.encode(raw)),
@@ -59,6 +66,10 @@ impl fmt::Debug for RefreshToken {
         f.write_str("RefreshToken([REDACTED])")
     }
 }
+
+/// A token sent by mail (password reset, email verification): 256 random bits,
+/// base64url, stored only as its SHA-256, exactly like a refresh token.
+pub type MailToken = RefreshToken;
 
 /// SHA-256 of a refresh token.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,9 +111,7 @@ impl RefreshTokens {
 
     /// A new random token.
     pub fn issue(&self) -> RefreshToken {
-        let mut raw = [0_u8; TOKEN_BYTES];
-        rand::rngs::OsRng.fill_bytes(&mut raw);
-        RefreshToken::from_raw(raw)
+        RefreshToken::random()
     }
 
     /// The token that replaces `presented` when it is rotated.

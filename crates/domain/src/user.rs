@@ -12,8 +12,22 @@ use crate::validation::FieldError;
 
 /// An email address, trimmed and lower-cased, so that one mailbox is one account
 /// whatever letter case it is typed in.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Email(String);
+
+impl TryFrom<String> for Email {
+    type Error = FieldError;
+    fn try_from(raw: String) -> Result<Self, FieldError> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<Email> for String {
+    fn from(email: Email) -> Self {
+        email.0
+    }
+}
 
 impl Email {
     pub const MAX_LEN: usize = 254;

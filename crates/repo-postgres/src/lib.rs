@@ -10,9 +10,11 @@
 //! `cargo xtask test` fails when they are stale). Depends on
 //! `domain` alone among the workspace crates; knows nothing of HTTP or caches.
 
+mod audit;
 mod oauth;
 mod pending;
 mod profiles;
+mod recovery;
 mod sessions;
 mod users;
 
@@ -23,9 +25,11 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 
+pub use audit::PgAudit;
 pub use oauth::PgOAuthAccounts;
 pub use pending::PgPendingLogins;
 pub use profiles::PgProfiles;
+pub use recovery::PgRecovery;
 pub use sessions::PgSessions;
 pub use users::PgUsers;
 

@@ -11,13 +11,13 @@ use uuid::Uuid;
 use crate::DbResultExt as _;
 use crate::sessions::insert_session;
 
-struct UserRow {
-    id: Uuid,
-    email: String,
-    name: String,
-    email_verified: bool,
-    created_at: OffsetDateTime,
-    updated_at: OffsetDateTime,
+pub(crate) struct UserRow {
+    pub(crate) id: Uuid,
+    pub(crate) email: String,
+    pub(crate) name: String,
+    pub(crate) email_verified: bool,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) updated_at: OffsetDateTime,
 }
 
 impl TryFrom<UserRow> for User {
@@ -238,6 +238,6 @@ impl UserRepository for PgUsers {
     }
 }
 
-fn stored_email(email: &str) -> RepoResult<Email> {
+pub(crate) fn stored_email(email: &str) -> RepoResult<Email> {
     Email::parse(email).map_err(|e| RepoError::other(format!("stored email is invalid: {e}")))
 }

@@ -7,6 +7,9 @@
 //! Dev-only: no production crate depends on it. It knows nothing of the
 //! service's types, so adapters, the service and xtask can all use it.
 
+mod smtp;
+pub use smtp::{SmtpSink, link_token, python, readable};
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -49,6 +49,11 @@ async fn register(
     state.limits.check_ip(client.ip)?;
     let registration = Registration::try_from(body)?;
     let auth = state.auth.register(registration, &client).await?;
+    // The account exists whatever happens to its verification mail: a failure
+    // to queue it is logged, and the user can ask for it again.
+    if let Err(error) = state.account.verify_new_account(&auth.user).await {
+        tracing::error!(error = %error, "queueing the verification mail failed");
+    }
     Ok((StatusCode::CREATED, Json(auth.into())))
 }
 
@@ -102,7 +107,7 @@ async fn refresh(
     AppJson(body): AppJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>> {
     state.limits.check_ip(client.ip)?;
-    let auth = state.auth.refresh(&body.refresh_token).await?;
+    let auth = state.auth.refresh(&body.refresh_token, &client).await?;
     Ok(Json(auth.into()))
 }
 
@@ -117,9 +122,10 @@ async fn refresh(
 )]
 async fn logout(
     State(state): State<AppState>,
+    Client(client): Client,
     AuthUser(principal): AuthUser,
 ) -> Result<StatusCode> {
-    state.auth.logout(&principal).await?;
+    state.auth.logout(&principal, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -134,9 +140,10 @@ async fn logout(
 )]
 async fn logout_all(
     State(state): State<AppState>,
+    Client(client): Client,
     AuthUser(principal): AuthUser,
 ) -> Result<StatusCode> {
-    state.auth.logout_all(&principal).await?;
+    state.auth.logout_all(&principal, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -208,7 +215,7 @@ async fn revoke_session(
         (status = 204, description = "Password changed; other sessions revoked"),
         (status = 429, description = "Too many attempts (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong current password (`invalid_credentials`) or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "New password fails the policy", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "New password fails the policy (`validation_failed`) or is the current one (`same_password`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn change_password(
@@ -221,7 +228,7 @@ async fn change_password(
     let new = Password::parse(body.new_password, "new_password")?;
     state
         .auth
-        .change_password(&principal, body.current_password, new)
+        .change_password(&principal, body.current_password, new, &client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -313,11 +313,15 @@ async fn accounts(
 )]
 async fn unlink(
     State(state): State<AppState>,
+    Client(client): Client,
     AuthUser(principal): AuthUser,
     Path(provider): Path<String>,
 ) -> Result<StatusCode> {
     let provider = provider_name(provider)?;
-    state.oauth.unlink(principal.user_id, &provider).await?;
+    state
+        .oauth
+        .unlink(principal.user_id, &provider, &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

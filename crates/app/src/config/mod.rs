@@ -12,6 +12,7 @@ mod cache;
 mod database;
 mod env;
 mod limits;
+mod mail;
 mod oauth;
 mod server;
 mod telemetry;
@@ -22,6 +23,7 @@ use api_http::RateLimitSettings;
 pub use cache::CacheSettings;
 pub use database::{DEFAULT_DATABASE_URL, DatabaseSettings};
 pub use env::{ConfigError, Env};
+pub use mail::{MailSettings, MailTransport};
 pub use oauth::OAuthConfig;
 pub use server::{AppEnv, ServerSettings};
 pub use telemetry::{LogFormat, TelemetrySettings};
@@ -35,6 +37,7 @@ pub struct Config {
     pub cache: CacheSettings,
     pub oauth: OAuthConfig,
     pub limits: RateLimitSettings,
+    pub mail: MailSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -48,11 +51,13 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env::new(&lookup);
         let server = ServerSettings::from_env(&env)?;
+        let oauth = OAuthConfig::from_env(&env)?;
         Ok(Self {
             database: DatabaseSettings::from_env(&env)?,
             tokens: TokenSettings::from_env(&env, server.app_env)?,
             cache: CacheSettings::from_env(&env)?,
-            oauth: OAuthConfig::from_env(&env)?,
+            mail: MailSettings::from_env(&env, server.app_env, &oauth.settings.public_base_url)?,
+            oauth,
             limits: limits::from_env(&env)?,
             telemetry: TelemetrySettings::from_env(&env)?,
             server,

@@ -96,6 +96,10 @@ pub async fn build_app(overrides: &[(&str, &str)]) -> (Application, TestApp) {
         ("DATABASE_MAX_CONNECTIONS".to_owned(), "10".to_owned()),
         ("REDIS_URL".to_owned(), testkit::redis_url()),
         ("REDIS_KEY_PREFIX".to_owned(), name.clone()),
+        (
+            "MAIL_DIR".to_owned(),
+            std::env::temp_dir().join(&name).display().to_string(),
+        ),
     ]);
     for (key, value) in overrides {
         vars.insert((*key).to_owned(), (*value).to_owned());
@@ -188,6 +192,16 @@ impl TestApp {
             None => request,
         };
         request.send().await.expect("request")
+    }
+
+    pub async fn delete_auth(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get_auth(&self, path: &str, token: &str) -> Response {

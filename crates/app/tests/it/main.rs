@@ -8,6 +8,7 @@ mod account;
 mod cache;
 mod errors;
 mod oauth;
+mod recovery;
 mod refresh;
 mod sessions;
 mod system;

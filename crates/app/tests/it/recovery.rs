@@ -1,0 +1,537 @@
+//! Account recovery end to end, with a real SMTP server (aiosmtpd) receiving
+//! the mail and the links in it followed: password reset, email verification
+//! and change, account deletion, the outbox, the audit trail.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::{SmtpSink, link_token};
+use uuid::Uuid;
+
+use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app_with, spawn_peer};
+
+const NEW_PASSWORD: &str = "a completely different passphrase";
+
+async fn app_with_mail(sink: &SmtpSink) -> TestApp {
+    spawn_app_with(&[
+        ("SMTP_URL", &sink.url()),
+        ("APP_URL", "https://app.example.com/"),
+    ])
+    .await
+}
+
+fn address() -> String {
+    format!("user-{}@example.com", Uuid::new_v4().simple())
+}
+
+async fn forgot(app: &TestApp, email: &str) -> (StatusCode, Value) {
+    let response = app
+        .post("/api/v1/auth/password/forgot", &json!({"email": email}))
+        .await;
+    (response.status(), response.json().await.unwrap())
+}
+
+async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    app.post(
+        "/api/v1/auth/password/reset",
+        &json!({"token": token, "new_password": password}),
+    )
+    .await
+}
+
+async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
+    app.post("/api/v1/auth/email/verify", &json!({"token": token}))
+        .await
+}
+
+/// The token of the newest mail to `to` linking to `page`, once `count` arrived.
+async fn mailed_token(sink: &SmtpSink, to: &str, count: usize, page: &str) -> String {
+    let mails = sink.wait_for(to, count).await;
+    let mail = mails.last().unwrap();
+    assert!(
+        testkit::readable(mail).contains(&format!("https://app.example.com/{page}?token=")),
+        "links are built from APP_URL: {mail}"
+    );
+    link_token(mail, page).expect("a link with a token")
+}
+
+#[tokio::test]
+async fn password_reset_by_mail_revokes_every_session() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink).await;
+    let email = address();
+    let first = app.register_as(&email).await;
+    let second = app.login(&email, PASSWORD).await;
+    let second: Value = second.json().await.unwrap();
+
+    let (status, body) = forgot(&app, &email).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(body, json!({"status": "accepted"}));
+    // Mail 1 verifies the address; mail 2 is the reset.
+    let token = mailed_token(&sink, &email, 2, "reset-password").await;
+    let mail = sink.messages_to(&email).pop().unwrap();
+    assert!(mail.contains("Subject: Reset your password"), "{mail}");
+    assert!(mail.contains("text/html") && mail.contains("text/plain"));
+
+    assert_problem(
+        reset(&app, &token, PASSWORD).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "same_password",
+    )
+    .await;
+    assert_problem(
+        reset(&app, &token, "short").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    // Single use.
+    assert_problem(
+        reset(&app, &token, "yet another passphrase").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_token",
+    )
+    .await;
+    // Every session ended, refresh tokens included.
+    for access in [&first.access, second["access_token"].as_str().unwrap()] {
+        assert_eq!(app.me(access).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        app.refresh(&first.refresh).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login(&email, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login(&email, NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn forgot_for_an_unknown_address_is_indistinguishable() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink).await;
+    let known = address();
+    app.register_as(&known).await;
+    let unknown = address();
+    let (known_status, known_body) = forgot(&app, &known).await;
+    let (unknown_status, unknown_body) = forgot(&app, &unknown).await;
+    assert_eq!(known_status, unknown_status);
+    assert_eq!(known_body, unknown_body);
+    sink.wait_for(&known, 2).await;
+    assert!(sink.messages_to(&unknown).is_empty());
+    // A malformed address is a validation error (it names no account either way).
+    let response = app
+        .post("/api/v1/auth/password/forgot", &json!({"email": "nope"}))
+        .await;
+    assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_reset_token_voids_the_earlier_and_tokens_expire() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink).await;
+    let email = address();
+    app.register_as(&email).await;
+    forgot(&app, &email).await;
+    let first = mailed_token(&sink, &email, 2, "reset-password").await;
+    forgot(&app, &email).await;
+    let second = mailed_token(&sink, &email, 3, "reset-password").await;
+    assert_ne!(first, second);
+    assert_problem(
+        reset(&app, &first, NEW_PASSWORD).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_token",
+    )
+    .await;
+    // Expired: the row says so.
+    sqlx::query("UPDATE account_tokens SET expires_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_problem(
+        reset(&app, &second, NEW_PASSWORD).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_token",
+    )
+    .await;
+    // Garbage is refused the same way, without touching storage.
+    for token in ["", "x", &"A".repeat(43)] {
+        assert_problem(
+            reset(&app, token, NEW_PASSWORD).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+        )
+        .await;
+    }
+    assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn registration_mails_a_verification_link_that_works_once() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink).await;
+    let email = address();
+    let tokens = app.register_as(&email).await;
+    assert_eq!(tokens.body["user"]["email_verified"], false);
+    let token = mailed_token(&sink, &email, 1, "verify-email").await;
+    // Warm the cache with the unverified user first.
+    assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+
+    let response = verify(&app, &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["email_verified"], true);
+    let me: Value = app.me(&tokens.access).await.json().await.unwrap();
+    assert_eq!(
+        me["user"]["email_verified"], true,
+        "the cached user was invalidated"
+    );
+    assert_problem(
+        verify(&app, &token).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_token",
+    )
+    .await;
+
+    // Asking again for a verified address sends nothing.
+    let response = app
+        .post_auth("/api/v1/auth/email/verify/send", &tokens.access, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.messages_to(&email).len(), 1);
+}
+
+#[tokio::test]
+async fn verification_can_be_requested_again_and_voids_the_first_link() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink).await;
+    let email = address();
+    let tokens = app.register_as(&email).await;
+    let first = mailed_token(&sink, &email, 1, "verify-email").await;
+    let response = app
+        .post_auth("/api/v1/auth/email/verify/send", &tokens.access, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let second = mailed_token(&sink, &email, 2, "verify-email").await;
+    assert_problem(
+        verify(&app, &first).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_token",
+    )
+    .await;
+    assert_eq!(verify(&app, &second).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn email_changes_only_when_the_new_address_is_verified() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink).await;
+    let peer = spawn_peer(&app, &[]).await;
+    let (old, new) = (address(), address());
+    let tokens = app.register_as(&old).await;
+    let taken = address();
+    app.register_as(&taken).await;
+    let change = |new_email: &str, password: &str| {
+        let body = json!({"new_email": new_email, "password": password});
+        let access = tokens.access.clone();
+        let app = &app;
+        async move {
+            app.post_auth("/api/v1/auth/email/change", &access, Some(&body))
+                .await
+        }
+    };
+    assert_problem(
+        change(&new, "wrong password").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    assert_problem(
+        change(&taken, PASSWORD).await,
+        StatusCode::CONFLICT,
+        "email_taken",
+    )
+    .await;
+    assert_problem(
+        change(&old, PASSWORD).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let response = change(&new, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let token = mailed_token(&sink, &new, 1, "verify-email").await;
+    // Nothing changed yet, on either instance.
+    for instance in [&app, &peer] {
+        let me: Value = instance.me(&tokens.access).await.json().await.unwrap();
+        assert_eq!(me["user"]["email"], old.as_str());
+    }
+    assert_eq!(
+        app.login(&new, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let response = verify(&app, &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["email"], new.as_str());
+    assert_eq!(body["user"]["email_verified"], true);
+    // The old address is told.
+    let notices = sink.wait_for(&old, 2).await;
+    let notice = testkit::readable(&notices[1]);
+    assert!(notice.contains("Subject: Your email address was changed"));
+    assert!(notice.contains(&new), "{notice}");
+    // Both instances see the new address; sign-in follows it.
+    let me: Value = peer.me(&tokens.access).await.json().await.unwrap();
+    assert_eq!(me["user"]["email"], new.as_str());
+    assert_eq!(peer.login(&new, PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        peer.login(&old, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The old address is free again.
+    app.register_as(&old).await;
+}
+
+#[tokio::test]
+async fn account_deletion_revokes_everything_on_a_second_instance() {
+    let app = spawn_app_with(&[]).await;
+    let peer = spawn_peer(&app, &[]).await;
+    let email = address();
+    let tokens = app.register_as(&email).await;
+    // Warm both instances' caches.
+    assert_eq!(peer.me(&tokens.access).await.status(), StatusCode::OK);
+    assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
+    let response = app
+        .delete_auth(
+            "/api/v1/users/me",
+            &tokens.access,
+            &json!({"password": "wrong password"}),
+        )
+        .await;
+    assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let response = app
+        .delete_auth(
+            "/api/v1/users/me",
+            &tokens.access,
+            &json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    for instance in [&app, &peer] {
+        assert_eq!(
+            instance.me(&tokens.access).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        peer.refresh(&tokens.refresh).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        peer.login(&email, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+    // The address can be registered again.
+    peer.register_as(&email).await;
+}
+
+/// A sender that claimed a mail and died before the SMTP server took it: the
+/// lease runs out and another instance sends it, exactly once.
+#[tokio::test]
+async fn a_mail_claimed_by_a_dead_sender_arrives_exactly_once() {
+    let sink = SmtpSink::start();
+    // An SMTP "server" that accepts connections and never says a word.
+    let tarpit = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tarpit_url = format!("smtp://127.0.0.1:{}", tarpit.local_addr().unwrap().port());
+    let (application, app) = crate::helpers::build_app(&[
+        ("SMTP_URL", &tarpit_url),
+        ("SMTP_TIMEOUT", "1"),
+        ("APP_URL", "https://app.example.com"),
+    ])
+    .await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let email = address();
+    app.register_as(&email).await;
+    // Wait until the verification mail is claimed (the sender is now stuck
+    // talking to the tarpit), then stop the instance: its sender dies mid-send.
+    let claimed = async {
+        loop {
+            let locked: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM mail_outbox WHERE locked_until IS NOT NULL",
+            )
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+            if locked == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), claimed)
+        .await
+        .expect("the sender claims the mail");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+
+    let peer = spawn_peer(&app, &[("SMTP_URL", &sink.url()), ("SMTP_TIMEOUT", "5")]).await;
+    let mails = sink.wait_for(&email, 1).await;
+    assert!(link_token(&mails[0], "verify-email").is_some());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.messages_to(&email).len(), 1, "sent exactly once");
+    let (sent, message_left): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE sent_at IS NOT NULL),
+                count(*) FILTER (WHERE message IS NOT NULL) FROM mail_outbox",
+    )
+    .fetch_one(&peer.pool)
+    .await
+    .unwrap();
+    assert_eq!((sent, message_left), (1, 0), "sent, and its link erased");
+    drop(tarpit);
+}
+
+/// Two instances drain one outbox: every mail is sent once.
+#[tokio::test]
+async fn two_senders_send_each_mail_once() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink).await;
+    let peer = spawn_peer(&app, &[]).await;
+    let emails: Vec<String> = (0..12).map(|_| address()).collect();
+    for (i, email) in emails.iter().enumerate() {
+        let instance = if i % 2 == 0 { &app } else { &peer };
+        instance.register_as(email).await;
+    }
+    for email in &emails {
+        sink.wait_for(email, 1).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for email in &emails {
+        assert_eq!(sink.messages_to(email).len(), 1, "{email}");
+    }
+}
+
+#[tokio::test]
+async fn users_see_their_own_audit_trail_newest_first() {
+    let app = spawn_app_with(&[]).await;
+    let email = address();
+    let tokens = app.register_as(&email).await;
+    assert_eq!(
+        app.login(&email, "wrong password").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let login: Value = app.login(&email, PASSWORD).await.json().await.unwrap();
+    let access = login["access_token"].as_str().unwrap();
+    app.post_auth("/api/v1/auth/logout", &tokens.access, None)
+        .await;
+    let other = app.register().await;
+
+    let response = app.get_auth("/api/v1/auth/events", access).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let events: Vec<Value> = response.json().await.unwrap();
+    let names: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("logout", "success"),
+            ("login", "success"),
+            ("login", "failure"),
+            ("register", "success")
+        ]
+    );
+    assert_eq!(events[0]["ip"], "127.0.0.1");
+    assert!(events[0]["created_at"].is_string() && events[0]["id"].is_string());
+    let one: Vec<Value> = app
+        .get_auth("/api/v1/auth/events?limit=1", access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    for bad in ["0", "101", "x", "-1"] {
+        let response = app
+            .get_auth(&format!("/api/v1/auth/events?limit={bad}"), access)
+            .await;
+        assert_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+    // Another user's trail is their own.
+    let theirs: Vec<Value> = app
+        .get_auth("/api/v1/auth/events", &other.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 1);
+}
+
+#[tokio::test]
+async fn audit_events_past_retention_are_deleted() {
+    let app = spawn_app_with(&[]).await;
+    let tokens = app.register().await;
+    sqlx::query(
+        "INSERT INTO audit_events (id, user_id, event, outcome, created_at)
+         VALUES ($1, $2, 'login', 'success', now() - interval '91 days')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(Uuid::parse_str(&tokens.user_id).unwrap())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // A new instance purges at start-up.
+    let _peer = spawn_peer(&app, &[("AUDIT_RETENTION_DAYS", "90")]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let old: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM audit_events WHERE created_at < now() - interval '90 days'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if old == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "old events were not purged"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let events: Vec<Value> = app
+        .get_auth("/api/v1/auth/events", &tokens.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1, "recent events stay");
+}

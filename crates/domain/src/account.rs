@@ -1,0 +1,302 @@
+//! Account recovery and maintenance: password reset, email verification and
+//! change, account deletion, and the user's own audit trail.
+//!
+//! Tokens sent by mail are 256 random bits, stored only as SHA-256, single use,
+//! short-lived, and a new one voids the user's earlier ones of its kind. The
+//! mail that carries a token is queued in the transaction that stores it (the
+//! outbox); a background sender delivers it.
+
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::auth::{AuthService, ClientInfo, FAILURE, Principal, SUCCESS, event};
+use crate::error::{AuthError, Denial};
+use crate::ids::UserId;
+use crate::mail::{MailKind, OutgoingMail};
+use crate::password::Password;
+use crate::ports::{
+    AuditRecord, NewAccountToken, RecoveryRepository, TokenPurpose, UserRepository,
+};
+use crate::refresh::MailToken;
+use crate::user::{Email, Profile, User};
+use crate::validation::FieldError;
+
+/// Where links point and how long they work.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// The front end's base URL (`APP_URL`), without a trailing slash.
+    pub app_url: String,
+    pub reset_ttl: Duration,
+    pub verify_ttl: Duration,
+}
+
+impl AccountSettings {
+    pub fn new(app_url: &str) -> Self {
+        Self {
+            app_url: app_url.trim_end_matches('/').to_owned(),
+            reset_ttl: Duration::minutes(30),
+            verify_ttl: Duration::hours(24),
+        }
+    }
+}
+
+/// The most events `GET /auth/events` returns.
+pub const MAX_EVENTS: i64 = 100;
+
+pub struct AccountService {
+    auth: Arc<AuthService>,
+    recovery: Arc<dyn RecoveryRepository>,
+    settings: AccountSettings,
+}
+
+const SESSION_ENDED: AuthError = AuthError::Denied(Denial::SessionEnded);
+
+impl AccountService {
+    pub fn new(
+        auth: Arc<AuthService>,
+        recovery: Arc<dyn RecoveryRepository>,
+        settings: AccountSettings,
+    ) -> Self {
+        Self {
+            auth,
+            recovery,
+            settings,
+        }
+    }
+
+    fn users(&self) -> &dyn UserRepository {
+        self.auth.users.as_ref()
+    }
+
+    fn link(&self, page: &str, token: &MailToken) -> String {
+        format!("{}/{page}?token={}", self.settings.app_url, token.expose())
+    }
+
+    /// Stores a new token for `user` and queues the mail that carries it.
+    async fn issue(&self, user: &User, purpose: TokenPurpose, to: Email) -> Result<(), AuthError> {
+        let token = MailToken::random();
+        let (ttl, kind) = match purpose {
+            TokenPurpose::PasswordReset => (
+                self.settings.reset_ttl,
+                MailKind::PasswordReset {
+                    name: user.name.clone(),
+                    link: self.link("reset-password", &token),
+                },
+            ),
+            TokenPurpose::EmailVerify => (
+                self.settings.verify_ttl,
+                MailKind::VerifyEmail {
+                    name: user.name.clone(),
+                    link: self.link("verify-email", &token),
+                },
+            ),
+            TokenPurpose::EmailChange => (
+                self.settings.verify_ttl,
+                MailKind::ConfirmEmailChange {
+                    name: user.name.clone(),
+                    link: self.link("verify-email", &token),
+                    new_email: to.as_str().to_owned(),
+                },
+            ),
+        };
+        let record = NewAccountToken {
+            hash: token.hash(),
+            user_id: user.id,
+            purpose,
+            email: to.clone(),
+            expires_at: OffsetDateTime::now_utc() + ttl,
+        };
+        self.recovery
+            .issue(record, OutgoingMail { to, kind })
+            .await?;
+        Ok(())
+    }
+
+    /// Queues a reset mail when `email` names an account. Answers the same,
+    /// and as fast, either way: the lookup and the queueing run after the
+    /// caller has its answer.
+    pub fn forgot_password(
+        self: &Arc<Self>,
+        email: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let email = Email::parse(email).map_err(|e| AuthError::Validation(e.into()))?;
+        let this = Arc::clone(self);
+        let client = client.clone();
+        tokio::spawn(async move {
+            if let Err(error) = this.queue_reset(&email, &client).await {
+                tracing::error!(error = %error, "queueing a password reset failed");
+            }
+        });
+        Ok(())
+    }
+
+    async fn queue_reset(&self, email: &Email, client: &ClientInfo) -> Result<(), AuthError> {
+        let Some(user) = self.users().find_by_email(email).await? else {
+            tracing::info!("password reset requested for an unknown address");
+            return Ok(());
+        };
+        self.issue(&user, TokenPurpose::PasswordReset, user.email.clone())
+            .await?;
+        self.auth
+            .audit("password_reset_requested", SUCCESS, Some(user.id), client)
+            .await;
+        tracing::info!(user_id = %user.id, "password reset mail queued");
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token and revokes every session.
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new: Password,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let token = MailToken::parse(token).ok_or(AuthError::LinkInvalid)?;
+        let now = OffsetDateTime::now_utc();
+        let found = self.recovery.find(&token.hash(), now).await?;
+        let Some(found) = found.filter(|t| t.purpose == TokenPurpose::PasswordReset) else {
+            event("password_reset", FAILURE);
+            return Err(AuthError::LinkInvalid);
+        };
+        let current = self.users().credentials_by_id(found.user_id).await?;
+        let current = current.as_ref().and_then(|c| c.password_hash.as_ref());
+        if current.is_some() && self.auth.hasher.verify(&new, current).await {
+            return Err(AuthError::SamePassword);
+        }
+        let hash = self.auth.hasher.hash(&new).await?;
+        let reset = self
+            .recovery
+            .reset_password(&token.hash(), found.user_id, &hash, now)
+            .await?
+            .ok_or(AuthError::LinkInvalid)?;
+        event("password_reset", SUCCESS);
+        self.auth
+            .audit("password_reset", SUCCESS, Some(reset.user_id), client)
+            .await;
+        tracing::info!(user_id = %reset.user_id, revoked = reset.revoked.len(), "password reset");
+        Ok(())
+    }
+
+    /// Sends (again) the verification mail of the user's address. Nothing is
+    /// sent for an address that is verified already.
+    pub async fn send_verification(&self, principal: &Principal) -> Result<(), AuthError> {
+        let user = self
+            .users()
+            .find_by_id(principal.user_id)
+            .await?
+            .ok_or(SESSION_ENDED)?;
+        self.verify_new_account(&user).await
+    }
+
+    /// Queues the verification mail of a new (or unverified) account.
+    pub async fn verify_new_account(&self, user: &User) -> Result<(), AuthError> {
+        if user.email_verified {
+            tracing::info!(user_id = %user.id, "address already verified: no mail sent");
+            return Ok(());
+        }
+        self.issue(user, TokenPurpose::EmailVerify, user.email.clone())
+            .await
+    }
+
+    /// Verifies an address, or completes an email change, with a mailed token.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_email(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<(User, Option<Profile>), AuthError> {
+        let token = MailToken::parse(token).ok_or(AuthError::LinkInvalid)?;
+        let now = OffsetDateTime::now_utc();
+        let Some(confirmed) = self.recovery.confirm_email(&token.hash(), now).await? else {
+            event("email_verify", FAILURE);
+            return Err(AuthError::LinkInvalid);
+        };
+        let user = confirmed.user;
+        let name = if confirmed.previous_email.is_some() {
+            "email_changed"
+        } else {
+            "email_verified"
+        };
+        event(name, SUCCESS);
+        self.auth.audit(name, SUCCESS, Some(user.id), client).await;
+        tracing::info!(user_id = %user.id, "{name}");
+        let profile = self.auth.profiles.find_by_user(user.id).await?;
+        Ok((user, profile))
+    }
+
+    /// Starts an email change: checks the password and mails a link to the new
+    /// address. The address changes only when that link is used.
+    #[tracing::instrument(skip_all)]
+    pub async fn request_email_change(
+        &self,
+        principal: &Principal,
+        new_email: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let new_email = Email::parse(new_email)
+            .map_err(|e| AuthError::Validation(rename(e, "new_email").into()))?;
+        self.auth
+            .check_password(principal.user_id, password)
+            .await?;
+        let user = self
+            .users()
+            .find_by_id(principal.user_id)
+            .await?
+            .ok_or(SESSION_ENDED)?;
+        if user.email == new_email {
+            let error = FieldError::new("new_email", "is already your address");
+            return Err(AuthError::Validation(error.into()));
+        }
+        if self.users().find_by_email(&new_email).await?.is_some() {
+            return Err(AuthError::EmailTaken);
+        }
+        self.issue(&user, TokenPurpose::EmailChange, new_email)
+            .await?;
+        self.auth
+            .audit("email_change_requested", SUCCESS, Some(user.id), client)
+            .await;
+        Ok(())
+    }
+
+    /// Deletes the account (password required): user, sessions, profile and
+    /// links go, and every token of it stops working at once.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_account(
+        &self,
+        principal: &Principal,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        self.auth
+            .check_password(principal.user_id, password)
+            .await?;
+        let deleted = self
+            .users()
+            .delete(principal.user_id)
+            .await?
+            .ok_or(SESSION_ENDED)?;
+        event("account_delete", SUCCESS);
+        self.auth
+            .audit("account_deleted", SUCCESS, Some(principal.user_id), client)
+            .await;
+        tracing::info!(user_id = %principal.user_id, sessions = deleted.sessions.len(), "account deleted");
+        Ok(())
+    }
+
+    /// The user's own recent events, newest first (`limit` ≤ [`MAX_EVENTS`]).
+    pub async fn events(&self, user_id: UserId, limit: i64) -> Result<Vec<AuditRecord>, AuthError> {
+        Ok(self
+            .auth
+            .audit_log
+            .recent(user_id, limit.clamp(1, MAX_EVENTS))
+            .await?)
+    }
+}
+
+fn rename(error: FieldError, field: &'static str) -> FieldError {
+    FieldError::new(field, error.message)
+}

@@ -1,0 +1,350 @@
+//! Mailed tokens (`account_tokens`) and the mail outbox (`mail_outbox`): a
+//! token and the mail that carries it are written in one transaction, and
+//! every token is spent in the transaction that applies it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::ports::RepoResult;
+use domain::{
+    AccountToken, Email, EmailConfirmed, MailOutbox, NewAccountToken, OutgoingMail, PasswordHash,
+    PasswordReset, QueuedMail, RecoveryRepository, RepoError, SessionId, TokenHash, TokenPurpose,
+    User, UserId,
+};
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use crate::DbResultExt as _;
+use crate::users::{UserRow, stored_email};
+
+/// `RecoveryRepository` and `MailOutbox` on PostgreSQL. `queued` is notified
+/// after every commit that queued a mail, so a sender in this process wakes at
+/// once (others find it on their next poll).
+#[derive(Clone)]
+pub struct PgRecovery {
+    pool: PgPool,
+    queued: Arc<Notify>,
+}
+
+impl PgRecovery {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            queued: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Notified whenever this process queued a mail.
+    pub fn queued(&self) -> Arc<Notify> {
+        Arc::clone(&self.queued)
+    }
+}
+
+async fn enqueue(conn: &mut PgConnection, mail: &OutgoingMail) -> RepoResult<()> {
+    let message = serde_json::to_value(mail).map_err(RepoError::other)?;
+    sqlx::query!(
+        "INSERT INTO mail_outbox (recipient, message) VALUES ($1, $2)",
+        mail.to.as_str(),
+        message
+    )
+    .execute(conn)
+    .await
+    .db()?;
+    Ok(())
+}
+
+/// Spends a usable token of one of `purposes`; returns its owner and address.
+async fn spend(
+    conn: &mut PgConnection,
+    token: &TokenHash,
+    purposes: &[TokenPurpose],
+    now: OffsetDateTime,
+) -> RepoResult<Option<(UserId, TokenPurpose, Email)>> {
+    let purposes: Vec<&str> = purposes.iter().map(|p| p.as_str()).collect();
+    let row = sqlx::query!(
+        "UPDATE account_tokens SET used_at = $2
+         WHERE token_hash = $1 AND purpose = ANY($3) AND used_at IS NULL AND expires_at > $2
+         RETURNING user_id, purpose, email",
+        token.as_bytes().as_slice(),
+        now,
+        &purposes as &[&str]
+    )
+    .fetch_optional(conn)
+    .await
+    .db()?;
+    row.map(|row| {
+        let purpose = TokenPurpose::parse(&row.purpose)
+            .ok_or_else(|| RepoError::other("stored token purpose is invalid"))?;
+        Ok((
+            UserId::from_uuid(row.user_id),
+            purpose,
+            stored_email(&row.email)?,
+        ))
+    })
+    .transpose()
+}
+
+#[async_trait]
+impl RecoveryRepository for PgRecovery {
+    async fn issue(&self, token: NewAccountToken, mail: OutgoingMail) -> RepoResult<()> {
+        let _query = crate::observe("recovery", "issue");
+        let mut tx = self.pool.begin().await.db()?;
+        sqlx::query!(
+            "DELETE FROM account_tokens WHERE user_id = $1 AND purpose = $2",
+            token.user_id.as_uuid(),
+            token.purpose.as_str()
+        )
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        sqlx::query!(
+            "INSERT INTO account_tokens (token_hash, user_id, purpose, email, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            token.hash.as_bytes().as_slice(),
+            token.user_id.as_uuid(),
+            token.purpose.as_str(),
+            token.email.as_str(),
+            token.expires_at
+        )
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        enqueue(&mut tx, &mail).await?;
+        tx.commit().await.db()?;
+        self.queued.notify_one();
+        Ok(())
+    }
+
+    async fn enqueue(&self, mail: OutgoingMail) -> RepoResult<()> {
+        let _query = crate::observe("recovery", "enqueue");
+        let mut conn = self.pool.acquire().await.db()?;
+        enqueue(&mut conn, &mail).await?;
+        self.queued.notify_one();
+        Ok(())
+    }
+
+    async fn find(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<AccountToken>> {
+        let _query = crate::observe("recovery", "find");
+        let row = sqlx::query!(
+            "SELECT user_id, purpose, email FROM account_tokens
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+            hash.as_bytes().as_slice(),
+            now
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .db()?;
+        row.map(|row| {
+            Ok(AccountToken {
+                user_id: UserId::from_uuid(row.user_id),
+                purpose: TokenPurpose::parse(&row.purpose)
+                    .ok_or_else(|| RepoError::other("stored token purpose is invalid"))?,
+                email: stored_email(&row.email)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn reset_password(
+        &self,
+        token: &TokenHash,
+        user_id: UserId,
+        hash: &PasswordHash,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<PasswordReset>> {
+        let _query = crate::observe("recovery", "reset_password");
+        let mut tx = self.pool.begin().await.db()?;
+        let spent = spend(&mut tx, token, &[TokenPurpose::PasswordReset], now).await?;
+        if spent.as_ref().map(|(owner, ..)| *owner) != Some(user_id) {
+            return Ok(None);
+        }
+        let email = sqlx::query_scalar!(
+            "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING email",
+            user_id.as_uuid(),
+            hash.expose_phc()
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?;
+        let Some(email) = email else { return Ok(None) };
+        sqlx::query!(
+            "DELETE FROM account_tokens WHERE user_id = $1 AND purpose = 'password_reset'",
+            user_id.as_uuid()
+        )
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        let revoked = sqlx::query_scalar!(
+            "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_reset'
+             WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+            user_id.as_uuid()
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .db()?;
+        tx.commit().await.db()?;
+        Ok(Some(PasswordReset {
+            user_id,
+            email: stored_email(&email)?,
+            revoked: revoked.into_iter().map(SessionId::from_uuid).collect(),
+        }))
+    }
+
+    async fn confirm_email(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<EmailConfirmed>> {
+        let _query = crate::observe("recovery", "confirm_email");
+        let mut tx = self.pool.begin().await.db()?;
+        let purposes = [TokenPurpose::EmailVerify, TokenPurpose::EmailChange];
+        let Some((user_id, purpose, address)) = spend(&mut tx, token, &purposes, now).await? else {
+            return Ok(None);
+        };
+        let previous = sqlx::query_scalar!(
+            "SELECT email FROM users WHERE id = $1 FOR UPDATE",
+            user_id.as_uuid()
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?;
+        let Some(previous) = previous.as_deref().map(stored_email).transpose()? else {
+            return Ok(None);
+        };
+        let changing = purpose == TokenPurpose::EmailChange;
+        // A verification proves the address it was sent to: once the account
+        // moved to another address, it proves nothing.
+        if !changing && previous != address {
+            return Ok(None);
+        }
+        let row = sqlx::query_as!(
+            UserRow,
+            "UPDATE users SET email = $2, email_verified = true, updated_at = now() WHERE id = $1
+             RETURNING id, email, name, email_verified, created_at, updated_at",
+            user_id.as_uuid(),
+            address.as_str()
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .db()?;
+        let user = User::try_from(row)?;
+        let previous_email = if changing && previous != address {
+            // Every link mailed to the old address stops working.
+            sqlx::query!(
+                "DELETE FROM account_tokens WHERE user_id = $1 AND used_at IS NULL",
+                user_id.as_uuid()
+            )
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            enqueue(&mut tx, &OutgoingMail::email_changed(&user, &previous)).await?;
+            Some(previous)
+        } else {
+            None
+        };
+        tx.commit().await.db()?;
+        if previous_email.is_some() {
+            self.queued.notify_one();
+        }
+        Ok(Some(EmailConfirmed {
+            user,
+            previous_email,
+        }))
+    }
+}
+
+#[async_trait]
+impl MailOutbox for PgRecovery {
+    async fn claim(&self, limit: i64, lease: Duration) -> RepoResult<Vec<QueuedMail>> {
+        let _query = crate::observe("outbox", "claim");
+        let lease = lease.as_secs_f64();
+        let rows = sqlx::query!(
+            "UPDATE mail_outbox SET locked_until = now() + make_interval(secs => $2)
+             WHERE id IN (
+                 SELECT id FROM mail_outbox
+                 WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
+                   AND (locked_until IS NULL OR locked_until < now())
+                 ORDER BY next_attempt_at, id
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING id, attempts, message",
+            limit,
+            lease
+        )
+        .fetch_all(&self.pool)
+        .await
+        .db()?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mail = row
+                .message
+                .map(serde_json::from_value::<OutgoingMail>)
+                .transpose()
+                .map_err(RepoError::other)?;
+            match mail {
+                Some(mail) => claimed.push(QueuedMail {
+                    id: row.id,
+                    attempts: row.attempts,
+                    mail,
+                }),
+                None => self.failed(row.id, "the message is gone", None).await?,
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn sent(&self, id: i64) -> RepoResult<()> {
+        let _query = crate::observe("outbox", "sent");
+        sqlx::query!(
+            "UPDATE mail_outbox
+             SET sent_at = now(), message = NULL, locked_until = NULL, attempts = attempts + 1
+             WHERE id = $1",
+            id
+        )
+        .execute(&self.pool)
+        .await
+        .db()?;
+        Ok(())
+    }
+
+    async fn failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+    ) -> RepoResult<()> {
+        let _query = crate::observe("outbox", "failed");
+        sqlx::query!(
+            "UPDATE mail_outbox
+             SET attempts = attempts + 1, last_error = $2, locked_until = NULL,
+                 next_attempt_at = COALESCE($3, next_attempt_at),
+                 failed_at = CASE WHEN $3::timestamptz IS NULL THEN now() END,
+                 message = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE message END
+             WHERE id = $1",
+            id,
+            error,
+            retry_at
+        )
+        .execute(&self.pool)
+        .await
+        .db()?;
+        Ok(())
+    }
+
+    async fn pending(&self) -> RepoResult<i64> {
+        let _query = crate::observe("outbox", "pending");
+        let count = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL"#
+        )
+        .fetch_one(&self.pool)
+        .await
+        .db()?;
+        Ok(count)
+    }
+}
