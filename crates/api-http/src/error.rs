@@ -34,9 +34,13 @@ pub enum ApiError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
-    /// Answered with `Retry-After`.
-    #[error("Too many attempts; retry in {} s.", retry_secs(*retry_after))]
-    RateLimited { retry_after: std::time::Duration },
+    /// Answered with `Retry-After` and `RateLimit-*`.
+    #[error("Too many requests; retry in {} s.", retry_secs(*retry_after))]
+    RateLimited {
+        retry_after: std::time::Duration,
+        /// The quota's burst.
+        limit: u32,
+    },
     /// A bug or an unexpected failure in this layer. Logged with its chain.
     #[error("internal error")]
     Internal(#[source] BoxError),
@@ -210,6 +214,11 @@ fn auth_row(error: &AuthError) -> Row {
             row(S::UNAUTHORIZED, "token_reused", "Refresh token reused").challenge()
         }
         AuthError::NotFound(_) => row(S::NOT_FOUND, "not_found", "Not found"),
+        AuthError::AccountLocked { .. } => row(
+            S::TOO_MANY_REQUESTS,
+            "account_locked",
+            "Sign-in temporarily locked",
+        ),
         AuthError::LinkInvalid => row(S::BAD_REQUEST, "invalid_token", "Invalid or expired link"),
         AuthError::SamePassword => row(
             S::UNPROCESSABLE_ENTITY,
@@ -312,11 +321,22 @@ impl IntoResponse for ApiError {
             tracing::debug!(code = row.code, "request rejected");
         }
         let mut response = problem_response(row.status, &self.problem(), row.bearer_challenge);
-        if let Self::RateLimited { retry_after } = self {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_secs(retry_after)),
-            );
+        let headers = response.headers_mut();
+        match self {
+            Self::RateLimited { retry_after, limit } => {
+                let secs = retry_secs(retry_after);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                headers.insert("ratelimit-limit", HeaderValue::from(limit));
+                headers.insert("ratelimit-remaining", HeaderValue::from(0));
+                headers.insert("ratelimit-reset", HeaderValue::from(secs));
+            }
+            Self::Auth(AuthError::AccountLocked { retry_after }) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_secs(retry_after)),
+                );
+            }
+            _ => {}
         }
         response
     }

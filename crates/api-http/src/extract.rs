@@ -137,25 +137,88 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// The client's address (the TCP peer) and user agent.
+/// The client's address and user agent. The address is the TCP peer's, or —
+/// when the peer is a trusted proxy (`TRUSTED_PROXIES`) — the nearest address
+/// in `X-Forwarded-For` that is not itself a trusted proxy.
 pub struct Client(pub ClientInfo);
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
+        let ip = peer.map(|peer| client_ip(peer, &parts.headers, &state.trusted_proxies));
         let user_agent = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
         Ok(Self(ClientInfo::new(user_agent, ip)))
     }
 }
 
+/// Walks `X-Forwarded-For` from the right while the hops are trusted proxies.
+fn client_ip(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<std::net::IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "6.6.6.6, 1.2.3.4, 10.0.0.7".parse().unwrap(),
+        );
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        // From a trusted proxy: the nearest untrusted hop.
+        assert_eq!(client_ip(ip("10.0.0.1"), &headers, &trusted), ip("1.2.3.4"));
+        // From anyone else: the peer, whatever the header says.
+        assert_eq!(client_ip(ip("8.8.8.8"), &headers, &trusted), ip("8.8.8.8"));
+        assert_eq!(client_ip(ip("10.0.0.1"), &headers, &[]), ip("10.0.0.1"));
+        // Garbage stops the walk at the last hop that parsed.
+        headers.insert("x-forwarded-for", "nonsense, 10.0.0.9".parse().unwrap());
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &headers, &trusted),
+            ip("10.0.0.9")
+        );
+        headers.remove("x-forwarded-for");
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &headers, &trusted),
+            ip("10.0.0.1")
+        );
+    }
 
     #[derive(serde::Deserialize, Debug)]
     #[allow(dead_code)]

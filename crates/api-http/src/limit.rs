@@ -1,83 +1,118 @@
-//! Rate limits on the endpoints that take credentials (GCRA, via `governor`):
-//! per client IP on register, login, refresh and password change, and per email on
-//! login, so neither one address nor a botnet can guess one account's password
-//! quickly. Over the limit: 429 `rate_limited` with `Retry-After`.
+//! Rate limits on the endpoints that take credentials or send mail (GCRA): per
+//! client address on every such route, per account on login and on "forgot
+//! password", per user on verification mails and email changes. The counts live
+//! in a [`Throttle`] — Redis, shared by every instance, when the cache is on; in
+//! process otherwise, and whenever Redis is down. Over a limit: 429
+//! `rate_limited` with `Retry-After` and the `RateLimit-*` headers, before any
+//! work is done.
 
+use std::fmt::Display;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
+use std::sync::Arc;
 
-use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use domain::{Quota, Throttle};
 
 use crate::error::ApiError;
 
-/// Requests per minute; `0` disables a limit.
+/// The limits; `0` disables one.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimitSettings {
+    /// Requests per minute per client address to each limited route.
     pub per_ip_per_minute: u32,
+    /// Login attempts per minute per account.
     pub login_per_email_per_minute: u32,
+    /// Reset mails per hour per address.
+    pub forgot_per_email_per_hour: u32,
+    /// Verification mails per hour per user.
+    pub verify_send_per_user_per_hour: u32,
+    /// Email-change requests per hour per user.
+    pub email_change_per_user_per_hour: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            per_ip_per_minute: 120,
+            login_per_email_per_minute: 10,
+            forgot_per_email_per_hour: 5,
+            verify_send_per_user_per_hour: 5,
+            email_change_per_user_per_hour: 5,
+        }
+    }
+}
+
+/// One limit: its name in `rate_limited_total{limit}` and in the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    Ip,
+    LoginEmail,
+    Forgot,
+    VerifySend,
+    EmailChange,
+}
+
+impl Limit {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Ip => "ip",
+            Self::LoginEmail => "login_email",
+            Self::Forgot => "forgot_email",
+            Self::VerifySend => "verify_send",
+            Self::EmailChange => "email_change",
+        }
+    }
 }
 
 pub struct RateLimits {
-    per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    per_email: Option<DefaultKeyedRateLimiter<String>>,
-    clock: DefaultClock,
-}
-
-fn limiter<K: std::hash::Hash + Eq + Clone>(per_minute: u32) -> Option<DefaultKeyedRateLimiter<K>> {
-    NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)))
+    throttle: Arc<dyn Throttle>,
+    settings: RateLimitSettings,
 }
 
 impl RateLimits {
-    pub fn new(settings: RateLimitSettings) -> Self {
-        Self {
-            per_ip: limiter(settings.per_ip_per_minute),
-            per_email: limiter(settings.login_per_email_per_minute),
-            clock: DefaultClock::default(),
-        }
+    pub fn new(settings: RateLimitSettings, throttle: Arc<dyn Throttle>) -> Self {
+        Self { throttle, settings }
     }
 
-    pub fn disabled() -> Self {
-        Self::new(RateLimitSettings {
-            per_ip_per_minute: 0,
-            login_per_email_per_minute: 0,
-        })
+    fn quota(&self, limit: Limit) -> Option<Quota> {
+        let s = &self.settings;
+        let quota = match limit {
+            Limit::Ip => Quota::per_minute(s.per_ip_per_minute),
+            Limit::LoginEmail => Quota::per_minute(s.login_per_email_per_minute),
+            Limit::Forgot => Quota::per_hour(s.forgot_per_email_per_hour),
+            Limit::VerifySend => Quota::per_hour(s.verify_send_per_user_per_hour),
+            Limit::EmailChange => Quota::per_hour(s.email_change_per_user_per_hour),
+        };
+        (quota.burst > 0).then_some(quota)
     }
 
-    pub(crate) fn check_ip(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
-        match (&self.per_ip, ip) {
-            (Some(limiter), Some(ip)) => limiter.check_key(&ip).map_err(|not_until| {
-                tracing::warn!(%ip, "rate limit reached for client address");
-                ApiError::RateLimited {
-                    retry_after: not_until.wait_time_from(self.clock.now()),
-                }
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    pub(crate) fn check_login(&self, email: &str) -> Result<(), ApiError> {
-        let Some(limiter) = &self.per_email else {
+    /// Counts one request of `key` against `limit`.
+    pub(crate) async fn check(&self, limit: Limit, key: impl Display) -> Result<(), ApiError> {
+        let Some(quota) = self.quota(limit) else {
             return Ok(());
         };
-        let key = email.trim().to_lowercase();
-        limiter.check_key(&key).map_err(|not_until| {
-            tracing::warn!("login rate limit reached for an account");
-            ApiError::RateLimited {
-                retry_after: not_until.wait_time_from(self.clock.now()),
-            }
+        let name = limit.name();
+        let decision = self.throttle.acquire(&format!("{name}:{key}"), quota).await;
+        if decision.allowed {
+            return Ok(());
+        }
+        metrics::counter!("rate_limited_total", "limit" => name).increment(1);
+        tracing::warn!(limit = name, "rate limit reached");
+        Err(ApiError::RateLimited {
+            retry_after: decision.retry_after,
+            limit: decision.limit,
         })
     }
 
-    /// Forgets keys whose limit has fully recovered; call periodically to bound memory.
-    pub fn retain_recent(&self) {
-        if let Some(limiter) = &self.per_ip {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
+    pub(crate) async fn check_ip(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        match ip {
+            Some(ip) => self.check(Limit::Ip, ip).await,
+            None => Ok(()),
         }
-        if let Some(limiter) = &self.per_email {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
+    }
+
+    /// Per account, keyed by the address as typed (trimmed, lower-cased).
+    pub(crate) async fn check_email(&self, limit: Limit, email: &str) -> Result<(), ApiError> {
+        let key: String = email.trim().to_lowercase().chars().take(254).collect();
+        self.check(limit, key).await
     }
 }

@@ -19,6 +19,8 @@ pub struct Services {
     pub oauth: Arc<OAuthService>,
     pub readiness: Arc<dyn ReadinessProbe>,
     pub limits: Arc<RateLimits>,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `None` when spans are not exported.
     pub trace_id_of: Option<TraceIdOf>,
 }

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use api_http::{AppState, RateLimits, ServiceStatus};
-use domain::{AccountService, AccountSettings, AuthService, JwtKeys, OAuthService, PasswordHasher};
+use domain::{
+    AccountService, AccountSettings, AuthService, JwtKeys, MemoryThrottle, OAuthService,
+    PasswordHasher, Throttle,
+};
 use readiness::PgReadiness;
 use repo_postgres::PgRepositories;
 use secrecy::ExposeSecret as _;
@@ -75,16 +78,7 @@ impl Application {
                 }
             }
         });
-        // Keyed rate limiters remember every key they saw; forget recovered ones.
-        let limits = Arc::clone(&state.limits);
-        let forget = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                limits.retain_recent();
-            }
-        });
-        background.extend([dependencies, forget]);
+        background.push(dependencies);
         Ok(Self {
             listener,
             metrics_listener,
@@ -176,13 +170,17 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
              Set JWT_PRIVATE_KEY_FILE (or JWT_SECRET for HS256) for anything but development"
         );
     }
-    let limits = Arc::new(RateLimits::new(config.limits));
+    let memory = Arc::new(MemoryThrottle::default());
     let Chosen {
         ports,
         readiness,
         #[cfg(feature = "cache")]
         cache,
-    } = choose(config, pool)?;
+    } = choose(config, pool, Arc::clone(&memory))?;
+    let limits = Arc::new(RateLimits::new(
+        config.limits.rates,
+        Arc::clone(&ports.throttle),
+    ));
     let mut auth = AuthService::new(
         Arc::clone(&ports.users),
         ports.sessions,
@@ -195,6 +193,7 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
     if let Some(verified) = ports.verified {
         auth = auth.with_verified_tokens(verified);
     }
+    auth = auth.with_lockout(Arc::clone(&ports.throttle), config.limits.lockout);
     let auth = Arc::new(auth);
     let providers = oauth::providers(
         config.oauth.providers.clone(),
@@ -220,6 +219,7 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
     let background = vec![
         background::mail_sender(&config.mail, ports.outbox)?,
         background::audit_retention(ports.audit, config.mail.audit_retention),
+        Some(background::forget_limits(memory)),
     ];
     Ok(Wiring {
         background: background.into_iter().flatten().collect(),
@@ -229,6 +229,7 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
             oauth: Arc::new(oauth),
             readiness,
             limits,
+            trusted_proxies: config.limits.trusted_proxies.clone(),
             trace_id_of: trace_id_of(config),
         }),
         #[cfg(feature = "cache")]
@@ -245,6 +246,8 @@ struct Ports {
     pending: Arc<dyn domain::PendingLoginRepository>,
     verified: Option<Arc<dyn domain::VerifiedTokens>>,
     recovery: Arc<dyn domain::RecoveryRepository>,
+    /// Rate limits and lockouts: Redis when the cache is on, else in process.
+    throttle: Arc<dyn Throttle>,
     outbox: background::Outbox,
     audit: Arc<dyn domain::AuditLog>,
 }
@@ -257,7 +260,7 @@ struct Chosen {
 }
 
 /// PostgreSQL repositories, wrapped in the cache when it is built in and on.
-fn choose(config: &Config, pool: PgPool) -> anyhow::Result<Chosen> {
+fn choose(config: &Config, pool: PgPool, memory: Arc<MemoryThrottle>) -> anyhow::Result<Chosen> {
     let repos = PgRepositories::new(pool.clone());
     let pending = Arc::new(repo_postgres::PgPendingLogins::new(pool.clone()));
     let recovery = repo_postgres::PgRecovery::new(pool.clone());
@@ -280,6 +283,7 @@ fn choose(config: &Config, pool: PgPool) -> anyhow::Result<Chosen> {
                     config.cache.config.l1_max_entries.max(10_000),
                 ))),
                 recovery: Arc::new(cache.wrap(recovery)),
+                throttle: Arc::new(cache_redis::RedisThrottle::new(cache.clone(), memory)),
                 outbox,
                 audit,
             },
@@ -304,6 +308,7 @@ fn choose(config: &Config, pool: PgPool) -> anyhow::Result<Chosen> {
             pending,
             verified: None,
             recovery: Arc::new(recovery),
+            throttle: memory,
             outbox,
             audit,
         },
@@ -414,6 +419,17 @@ mod background {
         sender_settings.lease = settings.smtp_timeout * 3;
         let sender = Sender::new(outbox.outbox, transport, sender_settings, outbox.queued);
         Ok(Some(tokio::spawn(sender.run())))
+    }
+
+    /// The in-process throttle remembers every key it saw; forget settled ones.
+    pub(super) fn forget_limits(memory: Arc<domain::MemoryThrottle>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                memory.retain_recent();
+            }
+        })
     }
 
     /// Deletes audit events older than the retention, at start-up and hourly.

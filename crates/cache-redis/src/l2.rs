@@ -136,6 +136,22 @@ impl L2 {
         }
     }
 
+    /// Runs a script on one key when the breaker allows; `None` when Redis is
+    /// unusable (the caller falls back).
+    pub(crate) async fn script<R: FromValue>(
+        &self,
+        metrics: &CacheMetrics,
+        script: &Script,
+        key: &str,
+        args: Vec<Value>,
+    ) -> Option<R> {
+        if !self.breaker.allows() {
+            return None;
+        }
+        self.call(metrics, Op::Throttle, self.eval(script, key, args))
+            .await
+    }
+
     /// EVALSHA, loading the script on a `NOSCRIPT` answer (a restarted Redis).
     async fn eval<R: FromValue>(
         &self,

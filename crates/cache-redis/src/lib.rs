@@ -28,6 +28,7 @@ mod keys;
 mod l2;
 mod metrics;
 mod repos;
+mod throttle;
 mod verified;
 
 use std::sync::{Arc, Weak};
@@ -43,6 +44,7 @@ pub use crate::config::{CacheConfig, Ttls};
 pub use crate::keys::{ENCODING_VERSION, Entity, Key};
 pub use crate::metrics::CacheStats;
 pub use crate::repos::Cached;
+pub use crate::throttle::RedisThrottle;
 pub use crate::verified::VerifiedTokenCache;
 
 /// Whether the cache's Redis tier is in use.

@@ -28,10 +28,12 @@ pub(crate) enum Op {
     Decode,
     Subscribe,
     Probe,
+    /// A rate-limit or lockout script.
+    Throttle,
 }
 
 impl Op {
-    const ALL: [Op; 7] = [
+    const ALL: [Op; 8] = [
         Op::Get,
         Op::Fill,
         Op::Del,
@@ -39,6 +41,7 @@ impl Op {
         Op::Decode,
         Op::Subscribe,
         Op::Probe,
+        Op::Throttle,
     ];
 
     fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl Op {
             Op::Decode => "decode",
             Op::Subscribe => "subscribe",
             Op::Probe => "probe",
+            Op::Throttle => "throttle",
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::password::{Password, PasswordHasher};
 use crate::ports::{AuditEvent, AuditLog, VerifiedTokens};
 use crate::ports::{ProfileRepository, SessionRepository, UserRepository};
 use crate::refresh::{RefreshToken, RefreshTokens};
+use crate::throttle::{LockoutPolicy, MemoryThrottle, Throttle};
 use crate::tokens::JwtKeys;
 use crate::user::{
     DisplayName, Email, NewSession, NewUser, Profile, ProfileUpdate, RotateOutcome, Session, User,
@@ -83,6 +84,8 @@ pub struct AuthService {
     pub(crate) audit_log: Arc<dyn AuditLog>,
     keys: Arc<JwtKeys>,
     verified: Option<Arc<dyn VerifiedTokens>>,
+    throttle: Arc<dyn Throttle>,
+    lockout: LockoutPolicy,
     refresh: RefreshTokens,
     settings: AuthSettings,
 }
@@ -109,6 +112,8 @@ impl AuthService {
             hasher,
             keys,
             verified: None,
+            throttle: Arc::new(MemoryThrottle::default()),
+            lockout: LockoutPolicy::default(),
             refresh,
             settings,
         }
@@ -118,6 +123,14 @@ impl AuthService {
     /// verified from scratch (its expiry and session are still checked).
     pub fn with_verified_tokens(mut self, cache: Arc<dyn VerifiedTokens>) -> Self {
         self.verified = Some(cache);
+        self
+    }
+
+    /// Where failed sign-ins are counted (shared by every instance when it is
+    /// Redis-backed), and when they lock. Without this: in process, defaults.
+    pub fn with_lockout(mut self, throttle: Arc<dyn Throttle>, lockout: LockoutPolicy) -> Self {
+        self.throttle = throttle;
+        self.lockout = lockout;
         self
     }
 
@@ -237,6 +250,13 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<Authenticated, AuthError> {
         let password = Password::presented(password).ok_or(AuthError::InvalidCredentials)?;
+        // Keyed on the account *and* the client: an attacker elsewhere cannot
+        // lock the owner out of their own device.
+        let lock_key = lockout_key(email, client);
+        if let Some(retry_after) = self.throttle.locked_for(&lock_key).await {
+            event("login", "locked");
+            return Err(AuthError::AccountLocked { retry_after });
+        }
         let credentials = match Email::parse(email) {
             Ok(email) => self.users.credentials_by_email(&email).await?,
             Err(_) => None,
@@ -249,11 +269,22 @@ impl AuthService {
             if user_id.is_some() {
                 self.audit("login", FAILURE, user_id, client).await;
             }
+            if let Some(lock) = self.throttle.record_failure(&lock_key, self.lockout).await {
+                tracing::warn!(
+                    lock_secs = lock.as_secs(),
+                    "sign-ins to an account locked for a client"
+                );
+                event("lockout", "locked");
+                if user_id.is_some() {
+                    self.audit("login_lockout", "locked", user_id, client).await;
+                }
+            }
             return Err(AuthError::InvalidCredentials);
         }
         let user_id = credentials
             .map(|c| c.user_id)
             .ok_or(AuthError::InvalidCredentials)?;
+        self.throttle.clear_failures(&lock_key).await;
         let signed_in = self.open_session(user_id, client).await;
         let outcome = if signed_in.is_ok() { SUCCESS } else { FAILURE };
         event("login", outcome);
@@ -481,6 +512,16 @@ impl AuthService {
             .await;
         tracing::info!(user_id = %principal.user_id, revoked = changed.revoked.len(), "password changed");
         Ok(())
+    }
+}
+
+/// The lockout key of a sign-in: the address as typed (trimmed, lower-cased,
+/// bounded) and the client's address.
+fn lockout_key(email: &str, client: &ClientInfo) -> String {
+    let email: String = email.trim().to_lowercase().chars().take(254).collect();
+    match client.ip {
+        Some(ip) => format!("login:{email}:{ip}"),
+        None => format!("login:{email}:-"),
     }
 }
 

@@ -105,6 +105,9 @@ pub enum AuthError {
     /// A password reset or change to the password the account already has.
     #[error("The new password must differ from the current one.")]
     SamePassword,
+    /// Too many failed sign-ins to this account from this client.
+    #[error("Too many failed sign-ins; retry in {} s.", .retry_after.as_secs().max(1))]
+    AccountLocked { retry_after: std::time::Duration },
     #[error("storage failed")]
     Repo(#[source] RepoError),
     /// A bug or a failure of the process itself (hashing, signing).

@@ -20,6 +20,7 @@ pub mod oauth;
 pub mod password;
 pub mod ports;
 pub mod refresh;
+pub mod throttle;
 pub mod tokens;
 pub mod user;
 pub mod validation;
@@ -41,6 +42,7 @@ pub use ports::{
     SessionRepository, UserRepository, VerifiedToken, VerifiedTokens,
 };
 pub use refresh::{MailToken, RefreshToken, RefreshTokens, TokenHash};
+pub use throttle::{Decision, LockoutPolicy, MemoryThrottle, Quota, Throttle};
 pub use tokens::{AccessClaims, JwtAlgorithm, JwtConfig, JwtKeys, KeyError, PublicJwk, TokenError};
 pub use user::{
     Credentials, DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccount, Profile,

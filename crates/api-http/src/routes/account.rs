@@ -14,6 +14,7 @@ use crate::dto::{
 };
 use crate::error::{Problem, Result};
 use crate::extract::{AppJson, AppQuery, AuthUser, Client};
+use crate::limit::Limit;
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -52,7 +53,8 @@ async fn forgot_password(
     Client(client): Client,
     AppJson(body): AppJson<ForgotPasswordRequest>,
 ) -> Result<Accepted> {
-    state.limits.check_ip(client.ip)?;
+    state.limits.check_ip(client.ip).await?;
+    state.limits.check_email(Limit::Forgot, &body.email).await?;
     state.account.forgot_password(&body.email, &client)?;
     Ok(accepted())
 }
@@ -74,7 +76,7 @@ async fn reset_password(
     Client(client): Client,
     AppJson(body): AppJson<ResetPasswordRequest>,
 ) -> Result<StatusCode> {
-    state.limits.check_ip(client.ip)?;
+    state.limits.check_ip(client.ip).await?;
     let new = Password::parse(body.new_password, "new_password")?;
     state
         .account
@@ -98,7 +100,11 @@ async fn send_verification(
     Client(client): Client,
     AuthUser(principal): AuthUser,
 ) -> Result<Accepted> {
-    state.limits.check_ip(client.ip)?;
+    state.limits.check_ip(client.ip).await?;
+    state
+        .limits
+        .check(Limit::VerifySend, principal.user_id)
+        .await?;
     state.account.send_verification(&principal).await?;
     Ok(accepted())
 }
@@ -121,7 +127,7 @@ async fn verify_email(
     Client(client): Client,
     AppJson(body): AppJson<VerifyEmailRequest>,
 ) -> Result<Json<UserResponse>> {
-    state.limits.check_ip(client.ip)?;
+    state.limits.check_ip(client.ip).await?;
     let verified = state.account.verify_email(&body.token, &client).await?;
     Ok(Json(verified.into()))
 }
@@ -150,7 +156,11 @@ async fn change_email(
     AuthUser(principal): AuthUser,
     AppJson(body): AppJson<ChangeEmailRequest>,
 ) -> Result<Accepted> {
-    state.limits.check_ip(client.ip)?;
+    state.limits.check_ip(client.ip).await?;
+    state
+        .limits
+        .check(Limit::EmailChange, principal.user_id)
+        .await?;
     state
         .account
         .request_email_change(&principal, &body.new_email, body.password, &client)
@@ -178,7 +188,7 @@ async fn delete_account(
     AuthUser(principal): AuthUser,
     AppJson(body): AppJson<DeleteAccountRequest>,
 ) -> Result<StatusCode> {
-    state.limits.check_ip(client.ip)?;
+    state.limits.check_ip(client.ip).await?;
     state
         .account
         .delete_account(&principal, body.password, &client)

@@ -13,6 +13,7 @@ use crate::dto::{
 };
 use crate::error::{Problem, Result};
 use crate::extract::{AppJson, AuthUser, Client};
+use crate::limit::Limit;
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -46,7 +47,7 @@ async fn register(
     Client(client): Client,
     AppJson(body): AppJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<TokenResponse>)> {
-    state.limits.check_ip(client.ip)?;
+    state.limits.check_ip(client.ip).await?;
     let registration = Registration::try_from(body)?;
     let auth = state.auth.register(registration, &client).await?;
     // The account exists whatever happens to its verification mail: a failure
@@ -66,7 +67,7 @@ async fn register(
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts (`rate_limited`), or too many failed sign-ins to this account from this client (`account_locked`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
     )
@@ -76,8 +77,11 @@ async fn login(
     Client(client): Client,
     AppJson(body): AppJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>> {
-    state.limits.check_ip(client.ip)?;
-    state.limits.check_login(&body.email)?;
+    state.limits.check_ip(client.ip).await?;
+    state
+        .limits
+        .check_email(Limit::LoginEmail, &body.email)
+        .await?;
     let auth = state
         .auth
         .login(&body.email, body.password, &client)
@@ -106,7 +110,7 @@ async fn refresh(
     Client(client): Client,
     AppJson(body): AppJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>> {
-    state.limits.check_ip(client.ip)?;
+    state.limits.check_ip(client.ip).await?;
     let auth = state.auth.refresh(&body.refresh_token, &client).await?;
     Ok(Json(auth.into()))
 }
@@ -224,7 +228,7 @@ async fn change_password(
     AuthUser(principal): AuthUser,
     AppJson(body): AppJson<ChangePasswordRequest>,
 ) -> Result<StatusCode> {
-    state.limits.check_ip(client.ip)?;
+    state.limits.check_ip(client.ip).await?;
     let new = Password::parse(body.new_password, "new_password")?;
     state
         .auth

@@ -158,7 +158,7 @@ async fn authorize(
     Client(client): Client,
 ) -> Result<Response> {
     let provider = provider_name(provider)?;
-    state.limits.check_ip(client.ip)?;
+    state.limits.check_ip(client.ip).await?;
     let started = state
         .oauth
         .begin(&provider, query.redirect_to.as_deref(), None)
@@ -189,7 +189,7 @@ async fn callback(
     Client(client): Client,
 ) -> Result<Response> {
     let provider = provider_name(provider)?;
-    state.limits.check_ip(client.ip)?;
+    state.limits.check_ip(client.ip).await?;
     let completed = state
         .oauth
         .complete(

@@ -18,11 +18,10 @@ mod server;
 mod telemetry;
 mod tokens;
 
-use api_http::RateLimitSettings;
-
 pub use cache::CacheSettings;
 pub use database::{DEFAULT_DATABASE_URL, DatabaseSettings};
 pub use env::{ConfigError, Env};
+pub use limits::LimitSettings;
 pub use mail::{MailSettings, MailTransport};
 pub use oauth::OAuthConfig;
 pub use server::{AppEnv, ServerSettings};
@@ -36,7 +35,7 @@ pub struct Config {
     pub tokens: TokenSettings,
     pub cache: CacheSettings,
     pub oauth: OAuthConfig,
-    pub limits: RateLimitSettings,
+    pub limits: LimitSettings,
     pub mail: MailSettings,
     pub telemetry: TelemetrySettings,
 }
@@ -58,7 +57,7 @@ impl Config {
             cache: CacheSettings::from_env(&env)?,
             mail: MailSettings::from_env(&env, server.app_env, &oauth.settings.public_base_url)?,
             oauth,
-            limits: limits::from_env(&env)?,
+            limits: LimitSettings::from_env(&env)?,
             telemetry: TelemetrySettings::from_env(&env)?,
             server,
         })
@@ -100,8 +99,10 @@ mod tests {
         );
         assert_eq!(jwt.issuer, "codezest-auth");
         assert_eq!(jwt.audience, "codezest");
-        assert_eq!(config.limits.per_ip_per_minute, 120);
-        assert_eq!(config.limits.login_per_email_per_minute, 10);
+        assert_eq!(config.limits.rates.per_ip_per_minute, 120);
+        assert_eq!(config.limits.rates.login_per_email_per_minute, 10);
+        assert_eq!(config.limits.lockout.threshold, 5);
+        assert!(config.limits.trusted_proxies.is_empty());
         assert_eq!(config.telemetry.log_format, LogFormat::Pretty);
         assert!(config.cache.enabled);
     }

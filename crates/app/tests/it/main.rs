@@ -7,6 +7,7 @@ mod account;
 #[cfg(feature = "cache")]
 mod cache;
 mod errors;
+mod limits;
 mod oauth;
 mod recovery;
 mod refresh;

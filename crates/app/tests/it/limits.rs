@@ -1,0 +1,183 @@
+//! Rate limits shared by instances (Redis) with an in-process fallback, the
+//! login lockout per account and client, and client addresses from trusted
+//! proxies.
+
+use std::time::Duration;
+
+use reqwest::{Response, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app_with};
+
+async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> Response {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header(response: &Response, name: &str) -> u64 {
+    response.headers()[name].to_str().unwrap().parse().unwrap()
+}
+
+async fn forgot(app: &TestApp, email: &str) -> Response {
+    app.post("/api/v1/auth/password/forgot", &json!({"email": email}))
+        .await
+}
+
+#[tokio::test]
+async fn over_a_limit_the_answer_carries_retry_after_and_ratelimit_headers() {
+    let app = spawn_app_with(&[("RATE_LIMIT_FORGOT_PER_EMAIL", "2")]).await;
+    for _ in 0..2 {
+        assert_eq!(
+            forgot(&app, "a@example.com").await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let response = forgot(&app, "A@example.com ").await;
+    assert_eq!(header(&response, "ratelimit-limit"), 2);
+    assert_eq!(header(&response, "ratelimit-remaining"), 0);
+    let reset = header(&response, "ratelimit-reset");
+    assert!((1..=1800).contains(&reset), "{reset}");
+    assert_eq!(header(&response, "retry-after"), reset);
+    assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Another address has its own allowance.
+    assert_eq!(
+        forgot(&app, "b@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+}
+
+#[tokio::test]
+async fn failed_sign_ins_lock_the_account_for_that_client_only() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1/32, ::1"),
+        ("LOGIN_LOCKOUT_SECONDS", "1"),
+        ("RATE_LIMIT_LOGIN_PER_EMAIL", "0"),
+    ])
+    .await;
+    let email = "victim@example.com";
+    app.register_as(email).await;
+    let attacker = "203.0.113.9";
+    for _ in 0..5 {
+        let response = login_from(&app, attacker, email, "a wrong guess").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Locked for the attacker's address, even with the right password.
+    let response = login_from(&app, attacker, email, PASSWORD).await;
+    assert!(header(&response, "retry-after") >= 1);
+    assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "account_locked").await;
+    #[cfg(feature = "cache")]
+    {
+        // Shared: another instance sees the same lock.
+        let peer = crate::helpers::spawn_peer(&app, &[]).await;
+        let response = login_from(&peer, attacker, email, PASSWORD).await;
+        assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "account_locked").await;
+    }
+    // The owner, from their own client, signs in.
+    let response = login_from(&app, "198.51.100.7", email, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // The lock runs out (1 s here); a success then clears the count.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        login_from(&app, attacker, email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    let response = login_from(&app, attacker, email, "a wrong guess").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "count cleared by the success"
+    );
+    // The audit trail records the lock.
+    let body: serde_json::Value = login_from(&app, "198.51.100.7", email, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let events: Vec<serde_json::Value> = app
+        .get_auth(
+            "/api/v1/auth/events?limit=100",
+            body["access_token"].as_str().unwrap(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "login_lockout" && e["ip"] == attacker)
+    );
+}
+
+#[tokio::test]
+async fn forwarded_addresses_from_untrusted_peers_are_ignored() {
+    let app = spawn_app_with(&[("RATE_LIMIT_PER_IP", "2")]).await;
+    for ip in ["1.1.1.1", "2.2.2.2"] {
+        let response = login_from(&app, ip, "nobody@example.com", PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // A third "client" is the same peer: limited.
+    let response = login_from(&app, "3.3.3.3", "nobody@example.com", PASSWORD).await;
+    assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+#[cfg(feature = "cache")]
+mod shared {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_limit_is_shared_by_every_instance() {
+        let app = spawn_app_with(&[("RATE_LIMIT_FORGOT_PER_EMAIL", "2")]).await;
+        let peer = crate::helpers::spawn_peer(&app, &[]).await;
+        assert_eq!(
+            forgot(&app, "s@example.com").await.status(),
+            StatusCode::ACCEPTED
+        );
+        assert_eq!(
+            forgot(&peer, "s@example.com").await.status(),
+            StatusCode::ACCEPTED
+        );
+        let response = forgot(&app, "s@example.com").await;
+        assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+        let response = forgot(&peer, "s@example.com").await;
+        assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+
+    #[tokio::test]
+    async fn limits_still_hold_with_redis_stopped() {
+        let mut redis = testkit::RedisServer::start(&[]).unwrap();
+        let app = spawn_app_with(&[
+            ("REDIS_URL", &redis.url()),
+            ("RATE_LIMIT_FORGOT_PER_EMAIL", "2"),
+        ])
+        .await;
+        // Counted in Redis while it runs…
+        assert_eq!(
+            forgot(&app, "r@example.com").await.status(),
+            StatusCode::ACCEPTED
+        );
+        redis.stop();
+        // …and in process once it is gone: never no limit.
+        for _ in 0..2 {
+            assert_eq!(
+                forgot(&app, "r@example.com").await.status(),
+                StatusCode::ACCEPTED
+            );
+        }
+        let response = forgot(&app, "r@example.com").await;
+        assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+        // The lockout falls back too.
+        let email = "l@example.com";
+        for _ in 0..5 {
+            let response = app.login(email, "a wrong guess").await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        let response = app.login(email, PASSWORD).await;
+        assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "account_locked").await;
+    }
+}

@@ -1,0 +1,160 @@
+//! [`domain::Throttle`] on Redis: rate limits and login lockouts shared by
+//! every instance, one atomic Lua script per check (one key each, so they work
+//! on a cluster too), timed by Redis's own clock. When Redis is unusable (an
+//! error, a timeout, the breaker open) the fallback — the in-process
+//! [`domain::MemoryThrottle`] — answers: a limit never lapses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::{Decision, LockoutPolicy, Quota, Throttle};
+use fred::types::Value;
+use fred::types::scripts::Script;
+
+use crate::Cache;
+use crate::keys::ENCODING_VERSION;
+
+const NOW: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"#;
+
+/// GCRA: the key holds the theoretical arrival time (ms). ARGV: interval ms,
+/// burst. Returns {allowed, remaining, retry_after_ms}.
+const GCRA: &str = r#"
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tolerance = interval * burst
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat or tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - tolerance
+if allow_at > now then
+  return {0, 0, allow_at - now}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now)
+return {1, math.floor((tolerance - (new_tat - now)) / interval), 0}
+"#;
+
+/// Counts a failure in the hash at KEYS[1]; locks from the threshold on.
+/// ARGV: threshold, window ms, base lock ms, max lock ms. Returns the lock ms.
+const FAIL: &str = r#"
+local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
+local threshold = tonumber(ARGV[1])
+local lock = 0
+if count >= threshold then
+  local over = math.min(count - threshold, 20)
+  lock = math.min(tonumber(ARGV[3]) * (2 ^ over), tonumber(ARGV[4]))
+  redis.call('HSET', KEYS[1], 'until', now + lock)
+end
+redis.call('PEXPIRE', KEYS[1], math.floor(math.max(tonumber(ARGV[2]), lock)))
+return math.floor(lock)
+"#;
+
+/// The ms left of the lock at KEYS[1], 0 when none.
+const LOCKED: &str = r#"
+local until_ms = tonumber(redis.call('HGET', KEYS[1], 'until'))
+if not until_ms or until_ms <= now then return 0 end
+return math.floor(until_ms - now)
+"#;
+
+const CLEAR: &str = "return redis.call('DEL', KEYS[1])";
+
+pub struct RedisThrottle {
+    cache: Cache,
+    fallback: Arc<dyn Throttle>,
+    gcra: Script,
+    fail: Script,
+    locked: Script,
+    clear: Script,
+}
+
+fn millis(duration: Duration) -> Value {
+    Value::Integer(duration.as_millis().clamp(1, i64::MAX as u128) as i64)
+}
+
+impl RedisThrottle {
+    pub fn new(cache: Cache, fallback: Arc<dyn Throttle>) -> Self {
+        let timed = |body: &str| Script::from_lua(format!("{NOW}{body}"));
+        Self {
+            cache,
+            fallback,
+            gcra: timed(GCRA),
+            fail: timed(FAIL),
+            locked: timed(LOCKED),
+            clear: Script::from_lua(CLEAR),
+        }
+    }
+
+    fn key(&self, kind: &str, key: &str) -> String {
+        let prefix = &self.cache.core().config.prefix;
+        format!("{prefix}:v{ENCODING_VERSION}:{kind}:{key}")
+    }
+
+    async fn run<R: fred::types::FromValue>(
+        &self,
+        script: &Script,
+        key: &str,
+        args: Vec<Value>,
+    ) -> Option<R> {
+        let core = self.cache.core();
+        core.l2
+            .as_ref()?
+            .script(&core.metrics, script, key, args)
+            .await
+    }
+}
+
+#[async_trait]
+impl Throttle for RedisThrottle {
+    async fn acquire(&self, key: &str, quota: Quota) -> Decision {
+        let args = vec![millis(quota.interval()), Value::Integer(quota.burst.into())];
+        let answer: Option<Vec<i64>> = self.run(&self.gcra, &self.key("rate", key), args).await;
+        match answer.as_deref() {
+            Some(&[allowed, remaining, retry_ms]) => Decision {
+                allowed: allowed == 1,
+                limit: quota.burst,
+                remaining: u32::try_from(remaining).unwrap_or(0),
+                retry_after: Duration::from_millis(retry_ms.max(0) as u64),
+            },
+            _ => self.fallback.acquire(key, quota).await,
+        }
+    }
+
+    async fn locked_for(&self, key: &str) -> Option<Duration> {
+        match self
+            .run::<i64>(&self.locked, &self.key("lockout", key), Vec::new())
+            .await
+        {
+            Some(0) => None,
+            Some(ms) => Some(Duration::from_millis(ms.max(0) as u64)),
+            None => self.fallback.locked_for(key).await,
+        }
+    }
+
+    async fn record_failure(&self, key: &str, policy: LockoutPolicy) -> Option<Duration> {
+        let args = vec![
+            Value::Integer(policy.threshold.into()),
+            millis(policy.window),
+            millis(policy.base_lock),
+            millis(policy.max_lock),
+        ];
+        match self
+            .run::<i64>(&self.fail, &self.key("lockout", key), args)
+            .await
+        {
+            Some(0) => None,
+            Some(ms) => Some(Duration::from_millis(ms.max(0) as u64)),
+            None => self.fallback.record_failure(key, policy).await,
+        }
+    }
+
+    async fn clear_failures(&self, key: &str) {
+        // Both: the fallback may have counted while Redis was away.
+        let _: Option<i64> = self
+            .run(&self.clear, &self.key("lockout", key), Vec::new())
+            .await;
+        self.fallback.clear_failures(key).await;
+    }
+}

@@ -1,0 +1,265 @@
+//! Throttling: rate limits (GCRA) and the login lockout, as a port with an
+//! in-process implementation.
+//!
+//! Instances share limits through Redis (`cache-redis` implements [`Throttle`]
+//! with one Lua script per check); when Redis is down, or the cache is off, the
+//! in-process [`MemoryThrottle`] answers instead — never no limit at all.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use governor::clock::{Clock as _, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota as GovernorQuota, RateLimiter};
+
+type Limiter =
+    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+/// `burst` requests per `period`, replenished evenly (GCRA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Quota {
+    pub burst: u32,
+    pub period: Duration,
+}
+
+impl Quota {
+    pub const fn per_minute(burst: u32) -> Self {
+        Self {
+            burst,
+            period: Duration::from_secs(60),
+        }
+    }
+
+    pub const fn per_hour(burst: u32) -> Self {
+        Self {
+            burst,
+            period: Duration::from_secs(3600),
+        }
+    }
+
+    /// The time one request's allowance takes to come back.
+    pub fn interval(&self) -> Duration {
+        self.period / self.burst.max(1)
+    }
+}
+
+/// The answer to one request against a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// The quota's burst (`RateLimit-Limit`).
+    pub limit: u32,
+    /// Requests left right now (`RateLimit-Remaining`).
+    pub remaining: u32,
+    /// When refused: how long until one is allowed (`Retry-After`).
+    pub retry_after: Duration,
+}
+
+/// When failed sign-ins lock an account for one client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failures (within `window`) that lock.
+    pub threshold: u32,
+    /// How long failures are remembered after the last one.
+    pub window: Duration,
+    /// The first lock; each further failure doubles it, up to `max_lock`.
+    pub base_lock: Duration,
+    pub max_lock: Duration,
+}
+
+impl LockoutPolicy {
+    /// The lock after `failures` failures, if any.
+    pub fn lock_after(&self, failures: u32) -> Option<Duration> {
+        let over = failures.checked_sub(self.threshold)?;
+        let factor = 2_u32.saturating_pow(over.min(20));
+        Some(self.base_lock.saturating_mul(factor).min(self.max_lock))
+    }
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self {
+            threshold: 5,
+            window: Duration::from_secs(15 * 60),
+            base_lock: Duration::from_secs(30),
+            max_lock: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Rate limits and lockouts, keyed by strings the caller builds (`ip:…`,
+/// `login:{email}:{ip}`). Infallible: an implementation that loses its store
+/// falls back to a local one.
+#[async_trait]
+pub trait Throttle: Send + Sync + 'static {
+    /// Counts one request against `key` under `quota`.
+    async fn acquire(&self, key: &str, quota: Quota) -> Decision;
+
+    /// How long `key` stays locked, if it is.
+    async fn locked_for(&self, key: &str) -> Option<Duration>;
+
+    /// Counts a failure; returns the lock it started, if any.
+    async fn record_failure(&self, key: &str, policy: LockoutPolicy) -> Option<Duration>;
+
+    /// Forgets the failures of `key` (a successful sign-in).
+    async fn clear_failures(&self, key: &str);
+}
+
+struct Failures {
+    count: u32,
+    last: Instant,
+    locked_until: Option<Instant>,
+    window: Duration,
+}
+
+/// The in-process [`Throttle`]: `governor` limiters, one per quota, and a map
+/// of failure counts. Call [`MemoryThrottle::retain_recent`] periodically.
+pub struct MemoryThrottle {
+    limiters: Mutex<HashMap<Quota, std::sync::Arc<Limiter>>>,
+    failures: Mutex<HashMap<String, Failures>>,
+    clock: DefaultClock,
+}
+
+impl Default for MemoryThrottle {
+    fn default() -> Self {
+        Self {
+            limiters: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            clock: DefaultClock::default(),
+        }
+    }
+}
+
+impl MemoryThrottle {
+    fn limiter(&self, quota: Quota) -> std::sync::Arc<Limiter> {
+        let mut limiters = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+        std::sync::Arc::clone(limiters.entry(quota).or_insert_with(|| {
+            let burst = NonZeroU32::new(quota.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+            let governor =
+                GovernorQuota::with_period(quota.interval().max(Duration::from_nanos(1)))
+                    .expect("a non-zero period")
+                    .allow_burst(burst);
+            std::sync::Arc::new(
+                RateLimiter::keyed(governor).with_middleware::<StateInformationMiddleware>(),
+            )
+        }))
+    }
+
+    /// Forgets keys whose allowance fully came back and failures past their window.
+    pub fn retain_recent(&self) {
+        for limiter in self
+            .limiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        let now = Instant::now();
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, f| f.locked_until.is_some_and(|t| t > now) || now - f.last < f.window);
+    }
+}
+
+#[async_trait]
+impl Throttle for MemoryThrottle {
+    async fn acquire(&self, key: &str, quota: Quota) -> Decision {
+        let limiter = self.limiter(quota);
+        match limiter.check_key(&key.to_owned()) {
+            Ok(snapshot) => Decision {
+                allowed: true,
+                limit: quota.burst,
+                remaining: snapshot.remaining_burst_capacity(),
+                retry_after: Duration::ZERO,
+            },
+            Err(not_until) => Decision {
+                allowed: false,
+                limit: quota.burst,
+                remaining: 0,
+                retry_after: not_until.wait_time_from(self.clock.now()),
+            },
+        }
+    }
+
+    async fn locked_for(&self, key: &str) -> Option<Duration> {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let until = failures.get(key)?.locked_until?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    async fn record_failure(&self, key: &str, policy: LockoutPolicy) -> Option<Duration> {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = failures.entry(key.to_owned()).or_insert(Failures {
+            count: 0,
+            last: now,
+            locked_until: None,
+            window: policy.window,
+        });
+        if now - entry.last >= policy.window {
+            entry.count = 0;
+        }
+        entry.count += 1;
+        entry.last = now;
+        let lock = policy.lock_after(entry.count);
+        entry.locked_until = lock.map(|lock| now + lock);
+        lock
+    }
+
+    async fn clear_failures(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_throttle_limits_and_locks() {
+        let throttle = MemoryThrottle::default();
+        let quota = Quota::per_minute(2);
+        assert!(throttle.acquire("k", quota).await.allowed);
+        let second = throttle.acquire("k", quota).await;
+        assert!(second.allowed && second.remaining == 0);
+        let refused = throttle.acquire("k", quota).await;
+        assert!(!refused.allowed);
+        assert!(refused.retry_after > Duration::from_secs(25));
+        assert!(throttle.acquire("other", quota).await.allowed);
+
+        let policy = LockoutPolicy::default();
+        for _ in 0..4 {
+            assert_eq!(throttle.record_failure("login", policy).await, None);
+        }
+        assert_eq!(
+            throttle.record_failure("login", policy).await,
+            Some(Duration::from_secs(30))
+        );
+        assert!(throttle.locked_for("login").await.is_some());
+        assert_eq!(
+            throttle.record_failure("login", policy).await,
+            Some(Duration::from_secs(60))
+        );
+        throttle.clear_failures("login").await;
+        assert_eq!(throttle.locked_for("login").await, None);
+    }
+
+    #[test]
+    fn locks_grow_and_are_capped() {
+        let policy = LockoutPolicy::default();
+        assert_eq!(policy.lock_after(4), None);
+        assert_eq!(policy.lock_after(5), Some(Duration::from_secs(30)));
+        assert_eq!(policy.lock_after(7), Some(Duration::from_secs(120)));
+        assert_eq!(policy.lock_after(40), Some(policy.max_lock));
+    }
+}
