@@ -78,6 +78,13 @@ async fn openapi_document_covers_every_route() {
         ("/api/v1/auth/password/change", "post"),
         ("/api/v1/users/me", "patch"),
         ("/api/v1/users/me/profile", "put"),
+        ("/api/v1/users/me", "delete"),
+        ("/api/v1/auth/password/forgot", "post"),
+        ("/api/v1/auth/password/reset", "post"),
+        ("/api/v1/auth/email/verify/send", "post"),
+        ("/api/v1/auth/email/verify", "post"),
+        ("/api/v1/auth/email/change", "post"),
+        ("/api/v1/auth/events", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/.well-known/jwks.json", "get"),
@@ -100,6 +107,9 @@ async fn openapi_document_covers_every_route() {
         "Problem",
         "RegisterRequest",
         "SessionDto",
+        "AcceptedResponse",
+        "AuditEventDto",
+        "ResetPasswordRequest",
     ] {
         assert!(
             doc["components"]["schemas"][schema].is_object(),
@@ -176,4 +186,40 @@ async fn metrics_are_served_on_their_own_port_only() {
             .unwrap()
             .contains("# TYPE build_info gauge")
     );
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let tokens = app.register().await;
+    let answers = [
+        app.me(&tokens.access).await,
+        app.client.get(app.url("/nowhere")).send().await.unwrap(),
+        app.login("x@example.com", "wrong password").await,
+        app.client
+            .get(app.url("/api-docs/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+        app.client.get(app.url("/healthz")).send().await.unwrap(),
+    ];
+    for response in answers {
+        let headers = response.headers();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            header("x-content-type-options"),
+            "nosniff",
+            "{}",
+            response.url()
+        );
+        assert_eq!(header("referrer-policy"), "no-referrer");
+        assert_eq!(header("x-frame-options"), "DENY");
+        assert_eq!(header("cache-control"), "no-store");
+        assert!(header("content-security-policy").starts_with("default-src 'none'"));
+    }
 }
