@@ -305,7 +305,7 @@ impl AcceptedResponse {
     }
 }
 
-#[derive(Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// How many events, newest first (1–100; default 50).

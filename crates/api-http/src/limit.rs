@@ -110,9 +110,8 @@ impl RateLimits {
         }
     }
 
-    /// Per account, keyed by the address as typed (trimmed, lower-cased).
+    /// Per account, keyed by the address as typed ([`domain::Email::key_of`]).
     pub(crate) async fn check_email(&self, limit: Limit, email: &str) -> Result<(), ApiError> {
-        let key: String = email.trim().to_lowercase().chars().take(254).collect();
-        self.check(limit, key).await
+        self.check(limit, domain::Email::key_of(email)).await
     }
 }

@@ -216,13 +216,13 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         ports.recovery,
         AccountSettings::new(&config.mail.app_url),
     );
-    let background = vec![
-        background::mail_sender(&config.mail, ports.outbox)?,
+    let mut background = vec![
         background::audit_retention(ports.audit, config.mail.audit_retention),
-        Some(background::forget_limits(memory)),
+        background::forget_limits(memory),
     ];
+    background.extend(background::mail_sender(&config.mail, ports.outbox)?);
     Ok(Wiring {
-        background: background.into_iter().flatten().collect(),
+        background,
         state: AppState::new(api_http::Services {
             auth,
             account: Arc::new(account),
@@ -433,11 +433,8 @@ mod background {
     }
 
     /// Deletes audit events older than the retention, at start-up and hourly.
-    pub(super) fn audit_retention(
-        audit: Arc<dyn AuditLog>,
-        retention: Duration,
-    ) -> Option<JoinHandle<()>> {
-        Some(tokio::spawn(async move {
+    pub(super) fn audit_retention(audit: Arc<dyn AuditLog>, retention: Duration) -> JoinHandle<()> {
+        tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 tick.tick().await;
@@ -448,7 +445,7 @@ mod background {
                     Err(error) => tracing::warn!(error = %error, "purging old audit events failed"),
                 }
             }
-        }))
+        })
     }
 }
 

@@ -518,7 +518,7 @@ impl AuthService {
 /// The lockout key of a sign-in: the address as typed (trimmed, lower-cased,
 /// bounded) and the client's address.
 fn lockout_key(email: &str, client: &ClientInfo) -> String {
-    let email: String = email.trim().to_lowercase().chars().take(254).collect();
+    let email = Email::key_of(email);
     match client.ip {
         Some(ip) => format!("login:{email}:{ip}"),
         None => format!("login:{email}:-"),

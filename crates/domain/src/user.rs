@@ -32,6 +32,16 @@ impl From<Email> for String {
 impl Email {
     pub const MAX_LEN: usize = 254;
 
+    /// A typed address as rate limits and lockouts key it, whether or not it
+    /// parses: normalised as [`Email::parse`] does, at most `MAX_LEN` characters.
+    pub fn key_of(raw: &str) -> String {
+        raw.trim()
+            .to_lowercase()
+            .chars()
+            .take(Self::MAX_LEN)
+            .collect()
+    }
+
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let error = |message: &str| FieldError::new("email", message);
         let email = raw.trim().to_lowercase();

@@ -60,12 +60,6 @@ pub struct Sender {
     wake: Arc<Notify>,
 }
 
-enum Outcome {
-    Sent,
-    Retry,
-    Failed,
-}
-
 impl Sender {
     pub fn new(
         outbox: Arc<dyn MailOutbox>,
@@ -123,15 +117,15 @@ impl Sender {
     async fn deliver(&self, queued: QueuedMail) {
         let template = queued.mail.kind.template();
         let outcome = match self.send(&queued).await {
-            Ok(()) => match self.outbox.sent(queued.id).await {
-                Ok(()) => Outcome::Sent,
-                Err(error) => {
+            Ok(()) => {
+                if let Err(error) = self.outbox.sent(queued.id).await {
                     // Sent, but not marked: the lease expires and it may go
                     // again. Say so loudly.
                     tracing::error!(error = %error, id = queued.id, "a sent mail could not be marked sent");
-                    Outcome::Sent
                 }
-            },
+                tracing::info!(id = queued.id, template, "mail sent");
+                "sent"
+            }
             Err(error) => {
                 let attempts = queued.attempts + 1;
                 let retry_at = (attempts < self.settings.max_attempts)
@@ -141,19 +135,11 @@ impl Sender {
                     tracing::error!(error = %error, id = queued.id, "a failed mail could not be rescheduled");
                 }
                 if retry_at.is_some() {
-                    Outcome::Retry
+                    "retry"
                 } else {
-                    Outcome::Failed
+                    "failed"
                 }
             }
-        };
-        let outcome = match outcome {
-            Outcome::Sent => {
-                tracing::info!(id = queued.id, template, "mail sent");
-                "sent"
-            }
-            Outcome::Retry => "retry",
-            Outcome::Failed => "failed",
         };
         metrics::counter!("mail_sent_total", "outcome" => outcome).increment(1);
     }

@@ -75,15 +75,17 @@ async fn spend(
     .await
     .db()?;
     row.map(|row| {
-        let purpose = TokenPurpose::parse(&row.purpose)
-            .ok_or_else(|| RepoError::other("stored token purpose is invalid"))?;
         Ok((
             UserId::from_uuid(row.user_id),
-            purpose,
+            stored_purpose(&row.purpose)?,
             stored_email(&row.email)?,
         ))
     })
     .transpose()
+}
+
+fn stored_purpose(raw: &str) -> RepoResult<TokenPurpose> {
+    TokenPurpose::parse(raw).ok_or_else(|| RepoError::other("stored token purpose is invalid"))
 }
 
 #[async_trait]
@@ -143,8 +145,7 @@ impl RecoveryRepository for PgRecovery {
         row.map(|row| {
             Ok(AccountToken {
                 user_id: UserId::from_uuid(row.user_id),
-                purpose: TokenPurpose::parse(&row.purpose)
-                    .ok_or_else(|| RepoError::other("stored token purpose is invalid"))?,
+                purpose: stored_purpose(&row.purpose)?,
                 email: stored_email(&row.email)?,
             })
         })

@@ -45,6 +45,22 @@ async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
         .await
 }
 
+/// Waits (up to 10 s) until the `count(*)` query `sql` answers `want`.
+async fn wait_for_count(pool: &sqlx::PgPool, sql: &'static str, want: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let count: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
+        if count == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sql} answered {count}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// The token of the newest mail to `to` linking to `page`, once `count` mails
 /// arrived (mails queued together may be sent in either order).
 async fn mailed_token(sink: &SmtpSink, to: &str, count: usize, page: &str) -> String {
@@ -387,23 +403,12 @@ async fn a_mail_claimed_by_a_dead_sender_arrives_exactly_once() {
     app.register_as(&email).await;
     // Wait until the verification mail is claimed (the sender is now stuck
     // talking to the tarpit), then stop the instance: its sender dies mid-send.
-    let claimed = async {
-        loop {
-            let locked: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM mail_outbox WHERE locked_until IS NOT NULL",
-            )
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-            if locked == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), claimed)
-        .await
-        .expect("the sender claims the mail");
+    wait_for_count(
+        &app.pool,
+        "SELECT count(*) FROM mail_outbox WHERE locked_until IS NOT NULL",
+        1,
+    )
+    .await;
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 
@@ -519,23 +524,12 @@ async fn audit_events_past_retention_are_deleted() {
     .unwrap();
     // A new instance purges at start-up.
     let _peer = spawn_peer(&app, &[("AUDIT_RETENTION_DAYS", "90")]).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let old: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM audit_events WHERE created_at < now() - interval '90 days'",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        if old == 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "old events were not purged"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_count(
+        &app.pool,
+        "SELECT count(*) FROM audit_events WHERE created_at < now() - interval '90 days'",
+        0,
+    )
+    .await;
     let events: Vec<Value> = app
         .get_auth("/api/v1/auth/events", &tokens.access)
         .await
