@@ -15,7 +15,8 @@ use uuid::Uuid;
 pub struct RegisterRequest {
     #[schema(example = "ada@example.com")]
     pub email: String,
-    /// 8–128 characters; any Unicode.
+    /// 8–128 characters; any Unicode; not a common or easily guessed password
+    /// (`password_too_common`).
     #[schema(example = "correct horse battery staple", format = Password)]
     pub password: String,
     #[schema(example = "Ada Lovelace")]
@@ -27,7 +28,8 @@ impl TryFrom<RegisterRequest> for Registration {
     fn try_from(body: RegisterRequest) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let email = errors.check(Email::parse(&body.email));
-        let password = errors.check(Password::parse(body.password, "password"));
+        let related = [body.email.as_str(), body.name.as_str()];
+        let password = errors.check(Password::parse(body.password, "password", &related));
         let name = errors.check(DisplayName::parse(&body.name));
         match (email, password, name) {
             (Some(email), Some(password), Some(name)) => Ok(Registration {
@@ -85,7 +87,8 @@ impl TryFrom<UpdateProfileRequest> for ProfileUpdate {
 pub struct ChangePasswordRequest {
     #[schema(format = Password)]
     pub current_password: String,
-    /// 8–128 characters; any Unicode.
+    /// 8–128 characters; any Unicode; not a common or easily guessed password
+    /// (`password_too_common`).
     #[schema(format = Password)]
     pub new_password: String,
 }
@@ -262,7 +265,8 @@ pub struct ForgotPasswordRequest {
 pub struct ResetPasswordRequest {
     /// The token from the reset link (`…/reset-password?token=…`).
     pub token: String,
-    /// 8–128 characters; any Unicode; not the current password.
+    /// 8–128 characters; any Unicode; not a common or easily guessed password
+    /// (`password_too_common`); not the current password.
     #[schema(format = Password)]
     pub new_password: String,
 }

@@ -121,6 +121,10 @@ pub struct FieldProblem {
     pub field: String,
     #[schema(example = "must be an email address like name@example.com")]
     pub message: String,
+    /// Machine-readable, where a client may act on it: `password_too_common`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "password_too_common")]
+    pub code: Option<Cow<'static, str>>,
 }
 
 impl ApiError {
@@ -183,6 +187,7 @@ impl ApiError {
                         .map(|e| FieldProblem {
                             field: e.field.to_string(),
                             message: e.message.clone(),
+                            code: e.code.map(Cow::Borrowed),
                         })
                         .collect(),
                 ),

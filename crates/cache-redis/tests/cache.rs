@@ -245,7 +245,7 @@ async fn users_are_read_through_both_tiers_and_invalidated_on_every_write() {
             .is_none()
     );
     let hash = domain::PasswordHasher::with_params(8, 1, 1, 1)
-        .hash(&domain::Password::parse("a long enough password".into(), "password").unwrap())
+        .hash(&domain::Password::presented("a long enough password".into()).unwrap())
         .await
         .unwrap();
     let changed = users
@@ -775,7 +775,7 @@ async fn cached_values_hold_no_secrets_and_sessions_never_outlive_their_life() {
     let sessions = cache.wrap(env.repos().sessions);
     let mut user = new_user("secret@example.com");
     let hash = domain::PasswordHasher::with_params(8, 1, 1, 1)
-        .hash(&domain::Password::parse("hunter2 hunter2".into(), "password").unwrap())
+        .hash(&domain::Password::presented("hunter2 hunter2".into()).unwrap())
         .await
         .unwrap();
     user.password_hash = Some(hash);

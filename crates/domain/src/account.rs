@@ -298,5 +298,8 @@ impl AccountService {
 }
 
 fn rename(error: FieldError, field: &'static str) -> FieldError {
-    FieldError::new(field, error.message)
+    FieldError {
+        field: field.into(),
+        ..error
+    }
 }

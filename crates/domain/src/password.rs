@@ -33,15 +33,36 @@ pub struct Password(SecretString);
 impl Password {
     pub const MIN_CHARS: usize = 8;
     pub const MAX_CHARS: usize = 128;
+    /// The lowest zxcvbn score a new password may have: 2 refuses what its
+    /// dictionaries (30 000 common passwords, names, English words) and patterns
+    /// (repeats, sequences, keyboard walks, dates, l33t) guess in under 10⁶
+    /// tries — "password123", "Passw0rd!", "qwertyuiop", "aaaaaaaa".
+    pub const MIN_SCORE: zxcvbn::Score = zxcvbn::Score::Two;
 
-    /// Parses a password for `field` (`password`, `new_password`, …).
-    pub fn parse(raw: String, field: &'static str) -> Result<Self, FieldError> {
+    /// Parses a new password for `field` (`password`, `new_password`, …): the
+    /// length policy, then the strength policy, which also refuses passwords
+    /// built from `related` words (the address, the name).
+    pub fn parse(raw: String, field: &'static str, related: &[&str]) -> Result<Self, FieldError> {
         let chars = raw.chars().count();
         if chars < Self::MIN_CHARS {
             return Err(FieldError::new(field, "must be at least 8 characters"));
         }
         if chars > Self::MAX_CHARS {
             return Err(FieldError::new(field, "must be at most 128 characters"));
+        }
+        // zxcvbn matches whole inputs: "ada.lovelace@example.com" gives it
+        // "ada", "lovelace", "example" as well.
+        let words: Vec<&str> = related
+            .iter()
+            .flat_map(|input| input.split(|c: char| !c.is_alphanumeric()))
+            .filter(|word| word.chars().count() >= 3)
+            .chain(related.iter().copied())
+            .collect();
+        let estimate = zxcvbn::zxcvbn(&raw, &words);
+        if estimate.score() < Self::MIN_SCORE {
+            return Err(
+                FieldError::new(field, too_common(&estimate)).with_code("password_too_common")
+            );
         }
         Ok(Self(SecretString::from(raw)))
     }
@@ -56,6 +77,22 @@ impl Password {
     pub(crate) fn expose(&self) -> &str {
         self.0.expose_secret()
     }
+}
+
+/// zxcvbn's own advice, which names the weakness but never the password.
+fn too_common(estimate: &zxcvbn::Entropy) -> String {
+    let mut message = String::from("is too easy to guess");
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            message.push_str(&format!(": {warning}"));
+        }
+        for suggestion in feedback.suggestions() {
+            message.push_str(&format!(" {suggestion}"));
+        }
+    } else {
+        message.push_str(". Add another word or two; uncommon words are better.");
+    }
+    message
 }
 
 impl fmt::Debug for Password {
@@ -282,11 +319,11 @@ mod tests {
     #[tokio::test]
     async fn hash_then_verify() {
         let hasher = cheap();
-        let password = Password::parse("correct horse battery".into(), "password").unwrap();
+        let password = Password::presented("correct horse battery".into()).unwrap();
         let hash = hasher.hash(&password).await.unwrap();
         assert!(hash.expose_phc().starts_with("$argon2id$"));
         assert!(hasher.verify(&password, Some(&hash)).await);
-        let wrong = Password::parse("correct horse battery!".into(), "password").unwrap();
+        let wrong = Password::presented("correct horse battery!".into()).unwrap();
         assert!(!hasher.verify(&wrong, Some(&hash)).await);
         // Unknown account: checks against the dummy and says no.
         assert!(!hasher.verify(&password, None).await);
@@ -296,8 +333,8 @@ mod tests {
     async fn long_unicode_passwords_are_not_truncated() {
         let hasher = cheap();
         let base = "ü".repeat(127);
-        let a = Password::parse(format!("{base}a"), "password").unwrap();
-        let b = Password::parse(format!("{base}b"), "password").unwrap();
+        let a = Password::presented(format!("{base}a")).unwrap();
+        let b = Password::presented(format!("{base}b")).unwrap();
         let hash = hasher.hash(&a).await.unwrap();
         assert!(!hasher.verify(&b, Some(&hash)).await);
     }
@@ -306,7 +343,7 @@ mod tests {
     async fn compatible_with_the_reference_implementation() {
         use argon2::{PasswordHasher as _, PasswordVerifier as _};
         let hasher = cheap();
-        let password = Password::parse("interoperable!".into(), "password").unwrap();
+        let password = Password::presented("interoperable!".into()).unwrap();
         let ours = hasher.hash(&password).await.unwrap();
         let reference = Argon2::new(
             Algorithm::Argon2id,
@@ -333,7 +370,7 @@ mod tests {
                 .verify(&password, Some(&PasswordHash::from_phc(other.clone())))
                 .await
         );
-        let wrong = Password::parse("interoperable?".into(), "password").unwrap();
+        let wrong = Password::presented("interoperable?".into()).unwrap();
         assert!(
             !hasher
                 .verify(&wrong, Some(&PasswordHash::from_phc(other)))
@@ -356,18 +393,90 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let password = Password::parse("hunter2hunter2".into(), "password").unwrap();
+        let password = Password::presented("hunter2hunter2".into()).unwrap();
         assert!(!format!("{password:?}").contains("hunter2"));
         let hash = PasswordHash::from_phc("$argon2id$v=19$m=1,t=1,p=1$abc$def".into());
         assert!(!format!("{hash:?}").contains("argon2id"));
+    }
+
+    fn refusal(raw: &str, related: &[&str]) -> Option<FieldError> {
+        Password::parse(raw.into(), "new_password", related).err()
+    }
+
+    #[test]
+    fn common_and_patterned_passwords_are_refused_with_advice() {
+        for weak in [
+            "password123",
+            "Passw0rd!",
+            "qwertyuiop",
+            "aaaaaaaaaaaa",
+            "12345678",
+            "iloveyou1",
+            "abcdefgh",
+        ] {
+            let error = refusal(weak, &[]).unwrap_or_else(|| panic!("{weak} passed"));
+            assert_eq!(error.code, Some("password_too_common"), "{weak}");
+            assert_eq!(error.field, "new_password");
+            assert!(
+                error.message.starts_with("is too easy to guess"),
+                "{}",
+                error.message
+            );
+            assert!(
+                !error.message.contains(weak),
+                "the message repeats the password"
+            );
+        }
+        assert!(
+            refusal("password123", &[])
+                .unwrap()
+                .message
+                .contains("very common password")
+        );
+    }
+
+    #[test]
+    fn passphrases_and_random_strings_pass() {
+        for strong in [
+            "correct horse battery staple",
+            "a completely different passphrase",
+            "hunter2 hunter2",
+            "aB3$xY7!kq",
+            "pässwörd-🔐-密码-",
+        ] {
+            assert_eq!(refusal(strong, &[]), None, "{strong}");
+        }
+    }
+
+    #[test]
+    fn related_words_weaken_a_password() {
+        let own = "zephyrine.k";
+        assert_eq!(refusal(own, &[]), None);
+        let error = refusal(own, &["zephyrine@example.com", "Zephyrine Kowalski"]).unwrap();
+        assert_eq!(error.code, Some("password_too_common"));
+    }
+
+    #[test]
+    fn length_is_checked_before_strength() {
+        let short = refusal("aaa", &[]).unwrap();
+        assert_eq!(
+            (short.message.as_str(), short.code),
+            ("must be at least 8 characters", None)
+        );
+        let long = refusal(&"x".repeat(129), &[]).unwrap();
+        assert_eq!(long.message, "must be at most 128 characters");
     }
 
     proptest! {
         #[test]
         fn length_policy_counts_characters(raw in "\\PC{0,200}") {
             let chars = raw.chars().count();
-            let parsed = Password::parse(raw, "password");
-            prop_assert_eq!(parsed.is_ok(), (8..=128).contains(&chars));
+            let parsed = Password::parse(raw, "password", &[]);
+            if !(8..=128).contains(&chars) {
+                prop_assert!(parsed.is_err());
+            } else if let Err(error) = parsed {
+                prop_assert_eq!(error.code, Some("password_too_common"));
+            }
         }
     }
 }

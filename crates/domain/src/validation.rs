@@ -8,6 +8,9 @@ use std::fmt;
 pub struct FieldError {
     pub field: Cow<'static, str>,
     pub message: String,
+    /// A machine-readable reason where a client may act on it
+    /// (`password_too_common`); most field errors have none.
+    pub code: Option<&'static str>,
 }
 
 impl FieldError {
@@ -15,6 +18,16 @@ impl FieldError {
         Self {
             field: field.into(),
             message: message.into(),
+            code: None,
+        }
+    }
+
+    /// The same error with a machine-readable `code`.
+    #[must_use]
+    pub fn with_code(self, code: &'static str) -> Self {
+        Self {
+            code: Some(code),
+            ..self
         }
     }
 }

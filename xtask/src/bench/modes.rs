@@ -22,7 +22,7 @@ impl Bench {
         run(migrate)?;
         let hash = domain::PasswordHasher::owasp()
             .hash(
-                &domain::Password::parse(PASSWORD.into(), "password")
+                &domain::Password::parse(PASSWORD.into(), "password", &[])
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?,
             )
             .await

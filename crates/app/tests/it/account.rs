@@ -113,6 +113,30 @@ async fn registration_reports_every_invalid_field() {
         "validation_failed",
     )
     .await;
+    // A common password, or one made of the user's own name, is refused with
+    // zxcvbn's advice and a code a client can act on.
+    for (password, name) in [("Password123!", "Ada"), ("zephyrine.k", "Zephyrine K")] {
+        let response = app
+            .post(
+                "/api/v1/auth/register",
+                &json!({"email": "zephyrine@example.com", "password": password, "name": name}),
+            )
+            .await;
+        let body = assert_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "password");
+        assert_eq!(body["errors"][0]["code"], "password_too_common");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.starts_with("is too easy to guess"), "{message}");
+        assert!(
+            !body.to_string().contains(password),
+            "the password is echoed"
+        );
+    }
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
         .fetch_one(&app.pool)
         .await
@@ -290,6 +314,20 @@ async fn password_change_revokes_other_sessions_and_keeps_this_one() {
         .await;
     let problem = assert_problem(weak, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(problem["errors"][0]["field"], "new_password");
+    let common = app
+        .post_auth(
+            path,
+            &this.access,
+            Some(&json!({"current_password": PASSWORD, "new_password": "qwertyuiop"})),
+        )
+        .await;
+    let problem = assert_problem(
+        common,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["code"], "password_too_common");
 
     let response = app
         .post_auth(

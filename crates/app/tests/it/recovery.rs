@@ -108,6 +108,13 @@ async fn password_reset_by_mail_revokes_every_session() {
         "validation_failed",
     )
     .await;
+    let common = assert_problem(
+        reset(&app, &token, "iloveyou1").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(common["errors"][0]["code"], "password_too_common");
     assert_eq!(
         reset(&app, &token, NEW_PASSWORD).await.status(),
         StatusCode::NO_CONTENT
