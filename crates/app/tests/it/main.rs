@@ -8,6 +8,7 @@ mod account;
 mod cache;
 mod errors;
 mod limits;
+mod logs;
 mod oauth;
 mod recovery;
 mod refresh;

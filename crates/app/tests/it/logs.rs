@@ -1,0 +1,251 @@
+//! The service's own log output, captured from the real binary at the most
+//! verbose level, never holds a password, a token or a mailed link — across a
+//! full registration, verification, failed sign-in, password reset, refresh,
+//! email change and sign-out.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::{SmtpSink, link_token};
+
+use crate::helpers::{PASSWORD, Tokens, ed25519_pem};
+
+const NEW_PASSWORD: &str = "a completely different passphrase";
+const WRONG_PASSWORD: &str = "an entirely wrong guess";
+const APP_URL: &str = "https://app.example.com";
+
+/// The service binary, run as operators run it, its stdout and stderr in files.
+struct Service {
+    child: Child,
+    base: String,
+    dir: PathBuf,
+}
+
+impl Service {
+    async fn start(sink: &SmtpSink) -> Self {
+        let database = testkit::TestDatabase::create("czt").await;
+        let dir = std::env::temp_dir().join(testkit::unique_name("czt-logs"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("jwt.pem");
+        std::fs::write(&key, ed25519_pem()).unwrap();
+        let port = testkit::free_port();
+        let vars = [
+            ("DATABASE_URL", database.url.clone()),
+            ("BIND_ADDR", format!("127.0.0.1:{port}")),
+            ("METRICS_ADDR", "127.0.0.1:0".to_owned()),
+            ("JWT_PRIVATE_KEY_FILE", key.display().to_string()),
+            ("REDIS_URL", testkit::redis_url()),
+            ("REDIS_KEY_PREFIX", database.name.clone()),
+            ("SMTP_URL", sink.url()),
+            ("APP_URL", APP_URL.to_owned()),
+            ("LOG_FORMAT", "json".to_owned()),
+            ("RUST_LOG", "trace".to_owned()),
+        ];
+        let command = |name: &str| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_codezest-auth"));
+            command
+                .arg(name)
+                // No .env file up from here, nothing inherited.
+                .current_dir(&dir)
+                .env_clear()
+                .envs(vars.iter().map(|(k, v)| (k, v)))
+                .stdout(log_file(&dir, name, "stdout"))
+                .stderr(log_file(&dir, name, "stderr"));
+            command
+        };
+        let migrated = command("migrate").status().expect("run the binary");
+        assert!(migrated.success(), "migrate failed: {}", read_logs(&dir));
+        let child = command("serve").spawn().expect("run the binary");
+        let service = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        service.wait_until_ready().await;
+        service
+    }
+
+    async fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = reqwest::Client::new();
+        while client
+            .get(format!("{}/healthz", self.base))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the service did not start: {}",
+                read_logs(&self.dir)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops it as an orchestrator does (SIGTERM), so every buffered line is
+    /// written, and returns everything it logged.
+    fn stop(mut self) -> String {
+        let terminated = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(terminated.success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "exit after SIGTERM: {status}");
+        let logs = read_logs(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        logs
+    }
+}
+
+fn log_file(dir: &Path, command: &str, stream: &str) -> std::fs::File {
+    std::fs::File::create(dir.join(format!("{command}.{stream}.log"))).unwrap()
+}
+
+fn read_logs(dir: &Path) -> String {
+    let mut logs = String::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|ext| ext == "log") {
+            logs.push_str(&std::fs::read_to_string(entry.path()).unwrap());
+        }
+    }
+    logs
+}
+
+/// A JSON request; the answer's status checked, its body returned.
+async fn call(
+    client: &reqwest::Client,
+    request: reqwest::RequestBuilder,
+    body: Value,
+    want: StatusCode,
+) -> Value {
+    let response = client
+        .execute(request.json(&body).build().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), want);
+    response.json().await.unwrap_or(Value::Null)
+}
+
+/// The token in the newest mail to `to` linking to `page`, once `count` arrived.
+async fn mailed(sink: &SmtpSink, to: &str, count: usize, page: &str) -> String {
+    let mails = sink.wait_for(to, count).await;
+    mails
+        .iter()
+        .rev()
+        .find_map(|mail| link_token(mail, page))
+        .unwrap_or_else(|| panic!("no {page} link in {mails:?}"))
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
+    let sink = SmtpSink::start();
+    let service = Service::start(&sink).await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}/api/v1{path}", service.base);
+    let email = "logged@example.com";
+    let new_email = "moved@example.com";
+    let mut secrets: Vec<String> =
+        vec![PASSWORD.into(), NEW_PASSWORD.into(), WRONG_PASSWORD.into()];
+
+    let body = json!({"email": email, "password": PASSWORD, "name": "Log Reader"});
+    let first = call(
+        &http,
+        http.post(url("/auth/register")),
+        body,
+        StatusCode::CREATED,
+    )
+    .await;
+    let first = Tokens::from_body(first);
+    let verify = mailed(&sink, email, 1, "verify-email").await;
+    call(
+        &http,
+        http.post(url("/auth/email/verify")),
+        json!({"token": verify}),
+        StatusCode::OK,
+    )
+    .await;
+
+    let wrong = json!({"email": email, "password": WRONG_PASSWORD});
+    call(
+        &http,
+        http.post(url("/auth/login")),
+        wrong,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let forgot = json!({"email": email});
+    call(
+        &http,
+        http.post(url("/auth/password/forgot")),
+        forgot,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let reset = mailed(&sink, email, 2, "reset-password").await;
+    let body = json!({"token": reset, "new_password": NEW_PASSWORD});
+    call(
+        &http,
+        http.post(url("/auth/password/reset")),
+        body,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    // The spent link, replayed, is refused — and not logged either.
+    let body = json!({"token": reset, "new_password": NEW_PASSWORD});
+    call(
+        &http,
+        http.post(url("/auth/password/reset")),
+        body,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+
+    let login = json!({"email": email, "password": NEW_PASSWORD});
+    let second = call(&http, http.post(url("/auth/login")), login, StatusCode::OK).await;
+    let second = Tokens::from_body(second);
+    let body = json!({"refresh_token": second.refresh});
+    let third = call(&http, http.post(url("/auth/refresh")), body, StatusCode::OK).await;
+    let third = Tokens::from_body(third);
+    let change = json!({"new_email": new_email, "password": NEW_PASSWORD});
+    let request = http
+        .post(url("/auth/email/change"))
+        .bearer_auth(&third.access);
+    call(&http, request, change, StatusCode::ACCEPTED).await;
+    let confirm = mailed(&sink, new_email, 1, "verify-email").await;
+    call(
+        &http,
+        http.post(url("/auth/email/verify")),
+        json!({"token": confirm}),
+        StatusCode::OK,
+    )
+    .await;
+    let request = http.post(url("/auth/logout")).bearer_auth(&third.access);
+    let body = json!({"refresh_token": third.refresh});
+    call(&http, request, body, StatusCode::NO_CONTENT).await;
+
+    let logs = service.stop();
+    for tokens in [&first, &second, &third] {
+        secrets.extend([tokens.access.clone(), tokens.refresh.clone()]);
+        // A JWT's signature alone is a leak too.
+        secrets.push(tokens.access.rsplit('.').next().unwrap().to_owned());
+    }
+    for token in [&verify, &reset, &confirm] {
+        secrets.push(token.clone());
+        // Half a token would already be too much.
+        secrets.push(token[token.len() / 2..].to_owned());
+    }
+    secrets.push(format!("{APP_URL}/reset-password"));
+    secrets.push(format!("{APP_URL}/verify-email"));
+    // The logs are there, and say what happened.
+    assert!(logs.lines().count() > 50, "too few lines:\n{logs}");
+    assert!(logs.contains("/api/v1/auth/password/reset"), "{logs}");
+    for secret in &secrets {
+        let line = logs.lines().find(|line| line.contains(secret.as_str()));
+        assert!(line.is_none(), "a secret in the logs: {line:?}");
+    }
+}
