@@ -13,13 +13,20 @@ use uuid::Uuid;
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// 8–128 characters; any Unicode; not a common or easily guessed password
     /// (`password_too_common`).
-    #[schema(example = "correct horse battery staple", format = Password)]
+    #[schema(example = "correct horse battery staple", format = Password, min_length = 8, max_length = 128)]
     pub password: String,
-    #[schema(example = "Ada Lovelace")]
+    /// 1–100 characters once trimmed; something besides white space; no control
+    /// characters (Unicode Cc, as the pattern says).
+    #[schema(
+        example = "Ada Lovelace",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
 }
 
@@ -59,20 +66,25 @@ pub struct RefreshRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateUserRequest {
     /// The new display name; absent leaves it unchanged.
-    #[schema(example = "Ada King")]
+    #[schema(
+        example = "Ada King",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: Option<String>,
 }
 
 /// A full replacement of the profile: an absent or blank field is cleared.
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateProfileRequest {
-    #[schema(example = "Analyst of engines")]
+    #[schema(example = "Analyst of engines", max_length = 1000)]
     pub bio: Option<String>,
-    #[schema(example = "https://cdn.example.com/ada.png")]
+    #[schema(example = "https://cdn.example.com/ada.png", max_length = 2048)]
     pub avatar_url: Option<String>,
-    #[schema(example = "London")]
+    #[schema(example = "London", max_length = 100)]
     pub location: Option<String>,
-    #[schema(example = "https://ada.example.com")]
+    #[schema(example = "https://ada.example.com", max_length = 2048)]
     pub website: Option<String>,
 }
 
@@ -85,11 +97,11 @@ impl TryFrom<UpdateProfileRequest> for ProfileUpdate {
 
 #[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
-    #[schema(format = Password)]
+    #[schema(example = "correct horse battery staple", format = Password)]
     pub current_password: String,
     /// 8–128 characters; any Unicode; not a common or easily guessed password
     /// (`password_too_common`).
-    #[schema(format = Password)]
+    #[schema(example = "a different passphrase", format = Password, min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -257,7 +269,7 @@ pub struct JwksResponse {
 
 #[derive(Deserialize, ToSchema)]
 pub struct ForgotPasswordRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
 }
 
@@ -267,7 +279,7 @@ pub struct ResetPasswordRequest {
     pub token: String,
     /// 8–128 characters; any Unicode; not a common or easily guessed password
     /// (`password_too_common`); not the current password.
-    #[schema(format = Password)]
+    #[schema(example = "a different passphrase", format = Password, min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -279,17 +291,17 @@ pub struct VerifyEmailRequest {
 
 #[derive(Deserialize, ToSchema)]
 pub struct ChangeEmailRequest {
-    #[schema(example = "ada.king@example.com")]
+    #[schema(example = "ada.king@example.com", format = Email, max_length = 254)]
     pub new_email: String,
     /// The current password.
-    #[schema(format = Password)]
+    #[schema(example = "correct horse battery staple", format = Password)]
     pub password: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct DeleteAccountRequest {
     /// The current password.
-    #[schema(format = Password)]
+    #[schema(example = "correct horse battery staple", format = Password)]
     pub password: String,
 }
 

@@ -52,9 +52,18 @@ where
     }
 }
 
+/// Every body is a JSON object. serde would also read a struct from an array of
+/// its fields in order (`["a@b.co", "pw"]`); that form is refused.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     use serde_json::error::Category;
     let malformed = || ApiError::MalformedJson("the request body is not valid JSON".to_owned());
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => Err(domain::FieldError::new("body", "must be a JSON object").into()),
+            Err(_) => Err(malformed()),
+        };
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = match serde_path_to_error::deserialize(&mut deserializer) {
         Ok(value) => value,
@@ -250,5 +259,18 @@ mod tests {
         };
         assert_eq!(errors.errors()[0].field, "email");
         assert!(parse_json::<Login>(br#"{"email":"a","password":"b"}"#).is_ok());
+        // Arrays, scalars and null are JSON, but not the object asked for.
+        for body in [&br#"["a","b"]"#[..], b"[null]", b" 1", b"null", b"\"x\""] {
+            let Err(ApiError::Auth(domain::AuthError::Validation(errors))) =
+                parse_json::<Login>(body)
+            else {
+                panic!("{} was accepted", String::from_utf8_lossy(body));
+            };
+            assert_eq!(errors.errors()[0].field, "body");
+        }
+        assert!(matches!(
+            parse_json::<Login>(b"[1,"),
+            Err(ApiError::MalformedJson(_))
+        ));
     }
 }

@@ -107,12 +107,72 @@ fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document, as served at `/api-docs/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+    api_parts().1
+}
+
+fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut openapi) = api().split_for_parts();
+    document_common_failures(&mut openapi);
+    (routes, openapi)
+}
+
+/// The answers any operation may give whatever its handler says, so the
+/// handlers' lists stay about their own outcomes: 503 (a dependency down, or the
+/// request timed out) everywhere; 400 (malformed JSON), 413 (over
+/// [`BODY_LIMIT`]) and 415 (not `application/json`) wherever a body is read.
+fn document_common_failures(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    let with_body = [
+        ("400", "`malformed_json`: the body is not JSON"),
+        ("413", "`payload_too_large`: the body is over 64 KiB"),
+        (
+            "415",
+            "`unsupported_media_type`: the body is not `application/json`",
+        ),
+    ];
+    let everywhere = [(
+        "503",
+        "`service_unavailable`: a dependency is down, or the request timed out",
+    )];
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let reads_body = operation.request_body.is_some();
+            let responses = &mut operation.responses.responses;
+            let common = everywhere
+                .iter()
+                .chain(with_body.iter().filter(|_| reads_body));
+            for (status, description) in common {
+                responses
+                    .entry((*status).to_owned())
+                    .or_insert_with(|| problem(description));
+            }
+        }
+    }
 }
 
 /// The whole service: every route, with its middleware.
 pub fn router(state: AppState) -> Router {
-    let (routes, openapi) = api().split_for_parts();
+    let (routes, openapi) = api_parts();
     // Serialised once: the document never changes while the process runs.
     let openapi = axum::body::Bytes::from(
         serde_json::to_vec(&openapi).expect("the OpenAPI document serialises"),

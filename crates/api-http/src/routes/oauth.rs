@@ -177,6 +177,7 @@ async fn authorize(
         (status = 200, description = "Signed in (or, for a link flow, the linked account)", body = TokenResponse),
         (status = 302, description = "To `redirect_to`, with `access_token`, `refresh_token`, `token_type` and `expires_in` in the fragment"),
         (status = 400, description = "Bad, replayed, expired or foreign `state`; a provider error; wrong `iss`; a rejected ID token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`account_exists`: a local account has this email; sign in and link", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider is unavailable", body = Problem, content_type = "application/problem+json"),
     )

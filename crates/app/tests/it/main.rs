@@ -7,6 +7,8 @@ mod account;
 #[cfg(feature = "cache")]
 mod cache;
 mod errors;
+#[cfg(feature = "cache")]
+mod fuzz;
 mod limits;
 mod logs;
 mod oauth;
