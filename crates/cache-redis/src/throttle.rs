@@ -20,21 +20,23 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 "#;
 
-/// GCRA: the key holds the theoretical arrival time (ms). ARGV: interval ms,
-/// burst. Returns {allowed, remaining, retry_after_ms}.
+/// GCRA: the key holds the theoretical arrival time in µs (a quota above 1,000
+/// per second per key still has an exact interval). ARGV: interval µs, burst.
+/// Returns {allowed, remaining, retry_after_ms}.
 const GCRA: &str = r#"
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local tolerance = interval * burst
 local tat = tonumber(redis.call('GET', KEYS[1]))
-if not tat or tat < now then tat = now end
+if not tat or tat < now_us then tat = now_us end
 local new_tat = tat + interval
 local allow_at = new_tat - tolerance
-if allow_at > now then
-  return {0, 0, allow_at - now}
+if allow_at > now_us then
+  return {0, 0, math.ceil((allow_at - now_us) / 1000)}
 end
-redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now)
-return {1, math.floor((tolerance - (new_tat - now)) / interval), 0}
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now_us) / 1000))
+return {1, math.floor((tolerance - (new_tat - now_us)) / interval), 0}
 "#;
 
 /// Counts a failure in the hash at KEYS[1]; locks from the threshold on.
@@ -74,6 +76,10 @@ fn millis(duration: Duration) -> Value {
     Value::Integer(duration.as_millis().clamp(1, i64::MAX as u128) as i64)
 }
 
+fn micros(duration: Duration) -> Value {
+    Value::Integer(duration.as_micros().clamp(1, i64::MAX as u128) as i64)
+}
+
 impl RedisThrottle {
     pub fn new(cache: Cache, fallback: Arc<dyn Throttle>) -> Self {
         let timed = |body: &str| Script::from_lua(format!("{NOW}{body}"));
@@ -109,7 +115,7 @@ impl RedisThrottle {
 #[async_trait]
 impl Throttle for RedisThrottle {
     async fn acquire(&self, key: &str, quota: Quota) -> Decision {
-        let args = vec![millis(quota.interval()), Value::Integer(quota.burst.into())];
+        let args = vec![micros(quota.interval()), Value::Integer(quota.burst.into())];
         let answer: Option<Vec<i64>> = self.run(&self.gcra, &self.key("rate", key), args).await;
         match answer.as_deref() {
             Some(&[allowed, remaining, retry_ms]) => Decision {

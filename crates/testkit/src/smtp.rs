@@ -22,10 +22,14 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Starts the server and waits until it accepts connections.
     pub fn start() -> Self {
+        Self::start_with(&python())
+    }
+
+    /// The same, with the Python given (the benchmark's own environment).
+    pub fn start_with(python: &str) -> Self {
         let port = free_port();
         let maildir = std::env::temp_dir().join(crate::unique_name("czt-smtp"));
-        let python = python();
-        let child = Command::new(&python)
+        let child = Command::new(python)
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["-c", "aiosmtpd.handlers.Mailbox"])

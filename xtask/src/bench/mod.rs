@@ -15,6 +15,7 @@
 //! memory, `procs.rs` the processes and their readings, `report.rs` the output;
 //! the `wrk` scripts are in `xtask/lua/`.
 
+mod mail;
 mod modes;
 mod procs;
 mod report;
@@ -107,6 +108,10 @@ struct Options {
     modes: Vec<Mode>,
     large_users: usize,
     quick: bool,
+    /// Rate limits and the login lockout checked on every credential request
+    /// (at quotas no load here reaches), as in production; `--limits off`
+    /// measures without the limit checks.
+    limits: bool,
 }
 
 impl Options {
@@ -120,10 +125,11 @@ impl Options {
             modes: Mode::ALL.to_vec(),
             large_users: if quick { 5_000 } else { 100_000 },
             quick,
+            limits: true,
         };
         use lexopt::prelude::*;
         const USAGE: &str = "options: --quick --users N --concurrency N --duration SECONDS \
-             --warmup SECONDS --large-users N \
+             --warmup SECONDS --large-users N --limits on|off \
              --modes db-only,redis-only,two-tier,two-tier-hs256,floor,floor-eddsa";
         let mut parser = lexopt::Parser::from_args(args);
         while let Some(arg) = parser.next()? {
@@ -134,6 +140,13 @@ impl Options {
                 Long("duration") => options.duration = parser.value()?.parse()?,
                 Long("warmup") => options.warmup = parser.value()?.parse()?,
                 Long("large-users") => options.large_users = parser.value()?.parse()?,
+                Long("limits") => {
+                    options.limits = match parser.value()?.string()?.as_str() {
+                        "on" => true,
+                        "off" => false,
+                        other => bail!("--limits {other}: on or off"),
+                    }
+                }
                 Long("modes") => {
                     options.modes = parser
                         .value()?
@@ -187,11 +200,13 @@ struct Report {
     users: usize,
     concurrency: usize,
     duration_s: u64,
+    rate_limits: bool,
     modes: Vec<ModeResult>,
     refresh: Option<Load>,
     login: Option<Load>,
     login_per_core: Option<f64>,
     mixed: Option<Mixed>,
+    mail: Option<mail::MailDrain>,
     l1_bytes_per_user: Option<LargeL1>,
 }
 
@@ -293,16 +308,24 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
         users: bench.options.users,
         concurrency: bench.options.concurrency,
         duration_s: bench.options.duration,
+        rate_limits: bench.options.limits,
         ..Report::default()
     };
     println!(
-        "xtask bench: {} users, concurrency {}, {} s per mode on {} ({} cores)",
-        report.users, report.concurrency, report.duration_s, report.machine, report.cores
+        "xtask bench: {} users, concurrency {}, {} s per mode on {} ({} cores), rate limits {}",
+        report.users,
+        report.concurrency,
+        report.duration_s,
+        report.machine,
+        report.cores,
+        if report.rate_limits { "on" } else { "off" }
     );
     bench.prepare_database(bench.options.users).await?;
     bench.write_lua()?;
     bench.me_modes(&mut report).await?;
     bench.throughput(&mut report).await?;
+    bench.prepare_database(bench.options.users).await?;
+    report.mail = Some(bench.mail_drain().await?);
     report.l1_bytes_per_user = Some(bench.large_l1().await?);
     write_report(&report, &bench.dir)?;
     let errors: u64 = report.modes.iter().map(|m| m.load.errors).sum::<u64>()

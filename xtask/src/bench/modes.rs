@@ -106,6 +106,11 @@ impl Bench {
         port: u16,
         metrics_port: u16,
     ) -> Vec<(String, String)> {
+        let limits = if self.options.limits {
+            "100000000"
+        } else {
+            "0"
+        };
         let mut env: Vec<(String, String)> = [
             ("DATABASE_URL", self.database_url.as_str()),
             ("REDIS_URL", self.redis.url.as_str()),
@@ -113,8 +118,10 @@ impl Bench {
             ("JWT_ISSUER", ISSUER),
             ("JWT_AUDIENCE", AUDIENCE),
             ("ACCESS_TOKEN_TTL", "7200"),
-            ("RATE_LIMIT_PER_IP", "0"),
-            ("RATE_LIMIT_LOGIN_PER_EMAIL", "0"),
+            // On: every check runs (shared GCRA in Redis, the lockout) at quotas
+            // the load never reaches; off: no check at all.
+            ("RATE_LIMIT_PER_IP", limits),
+            ("RATE_LIMIT_LOGIN_PER_EMAIL", limits),
             // No RUST_LOG: the service logs as it does for an operator (info,
             // one access line per request). Running it at `warn` hid that cost.
             ("DATABASE_MAX_CONNECTIONS", "20"),
