@@ -225,6 +225,11 @@ fn auth_row(error: &AuthError) -> Row {
             "Sign-in temporarily locked",
         ),
         AuthError::LinkInvalid => row(S::BAD_REQUEST, "invalid_token", "Invalid or expired link"),
+        AuthError::ReauthenticationRequired { .. } => row(
+            S::FORBIDDEN,
+            "reauthentication_required",
+            "Recent sign-in required",
+        ),
         AuthError::SamePassword => row(
             S::UNPROCESSABLE_ENTITY,
             "same_password",

@@ -227,8 +227,8 @@ impl AccountService {
         Ok((user, profile))
     }
 
-    /// Starts an email change: checks the password and mails a link to the new
-    /// address. The address changes only when that link is used.
+    /// Starts an email change: needs a recent sign-in and the password, and
+    /// mails a link to the new address. The address changes only when that link is used.
     #[tracing::instrument(skip_all)]
     pub async fn request_email_change(
         &self,
@@ -239,6 +239,7 @@ impl AccountService {
     ) -> Result<(), AuthError> {
         let new_email = Email::parse(new_email)
             .map_err(|e| AuthError::Validation(rename(e, "new_email").into()))?;
+        self.auth.require_recent_sign_in(principal)?;
         self.auth
             .check_password(principal.user_id, password)
             .await?;
@@ -262,7 +263,7 @@ impl AccountService {
         Ok(())
     }
 
-    /// Deletes the account (password required): user, sessions, profile and
+    /// Deletes the account (a recent sign-in and the password required): user, sessions, profile and
     /// links go, and every token of it stops working at once.
     #[tracing::instrument(skip_all)]
     pub async fn delete_account(
@@ -271,6 +272,7 @@ impl AccountService {
         password: String,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
+        self.auth.require_recent_sign_in(principal)?;
         self.auth
             .check_password(principal.user_id, password)
             .await?;

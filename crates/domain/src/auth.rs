@@ -27,6 +27,9 @@ pub struct AuthSettings {
     /// How long after a rotation the predecessor token still counts as a
     /// concurrent refresh rather than theft.
     pub reuse_grace: time::Duration,
+    /// How recent a sign-in the sensitive operations (password or email
+    /// change, account deletion) need; refreshing does not renew it.
+    pub step_up_max_age: time::Duration,
 }
 
 /// Who is asking: recorded on the session, shown in the session list.
@@ -55,6 +58,9 @@ impl ClientInfo {
 pub struct Principal {
     pub user_id: UserId,
     pub session_id: SessionId,
+    /// When the session's user signed in (the session's creation; refreshing
+    /// keeps it).
+    pub signed_in_at: OffsetDateTime,
 }
 
 /// The result of every flow that signs someone in.
@@ -201,7 +207,9 @@ impl AuthService {
         profile: Option<Profile>,
         now: OffsetDateTime,
     ) -> Result<Authenticated, AuthError> {
-        let access_token = self.keys.issue(session.user_id, session.id, now)?;
+        let access_token = self
+            .keys
+            .issue(session.user_id, session.id, session.created_at, now)?;
         Ok(Authenticated {
             access_token,
             refresh_token,
@@ -384,7 +392,19 @@ impl AuthService {
         Ok(Principal {
             user_id: session.user_id,
             session_id: session.id,
+            signed_in_at: session.created_at,
         })
+    }
+
+    /// Step-up: refuses a sensitive operation on a session whose sign-in is
+    /// older than `step_up_max_age`.
+    pub fn require_recent_sign_in(&self, principal: &Principal) -> Result<(), AuthError> {
+        let max_age = self.settings.step_up_max_age;
+        if OffsetDateTime::now_utc() - principal.signed_in_at > max_age {
+            event("step_up", FAILURE);
+            return Err(AuthError::ReauthenticationRequired { max_age });
+        }
+        Ok(())
     }
 
     /// The signed-in user with their profile.
@@ -489,6 +509,7 @@ impl AuthService {
         new: Password,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
+        self.require_recent_sign_in(principal)?;
         // The current password is checked next, so equal strings mean the
         // new password is the one the account has.
         let same = bool::from(current.as_bytes().ct_eq(new.expose().as_bytes()));

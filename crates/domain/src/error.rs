@@ -105,6 +105,10 @@ pub enum AuthError {
     /// A password reset or change to the password the account already has.
     #[error("The new password must differ from the current one.")]
     SamePassword,
+    /// A sensitive operation on a session signed in too long ago: sign in
+    /// again (step-up).
+    #[error("Sign in again to do this: it needs a sign-in from the last {} s.", .max_age.whole_seconds())]
+    ReauthenticationRequired { max_age: time::Duration },
     /// Too many failed sign-ins to this account from this client.
     #[error("Too many failed sign-ins; retry in {} s.", .retry_after.as_secs().max(1))]
     AccountLocked { retry_after: std::time::Duration },

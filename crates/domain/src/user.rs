@@ -48,7 +48,8 @@ impl Email {
         if email.is_empty() {
             return Err(error("must not be empty"));
         }
-        if email.len() > Self::MAX_LEN {
+        // 254 as sent (what the API document says) and 254 bytes as stored.
+        if raw.chars().count() > Self::MAX_LEN || email.len() > Self::MAX_LEN {
             return Err(error("must be at most 254 characters"));
         }
         if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -97,12 +98,14 @@ pub struct DisplayName(String);
 impl DisplayName {
     pub const MAX_CHARS: usize = 100;
 
+    /// The length bound applies to the value as sent, before trimming, as the
+    /// API document states it.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let name = raw.trim();
         if name.is_empty() {
             return Err(FieldError::new("name", "must not be empty"));
         }
-        if name.chars().count() > Self::MAX_CHARS {
+        if raw.chars().count() > Self::MAX_CHARS {
             return Err(FieldError::new("name", "must be at most 100 characters"));
         }
         if name.chars().any(char::is_control) {
@@ -172,15 +175,16 @@ fn text_field(
     multiline: bool,
 ) -> Result<Option<String>, FieldError> {
     let Some(value) = value else { return Ok(None) };
-    let value = value.trim();
-    if value.is_empty() {
-        return Ok(None);
-    }
+    // Bounded as sent (before trimming), as the API document states it.
     if value.chars().count() > max_chars {
         return Err(FieldError::new(
             field,
             format!("must be at most {max_chars} characters"),
         ));
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
     }
     let bad_control = |c: char| c.is_control() && !(multiline && (c == '\n' || c == '\t'));
     if value.chars().any(bad_control) {
@@ -194,12 +198,12 @@ fn text_field(
 
 fn url_field(field: &'static str, value: Option<String>) -> Result<Option<String>, FieldError> {
     let Some(value) = value else { return Ok(None) };
+    if value.chars().count() > ProfileUpdate::URL_MAX_LEN {
+        return Err(FieldError::new(field, "must be at most 2048 characters"));
+    }
     let value = value.trim();
     if value.is_empty() {
         return Ok(None);
-    }
-    if value.len() > ProfileUpdate::URL_MAX_LEN {
-        return Err(FieldError::new(field, "must be at most 2048 characters"));
     }
     // Parsed by the `url` crate (WHATWG rules); kept as typed, so what the user
     // wrote is what others see.
@@ -413,6 +417,8 @@ mod tests {
         assert!(DisplayName::parse(&"é".repeat(101)).is_err());
         assert!(DisplayName::parse(&"é".repeat(100)).is_ok());
         assert!(DisplayName::parse("a\u{0}b").is_err());
+        // Bounded as sent: padding does not sneak past the limit.
+        assert!(DisplayName::parse(&format!(" {}", "é".repeat(100))).is_err());
     }
 
     #[test]

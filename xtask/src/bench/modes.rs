@@ -47,7 +47,7 @@ impl Bench {
                 hashes.push(token.hash().as_bytes().to_vec());
                 let access = self
                     .eddsa
-                    .issue(user, session, now)
+                    .issue(user, session, now, now)
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 writeln!(access_lines, "{access}")?;
                 writeln!(refresh_lines, "{}", token.expose())?;
@@ -263,7 +263,7 @@ impl Bench {
         let now = OffsetDateTime::now_utc();
         let mut lines = String::new();
         for (user, session) in &self.users {
-            writeln!(lines, "{}", keys.issue(*user, *session, now)?)?;
+            writeln!(lines, "{}", keys.issue(*user, *session, now, now)?)?;
         }
         std::fs::write(&file, lines)?;
         Ok(file)

@@ -90,6 +90,7 @@ impl Bench {
                     UserId::from_uuid(*user),
                     SessionId::from_uuid(*session),
                     now,
+                    now,
                 )
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let stored: Option<(Option<String>,)> =

@@ -141,6 +141,7 @@ async fn verify_email(
     security(("bearer" = [])),
     request_body = ChangeEmailRequest,
     responses(
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; sign in again", body = Problem, content_type = "application/problem+json"),
         (status = 202, description = "A confirmation link is mailed to the new address", body = AcceptedResponse),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong password (`invalid_credentials`) or invalid token", body = Problem, content_type = "application/problem+json"),
@@ -174,6 +175,7 @@ async fn change_email(
     security(("bearer" = [])),
     request_body = DeleteAccountRequest,
     responses(
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; sign in again", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "The account and every session are gone"),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong password (`invalid_credentials`) or invalid token", body = Problem, content_type = "application/problem+json"),

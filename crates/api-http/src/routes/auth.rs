@@ -216,6 +216,7 @@ async fn revoke_session(
     security(("bearer" = [])),
     request_body = ChangePasswordRequest,
     responses(
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; sign in again", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Password changed; other sessions revoked"),
         (status = 429, description = "Too many attempts (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong current password (`invalid_credentials`) or invalid token", body = Problem, content_type = "application/problem+json"),

@@ -92,6 +92,7 @@ mod tests {
         assert_eq!(jwt.access_ttl.whole_seconds(), 900);
         assert_eq!(config.tokens.auth.refresh_ttl.whole_seconds(), 2_592_000);
         assert_eq!(config.tokens.auth.reuse_grace.whole_seconds(), 10);
+        assert_eq!(config.tokens.auth.step_up_max_age.whole_seconds(), 300);
         assert_eq!(config.database.pool.max_connections, 20);
         assert_eq!(
             config.database.url.expose_secret(),

@@ -1,4 +1,5 @@
-//! `JWT_*`, `ACCESS_TOKEN_TTL`, `REFRESH_TOKEN_TTL`, `REFRESH_REUSE_GRACE`.
+//! `JWT_*`, `ACCESS_TOKEN_TTL`, `REFRESH_TOKEN_TTL`, `REFRESH_REUSE_GRACE`,
+//! `STEP_UP_MAX_AGE`.
 
 use domain::{AuthSettings, JwtAlgorithm, JwtConfig};
 
@@ -53,6 +54,7 @@ impl TokenSettings {
             auth: AuthSettings {
                 refresh_ttl: seconds("REFRESH_TOKEN_TTL", 2_592_000, 60)?,
                 reuse_grace: seconds("REFRESH_REUSE_GRACE", 10, 0)?,
+                step_up_max_age: seconds("STEP_UP_MAX_AGE", 300, 1)?,
             },
         })
     }

@@ -1,4 +1,5 @@
-//! Access tokens are validated in full, and fail closed.
+//! Access tokens are validated in full, and fail closed; what they say about
+//! the sign-in (`auth_time`) and the step-up it gates.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,7 +9,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::helpers::{TestApp, assert_problem, ed25519_pem, spawn_app};
+use crate::helpers::{
+    PASSWORD, TestApp, Tokens, assert_problem, ed25519_pem, spawn_app, spawn_app_with,
+};
 
 async fn kid(app: &TestApp) -> String {
     let jwks = app.get_json("/.well-known/jwks.json").await;
@@ -74,6 +77,94 @@ async fn issued_tokens_carry_the_contract_claims() {
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         900
     );
+    // OIDC `auth_time`: when this sign-in happened (here, just now).
+    let auth_time = claims["auth_time"].as_i64().expect("auth_time");
+    assert!((claims["iat"].as_i64().unwrap() - auth_time).abs() <= 1);
+}
+
+/// Step-up: password change, email change and account deletion need a sign-in
+/// from the last `STEP_UP_MAX_AGE`; refreshing keeps the sign-in's time, so only
+/// signing in again renews it.
+#[tokio::test]
+async fn sensitive_operations_need_a_recent_sign_in_that_refresh_does_not_renew() {
+    let app = spawn_app_with(&[("STEP_UP_MAX_AGE", "1")]).await;
+    let email = format!("step-up-{}@example.com", uuid::Uuid::new_v4().simple());
+    let first = app.register_as(&email).await;
+    let signed_in = claims_of(&first.access)["auth_time"].as_i64().unwrap();
+    let change_email = |access: String| {
+        let app = &app;
+        async move {
+            app.post_auth(
+                "/api/v1/auth/email/change",
+                &access,
+                Some(&json!({"new_email": "elsewhere@example.com", "password": PASSWORD})),
+            )
+            .await
+        }
+    };
+    // Fresh: allowed.
+    assert_eq!(
+        change_email(first.access.clone()).await.status(),
+        StatusCode::ACCEPTED
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let refreshed = app.refresh(&first.refresh).await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let refreshed = Tokens::from_body(refreshed.json().await.unwrap());
+    assert_eq!(
+        claims_of(&refreshed.access)["auth_time"].as_i64(),
+        Some(signed_in),
+        "a refresh is not a sign-in"
+    );
+    let password_change = app
+        .post_auth(
+            "/api/v1/auth/password/change",
+            &refreshed.access,
+            Some(&json!({"current_password": PASSWORD, "new_password": "a different passphrase"})),
+        )
+        .await;
+    let problem = assert_problem(
+        password_change,
+        StatusCode::FORBIDDEN,
+        "reauthentication_required",
+    )
+    .await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Sign in again")
+    );
+    assert_problem(
+        change_email(refreshed.access.clone()).await,
+        StatusCode::FORBIDDEN,
+        "reauthentication_required",
+    )
+    .await;
+    let delete = app
+        .delete_auth(
+            "/api/v1/users/me",
+            &refreshed.access,
+            &json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_problem(delete, StatusCode::FORBIDDEN, "reauthentication_required").await;
+    // The session itself is fine: only sensitive operations ask for more.
+    assert_eq!(app.me(&refreshed.access).await.status(), StatusCode::OK);
+
+    // Signing in again satisfies it.
+    let again = app.login(&email, PASSWORD).await;
+    let again = Tokens::from_body(again.json().await.unwrap());
+    assert!(claims_of(&again.access)["auth_time"].as_i64().unwrap() > signed_in);
+    let password_change = app
+        .post_auth(
+            "/api/v1/auth/password/change",
+            &again.access,
+            Some(&json!({"current_password": PASSWORD, "new_password": "a different passphrase"})),
+        )
+        .await;
+    assert_eq!(password_change.status(), StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]

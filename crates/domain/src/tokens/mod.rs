@@ -117,6 +117,10 @@ pub struct AccessClaims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// When the user signed in (OIDC `auth_time`): the session's start, kept
+    /// across refreshes. Absent from tokens issued before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 impl AccessClaims {
@@ -232,6 +236,7 @@ impl JwtKeys {
         &self,
         user: UserId,
         session: SessionId,
+        signed_in_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<String, TokenError> {
         let iat = now.unix_timestamp();
@@ -243,6 +248,7 @@ impl JwtKeys {
             iat,
             exp: iat + self.ttl.whole_seconds(),
             jti: Uuid::new_v4(),
+            auth_time: Some(signed_in_at.unix_timestamp()),
         };
         let mut header = Header::new(self.algorithm.jwt());
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
@@ -353,7 +359,9 @@ mod tests {
         let keys = keys(JwtAlgorithm::EdDSA);
         let cache = Remembered::default();
         let now = OffsetDateTime::now_utc();
-        let token = keys.issue(UserId::new(), SessionId::new(), now).unwrap();
+        let token = keys
+            .issue(UserId::new(), SessionId::new(), now, now)
+            .unwrap();
         let first = keys.verify_cached(&token, Some(&cache)).unwrap();
         assert_eq!(keys.verify_cached(&token, Some(&cache)).unwrap(), first);
         {
@@ -395,7 +403,12 @@ mod tests {
             let keys = keys(algorithm);
             let (user, session) = (UserId::new(), SessionId::new());
             let token = keys
-                .issue(user, session, OffsetDateTime::now_utc())
+                .issue(
+                    user,
+                    session,
+                    OffsetDateTime::now_utc(),
+                    OffsetDateTime::now_utc(),
+                )
                 .unwrap();
             let claims = keys.verify(&token).unwrap();
             assert_eq!(claims.user_id(), user);
@@ -410,7 +423,12 @@ mod tests {
     fn another_key_is_rejected_and_rotation_accepts_previous() {
         let old = keys(JwtAlgorithm::EdDSA);
         let token = old
-            .issue(UserId::new(), SessionId::new(), OffsetDateTime::now_utc())
+            .issue(
+                UserId::new(),
+                SessionId::new(),
+                OffsetDateTime::now_utc(),
+                OffsetDateTime::now_utc(),
+            )
             .unwrap();
         let new = keys(JwtAlgorithm::EdDSA);
         assert!(new.verify(&token).is_err());
@@ -441,7 +459,7 @@ mod tests {
         let keys = keys(JwtAlgorithm::EdDSA);
         let long_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
         let token = keys
-            .issue(UserId::new(), SessionId::new(), long_ago)
+            .issue(UserId::new(), SessionId::new(), long_ago, long_ago)
             .unwrap();
         assert!(matches!(keys.verify(&token), Err(TokenError::Expired)));
     }
