@@ -170,13 +170,13 @@ fn dashboard_rules(root: &Path) -> Result<std::path::PathBuf> {
     Ok(path)
 }
 
-enum Install {
+pub(crate) enum Install {
     Apt(&'static str),
     Pip(&'static str),
 }
 
 /// Whether `program` is on the PATH, installing it first if this machine lets us.
-fn ensure(program: &str, ways: &[Install]) -> bool {
+pub(crate) fn ensure(program: &str, ways: &[Install]) -> bool {
     if found(program) {
         return true;
     }

@@ -183,6 +183,15 @@ fn test(extra: &[String]) -> Result<()> {
         );
     }
     let python = python::ensure_tools()?;
+    // The gateway test puts a real nginx in front of the service.
+    if !deploy::ensure("nginx", &[deploy::Install::Apt("nginx")])
+        && !Path::new("/usr/sbin/nginx").exists()
+    {
+        bail!(
+            "the gateway tests need nginx with auth_request. Install it \
+             (Debian/Ubuntu: `apt-get install nginx`; macOS: `brew install nginx`)"
+        );
+    }
     tidy::tidy()?;
     // The committed query data must describe the queries and schema as they are.
     sqlx_data::prepare(&["--check".to_owned()])?;

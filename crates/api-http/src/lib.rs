@@ -71,6 +71,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     tags(
         (name = "auth", description = "Sign-up, sign-in, tokens"),
         (name = "sessions", description = "The user's devices"),
+        (name = "gateway", description = "Forward-auth for reverse proxies in front of other services"),
         (name = "users", description = "The signed-in user"),
         (name = "account", description = "Password reset, email verification and change, the account's audit trail"),
         (name = "oauth", description = "Sign-in with Google, GitHub or any OpenID Connect provider; linking providers"),
@@ -99,6 +100,7 @@ impl Modify for BearerAuth {
 fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
+        .merge(routes::gateway::router())
         .merge(routes::users::router())
         .merge(routes::account::router())
         .merge(routes::oauth::router())

@@ -61,6 +61,15 @@ async fn every_contract_metric_moves_by_what_the_traffic_did() {
     for _ in 0..5 {
         assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
     }
+    for token in [tokens.access.as_str(), "garbage"] {
+        let _ = app
+            .client
+            .get(app.url("/api/v1/auth/verify"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+    }
     assert_eq!(app.refresh(&tokens.refresh).await.status(), StatusCode::OK);
     let not_found = app
         .client
@@ -143,6 +152,11 @@ async fn every_contract_metric_moves_by_what_the_traffic_did() {
         ),
         1.0
     );
+
+    // Forward-auth: one allowed, one denied.
+    for outcome in ["allow", "deny"] {
+        assert_eq!(d("forward_auth_total", &[("outcome", outcome)]), 1.0);
+    }
 
     // Cache: 5 /me × (session, user, profile) lookups in L1; the database saw
     // only what missed.

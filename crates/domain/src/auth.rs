@@ -409,13 +409,17 @@ impl AuthService {
 
     /// The signed-in user with their profile.
     pub async fn me(&self, principal: &Principal) -> Result<(User, Option<Profile>), AuthError> {
-        let user = self
-            .users
-            .find_by_id(principal.user_id)
-            .await?
-            .ok_or(SESSION_EXPIRED)?;
+        let user = self.user(principal).await?;
         let profile = self.profiles.find_by_user(principal.user_id).await?;
         Ok((user, profile))
+    }
+
+    /// The signed-in user alone (forward-auth's identity, without the profile).
+    pub async fn user(&self, principal: &Principal) -> Result<User, AuthError> {
+        self.users
+            .find_by_id(principal.user_id)
+            .await?
+            .ok_or(SESSION_EXPIRED)
     }
 
     pub async fn logout(

@@ -7,7 +7,9 @@
 //! Dev-only: no production crate depends on it. It knows nothing of the
 //! service's types, so adapters, the service and xtask can all use it.
 
+mod nginx;
 mod smtp;
+pub use nginx::Nginx;
 pub use smtp::{SmtpSink, link_token, python, readable};
 
 use std::path::Path;

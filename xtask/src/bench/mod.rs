@@ -57,6 +57,8 @@ enum Mode {
     TwoTier,
     /// The same with HS256 tokens.
     TwoTierHs256,
+    /// `two-tier`, loading forward-auth (`GET /api/v1/auth/verify`) instead of `/me`.
+    ForwardAuth,
     /// `bench-floor` verifying HS256 tokens.
     Floor,
     /// `bench-floor` verifying EdDSA tokens.
@@ -64,11 +66,12 @@ enum Mode {
 }
 
 impl Mode {
-    const ALL: [Mode; 6] = [
+    const ALL: [Mode; 7] = [
         Mode::DbOnly,
         Mode::RedisOnly,
         Mode::TwoTier,
         Mode::TwoTierHs256,
+        Mode::ForwardAuth,
         Mode::Floor,
         Mode::FloorEddsa,
     ];
@@ -79,6 +82,7 @@ impl Mode {
             Mode::RedisOnly => "redis-only",
             Mode::TwoTier => "two-tier",
             Mode::TwoTierHs256 => "two-tier-hs256",
+            Mode::ForwardAuth => "forward-auth",
             Mode::Floor => "floor",
             Mode::FloorEddsa => "floor-eddsa",
         }
@@ -93,6 +97,14 @@ impl Mode {
 
     fn is_floor(self) -> bool {
         matches!(self, Mode::Floor | Mode::FloorEddsa)
+    }
+
+    /// The wrk script of its measured load.
+    fn script(self) -> &'static str {
+        match self {
+            Mode::ForwardAuth => "verify.lua",
+            _ => "me.lua",
+        }
     }
 
     fn hs256(self) -> bool {
@@ -130,7 +142,7 @@ impl Options {
         use lexopt::prelude::*;
         const USAGE: &str = "options: --quick --users N --concurrency N --duration SECONDS \
              --warmup SECONDS --large-users N --limits on|off \
-             --modes db-only,redis-only,two-tier,two-tier-hs256,floor,floor-eddsa";
+             --modes db-only,redis-only,two-tier,two-tier-hs256,forward-auth,floor,floor-eddsa";
         let mut parser = lexopt::Parser::from_args(args);
         while let Some(arg) = parser.next()? {
             match arg {
@@ -434,6 +446,7 @@ const DONE_LUA: &str = include_str!("../../lua/done.lua");
 
 /// Each thread walks the tokens from its own offset, round and round.
 const ME_LUA: &str = include_str!("../../lua/me.lua");
+const VERIFY_LUA: &str = include_str!("../../lua/verify.lua");
 
 /// Every token once: thread t takes tokens t, t+T, t+2T… then idles on /healthz.
 const ONCE_LUA: &str = include_str!("../../lua/once.lua");

@@ -87,6 +87,7 @@ impl Bench {
     pub(super) fn write_lua(&self) -> Result<()> {
         for (name, body) in [
             ("me.lua", ME_LUA),
+            ("verify.lua", VERIFY_LUA),
             ("refresh.lua", REFRESH_LUA),
             ("login.lua", LOGIN_LUA),
             ("mixed.lua", MIXED_LUA),
@@ -138,7 +139,7 @@ impl Bench {
                 env.push(("JWT_ALGORITHM".into(), "HS256".into()));
                 env.push(("JWT_SECRET".into(), HS256_SECRET.into()));
             }
-            Mode::TwoTier | Mode::Floor | Mode::FloorEddsa => {}
+            Mode::TwoTier | Mode::ForwardAuth | Mode::Floor | Mode::FloorEddsa => {}
         }
         env
     }
@@ -188,7 +189,7 @@ impl Bench {
         let tokens = [("BENCH_TOKENS", tokens_file.display().to_string())];
         self.wrk(
             &service.base,
-            "me.lua",
+            mode.script(),
             self.options.warmup,
             self.options.concurrency,
             &tokens,
@@ -202,7 +203,7 @@ impl Bench {
         let cpu0 = cpu_seconds(pid)?;
         let load = self.wrk(
             &service.base,
-            "me.lua",
+            mode.script(),
             self.options.duration,
             self.options.concurrency,
             &tokens,

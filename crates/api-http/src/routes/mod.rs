@@ -1,5 +1,6 @@
 pub(crate) mod account;
 pub(crate) mod auth;
+pub(crate) mod gateway;
 pub(crate) mod oauth;
 pub(crate) mod system;
 pub(crate) mod users;

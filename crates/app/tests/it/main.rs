@@ -9,6 +9,7 @@ mod cache;
 mod errors;
 #[cfg(feature = "cache")]
 mod fuzz;
+mod gateway;
 mod limits;
 mod logs;
 mod oauth;

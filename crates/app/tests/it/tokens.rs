@@ -13,17 +13,17 @@ use crate::helpers::{
     PASSWORD, TestApp, Tokens, assert_problem, ed25519_pem, spawn_app, spawn_app_with,
 };
 
-async fn kid(app: &TestApp) -> String {
+pub(crate) async fn kid(app: &TestApp) -> String {
     let jwks = app.get_json("/.well-known/jwks.json").await;
     jwks["keys"][0]["kid"].as_str().unwrap().to_owned()
 }
 
-fn claims_of(token: &str) -> Value {
+pub(crate) fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
-fn sign(pem: &str, kid: &str, typ: &str, claims: &Value) -> String {
+pub(crate) fn sign(pem: &str, kid: &str, typ: &str, claims: &Value) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
     header.typ = Some(typ.to_owned());
     header.kid = Some(kid.to_owned());

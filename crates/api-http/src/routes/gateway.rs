@@ -1,0 +1,90 @@
+//! `GET /api/v1/auth/verify`: forward-auth for reverse proxies (nginx
+//! `auth_request`, Traefik ForwardAuth, Envoy `ext_authz`, Caddy
+//! `forward_auth`). The proxy passes the original request's `Authorization`;
+//! the answer is 200 with the identity in headers, or 401. It is `/me`'s path —
+//! the verified-token cache, the session and the user from the two-tier cache —
+//! without a body, so a logout anywhere is seen by the next proxied request.
+
+use std::sync::OnceLock;
+
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use metrics::Counter;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, Problem};
+use crate::extract::AuthUser;
+use crate::state::AppState;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(verify))
+}
+
+const USER_ID: HeaderName = HeaderName::from_static("x-auth-user-id");
+const SESSION_ID: HeaderName = HeaderName::from_static("x-auth-session-id");
+const EMAIL: HeaderName = HeaderName::from_static("x-auth-email");
+const ROLES: HeaderName = HeaderName::from_static("x-auth-roles");
+
+/// `forward_auth_total{outcome}`, looked up once: this is a hot path.
+fn counted(allowed: bool) {
+    static COUNTERS: OnceLock<[Counter; 2]> = OnceLock::new();
+    let [allow, deny] = COUNTERS.get_or_init(|| {
+        [
+            metrics::counter!("forward_auth_total", "outcome" => "allow"),
+            metrics::counter!("forward_auth_total", "outcome" => "deny"),
+        ]
+    });
+    if allowed { allow } else { deny }.increment(1);
+}
+
+/// Whether the proxied request's bearer token is valid and its session active.
+#[utoipa::path(
+    get, path = "/api/v1/auth/verify", tag = "gateway",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Signed in; the identity is in the headers, the body is empty",
+            headers(
+                ("X-Auth-User-Id" = String, description = "The user's id (UUID)"),
+                ("X-Auth-Session-Id" = String, description = "The session's id (UUID)"),
+                ("X-Auth-Email" = String, description = "The user's email address"),
+                ("X-Auth-Roles" = String, description = "The user's roles, comma-separated (empty for none)"),
+            )),
+        (status = 401, description = "Missing, malformed, invalid or expired token, or an ended session (`unauthorized`, with `WWW-Authenticate`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn verify(
+    State(state): State<AppState>,
+    principal: Result<AuthUser, ApiError>,
+) -> Result<Response, ApiError> {
+    let identity = match principal {
+        Ok(AuthUser(principal)) => state
+            .auth
+            .user(&principal)
+            .await
+            .map(|user| (principal, user))
+            .map_err(ApiError::from),
+        Err(error) => Err(error),
+    };
+    let (principal, user) = match identity {
+        Ok(identity) => identity,
+        Err(error) => {
+            if error.status() == StatusCode::UNAUTHORIZED {
+                counted(false);
+            }
+            return Err(error);
+        }
+    };
+    counted(true);
+    let header =
+        |value: String| HeaderValue::from_bytes(value.as_bytes()).map_err(ApiError::internal);
+    let headers = [
+        (USER_ID, header(principal.user_id.to_string())?),
+        (SESSION_ID, header(principal.session_id.to_string())?),
+        (EMAIL, header(user.email.as_str().to_owned())?),
+        // Roles arrive with the admin API; until then every user has none.
+        (ROLES, HeaderValue::from_static("")),
+    ];
+    Ok((StatusCode::OK, headers).into_response())
+}
