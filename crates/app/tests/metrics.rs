@@ -192,13 +192,14 @@ async fn every_contract_metric_moves_by_what_the_traffic_did() {
             )
         );
     }
+    // Without the cache: 5 /me and the allowed forward-auth each read the session.
     #[cfg(not(feature = "cache"))]
     assert_eq!(
         d(
             "db_queries_total",
             &[("repo", "sessions"), ("op", "find_by_id")]
         ),
-        5.0
+        6.0
     );
     // The database: the failed and the good login read credentials.
     assert_eq!(

@@ -99,11 +99,11 @@ impl Mode {
         matches!(self, Mode::Floor | Mode::FloorEddsa)
     }
 
-    /// The wrk script of its measured load.
-    fn script(self) -> &'static str {
+    /// The path its measured load requests.
+    fn path(self) -> &'static str {
         match self {
-            Mode::ForwardAuth => "verify.lua",
-            _ => "me.lua",
+            Mode::ForwardAuth => "/api/v1/auth/verify",
+            _ => "/api/v1/auth/me",
         }
     }
 
@@ -446,7 +446,6 @@ const DONE_LUA: &str = include_str!("../../lua/done.lua");
 
 /// Each thread walks the tokens from its own offset, round and round.
 const ME_LUA: &str = include_str!("../../lua/me.lua");
-const VERIFY_LUA: &str = include_str!("../../lua/verify.lua");
 
 /// Every token once: thread t takes tokens t, t+T, t+2T… then idles on /healthz.
 const ONCE_LUA: &str = include_str!("../../lua/once.lua");

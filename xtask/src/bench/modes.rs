@@ -87,7 +87,6 @@ impl Bench {
     pub(super) fn write_lua(&self) -> Result<()> {
         for (name, body) in [
             ("me.lua", ME_LUA),
-            ("verify.lua", VERIFY_LUA),
             ("refresh.lua", REFRESH_LUA),
             ("login.lua", LOGIN_LUA),
             ("mixed.lua", MIXED_LUA),
@@ -186,10 +185,13 @@ impl Bench {
         if self.me_body_len == 0 {
             self.me_body_len = me_body_len(&service.base, &tokens_file).await?;
         }
-        let tokens = [("BENCH_TOKENS", tokens_file.display().to_string())];
+        let tokens = [
+            ("BENCH_TOKENS", tokens_file.display().to_string()),
+            ("BENCH_PATH", mode.path().to_owned()),
+        ];
         self.wrk(
             &service.base,
-            mode.script(),
+            "me.lua",
             self.options.warmup,
             self.options.concurrency,
             &tokens,
@@ -203,7 +205,7 @@ impl Bench {
         let cpu0 = cpu_seconds(pid)?;
         let load = self.wrk(
             &service.base,
-            mode.script(),
+            "me.lua",
             self.options.duration,
             self.options.concurrency,
             &tokens,
