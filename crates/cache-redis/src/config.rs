@@ -85,3 +85,106 @@ impl CacheConfig {
         self.l1_max_entries > 0 && !self.l1_ttl.is_zero()
     }
 }
+
+/// `REDIS_URL` in the form fred reads. fred takes a cluster's or a sentinel
+/// group's further nodes as `?node=host:port` parameters; operators (and every
+/// other client) write them as a seed list,
+/// `redis-cluster://[user:pass@]h1:p1,h2:p2,h3:p3[/db][?…]`. Both forms are
+/// accepted: a seed list becomes fred's form, anything else passes unchanged.
+pub fn fred_url(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_owned();
+    };
+    if !(scheme.ends_with("-cluster") || scheme.ends_with("-sentinel")) {
+        return raw.to_owned();
+    }
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, hosts) = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => (format!("{userinfo}@"), hosts),
+        None => (String::new(), authority),
+    };
+    let mut hosts = hosts.split(',').map(str::trim).filter(|h| !h.is_empty());
+    let Some(first) = hosts.next() else {
+        return raw.to_owned();
+    };
+    let nodes: Vec<String> = hosts.map(|host| format!("node={host}")).collect();
+    if nodes.is_empty() {
+        return raw.to_owned();
+    }
+    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+    let query = if query.is_empty() {
+        nodes.join("&")
+    } else {
+        format!("{query}&{}", nodes.join("&"))
+    };
+    format!("{scheme}://{userinfo}{first}{path}?{query}")
+}
+
+/// Whether fred can read `raw` (after [`fred_url`]); the reason when not. The
+/// reason never repeats the URL, which may hold a password.
+pub fn check_url(raw: &str) -> Result<(), String> {
+    fred::types::config::Config::from_url(&fred_url(raw))
+        .map(drop)
+        .map_err(|error| error.details().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_url, fred_url};
+    use fred::types::config::{Config, ServerConfig};
+
+    /// The servers fred will use, sorted (fred keeps its own order).
+    fn hosts(url: &str) -> Vec<String> {
+        let config = Config::from_url(&fred_url(url)).expect("fred reads it");
+        let mut hosts = match config.server {
+            ServerConfig::Clustered { hosts, .. } | ServerConfig::Sentinel { hosts, .. } => hosts
+                .iter()
+                .map(|h| format!("{}:{}", h.host, h.port))
+                .collect(),
+            ServerConfig::Centralized { server } => {
+                vec![format!("{}:{}", server.host, server.port)]
+            }
+        };
+        hosts.sort();
+        hosts
+    }
+
+    #[test]
+    fn seed_lists_become_freds_node_parameters() {
+        let seeds = "redis-cluster://127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103";
+        assert_eq!(
+            fred_url(seeds),
+            "redis-cluster://127.0.0.1:7101?node=127.0.0.1:7102&node=127.0.0.1:7103"
+        );
+        assert_eq!(
+            hosts(seeds),
+            ["127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103"]
+        );
+        // Credentials, a database and a query survive.
+        assert_eq!(
+            fred_url("rediss-cluster://u:p%40ss@a:1,b:2/0?x=y"),
+            "rediss-cluster://u:p%40ss@a:1/0?x=y&node=b:2"
+        );
+        assert_eq!(
+            hosts("redis-sentinel://s1:26379,s2:26379/0?sentinelServiceName=mymaster"),
+            ["s1:26379", "s2:26379"]
+        );
+    }
+
+    #[test]
+    fn freds_own_forms_and_single_servers_pass_unchanged() {
+        for url in [
+            "redis://127.0.0.1:6379/0",
+            "redis-cluster://a:1?node=b:2&node=c:3",
+            "redis-sentinel://s1:26379/0?sentinelServiceName=m&node=s2:26379",
+        ] {
+            assert_eq!(fred_url(url), url);
+        }
+        assert_eq!(
+            hosts("redis-cluster://a:1?node=b:2&node=c:3"),
+            ["a:1", "b:2", "c:3"]
+        );
+        assert!(check_url("redis-cluster://a:1,b:notaport").is_err());
+    }
+}

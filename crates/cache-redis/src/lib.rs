@@ -40,7 +40,7 @@ use fred::types::config::{Config as RedisConfig, ReconnectPolicy};
 use tokio::task::JoinHandle;
 
 pub use crate::codec::CacheValue;
-pub use crate::config::{CacheConfig, Ttls};
+pub use crate::config::{CacheConfig, Ttls, check_url, fred_url};
 pub use crate::keys::{ENCODING_VERSION, Entity, Key};
 pub use crate::metrics::CacheStats;
 pub use crate::repos::Cached;
@@ -101,8 +101,8 @@ impl Cache {
     /// waits for Redis: until it answers, reads go to L1 and the repository.
     /// Must be called inside a Tokio runtime.
     pub fn connect(redis_url: &str, config: CacheConfig) -> Result<Self, CacheError> {
-        let redis =
-            RedisConfig::from_url(redis_url).map_err(|e| CacheError(e.details().to_owned()))?;
+        let redis = RedisConfig::from_url(&fred_url(redis_url))
+            .map_err(|e| CacheError(e.details().to_owned()))?;
         let mut builder = Builder::from_config(redis);
         builder
             .with_config(|c| c.fail_fast = false)

@@ -7,8 +7,10 @@
 //! Dev-only: no production crate depends on it. It knows nothing of the
 //! service's types, so adapters, the service and xtask can all use it.
 
+mod cluster;
 mod nginx;
 mod smtp;
+pub use cluster::RedisCluster;
 pub use nginx::Nginx;
 pub use smtp::{SmtpSink, link_token, python, readable};
 

@@ -70,11 +70,22 @@ mod redis {
     /// (the password percent-encoded).
     pub(super) fn url(env: &Env<'_>) -> Result<SecretString> {
         if let Some(raw) = env.get("REDIS_URL") {
-            let scheme_ok = Url::parse(&raw).is_ok_and(|url| SCHEMES.contains(&url.scheme()));
+            let scheme_ok = raw
+                .split_once("://")
+                .is_some_and(|(scheme, _)| SCHEMES.contains(&scheme));
             if !scheme_ok {
                 return Err(ConfigError::new(
                     "REDIS_URL",
                     "must start with redis://, rediss://, redis-cluster:// or redis-sentinel://",
+                ));
+            }
+            // Read as the cache will read it (a seed list of cluster or
+            // sentinel nodes included), so a bad URL stops start-up here, with
+            // the reason — never the URL, which may hold a password.
+            if let Err(reason) = cache_redis::check_url(&raw) {
+                return Err(ConfigError::new(
+                    "REDIS_URL",
+                    format!("is not a Redis URL the cache can read ({reason})"),
                 ));
             }
             return Ok(SecretString::from(raw));

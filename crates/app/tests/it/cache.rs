@@ -79,23 +79,52 @@ async fn a_warm_me_touches_neither_the_database_nor_redis() {
 async fn two_instances_see_each_others_writes_at_once() {
     let a = spawn_app_with(&[]).await;
     let b = spawn_peer(&a, &[]).await;
+    writes_on_one_are_seen_on_the_other(&a, &b).await;
+}
+
+/// The operators' form of `REDIS_URL` for a cluster — a seed list — and a real
+/// 3-master Redis Cluster: both instances connect, cache, rate-limit (one key
+/// per script: no CROSSSLOT) and see each other's invalidations (classic
+/// pub/sub is broadcast to every node of a cluster).
+#[tokio::test]
+async fn a_redis_cluster_given_as_a_seed_list_serves_two_instances() {
+    let cluster = testkit::RedisCluster::start(3)
+        .expect("a Redis Cluster (redis-server and redis-cli must be installed)");
+    let a = spawn_app_with(&[("REDIS_URL", &cluster.url())]).await;
+    let b = spawn_peer(&a, &[]).await;
+    for app in [&a, &b] {
+        assert_eq!(app.get_json("/readyz").await["redis"], "up");
+    }
+    writes_on_one_are_seen_on_the_other(&a, &b).await;
+    let prefix = &a.env["REDIS_KEY_PREFIX"];
+    assert!(
+        !cluster.keys(&format!("{prefix}:v1:rate:*")).is_empty(),
+        "the login's rate-limit scripts ran on the cluster"
+    );
+    assert!(
+        !cluster.keys(&format!("{prefix}:v1:user:*")).is_empty(),
+        "users are cached on the cluster"
+    );
+}
+
+async fn writes_on_one_are_seen_on_the_other(a: &TestApp, b: &TestApp) {
     let tokens = a.register().await;
     // Both instances warm their L1.
     assert_eq!(
-        me_ok(&a, &tokens.access).await["user"]["profile"],
+        me_ok(a, &tokens.access).await["user"]["profile"],
         Value::Null
     );
     assert_eq!(
-        me_ok(&b, &tokens.access).await["user"]["profile"],
+        me_ok(b, &tokens.access).await["user"]["profile"],
         Value::Null
     );
 
     assert_eq!(
-        put_bio(&a, &tokens.access, "written on A").await,
+        put_bio(a, &tokens.access, "written on A").await,
         StatusCode::OK
     );
     eventually("B sees A's profile change", async || {
-        me_ok(&b, &tokens.access).await["user"]["profile"]["bio"] == "written on A"
+        me_ok(b, &tokens.access).await["user"]["profile"]["bio"] == "written on A"
     })
     .await;
 
@@ -103,7 +132,7 @@ async fn two_instances_see_each_others_writes_at_once() {
     let second = a.login(&tokens.response.user.email, PASSWORD).await;
     let second: TokenResponse = second.json().await.unwrap();
     let second = second.access_token;
-    me_ok(&b, &second).await;
+    me_ok(b, &second).await;
     assert_eq!(
         a.post_auth("/api/v1/auth/logout", &tokens.access, None)
             .await
@@ -119,7 +148,7 @@ async fn two_instances_see_each_others_writes_at_once() {
         StatusCode::UNAUTHORIZED,
         "A at once"
     );
-    me_ok(&b, &second).await;
+    me_ok(b, &second).await;
     // Logout everywhere on B: A rejects the other session.
     assert_eq!(
         b.post_auth("/api/v1/auth/logout-all", &second, None)
