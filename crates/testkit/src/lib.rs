@@ -9,9 +9,11 @@
 
 mod cluster;
 mod nginx;
+mod sentinel;
 mod smtp;
 pub use cluster::RedisCluster;
 pub use nginx::Nginx;
+pub use sentinel::{RedisSentinel, SENTINEL_SERVICE};
 pub use smtp::{SmtpSink, link_token, python, readable};
 
 use std::path::Path;

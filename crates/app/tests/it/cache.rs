@@ -107,6 +107,34 @@ async fn a_redis_cluster_given_as_a_seed_list_serves_two_instances() {
     );
 }
 
+/// A Sentinel group (a master, a replica, three sentinels) given as a seed list
+/// of sentinels: fred asks them for the master; both instances cache on it
+/// and see each other's invalidations.
+#[tokio::test]
+async fn a_redis_sentinel_group_given_as_a_seed_list_serves_two_instances() {
+    let group = testkit::RedisSentinel::start()
+        .expect("a Sentinel group (redis-server and redis-cli must be installed)");
+    let a = spawn_app_with(&[("REDIS_URL", &group.url())]).await;
+    let b = spawn_peer(&a, &[]).await;
+    for app in [&a, &b] {
+        assert_eq!(app.get_json("/readyz").await["redis"], "up");
+    }
+    writes_on_one_are_seen_on_the_other(&a, &b).await;
+    let prefix = &a.env["REDIS_KEY_PREFIX"];
+    let keys = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &group.master_port().to_string(),
+            "--scan",
+            "--pattern",
+        ])
+        .arg(format!("{prefix}:v1:*"))
+        .output()
+        .unwrap();
+    let keys = String::from_utf8_lossy(&keys.stdout);
+    assert!(keys.contains(":rate:") && keys.contains(":user:"), "{keys}");
+}
+
 async fn writes_on_one_are_seen_on_the_other(a: &TestApp, b: &TestApp) {
     let tokens = a.register().await;
     // Both instances warm their L1.
