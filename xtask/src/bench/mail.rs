@@ -112,7 +112,7 @@ async fn wait_for_unsent(db: &mut PgConnection, want: i64, limit: Duration) -> R
     }
 }
 
-fn percentile(samples: &[f64], q: f64) -> f64 {
+pub(super) fn percentile(samples: &[f64], q: f64) -> f64 {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted

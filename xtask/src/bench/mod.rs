@@ -19,6 +19,7 @@ mod mail;
 mod modes;
 mod procs;
 mod report;
+mod revocation;
 mod workloads;
 
 use procs::Redis;
@@ -219,6 +220,7 @@ struct Report {
     login_per_core: Option<f64>,
     mixed: Option<Mixed>,
     mail: Option<mail::MailDrain>,
+    revocation: Option<revocation::Revocation>,
     l1_bytes_per_user: Option<LargeL1>,
 }
 
@@ -338,6 +340,7 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
     bench.throughput(&mut report).await?;
     bench.prepare_database(bench.options.users).await?;
     report.mail = Some(bench.mail_drain().await?);
+    report.revocation = Some(bench.revocation().await?);
     report.l1_bytes_per_user = Some(bench.large_l1().await?);
     write_report(&report, &bench.dir)?;
     let errors: u64 = report.modes.iter().map(|m| m.load.errors).sum::<u64>()

@@ -153,6 +153,22 @@ impl Bench {
         extra: &[(&str, String)],
     ) -> Result<Service> {
         self.redis.flush()?;
+        self.spawn_service(mode, extra, mode.name()).await
+    }
+
+    /// A second instance beside a running one: the same database and Redis,
+    /// nothing flushed.
+    pub(super) async fn start_peer(&self, mode: Mode) -> Result<Service> {
+        let log = format!("{}-peer", mode.name());
+        self.spawn_service(mode, &[], &log).await
+    }
+
+    async fn spawn_service(
+        &self,
+        mode: Mode,
+        extra: &[(&str, String)],
+        log: &str,
+    ) -> Result<Service> {
         let (port, metrics_port) = (testkit::free_port(), testkit::free_port());
         let mut command = Command::new(&self.binary);
         command
@@ -161,7 +177,7 @@ impl Bench {
             .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(
-                self.dir.join(format!("server-{}.log", mode.name())),
+                self.dir.join(format!("server-{log}.log")),
             )?));
         let child = command.spawn().context("start the service")?;
         let service = Service {

@@ -142,6 +142,13 @@ fn workloads_markdown(r: &Report, md: &mut String) {
             m.cache_errors
         );
     }
+    if let Some(v) = &r.revocation {
+        let _ = writeln!(
+            md,
+            "\nRevocation across instances: {} logouts on instance A, each followed by polling instance B's forward-auth — A's `204` to B's first `401`: p50 {:.2} ms, **p99 {:.2} ms**, max {:.2} ms.",
+            v.logouts, v.p50_ms, v.p99_ms, v.max_ms
+        );
+    }
     if let Some(m) = &r.mail {
         let _ = writeln!(
             md,
