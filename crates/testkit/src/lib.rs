@@ -9,10 +9,12 @@
 
 mod cluster;
 mod nginx;
+mod postgres;
 mod sentinel;
 mod smtp;
 pub use cluster::RedisCluster;
 pub use nginx::Nginx;
+pub use postgres::PostgresServer;
 pub use sentinel::{RedisSentinel, SENTINEL_SERVICE};
 pub use smtp::{SmtpSink, link_token, python, readable};
 

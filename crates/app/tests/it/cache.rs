@@ -135,6 +135,49 @@ async fn a_redis_sentinel_group_given_as_a_seed_list_serves_two_instances() {
     assert!(keys.contains(":rate:") && keys.contains(":user:"), "{keys}");
 }
 
+/// PostgreSQL crashes (`pg_ctl stop -m immediate` on a server of the test's
+/// own): what needs the database fails as a 503 problem within the pool's
+/// acquire timeout, readiness says so, a signed-in user's cached reads keep
+/// answering (no revocation can commit while the database is down, so none is
+/// missed), and everything recovers by itself when it is back.
+#[tokio::test]
+async fn a_postgres_crash_fails_fast_keeps_cached_reads_and_recovers() {
+    let postgres = testkit::PostgresServer::start();
+    let app = spawn_app_with(&[("DATABASE_URL", &postgres.url())]).await;
+    let tokens = app.register().await;
+    me_ok(&app, &tokens.access).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    me_ok(&app, &tokens.access).await;
+
+    postgres.crash();
+    for _ in 0..3 {
+        me_ok(&app, &tokens.access).await;
+    }
+    let email = tokens.response.user.email.clone();
+    let login = app.login(&email, PASSWORD).await;
+    crate::helpers::assert_problem(
+        login,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.json::<Value>().await.unwrap()["postgres"], "down");
+
+    postgres.resume();
+    let mut recovered = false;
+    for _ in 0..150 {
+        if app.login(&email, PASSWORD).await.status() == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "sign-in works again once PostgreSQL is back");
+    assert_eq!(app.get_json("/readyz").await["postgres"], "up");
+}
+
 async fn writes_on_one_are_seen_on_the_other(a: &TestApp, b: &TestApp) {
     let tokens = a.register().await;
     // Both instances warm their L1.
