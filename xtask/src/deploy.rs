@@ -182,7 +182,7 @@ pub(crate) fn ensure(program: &str, ways: &[Install]) -> bool {
     }
     for way in ways {
         let installed = match way {
-            Install::Apt(package) if found("apt-get") && is_root() => {
+            Install::Apt(package) if found("apt-get") && testkit::is_root() => {
                 println!("xtask: installing {package} (apt-get) for {program}");
                 quiet("apt-get", &["update", "-qq"])
                     && quiet(
@@ -211,13 +211,6 @@ fn quiet(program: &str, args: &[&str]) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
 
 fn compose_available() -> bool {

@@ -341,7 +341,7 @@ fn ensure_postgres(url: &str) -> Result<()> {
             return wait_for(&host, port, "PostgreSQL");
         }
     }
-    if let Some(bin) = postgres_bin_dir() {
+    if let Some(bin) = testkit::postgres_bin_dir() {
         start_throwaway_postgres(&bin, port)?;
         return wait_for(&host, port, "PostgreSQL");
     }
@@ -353,43 +353,14 @@ fn ensure_postgres(url: &str) -> Result<()> {
     )
 }
 
-fn postgres_bin_dir() -> Option<PathBuf> {
-    if found("initdb") && found("pg_ctl") {
-        return Some(PathBuf::new());
-    }
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
-        .filter(|bin| bin.join("initdb").exists())
-        .collect();
-    versions.sort();
-    versions.pop()
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 /// A throwaway cluster under `target/dev-services/postgres` (trust auth, user
 /// `postgres`), owned by the `postgres` user when we are root (initdb refuses root).
 fn start_throwaway_postgres(bin: &Path, port: u16) -> Result<()> {
     let dir = root().join("target/dev-services/postgres");
     let data = dir.join("data");
     std::fs::create_dir_all(&dir)?;
-    let as_user = |program: &str| -> Command {
-        let program = bin.join(program);
-        if is_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(program);
-            command
-        } else {
-            Command::new(program)
-        }
-    };
-    if is_root() {
+    let as_user = |program: &str| testkit::as_postgres(bin, program);
+    if testkit::is_root() {
         run({
             let mut chown = Command::new("chown");
             chown.args(["-R", "postgres"]).arg(&dir);

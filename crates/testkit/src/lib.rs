@@ -14,7 +14,7 @@ mod sentinel;
 mod smtp;
 pub use cluster::RedisCluster;
 pub use nginx::Nginx;
-pub use postgres::PostgresServer;
+pub use postgres::{PostgresServer, as_postgres, is_root, postgres_bin_dir};
 pub use sentinel::{RedisSentinel, SENTINEL_SERVICE};
 pub use smtp::{SmtpSink, link_token, python, readable};
 

@@ -4,7 +4,7 @@
 //! checkpoint — and bring it back. Run as the `postgres` user when the test
 //! runs as root (initdb refuses root). Stopped and removed when dropped.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,26 +16,48 @@ pub struct PostgresServer {
     port: u16,
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// The newest `/usr/lib/postgresql/*/bin` with `initdb`.
-fn bin_dir() -> PathBuf {
+/// Where PostgreSQL's server programs are: the PATH (an empty path) when
+/// `initdb` and `pg_ctl` are on it, else the newest `/usr/lib/postgresql/*/bin`
+/// (Debian keeps them off the PATH).
+pub fn postgres_bin_dir() -> Option<PathBuf> {
+    let on_path = |program: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {program}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if on_path("initdb") && on_path("pg_ctl") {
+        return Some(PathBuf::new());
+    }
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|dir| {
-            dir.filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
-                .filter(|bin| bin.join("initdb").exists())
-                .collect()
-        })
-        .unwrap_or_default();
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists())
+        .collect();
     versions.sort();
-    versions
-        .pop()
-        .expect("PostgreSQL's server binaries (Debian: apt-get install postgresql)")
+    versions.pop()
+}
+
+/// `program` from `bin`, run as the `postgres` user when we are root (initdb
+/// and postgres refuse root).
+pub fn as_postgres(bin: &Path, program: &str) -> Command {
+    let program = bin.join(program);
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
 }
 
 impl PostgresServer {
@@ -43,7 +65,8 @@ impl PostgresServer {
         let dir = std::env::temp_dir().join(unique_name("czt-pg"));
         std::fs::create_dir_all(&dir).expect("postgres directory");
         let server = Self {
-            bin: bin_dir(),
+            bin: postgres_bin_dir()
+                .expect("PostgreSQL's server binaries (Debian: apt-get install postgresql)"),
             dir,
             port: free_port(),
         };
@@ -69,14 +92,7 @@ impl PostgresServer {
     }
 
     fn command(&self, program: &str) -> Command {
-        let program = self.bin.join(program);
-        if is_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(program);
-            command
-        } else {
-            Command::new(program)
-        }
+        as_postgres(&self.bin, program)
     }
 
     fn pg_ctl(&self, args: &[&str]) -> bool {
