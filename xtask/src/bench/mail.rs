@@ -111,12 +111,3 @@ async fn wait_for_unsent(db: &mut PgConnection, want: i64, limit: Duration) -> R
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
-
-pub(super) fn percentile(samples: &[f64], q: f64) -> f64 {
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted
-        .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
-        .copied()
-        .unwrap_or_default()
-}

@@ -431,6 +431,16 @@ fn write_report(report: &Report, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The `q` quantile of `samples` (nearest rank).
+fn percentile(samples: &[f64], q: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+        .copied()
+        .unwrap_or_default()
+}
+
 fn jwt_config(algorithm: JwtAlgorithm, key: &str) -> JwtConfig {
     JwtConfig {
         algorithm,

@@ -64,8 +64,8 @@ impl Bench {
         b.stop();
         let revocation = Revocation {
             logouts: delays.len(),
-            p50_ms: super::mail::percentile(&delays, 0.50),
-            p99_ms: super::mail::percentile(&delays, 0.99),
+            p50_ms: percentile(&delays, 0.50),
+            p99_ms: percentile(&delays, 0.99),
             max_ms: delays.iter().copied().fold(0.0, f64::max),
         };
         println!(

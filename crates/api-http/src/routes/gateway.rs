@@ -58,31 +58,46 @@ async fn verify(
     State(state): State<AppState>,
     principal: Result<AuthUser, ApiError>,
 ) -> Result<Response, ApiError> {
-    let identity = match principal {
-        Ok(AuthUser(principal)) => state
-            .auth
-            .user(&principal)
-            .await
-            .map(|user| (principal, user))
-            .map_err(ApiError::from),
-        Err(error) => Err(error),
+    let identity = async {
+        let AuthUser(principal) = principal?;
+        let user = state.auth.user(&principal).await?;
+        Ok::<_, ApiError>((principal, user))
     };
-    let (principal, user) = match identity {
-        Ok(identity) => identity,
-        Err(error) => {
-            if error.status() == StatusCode::UNAUTHORIZED {
-                counted(false);
-            }
-            return Err(error);
+    let (principal, user) = identity.await.inspect_err(|error| {
+        if error.status() == StatusCode::UNAUTHORIZED {
+            counted(false);
         }
-    };
+    })?;
     counted(true);
+    // Ids are formatted on the stack; each header value is one copy.
+    let mut user_id = uuid::Uuid::encode_buffer();
+    let mut session_id = uuid::Uuid::encode_buffer();
+    // Bytes, not `from_str`: an address may be Unicode (UTF-8 is obs-text to
+    // HTTP); it never holds control characters (`Email::parse`).
     let header =
-        |value: String| HeaderValue::from_bytes(value.as_bytes()).map_err(ApiError::internal);
+        |value: &str| HeaderValue::from_bytes(value.as_bytes()).map_err(ApiError::internal);
     let headers = [
-        (USER_ID, header(principal.user_id.to_string())?),
-        (SESSION_ID, header(principal.session_id.to_string())?),
-        (EMAIL, header(user.email.as_str().to_owned())?),
+        (
+            USER_ID,
+            header(
+                principal
+                    .user_id
+                    .as_uuid()
+                    .hyphenated()
+                    .encode_lower(&mut user_id),
+            )?,
+        ),
+        (
+            SESSION_ID,
+            header(
+                principal
+                    .session_id
+                    .as_uuid()
+                    .hyphenated()
+                    .encode_lower(&mut session_id),
+            )?,
+        ),
+        (EMAIL, header(user.email.as_str())?),
         // Roles arrive with the admin API; until then every user has none.
         (ROLES, HeaderValue::from_static("")),
     ];

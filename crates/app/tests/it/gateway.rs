@@ -47,6 +47,14 @@ async fn forward_auth_answers_with_the_identity_or_401() {
     assert_eq!(header("x-auth-email"), tokens.response.user.email);
     assert_eq!(header("x-auth-roles"), "");
     assert!(response.bytes().await.unwrap().is_empty());
+    // A Unicode address travels as its UTF-8 bytes, not as a 500.
+    let unicode = app.register_as("zoë@exämple.com").await;
+    let response = verify(&app, Some(&unicode.access)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["x-auth-email"].as_bytes(),
+        "zoë@exämple.com".as_bytes()
+    );
 
     assert_denied(&app, None).await;
     let mut tampered = tokens.access.clone();
