@@ -112,6 +112,15 @@ pub struct Problem {
     /// Present with `validation_failed`: one entry per invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldProblem>>,
+    /// Present with `mfa_required`: completes the sign-in at
+    /// `POST /api/v1/auth/mfa/verify` (single use, 5 minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
+    /// Present with `mfa_required`: the second factors this account can use
+    /// (`totp`, `recovery_code`, `webauthn`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>, example = json!(["totp", "recovery_code"]))]
+    pub methods: Option<Vec<Cow<'static, str>>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -193,6 +202,23 @@ impl ApiError {
                 ),
                 _ => None,
             },
+            mfa_token: match self {
+                Self::Auth(AuthError::MfaRequired(required)) => {
+                    Some(required.mfa_token.expose().to_owned())
+                }
+                _ => None,
+            },
+            methods: match self {
+                Self::Auth(AuthError::MfaRequired(required)) => Some(
+                    required
+                        .methods
+                        .names()
+                        .into_iter()
+                        .map(Cow::Borrowed)
+                        .collect(),
+                ),
+                _ => None,
+            },
         }
     }
 }
@@ -229,6 +255,24 @@ fn auth_row(error: &AuthError) -> Row {
             S::FORBIDDEN,
             "reauthentication_required",
             "Recent sign-in required",
+        ),
+        AuthError::MfaRequired(_) => row(S::UNAUTHORIZED, "mfa_required", "Second factor required"),
+        AuthError::InvalidMfaToken => row(S::UNAUTHORIZED, "invalid_mfa_token", "Sign-in expired"),
+        AuthError::InvalidCode => row(S::UNAUTHORIZED, "invalid_code", "Incorrect code"),
+        AuthError::MfaAlreadyEnabled => row(
+            S::CONFLICT,
+            "mfa_already_enabled",
+            "Two-factor authentication already on",
+        ),
+        AuthError::MfaNotEnabled => row(
+            S::CONFLICT,
+            "mfa_not_enabled",
+            "Two-factor authentication not on",
+        ),
+        AuthError::MfaUnavailable => row(
+            S::SERVICE_UNAVAILABLE,
+            "mfa_unavailable",
+            "Two-factor authentication unavailable",
         ),
         AuthError::SamePassword => row(
             S::UNPROCESSABLE_ENTITY,

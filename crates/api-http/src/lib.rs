@@ -74,6 +74,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         (name = "gateway", description = "Forward-auth for reverse proxies in front of other services"),
         (name = "users", description = "The signed-in user"),
         (name = "account", description = "Password reset, email verification and change, the account's audit trail"),
+        (name = "mfa", description = "Second factors: TOTP, recovery codes, completing a sign-in that answered `mfa_required`"),
         (name = "oauth", description = "Sign-in with Google, GitHub or any OpenID Connect provider; linking providers"),
         (name = "system", description = "Health, readiness, keys"),
     )
@@ -103,6 +104,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::gateway::router())
         .merge(routes::users::router())
         .merge(routes::account::router())
+        .merge(routes::mfa::router())
         .merge(routes::oauth::router())
         .merge(routes::system::router())
 }

@@ -1,7 +1,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use domain::{AccountService, AuthService, OAuthService};
+use domain::{AccountService, AuthService, MfaService, OAuthService};
 
 use crate::limit::RateLimits;
 use crate::readiness::ReadinessProbe;
@@ -15,6 +15,8 @@ pub struct Services {
     pub auth: Arc<AuthService>,
     /// Recovery, verification, email change, deletion, the audit trail.
     pub account: Arc<AccountService>,
+    /// Second factors: TOTP, recovery codes, `/auth/mfa/verify`.
+    pub mfa: Arc<MfaService>,
     /// Sign-in with external providers (none configured: every provider is unknown).
     pub oauth: Arc<OAuthService>,
     pub readiness: Arc<dyn ReadinessProbe>,

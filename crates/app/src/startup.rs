@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use api_http::{AppState, RateLimits, ServiceStatus};
 use domain::{
-    AccountService, AccountSettings, AuthService, JwtKeys, MemoryThrottle, OAuthService,
-    PasswordHasher, Throttle,
+    AccountService, AccountSettings, AuthPorts, AuthService, JwtKeys, MemoryThrottle, MfaService,
+    OAuthService, PasswordHasher, Throttle,
 };
 use readiness::PgReadiness;
 use repo_postgres::PgRepositories;
@@ -182,10 +182,13 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         Arc::clone(&ports.throttle),
     ));
     let mut auth = AuthService::new(
-        Arc::clone(&ports.users),
-        ports.sessions,
-        ports.profiles,
-        Arc::clone(&ports.audit),
+        AuthPorts {
+            users: Arc::clone(&ports.users),
+            sessions: ports.sessions,
+            profiles: ports.profiles,
+            audit_log: Arc::clone(&ports.audit),
+            mfa: Arc::clone(&ports.mfa),
+        },
         PasswordHasher::owasp(),
         Arc::new(keys),
         config.tokens.auth,
@@ -211,6 +214,14 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
     if !config.oauth.providers.is_empty() {
         tracing::info!(providers = ?oauth.provider_names(), "identity providers configured");
     }
+    if config.mfa.key_missing {
+        tracing::warn!(
+            production = config.mfa.settings.key.is_none(),
+            "no MFA_ENCRYPTION_KEY: in production TOTP is unavailable (503); elsewhere secrets are \
+             sealed under an ephemeral key and become unreadable when this process stops"
+        );
+    }
+    let mfa = MfaService::new(Arc::clone(&auth), config.mfa.settings.clone());
     let account = AccountService::new(
         Arc::clone(&auth),
         ports.recovery,
@@ -218,6 +229,7 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
     );
     let mut background = vec![
         background::audit_retention(ports.audit, config.mail.audit_retention),
+        background::purge_mfa_challenges(ports.mfa),
         background::forget_limits(memory),
     ];
     background.extend(background::mail_sender(&config.mail, ports.outbox)?);
@@ -226,6 +238,7 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         state: AppState::new(api_http::Services {
             auth,
             account: Arc::new(account),
+            mfa: Arc::new(mfa),
             oauth: Arc::new(oauth),
             readiness,
             limits,
@@ -246,6 +259,7 @@ struct Ports {
     pending: Arc<dyn domain::PendingLoginRepository>,
     verified: Option<Arc<dyn domain::VerifiedTokens>>,
     recovery: Arc<dyn domain::RecoveryRepository>,
+    mfa: Arc<dyn domain::MfaRepository>,
     /// Rate limits and lockouts: Redis when the cache is on, else in process.
     throttle: Arc<dyn Throttle>,
     outbox: background::Outbox,
@@ -269,6 +283,9 @@ fn choose(config: &Config, pool: PgPool, memory: Arc<MemoryThrottle>) -> anyhow:
         outbox: Arc::new(recovery.clone()),
     };
     let audit = Arc::new(repo_postgres::PgAudit::new(pool.clone()));
+    // Nothing of second factors is cached: login reads them with the
+    // password hash, on the uncached credentials path.
+    let mfa = Arc::new(repo_postgres::PgMfa::new(pool.clone()));
     #[cfg(feature = "cache")]
     if config.cache.enabled {
         let cache = cached::connect(&config.cache)?;
@@ -283,6 +300,7 @@ fn choose(config: &Config, pool: PgPool, memory: Arc<MemoryThrottle>) -> anyhow:
                     config.cache.config.l1_max_entries.max(10_000),
                 ))),
                 recovery: Arc::new(cache.wrap(recovery)),
+                mfa,
                 throttle: Arc::new(cache_redis::RedisThrottle::new(cache.clone(), memory)),
                 outbox,
                 audit,
@@ -308,6 +326,7 @@ fn choose(config: &Config, pool: PgPool, memory: Arc<MemoryThrottle>) -> anyhow:
             pending,
             verified: None,
             recovery: Arc::new(recovery),
+            mfa,
             throttle: memory,
             outbox,
             audit,
@@ -378,7 +397,7 @@ mod background {
     use std::time::Duration;
 
     use anyhow::Context as _;
-    use domain::{AuditLog, MailOutbox};
+    use domain::{AuditLog, MailOutbox, MfaRepository};
     use mail::{Sender, SenderSettings, Transport};
     use tokio::sync::Notify;
     use tokio::task::JoinHandle;
@@ -428,6 +447,19 @@ mod background {
             loop {
                 tick.tick().await;
                 memory.retain_recent();
+            }
+        })
+    }
+
+    /// Deletes expired second-factor challenges, every ten minutes.
+    pub(super) fn purge_mfa_challenges(mfa: Arc<dyn MfaRepository>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                if let Err(error) = mfa.purge_challenges(time::OffsetDateTime::now_utc()).await {
+                    tracing::warn!(error = %error, "purging expired MFA challenges failed");
+                }
             }
         })
     }

@@ -112,6 +112,9 @@ pub struct StoredSession {
     revoked_at: Option<i128>,
     user_agent: Option<String>,
     ip: Option<IpAddr>,
+    /// `Amr` bits; absent from entries written before sessions had it.
+    #[serde(default)]
+    amr: u8,
 }
 
 impl CacheValue for Session {
@@ -127,6 +130,7 @@ impl CacheValue for Session {
             revoked_at: self.revoked_at.map(nanos),
             user_agent: self.user_agent.clone(),
             ip: self.ip,
+            amr: self.amr.bits(),
         }
     }
 
@@ -143,6 +147,7 @@ impl CacheValue for Session {
             },
             user_agent: s.user_agent,
             ip: s.ip,
+            amr: domain::Amr::from_bits(s.amr),
         })
     }
 }
@@ -232,6 +237,9 @@ mod tests {
             revoked_at: Some(now),
             user_agent: Some("curl/8".into()),
             ip: Some("127.0.0.1".parse().unwrap()),
+            amr: domain::Amr::PWD
+                .with(domain::Amr::OTP)
+                .with(domain::Amr::MFA),
         }
     }
 

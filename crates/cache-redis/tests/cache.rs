@@ -128,6 +128,7 @@ fn new_session(user_id: UserId) -> (NewSession, domain::RefreshToken) {
             expires_at: OffsetDateTime::now_utc() + time::Duration::days(1),
             user_agent: None,
             ip: None,
+            amr: domain::Amr::PWD,
         },
         token,
     )

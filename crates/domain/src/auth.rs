@@ -7,11 +7,12 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
+use crate::amr::Amr;
 use crate::error::{AuthError, Denial, Resource};
 use crate::ids::{SessionId, UserId};
 use crate::password::{Password, PasswordHasher};
 use crate::ports::{AuditEvent, AuditLog, VerifiedTokens};
-use crate::ports::{ProfileRepository, SessionRepository, UserRepository};
+use crate::ports::{MfaRepository, ProfileRepository, SessionRepository, UserRepository};
 use crate::refresh::{RefreshToken, RefreshTokens};
 use crate::throttle::{LockoutPolicy, MemoryThrottle, Throttle};
 use crate::tokens::JwtKeys;
@@ -82,16 +83,26 @@ pub struct Registration {
     pub name: DisplayName,
 }
 
+/// The storage the auth services reach.
+pub struct AuthPorts {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub profiles: Arc<dyn ProfileRepository>,
+    pub audit_log: Arc<dyn AuditLog>,
+    pub mfa: Arc<dyn MfaRepository>,
+}
+
 pub struct AuthService {
     pub(crate) users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
     pub(crate) profiles: Arc<dyn ProfileRepository>,
+    pub(crate) mfa: Arc<dyn MfaRepository>,
     pub(crate) hasher: PasswordHasher,
     pub(crate) audit_log: Arc<dyn AuditLog>,
     keys: Arc<JwtKeys>,
     verified: Option<Arc<dyn VerifiedTokens>>,
-    throttle: Arc<dyn Throttle>,
-    lockout: LockoutPolicy,
+    pub(crate) throttle: Arc<dyn Throttle>,
+    pub(crate) lockout: LockoutPolicy,
     refresh: RefreshTokens,
     settings: AuthSettings,
 }
@@ -101,19 +112,24 @@ const BAD_REFRESH: AuthError = AuthError::Denied(Denial::BadRefresh);
 
 impl AuthService {
     pub fn new(
-        users: Arc<dyn UserRepository>,
-        sessions: Arc<dyn SessionRepository>,
-        profiles: Arc<dyn ProfileRepository>,
-        audit_log: Arc<dyn AuditLog>,
+        ports: AuthPorts,
         hasher: PasswordHasher,
         keys: Arc<JwtKeys>,
         settings: AuthSettings,
     ) -> Self {
         let refresh = RefreshTokens::from_key_material(keys.secret_material());
+        let AuthPorts {
+            users,
+            sessions,
+            profiles,
+            audit_log,
+            mfa,
+        } = ports;
         Self {
             users,
             sessions,
             profiles,
+            mfa,
             audit_log,
             hasher,
             keys,
@@ -184,6 +200,7 @@ impl AuthService {
     fn new_session(
         &self,
         user_id: UserId,
+        amr: Amr,
         client: &ClientInfo,
         now: OffsetDateTime,
     ) -> (NewSession, RefreshToken) {
@@ -195,6 +212,7 @@ impl AuthService {
             expires_at: now + self.settings.refresh_ttl,
             user_agent: client.user_agent.clone(),
             ip: client.ip,
+            amr,
         };
         (session, token)
     }
@@ -207,9 +225,13 @@ impl AuthService {
         profile: Option<Profile>,
         now: OffsetDateTime,
     ) -> Result<Authenticated, AuthError> {
-        let access_token = self
-            .keys
-            .issue(session.user_id, session.id, session.created_at, now)?;
+        let access_token = self.keys.issue(
+            session.user_id,
+            session.id,
+            session.created_at,
+            session.amr,
+            now,
+        )?;
         Ok(Authenticated {
             access_token,
             refresh_token,
@@ -236,7 +258,7 @@ impl AuthService {
             email_verified: false,
             password_hash: Some(password_hash),
         };
-        let (new_session, token) = self.new_session(user_id, client, now);
+        let (new_session, token) = self.new_session(user_id, Amr::PWD, client, now);
         let (user, session) = self
             .users
             .create_with_session(new_user, new_session)
@@ -289,22 +311,24 @@ impl AuthService {
             }
             return Err(AuthError::InvalidCredentials);
         }
-        let user_id = credentials
-            .map(|c| c.user_id)
-            .ok_or(AuthError::InvalidCredentials)?;
+        let credentials = credentials.ok_or(AuthError::InvalidCredentials)?;
         self.throttle.clear_failures(&lock_key).await;
-        let signed_in = self.open_session(user_id, client).await;
-        let outcome = if signed_in.is_ok() { SUCCESS } else { FAILURE };
+        let user_id = credentials.user_id;
+        let signed_in = self
+            .sign_in(user_id, credentials.mfa, Amr::PWD, client)
+            .await;
+        let outcome = outcome_of(&signed_in);
         event("login", outcome);
         self.audit("login", outcome, Some(user_id), client).await;
         signed_in
     }
 
-    /// Opens a new session for a user whose identity was proven elsewhere (a
-    /// password, an OAuth provider).
-    pub async fn open_session(
+    /// Opens a new session for a user whose identity was proven (`amr` says
+    /// how): the last step of every sign-in.
+    pub(crate) async fn open_session(
         &self,
         user_id: UserId,
+        amr: Amr,
         client: &ClientInfo,
     ) -> Result<Authenticated, AuthError> {
         let now = OffsetDateTime::now_utc();
@@ -313,7 +337,7 @@ impl AuthService {
             .find_by_id(user_id)
             .await?
             .ok_or(AuthError::InvalidCredentials)?;
-        let (new_session, token) = self.new_session(user_id, client, now);
+        let (new_session, token) = self.new_session(user_id, amr, client, now);
         let session = self.sessions.create(new_session).await?;
         let profile = self.profiles.find_by_user(user_id).await?;
         tracing::info!(user_id = %user_id, session_id = %session.id, "session opened");
@@ -547,6 +571,15 @@ fn lockout_key(email: &str, client: &ClientInfo) -> String {
     match client.ip {
         Some(ip) => format!("login:{email}:{ip}"),
         None => format!("login:{email}:-"),
+    }
+}
+
+/// A sign-in's outcome as metrics and the audit trail name it.
+pub(crate) fn outcome_of<T>(result: &Result<T, AuthError>) -> &'static str {
+    match result {
+        Ok(_) => SUCCESS,
+        Err(AuthError::MfaRequired(_)) => "mfa_required",
+        Err(_) => FAILURE,
     }
 }
 

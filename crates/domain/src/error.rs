@@ -7,7 +7,9 @@
 
 use std::fmt;
 
+use crate::amr::MfaMethods;
 use crate::password::HashError;
+use crate::refresh::MailToken;
 use crate::tokens::TokenError;
 use crate::validation::ValidationErrors;
 
@@ -109,6 +111,25 @@ pub enum AuthError {
     /// again (step-up).
     #[error("Sign in again to do this: it needs a sign-in from the last {} s.", .max_age.whole_seconds())]
     ReauthenticationRequired { max_age: time::Duration },
+    /// The password (or provider) was right; a second factor must complete
+    /// the sign-in at `/auth/mfa/verify`.
+    #[error("This account has a second factor: complete the sign-in with one of its methods.")]
+    MfaRequired(MfaRequired),
+    /// An `mfa_token` that is unknown, expired, completed or voided.
+    #[error("This sign-in has expired or is complete; sign in again.")]
+    InvalidMfaToken,
+    /// A wrong TOTP or recovery code.
+    #[error("The code is incorrect.")]
+    InvalidCode,
+    #[error("Two-factor authentication is already on; turn it off first to set it up again.")]
+    MfaAlreadyEnabled,
+    #[error(
+        "Two-factor authentication is not on for this account (or its set-up was not started)."
+    )]
+    MfaNotEnabled,
+    /// TOTP cannot be used: no `MFA_ENCRYPTION_KEY` in production.
+    #[error("Two-factor authentication is not available on this server.")]
+    MfaUnavailable,
     /// Too many failed sign-ins to this account from this client.
     #[error("Too many failed sign-ins; retry in {} s.", .retry_after.as_secs().max(1))]
     AccountLocked { retry_after: std::time::Duration },
@@ -120,6 +141,14 @@ pub enum AuthError {
     /// A sign-in with an external identity provider failed.
     #[error(transparent)]
     OAuth(#[from] OAuthFailure),
+}
+
+/// What a client needs to complete a sign-in with a second factor. The token
+/// is a secret: it is shown to the client once and never logged.
+#[derive(Debug)]
+pub struct MfaRequired {
+    pub mfa_token: MailToken,
+    pub methods: MfaMethods,
 }
 
 impl From<Denial> for AuthError {

@@ -9,13 +9,15 @@
 //! `Serialize`; the HTTP layer converts them into its own DTOs.
 //!
 //! Module order (no cycles): `ids`, `validation`, `user`, `password`, `refresh`,
-//! `tokens` → `error` → `ports` → `auth` → `oauth`.
+//! `tokens`, `amr` → `error` → `ports` → `auth` → `mfa`, `oauth`, `account`.
 
 pub mod account;
+pub mod amr;
 pub mod auth;
 pub mod error;
 pub mod ids;
 pub mod mail;
+pub mod mfa;
 pub mod oauth;
 pub mod password;
 pub mod ports;
@@ -26,10 +28,16 @@ pub mod user;
 pub mod validation;
 
 pub use account::{AccountService, AccountSettings, MAX_EVENTS};
-pub use auth::{AuthService, AuthSettings, Authenticated, ClientInfo, Principal, Registration};
-pub use error::{AuthError, BoxError, Denial, OAuthFailure, ProviderError, RepoError, Resource};
+pub use amr::{Amr, MfaMethods};
+pub use auth::{
+    AuthPorts, AuthService, AuthSettings, Authenticated, ClientInfo, Principal, Registration,
+};
+pub use error::{
+    AuthError, BoxError, Denial, MfaRequired, OAuthFailure, ProviderError, RepoError, Resource,
+};
 pub use ids::{SessionId, UserId};
 pub use mail::{MailKind, OutgoingMail};
+pub use mfa::{Factor, MfaKey, MfaService, MfaSettings, MfaStatus, RecoveryCode, TotpSetup};
 pub use oauth::{Callback, Completed, OAuthService, OAuthSettings, Started};
 pub use password::{HashError, Password, PasswordHash, PasswordHasher};
 pub use ports::{
@@ -37,9 +45,10 @@ pub use ports::{
     PasswordReset, QueuedMail, RecoveryRepository, TokenPurpose,
 };
 pub use ports::{
-    AuthorizationRequest, DeletedUser, ExternalIdentity, IdentityProvider, OAuthAccountRepository,
-    PasswordChanged, PendingLogin, PendingLoginRepository, ProfileRepository, RepoResult,
-    SessionRepository, UserRepository, VerifiedToken, VerifiedTokens,
+    AuthorizationRequest, DeletedUser, ExternalIdentity, IdentityProvider, MfaChallenge,
+    MfaRepository, OAuthAccountRepository, PasswordChanged, PendingLogin, PendingLoginRepository,
+    ProfileRepository, RepoResult, SessionRepository, StoredTotp, UserRepository, VerifiedToken,
+    VerifiedTokens,
 };
 pub use refresh::{MailToken, RefreshToken, RefreshTokens, TokenHash};
 pub use throttle::{Decision, LockoutPolicy, MemoryThrottle, Quota, Throttle};

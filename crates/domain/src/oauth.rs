@@ -17,8 +17,8 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use crate::auth::{AuthService, Authenticated, ClientInfo, event};
-use crate::error::OAuthFailure;
 use crate::error::{AuthError, ProviderError, RepoError, Resource};
+use crate::error::{MfaRequired, OAuthFailure};
 use crate::ids::UserId;
 use crate::ports::{
     AuthorizationRequest, ExternalIdentity, IdentityProvider, OAuthAccountRepository, PendingLogin,
@@ -64,6 +64,11 @@ pub enum Completed {
     },
     Linked {
         account: OAuthAccount,
+        redirect_to: Option<String>,
+    },
+    /// The user has a second factor: complete at `/auth/mfa/verify`.
+    MfaRequired {
+        required: MfaRequired,
         redirect_to: Option<String>,
     },
 }
@@ -300,14 +305,23 @@ impl OAuthService {
             Some(account) => account.user_id,
             None => self.first_login(provider_name, &identity).await?,
         };
-        let tokens = self.auth.open_session(user_id, client).await?;
+        let signed_in = self.auth.sign_in_federated(user_id, client).await;
+        let outcome = crate::auth::outcome_of(&signed_in);
         self.auth
-            .audit("oauth_login", crate::auth::SUCCESS, Some(user_id), client)
+            .audit("oauth_login", outcome, Some(user_id), client)
             .await;
-        Ok(Completed::SignedIn {
-            tokens: Box::new(tokens),
-            redirect_to: pending.redirect_to,
-        })
+        let redirect_to = pending.redirect_to;
+        match signed_in {
+            Ok(tokens) => Ok(Completed::SignedIn {
+                tokens: Box::new(tokens),
+                redirect_to,
+            }),
+            Err(AuthError::MfaRequired(required)) => Ok(Completed::MfaRequired {
+                required,
+                redirect_to,
+            }),
+            Err(error) => Err(error),
+        }
     }
 
     /// A first login with this identity: a new user, or — only when allowed

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
+use crate::amr::{Amr, MfaMethods};
 use crate::ids::{SessionId, UserId};
 use crate::password::PasswordHash;
 use crate::refresh::TokenHash;
@@ -250,6 +251,8 @@ pub struct Credentials {
     pub user_id: UserId,
     /// `None` for accounts that only ever signed in through an OAuth provider.
     pub password_hash: Option<PasswordHash>,
+    /// The second factors a sign-in must pass (none: the password suffices).
+    pub mfa: MfaMethods,
 }
 
 /// A user to be created.
@@ -274,6 +277,8 @@ pub struct Session {
     pub revoked_at: Option<OffsetDateTime>,
     pub user_agent: Option<String>,
     pub ip: Option<IpAddr>,
+    /// How the user signed in (kept across refreshes).
+    pub amr: Amr,
 }
 
 impl Session {
@@ -291,6 +296,7 @@ pub struct NewSession {
     pub expires_at: OffsetDateTime,
     pub user_agent: Option<String>,
     pub ip: Option<IpAddr>,
+    pub amr: Amr,
 }
 
 /// What presenting a refresh token did, decided atomically by the repository.

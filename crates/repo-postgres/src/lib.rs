@@ -11,6 +11,7 @@
 //! `domain` alone among the workspace crates; knows nothing of HTTP or caches.
 
 mod audit;
+mod mfa;
 mod oauth;
 mod pending;
 mod profiles;
@@ -26,6 +27,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 
 pub use audit::PgAudit;
+pub use mfa::PgMfa;
 pub use oauth::PgOAuthAccounts;
 pub use pending::PgPendingLogins;
 pub use profiles::PgProfiles;

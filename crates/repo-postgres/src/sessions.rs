@@ -2,7 +2,9 @@ use std::net::IpAddr;
 
 use async_trait::async_trait;
 use domain::ports::RepoResult;
-use domain::{NewSession, RotateOutcome, Session, SessionId, SessionRepository, TokenHash, UserId};
+use domain::{
+    Amr, NewSession, RotateOutcome, Session, SessionId, SessionRepository, TokenHash, UserId,
+};
 use sqlx::{PgPool, Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -19,6 +21,7 @@ pub(crate) struct SessionRow {
     revoked_at: Option<OffsetDateTime>,
     user_agent: Option<String>,
     ip: Option<IpAddr>,
+    amr: Vec<String>,
 }
 
 impl SessionRow {
@@ -38,6 +41,7 @@ impl From<SessionRow> for Session {
             revoked_at: row.revoked_at,
             user_agent: row.user_agent,
             ip: row.ip,
+            amr: Amr::from_names(&row.amr),
         }
     }
 }
@@ -48,16 +52,17 @@ pub(crate) async fn insert_session(
 ) -> RepoResult<Session> {
     let row = sqlx::query_as!(
         SessionRow,
-        r#"INSERT INTO sessions (id, user_id, refresh_token_hash, expires_at, user_agent, ip)
-           VALUES ($1, $2, $3, $4, $5, $6)
+        r#"INSERT INTO sessions (id, user_id, refresh_token_hash, expires_at, user_agent, ip, amr)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
            RETURNING id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                     revoked_at, user_agent, ip AS "ip: IpAddr""#,
+                     revoked_at, user_agent, ip AS "ip: IpAddr", amr"#,
         session.id.as_uuid(),
         session.user_id.as_uuid(),
         session.refresh_token_hash.as_bytes().as_slice(),
         session.expires_at,
         session.user_agent.as_deref(),
-        session.ip as Option<IpAddr>
+        session.ip as Option<IpAddr>,
+        &session.amr.names().map(str::to_owned).collect::<Vec<_>>()
     )
     .fetch_one(&mut **tx)
     .await
@@ -91,7 +96,7 @@ impl SessionRepository for PgSessions {
         let row = sqlx::query_as!(
             SessionRow,
             r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                      revoked_at, user_agent, ip AS "ip: IpAddr"
+                      revoked_at, user_agent, ip AS "ip: IpAddr", amr
                FROM sessions WHERE id = $1"#,
             id.as_uuid()
         )
@@ -106,7 +111,7 @@ impl SessionRepository for PgSessions {
         let rows = sqlx::query_as!(
             SessionRow,
             r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                      revoked_at, user_agent, ip AS "ip: IpAddr"
+                      revoked_at, user_agent, ip AS "ip: IpAddr", amr
                FROM sessions
                WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
                ORDER BY created_at DESC"#,
@@ -135,7 +140,7 @@ impl SessionRepository for PgSessions {
         let current = sqlx::query_as!(
             SessionRow,
             r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                      revoked_at, user_agent, ip AS "ip: IpAddr"
+                      revoked_at, user_agent, ip AS "ip: IpAddr", amr
                FROM sessions WHERE refresh_token_hash = $1 FOR UPDATE"#,
             presented.as_bytes().as_slice()
         )
@@ -204,7 +209,7 @@ async fn rotate_current(
         r#"UPDATE sessions SET refresh_token_hash = $2, rotated_at = $3, last_used_at = $3
            WHERE id = $1
            RETURNING id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                     revoked_at, user_agent, ip AS "ip: IpAddr""#,
+                     revoked_at, user_agent, ip AS "ip: IpAddr", amr"#,
         session.id.as_uuid(),
         successor.as_bytes().as_slice(),
         now
@@ -240,7 +245,7 @@ async fn resolve_spent(
     let Some(row) = sqlx::query_as!(
         SessionRow,
         r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                  revoked_at, user_agent, ip AS "ip: IpAddr"
+                  revoked_at, user_agent, ip AS "ip: IpAddr", amr
            FROM sessions WHERE id = $1 FOR UPDATE"#,
         session_id
     )

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use domain::ports::{DeletedUser, PasswordChanged, RepoResult};
 use domain::{
-    Credentials, DisplayName, Email, NewSession, NewUser, PasswordHash, RepoError, Session,
-    SessionId, User, UserId, UserRepository,
+    Credentials, DisplayName, Email, MfaMethods, NewSession, NewUser, PasswordHash, RepoError,
+    Session, SessionId, User, UserId, UserRepository,
 };
 use sqlx::{PgPool, Postgres, Transaction};
 use time::OffsetDateTime;
@@ -37,6 +37,8 @@ impl TryFrom<UserRow> for User {
 struct CredentialsRow {
     id: Uuid,
     password_hash: Option<String>,
+    totp: bool,
+    recovery_code: bool,
 }
 
 impl From<CredentialsRow> for Credentials {
@@ -44,6 +46,10 @@ impl From<CredentialsRow> for Credentials {
         Credentials {
             user_id: UserId::from_uuid(row.id),
             password_hash: row.password_hash.map(PasswordHash::from_phc),
+            mfa: MfaMethods {
+                totp: row.totp,
+                recovery_code: row.recovery_code,
+            },
         }
     }
 }
@@ -132,7 +138,12 @@ impl UserRepository for PgUsers {
         let _query = crate::observe("users", "credentials_by_email");
         let row = sqlx::query_as!(
             CredentialsRow,
-            "SELECT id, password_hash FROM users WHERE lower(email) = lower($1)",
+            r#"SELECT id, password_hash,
+                      EXISTS (SELECT 1 FROM mfa_totp t
+                              WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL) AS "totp!",
+                      EXISTS (SELECT 1 FROM mfa_recovery_codes r
+                              WHERE r.user_id = users.id AND r.used_at IS NULL) AS "recovery_code!"
+               FROM users WHERE lower(email) = lower($1)"#,
             email.as_str()
         )
         .fetch_optional(&self.pool)
@@ -145,7 +156,12 @@ impl UserRepository for PgUsers {
         let _query = crate::observe("users", "credentials_by_id");
         let row = sqlx::query_as!(
             CredentialsRow,
-            "SELECT id, password_hash FROM users WHERE id = $1",
+            r#"SELECT id, password_hash,
+                      EXISTS (SELECT 1 FROM mfa_totp t
+                              WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL) AS "totp!",
+                      EXISTS (SELECT 1 FROM mfa_recovery_codes r
+                              WHERE r.user_id = users.id AND r.used_at IS NULL) AS "recovery_code!"
+               FROM users WHERE id = $1"#,
             id.as_uuid()
         )
         .fetch_optional(&self.pool)

@@ -47,7 +47,7 @@ impl Bench {
                 hashes.push(token.hash().as_bytes().to_vec());
                 let access = self
                     .eddsa
-                    .issue(user, session, now, now)
+                    .issue(user, session, now, domain::Amr::PWD, now)
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 writeln!(access_lines, "{access}")?;
                 writeln!(refresh_lines, "{}", token.expose())?;
@@ -282,7 +282,11 @@ impl Bench {
         let now = OffsetDateTime::now_utc();
         let mut lines = String::new();
         for (user, session) in &self.users {
-            writeln!(lines, "{}", keys.issue(*user, *session, now, now)?)?;
+            writeln!(
+                lines,
+                "{}",
+                keys.issue(*user, *session, now, domain::Amr::PWD, now)?
+            )?;
         }
         std::fs::write(&file, lines)?;
         Ok(file)

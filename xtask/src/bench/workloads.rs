@@ -90,6 +90,7 @@ impl Bench {
                     UserId::from_uuid(*user),
                     SessionId::from_uuid(*session),
                     now,
+                    domain::Amr::PWD,
                     now,
                 )
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -68,7 +68,7 @@ async fn register(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts (`rate_limited`), or too many failed sign-ins to this account from this client (`account_locked`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`); or the password was right and the account has a second factor (`mfa_required`, with `mfa_token` and `methods`: complete at `/api/v1/auth/mfa/verify`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
     )
 )]

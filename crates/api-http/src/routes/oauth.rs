@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
-use domain::{Callback, Completed, OAuthFailure, ProviderName};
+use domain::{AuthError, Callback, Completed, OAuthFailure, ProviderName};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::dto::TokenResponse;
-use crate::error::{Problem, Result};
+use crate::error::{ApiError, Problem, Result};
 use crate::extract::{AuthUser, Client};
 use crate::state::AppState;
 
@@ -178,6 +178,7 @@ async fn authorize(
         (status = 302, description = "To `redirect_to`, with `access_token`, `refresh_token`, `token_type` and `expires_in` in the fragment"),
         (status = 400, description = "Bad, replayed, expired or foreign `state`; a provider error; wrong `iss`; a rejected ID token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`mfa_required`: the account has a second factor; the problem carries `mfa_token` and `methods` (with `redirect_to`: a 302 whose fragment has `error=mfa_required&mfa_token=…&methods=…`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`account_exists`: a local account has this email; sign in and link", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider is unavailable", body = Problem, content_type = "application/problem+json"),
     )
@@ -206,7 +207,13 @@ async fn callback(
             &client,
         )
         .await?;
-    let clear = [(header::SET_COOKIE, binding_cookie(&state, ""))];
+    answer(&state, completed)
+}
+
+/// A completed callback as JSON, or as a redirect to `redirect_to` with the
+/// outcome in the fragment; either way the binding cookie is cleared.
+fn answer(state: &AppState, completed: Completed) -> Result<Response> {
+    let clear = [(header::SET_COOKIE, binding_cookie(state, ""))];
     match completed {
         Completed::SignedIn {
             tokens,
@@ -223,7 +230,7 @@ async fn callback(
             );
             found(
                 &with_fragment(&target, &fragment),
-                binding_cookie(&state, ""),
+                binding_cookie(state, ""),
             )
         }
         Completed::Linked {
@@ -235,8 +242,29 @@ async fn callback(
             redirect_to: Some(target),
         } => found(
             &with_fragment(&target, &format!("linked={}", account.provider)),
-            binding_cookie(&state, ""),
+            binding_cookie(state, ""),
         ),
+        Completed::MfaRequired {
+            required,
+            redirect_to: None,
+        } => {
+            let refusal = ApiError::from(AuthError::MfaRequired(required)).into_response();
+            Ok((clear, refusal).into_response())
+        }
+        Completed::MfaRequired {
+            required,
+            redirect_to: Some(target),
+        } => {
+            let fragment = format!(
+                "error=mfa_required&mfa_token={}&methods={}",
+                required.mfa_token.expose(),
+                required.methods.names().join(",")
+            );
+            found(
+                &with_fragment(&target, &fragment),
+                binding_cookie(state, ""),
+            )
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod database;
 mod env;
 mod limits;
 mod mail;
+mod mfa;
 mod oauth;
 mod server;
 mod telemetry;
@@ -23,6 +24,7 @@ pub use database::{DEFAULT_DATABASE_URL, DatabaseSettings};
 pub use env::{ConfigError, Env};
 pub use limits::LimitSettings;
 pub use mail::{MailSettings, MailTransport};
+pub use mfa::MfaConfig;
 pub use oauth::OAuthConfig;
 pub use server::{AppEnv, ServerSettings};
 pub use telemetry::{LogFormat, TelemetrySettings};
@@ -37,6 +39,7 @@ pub struct Config {
     pub oauth: OAuthConfig,
     pub limits: LimitSettings,
     pub mail: MailSettings,
+    pub mfa: MfaConfig,
     pub telemetry: TelemetrySettings,
 }
 
@@ -56,6 +59,7 @@ impl Config {
             tokens: TokenSettings::from_env(&env, server.app_env)?,
             cache: CacheSettings::from_env(&env)?,
             mail: MailSettings::from_env(&env, server.app_env, &oauth.settings.public_base_url)?,
+            mfa: MfaConfig::from_env(&env, server.app_env, &oauth.settings.public_base_url)?,
             oauth,
             limits: LimitSettings::from_env(&env)?,
             telemetry: TelemetrySettings::from_env(&env)?,

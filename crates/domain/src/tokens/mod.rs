@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 mod keys;
 
+use crate::amr::Amr;
 use crate::ids::{SessionId, UserId};
 use crate::ports::{VerifiedToken, VerifiedTokens};
 use keys::{generate_key, load_signing_key, load_verification_key};
@@ -121,6 +122,9 @@ pub struct AccessClaims {
     /// across refreshes. Absent from tokens issued before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// How the user signed in (RFC 8176 names: `pwd`, `otp`, `mfa`, `fed`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 impl AccessClaims {
@@ -237,6 +241,7 @@ impl JwtKeys {
         user: UserId,
         session: SessionId,
         signed_in_at: OffsetDateTime,
+        amr: Amr,
         now: OffsetDateTime,
     ) -> Result<String, TokenError> {
         let iat = now.unix_timestamp();
@@ -249,6 +254,7 @@ impl JwtKeys {
             exp: iat + self.ttl.whole_seconds(),
             jti: Uuid::new_v4(),
             auth_time: Some(signed_in_at.unix_timestamp()),
+            amr: amr.names().map(str::to_owned).collect(),
         };
         let mut header = Header::new(self.algorithm.jwt());
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
@@ -360,7 +366,7 @@ mod tests {
         let cache = Remembered::default();
         let now = OffsetDateTime::now_utc();
         let token = keys
-            .issue(UserId::new(), SessionId::new(), now, now)
+            .issue(UserId::new(), SessionId::new(), now, Amr::PWD, now)
             .unwrap();
         let first = keys.verify_cached(&token, Some(&cache)).unwrap();
         assert_eq!(keys.verify_cached(&token, Some(&cache)).unwrap(), first);
@@ -407,6 +413,7 @@ mod tests {
                     user,
                     session,
                     OffsetDateTime::now_utc(),
+                    Amr::PWD,
                     OffsetDateTime::now_utc(),
                 )
                 .unwrap();
@@ -427,6 +434,7 @@ mod tests {
                 UserId::new(),
                 SessionId::new(),
                 OffsetDateTime::now_utc(),
+                Amr::PWD,
                 OffsetDateTime::now_utc(),
             )
             .unwrap();
@@ -459,7 +467,13 @@ mod tests {
         let keys = keys(JwtAlgorithm::EdDSA);
         let long_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
         let token = keys
-            .issue(UserId::new(), SessionId::new(), long_ago, long_ago)
+            .issue(
+                UserId::new(),
+                SessionId::new(),
+                long_ago,
+                Amr::PWD,
+                long_ago,
+            )
             .unwrap();
         assert!(matches!(keys.verify(&token), Err(TokenError::Expired)));
     }

@@ -1,0 +1,295 @@
+//! `/api/v1/auth/mfa/*`: TOTP set-up and removal, recovery codes, and the
+//! second step of a sign-in that answered `mfa_required`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use domain::{Factor, FieldError, MfaStatus, RecoveryCode, TotpSetup};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::dto::TokenResponse;
+use crate::error::{Problem, Result};
+use crate::extract::{AppJson, AuthUser, Client};
+use crate::state::AppState;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(setup_totp))
+        .routes(routes!(confirm_totp))
+        .routes(routes!(disable_totp))
+        .routes(routes!(regenerate_recovery_codes))
+        .routes(routes!(verify))
+}
+
+/// The longest code field read: a recovery code with spaces to spare.
+const CODE_MAX: usize = 64;
+
+#[derive(Serialize, ToSchema)]
+pub struct MfaStatusResponse {
+    /// Whether a confirmed TOTP authenticator is on.
+    pub totp: bool,
+    /// Unused recovery codes.
+    #[schema(example = 10)]
+    pub recovery_codes_left: i64,
+}
+
+impl From<MfaStatus> for MfaStatusResponse {
+    fn from(status: MfaStatus) -> Self {
+        Self {
+            totp: status.totp,
+            recovery_codes_left: status.recovery_codes_left,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TotpSetupResponse {
+    /// The shared secret, base32, for typing into an authenticator app. Shown
+    /// here once; never again.
+    #[schema(example = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")]
+    pub secret: String,
+    #[schema(
+        example = "otpauth://totp/codezest-auth:ada%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=codezest-auth"
+    )]
+    pub otpauth_uri: String,
+    /// The `otpauth_uri` as a QR code (an SVG document).
+    pub qr_svg: String,
+}
+
+impl From<TotpSetup> for TotpSetupResponse {
+    fn from(setup: TotpSetup) -> Self {
+        Self {
+            secret: setup.secret,
+            otpauth_uri: setup.otpauth_uri,
+            qr_svg: setup.qr_svg,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodesResponse {
+    /// Ten single-use codes, shown once: each completes one sign-in in place
+    /// of a TOTP code.
+    #[schema(example = json!(["k7qd-3xv2-a9mh-pt4w-ze5n-r2cb"]))]
+    pub recovery_codes: Vec<String>,
+}
+
+impl From<Vec<RecoveryCode>> for RecoveryCodesResponse {
+    fn from(codes: Vec<RecoveryCode>) -> Self {
+        Self {
+            recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CodeRequest {
+    /// A current 6-digit TOTP code (where a recovery code is accepted too,
+    /// anything else is taken as one).
+    #[schema(example = "123456", min_length = 1, max_length = 64)]
+    pub code: String,
+}
+
+impl CodeRequest {
+    fn totp(&self) -> Result<&str, FieldError> {
+        checked("code", &self.code)
+    }
+
+    /// Six digits are a TOTP code; anything else a recovery code.
+    fn factor(&self) -> Result<Factor, FieldError> {
+        let code = checked("code", &self.code)?;
+        let digits = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+        Ok(if digits {
+            Factor::Totp(code.to_owned())
+        } else {
+            Factor::RecoveryCode(code.to_owned())
+        })
+    }
+}
+
+fn checked<'a>(field: &'static str, code: &'a str) -> Result<&'a str, FieldError> {
+    let code = code.trim();
+    if code.is_empty() || code.len() > CODE_MAX {
+        return Err(FieldError::new(
+            field,
+            "must be a code from 1 to 64 characters",
+        ));
+    }
+    Ok(code)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MfaVerifyRequest {
+    /// From the `mfa_required` problem.
+    #[schema(
+        example = "3q2-7wEjv1ZbVJ4l5mWcL3a3u7k0q9sP2d8xYzT1aBc",
+        min_length = 1,
+        max_length = 64
+    )]
+    pub mfa_token: String,
+    /// A current TOTP code; or else:
+    #[schema(example = "123456", max_length = 64)]
+    pub code: Option<String>,
+    /// One of the account's unused recovery codes.
+    #[schema(max_length = 64)]
+    pub recovery_code: Option<String>,
+}
+
+impl MfaVerifyRequest {
+    fn factor(&self) -> Result<Factor, FieldError> {
+        match (&self.code, &self.recovery_code) {
+            (Some(code), None) => Ok(Factor::Totp(checked("code", code)?.to_owned())),
+            (None, Some(code)) => Ok(Factor::RecoveryCode(
+                checked("recovery_code", code)?.to_owned(),
+            )),
+            _ => Err(FieldError::new(
+                "code",
+                "give exactly one of `code` and `recovery_code`",
+            )),
+        }
+    }
+}
+
+/// The signed-in user's second factors.
+#[utoipa::path(
+    get, path = "/api/v1/auth/mfa", tag = "mfa",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What is on", body = MfaStatusResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn status(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<MfaStatusResponse>> {
+    Ok(Json(state.mfa.status(&principal).await?.into()))
+}
+
+/// Start TOTP set-up: a new secret, not active until confirmed.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/totp/setup", tag = "mfa",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The secret, its `otpauth://` URI and a QR code; confirm with a code to turn it on", body = TotpSetupResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "TOTP is on already (`mfa_already_enabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`mfa_unavailable`: no `MFA_ENCRYPTION_KEY` in production", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn setup_totp(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<TotpSetupResponse>> {
+    state.limits.check_ip(client.ip).await?;
+    Ok(Json(
+        state.mfa.setup_totp(&principal, &client).await?.into(),
+    ))
+}
+
+/// Turn TOTP on with a first correct code; returns ten recovery codes.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/totp/confirm", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = CodeRequest,
+    responses(
+        (status = 200, description = "TOTP is on; the recovery codes are shown this once", body = RecoveryCodesResponse),
+        (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No set-up started (`mfa_not_enabled`) or TOTP on already (`mfa_already_enabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or oversized code", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn confirm_totp(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    AppJson(body): AppJson<CodeRequest>,
+) -> Result<Json<RecoveryCodesResponse>> {
+    state.limits.check_ip(client.ip).await?;
+    let code = body.totp()?;
+    let codes = state.mfa.confirm_totp(&principal, code, &client).await?;
+    Ok(Json(codes.into()))
+}
+
+/// Turn TOTP off (recovery codes too), with a current code or a recovery code.
+#[utoipa::path(
+    delete, path = "/api/v1/auth/mfa/totp", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = CodeRequest,
+    responses(
+        (status = 204, description = "TOTP is off; the recovery codes are void"),
+        (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "TOTP is not on (`mfa_not_enabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or oversized code", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn disable_totp(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    AppJson(body): AppJson<CodeRequest>,
+) -> Result<StatusCode> {
+    state.limits.check_ip(client.ip).await?;
+    let factor = body.factor()?;
+    state.mfa.disable_totp(&principal, &factor, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new set of recovery codes (the old set is void), with a current code or a recovery code.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/recovery-codes", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = CodeRequest,
+    responses(
+        (status = 200, description = "The new codes, shown this once", body = RecoveryCodesResponse),
+        (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or oversized code", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn regenerate_recovery_codes(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    AppJson(body): AppJson<CodeRequest>,
+) -> Result<Json<RecoveryCodesResponse>> {
+    state.limits.check_ip(client.ip).await?;
+    let factor = body.factor()?;
+    let codes = state
+        .mfa
+        .regenerate_recovery_codes(&principal, &factor, &client)
+        .await?;
+    Ok(Json(codes.into()))
+}
+
+/// Complete a sign-in that answered `mfa_required`.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/verify", tag = "mfa",
+    request_body = MfaVerifyRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Wrong code (`invalid_code`; the `mfa_token` survives four of them), or an unknown, expired or completed `mfa_token` (`invalid_mfa_token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not exactly one of `code` and `recovery_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn verify(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AppJson(body): AppJson<MfaVerifyRequest>,
+) -> Result<Json<TokenResponse>> {
+    state.limits.check_ip(client.ip).await?;
+    let factor = body.factor()?;
+    let auth = state.mfa.verify(&body.mfa_token, &factor, &client).await?;
+    Ok(Json(auth.into()))
+}

@@ -1,0 +1,349 @@
+//! Second factors: TOTP set-up, confirmation and removal, recovery codes, and
+//! the second step of a sign-in (`mfa_required` → `/auth/mfa/verify`).
+//!
+//! A sign-in whose first factor passed (a password, a provider) for a user with
+//! a second factor opens no session: it stores a challenge, known by the
+//! SHA-256 of a 256-bit `mfa_token`, valid for five minutes and five wrong
+//! codes, and answers [`AuthError::MfaRequired`]. Wrong codes also count toward
+//! a per-user lockout (`mfa:{user_id}`): whoever holds the password gets the
+//! same few guesses per lock period from any number of addresses.
+
+mod codes;
+mod totp;
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::amr::{Amr, MfaMethods};
+use crate::auth::{AuthService, Authenticated, ClientInfo, FAILURE, Principal, SUCCESS, event};
+use crate::error::{AuthError, MfaRequired};
+use crate::ids::UserId;
+use crate::ports::{MfaChallenge, MfaRepository, StoredTotp};
+use crate::refresh::MailToken;
+
+pub use codes::{RECOVERY_CODES, RecoveryCode};
+pub use totp::{MfaKey, TotpSecret};
+
+/// How long an `mfa_token` lives.
+const CHALLENGE_TTL: time::Duration = time::Duration::minutes(5);
+/// Wrong codes after which an `mfa_token` is void.
+const MAX_CHALLENGE_FAILURES: i32 = 5;
+
+/// How TOTP is configured.
+#[derive(Debug, Clone)]
+pub struct MfaSettings {
+    /// The issuer authenticator apps show (`WEBAUTHN_RP_NAME`).
+    pub issuer: String,
+    /// Seals TOTP secrets; `None` (production without `MFA_ENCRYPTION_KEY`):
+    /// TOTP is unavailable.
+    pub key: Option<MfaKey>,
+}
+
+/// A second factor presented to complete or authorise something.
+#[derive(Debug)]
+pub enum Factor {
+    Totp(String),
+    RecoveryCode(String),
+}
+
+/// What set-up shows, once.
+#[derive(Debug)]
+pub struct TotpSetup {
+    /// Base32, for typing into an authenticator app.
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+}
+
+/// The second factors a user has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MfaStatus {
+    pub totp: bool,
+    pub recovery_codes_left: i64,
+}
+
+pub struct MfaService {
+    auth: Arc<AuthService>,
+    settings: MfaSettings,
+}
+
+impl MfaService {
+    pub fn new(auth: Arc<AuthService>, settings: MfaSettings) -> Self {
+        Self { auth, settings }
+    }
+
+    fn repo(&self) -> &dyn MfaRepository {
+        &*self.auth.mfa
+    }
+
+    fn key(&self) -> Result<&MfaKey, AuthError> {
+        self.settings.key.as_ref().ok_or(AuthError::MfaUnavailable)
+    }
+
+    /// Opens a stored secret; a secret that does not open is a server fault
+    /// (the key changed), never a wrong code.
+    fn open(&self, user_id: UserId, stored: &StoredTotp) -> Result<TotpSecret, AuthError> {
+        self.key()?.open(user_id, &stored.sealed).ok_or_else(|| {
+            AuthError::Internal(
+                "a TOTP secret does not open under MFA_ENCRYPTION_KEY (was the key changed?)"
+                    .into(),
+            )
+        })
+    }
+
+    pub async fn status(&self, principal: &Principal) -> Result<MfaStatus, AuthError> {
+        let totp = self.repo().totp(principal.user_id).await?;
+        let recovery_codes_left = self.repo().recovery_codes_left(principal.user_id).await?;
+        Ok(MfaStatus {
+            totp: totp.is_some_and(|t| t.confirmed),
+            recovery_codes_left,
+        })
+    }
+
+    /// Starts TOTP set-up: a new secret, inactive until confirmed (an earlier
+    /// unconfirmed one is replaced).
+    #[tracing::instrument(skip_all)]
+    pub async fn setup_totp(
+        &self,
+        principal: &Principal,
+        client: &ClientInfo,
+    ) -> Result<TotpSetup, AuthError> {
+        let key = self.key()?;
+        let user = self.auth.user(principal).await?;
+        let secret = TotpSecret::random();
+        let sealed = key.seal(user.id, &secret);
+        if !self.repo().begin_totp(user.id, &sealed).await? {
+            return Err(AuthError::MfaAlreadyEnabled);
+        }
+        let (secret, otpauth_uri) = secret.provisioning(&self.settings.issuer, user.email.as_str());
+        let qr_svg = totp::qr_svg(&otpauth_uri)
+            .ok_or_else(|| AuthError::Internal("the set-up URI does not fit a QR code".into()))?;
+        self.auth
+            .audit("mfa_totp_setup", SUCCESS, Some(user.id), client)
+            .await;
+        Ok(TotpSetup {
+            secret,
+            otpauth_uri,
+            qr_svg,
+        })
+    }
+
+    /// Activates the pending secret with its first correct code; returns a
+    /// new set of recovery codes (any earlier set is void).
+    #[tracing::instrument(skip_all)]
+    pub async fn confirm_totp(
+        &self,
+        principal: &Principal,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<Vec<RecoveryCode>, AuthError> {
+        let user_id = principal.user_id;
+        let stored = match self.repo().totp(user_id).await? {
+            Some(stored) if stored.confirmed => return Err(AuthError::MfaAlreadyEnabled),
+            Some(stored) => stored,
+            None => return Err(AuthError::MfaNotEnabled),
+        };
+        let Some(step) = self.open(user_id, &stored)?.matching_step(code, unix_now()) else {
+            event("mfa_enrol", FAILURE);
+            return Err(AuthError::InvalidCode);
+        };
+        let codes = RecoveryCode::set();
+        let hashes: Vec<_> = codes.iter().map(RecoveryCode::hash).collect();
+        if !self.repo().confirm_totp(user_id, step, &hashes).await? {
+            return Err(AuthError::MfaNotEnabled);
+        }
+        event("mfa_enrol", SUCCESS);
+        self.auth
+            .audit("mfa_enrol", SUCCESS, Some(user_id), client)
+            .await;
+        tracing::info!(user_id = %user_id, "TOTP enabled");
+        Ok(codes)
+    }
+
+    /// Turns TOTP off (and voids the recovery codes). Needs a recent sign-in
+    /// and a current code or a recovery code.
+    #[tracing::instrument(skip_all)]
+    pub async fn disable_totp(
+        &self,
+        principal: &Principal,
+        factor: &Factor,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        self.auth.require_recent_sign_in(principal)?;
+        let user_id = principal.user_id;
+        self.check_factor(user_id, factor, "mfa_disable", client)
+            .await?;
+        if !self.repo().disable_totp(user_id).await? {
+            return Err(AuthError::MfaNotEnabled);
+        }
+        tracing::info!(user_id = %user_id, "TOTP disabled");
+        Ok(())
+    }
+
+    /// A new set of recovery codes; the old set is void. Needs a recent
+    /// sign-in and a current code or a recovery code.
+    #[tracing::instrument(skip_all)]
+    pub async fn regenerate_recovery_codes(
+        &self,
+        principal: &Principal,
+        factor: &Factor,
+        client: &ClientInfo,
+    ) -> Result<Vec<RecoveryCode>, AuthError> {
+        self.auth.require_recent_sign_in(principal)?;
+        let user_id = principal.user_id;
+        self.check_factor(user_id, factor, "recovery_codes_regenerate", client)
+            .await?;
+        let codes = RecoveryCode::set();
+        let hashes: Vec<_> = codes.iter().map(RecoveryCode::hash).collect();
+        self.repo().replace_recovery_codes(user_id, &hashes).await?;
+        Ok(codes)
+    }
+
+    /// Completes a sign-in that answered `mfa_required`.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify(
+        &self,
+        mfa_token: &str,
+        factor: &Factor,
+        client: &ClientInfo,
+    ) -> Result<Authenticated, AuthError> {
+        let hash = MailToken::parse(mfa_token)
+            .ok_or(AuthError::InvalidMfaToken)?
+            .hash();
+        let now = OffsetDateTime::now_utc();
+        let challenge = self
+            .repo()
+            .find_challenge(&hash, now)
+            .await?
+            .ok_or(AuthError::InvalidMfaToken)?;
+        let user_id = challenge.user_id;
+        if let Err(error) = self
+            .check_factor(user_id, factor, "mfa_verify", client)
+            .await
+        {
+            if matches!(error, AuthError::InvalidCode) {
+                self.repo()
+                    .fail_challenge(&hash, MAX_CHALLENGE_FAILURES)
+                    .await?;
+            }
+            return Err(error);
+        }
+        if !self.repo().take_challenge(&hash).await? {
+            return Err(AuthError::InvalidMfaToken);
+        }
+        let amr = challenge.amr.with(Amr::OTP).with(Amr::MFA);
+        self.auth.open_session(user_id, amr, client).await
+    }
+
+    /// Checks a presented factor under the user's second-factor lockout:
+    /// a wrong, malformed or replayed code counts as a failure.
+    async fn check_factor(
+        &self,
+        user_id: UserId,
+        factor: &Factor,
+        name: &'static str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let lock_key = format!("mfa:{user_id}");
+        let throttle = &self.auth.throttle;
+        if let Some(retry_after) = throttle.locked_for(&lock_key).await {
+            event(name, "locked");
+            return Err(AuthError::AccountLocked { retry_after });
+        }
+        let passed = match factor {
+            Factor::Totp(code) => self.spend_totp_code(user_id, code).await?,
+            Factor::RecoveryCode(code) => self.spend_recovery_code(user_id, code, client).await?,
+        };
+        let outcome = if passed { SUCCESS } else { FAILURE };
+        event(name, outcome);
+        self.auth.audit(name, outcome, Some(user_id), client).await;
+        if passed {
+            throttle.clear_failures(&lock_key).await;
+            return Ok(());
+        }
+        if let Some(lock) = throttle.record_failure(&lock_key, self.auth.lockout).await {
+            tracing::warn!(
+                user_id = %user_id,
+                lock_secs = lock.as_secs(),
+                "second-factor attempts locked"
+            );
+            event("lockout", "locked");
+        }
+        Err(AuthError::InvalidCode)
+    }
+
+    /// `true` when `code` is current and its step was not used before.
+    async fn spend_totp_code(&self, user_id: UserId, code: &str) -> Result<bool, AuthError> {
+        let Some(stored) = self.repo().totp(user_id).await?.filter(|t| t.confirmed) else {
+            return Ok(false);
+        };
+        match self.open(user_id, &stored)?.matching_step(code, unix_now()) {
+            Some(step) => Ok(self.repo().use_totp_step(user_id, step).await?),
+            None => Ok(false),
+        }
+    }
+
+    async fn spend_recovery_code(
+        &self,
+        user_id: UserId,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<bool, AuthError> {
+        let Some(hash) = codes::hash_of(code) else {
+            return Ok(false);
+        };
+        let used = self.repo().use_recovery_code(user_id, &hash).await?;
+        if used {
+            self.auth
+                .audit("recovery_code_used", SUCCESS, Some(user_id), client)
+                .await;
+        }
+        Ok(used)
+    }
+}
+
+impl AuthService {
+    /// The end of a first factor: a session, or — for a user with a second
+    /// factor — a challenge and [`AuthError::MfaRequired`].
+    pub(crate) async fn sign_in(
+        &self,
+        user_id: UserId,
+        mfa: MfaMethods,
+        first: Amr,
+        client: &ClientInfo,
+    ) -> Result<Authenticated, AuthError> {
+        if !mfa.any() {
+            return self.open_session(user_id, first, client).await;
+        }
+        let mfa_token = MailToken::random();
+        let challenge = MfaChallenge {
+            user_id,
+            amr: first,
+        };
+        let expires_at = OffsetDateTime::now_utc() + CHALLENGE_TTL;
+        self.mfa
+            .create_challenge(&mfa_token.hash(), &challenge, expires_at)
+            .await?;
+        tracing::info!(user_id = %user_id, "second factor required");
+        Err(AuthError::MfaRequired(MfaRequired {
+            mfa_token,
+            methods: mfa,
+        }))
+    }
+
+    /// [`AuthService::sign_in`] for an identity proven by a provider.
+    pub(crate) async fn sign_in_federated(
+        &self,
+        user_id: UserId,
+        client: &ClientInfo,
+    ) -> Result<Authenticated, AuthError> {
+        let credentials = self.users.credentials_by_id(user_id).await?;
+        let mfa = credentials.map(|c| c.mfa).unwrap_or_default();
+        self.sign_in(user_id, mfa, Amr::FED, client).await
+    }
+}
+
+fn unix_now() -> u64 {
+    u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or_default()
+}
