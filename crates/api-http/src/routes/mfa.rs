@@ -253,6 +253,7 @@ async fn disable_totp(
         (status = 200, description = "The new codes, shown this once", body = RecoveryCodesResponse),
         (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "TOTP is not on (`mfa_not_enabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing or oversized code", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )

@@ -12,6 +12,7 @@ mod fuzz;
 mod gateway;
 mod limits;
 mod logs;
+mod mfa;
 mod oauth;
 mod recovery;
 mod refresh;

@@ -759,3 +759,44 @@ async fn the_binding_cookie_is_secure_unless_the_service_is_plain_http_off_loopb
         );
     }
 }
+
+/// A provider proves the first factor only: a user with TOTP stops at
+/// `mfa_required` (JSON, or in the redirect's fragment) and completes at
+/// `/auth/mfa/verify`; the token says `fed`, `otp`, `mfa`.
+#[tokio::test]
+async fn a_provider_sign_in_of_a_user_with_totp_needs_the_second_factor() {
+    let oidc = Provider::start(false).await;
+    let app = app_with(&oidc, None, &[]).await;
+    oidc.next(person("dora-1", "dora@example.com"));
+    let first = Tokens::from_body(sign_in(&app, "acme").await.json().await.unwrap());
+    assert_eq!(
+        crate::tokens::claims_of(&first.access)["amr"],
+        json!(["fed"])
+    );
+    let (authenticator, _) = crate::mfa::enable_totp(&app, &first.access).await;
+
+    oidc.next(person("dora-1", "dora@example.com"));
+    let token = crate::mfa::mfa_token_of(sign_in(&app, "acme").await).await;
+    let body = json!({"mfa_token": token, "code": authenticator.next_code()});
+    let verified = crate::mfa::verify(&app, &body).await;
+    assert_eq!(verified.status(), StatusCode::OK);
+    let verified = Tokens::from_body(verified.json().await.unwrap());
+    assert_eq!(verified.user_id, first.user_id);
+    let amr = crate::tokens::claims_of(&verified.access)["amr"].clone();
+    assert_eq!(amr, json!(["otp", "fed", "mfa"]));
+
+    oidc.next(person("dora-1", "dora@example.com"));
+    let flow = start(&app, "acme", "?redirect_to=https://spa.example.com/done").await;
+    let redirect = finish(&app, &flow).await;
+    assert_eq!(redirect.status(), StatusCode::FOUND);
+    let location = redirect.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("https://spa.example.com/done#error=mfa_required&mfa_token="),
+        "{location}"
+    );
+    assert!(
+        location.ends_with("&methods=totp,recovery_code"),
+        "{location}"
+    );
+    assert!(!location.contains("access_token"), "{location}");
+}

@@ -81,14 +81,16 @@ impl MfaService {
         self.settings.key.as_ref().ok_or(AuthError::MfaUnavailable)
     }
 
-    /// Opens a stored secret; a secret that does not open is a server fault
-    /// (the key changed), never a wrong code.
+    /// Opens a stored secret. One that does not open (the key changed, or is
+    /// ephemeral and the process restarted) fails closed: TOTP is unavailable
+    /// until the key is back, never a wrong code and never a way around it.
     fn open(&self, user_id: UserId, stored: &StoredTotp) -> Result<TotpSecret, AuthError> {
         self.key()?.open(user_id, &stored.sealed).ok_or_else(|| {
-            AuthError::Internal(
+            tracing::error!(
+                user_id = %user_id,
                 "a TOTP secret does not open under MFA_ENCRYPTION_KEY (was the key changed?)"
-                    .into(),
-            )
+            );
+            AuthError::MfaUnavailable
         })
     }
 
@@ -172,6 +174,7 @@ impl MfaService {
     ) -> Result<(), AuthError> {
         self.auth.require_recent_sign_in(principal)?;
         let user_id = principal.user_id;
+        self.require_totp(user_id).await?;
         self.check_factor(user_id, factor, "mfa_disable", client)
             .await?;
         if !self.repo().disable_totp(user_id).await? {
@@ -192,12 +195,20 @@ impl MfaService {
     ) -> Result<Vec<RecoveryCode>, AuthError> {
         self.auth.require_recent_sign_in(principal)?;
         let user_id = principal.user_id;
+        self.require_totp(user_id).await?;
         self.check_factor(user_id, factor, "recovery_codes_regenerate", client)
             .await?;
         let codes = RecoveryCode::set();
         let hashes: Vec<_> = codes.iter().map(RecoveryCode::hash).collect();
         self.repo().replace_recovery_codes(user_id, &hashes).await?;
         Ok(codes)
+    }
+
+    async fn require_totp(&self, user_id: UserId) -> Result<(), AuthError> {
+        match self.repo().totp(user_id).await? {
+            Some(stored) if stored.confirmed => Ok(()),
+            _ => Err(AuthError::MfaNotEnabled),
+        }
     }
 
     /// Completes a sign-in that answered `mfa_required`.

@@ -1,0 +1,372 @@
+//! Second factors end to end: TOTP set-up and confirmation, the two-step
+//! login, replayed and wrong codes, recovery codes, the lockout, step-up, and
+//! what `amr` says in each case.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use totp_rs::{Algorithm, Secret, TOTP};
+
+use crate::helpers::{PASSWORD, TestApp, Tokens, assert_problem, spawn_app, spawn_app_with};
+use crate::tokens::claims_of;
+
+/// An authenticator app: the secret set-up showed, as `totp-rs` reads it.
+pub(crate) struct Authenticator(TOTP);
+
+impl Authenticator {
+    fn from_setup(setup: &Value) -> Self {
+        let secret = Secret::Encoded(setup["secret"].as_str().unwrap().to_owned())
+            .to_bytes()
+            .unwrap();
+        Self(TOTP::new_unchecked(
+            Algorithm::SHA1,
+            6,
+            1,
+            30,
+            secret,
+            None,
+            String::new(),
+        ))
+    }
+
+    fn now() -> u64 {
+        time::OffsetDateTime::now_utc().unix_timestamp() as u64
+    }
+
+    /// The code on the screen now.
+    pub(crate) fn code(&self) -> String {
+        self.0.generate(Self::now())
+    }
+
+    /// The next step's code: accepted (one step of skew) after the current
+    /// step's was spent, so tests need not wait 30 s.
+    pub(crate) fn next_code(&self) -> String {
+        self.0.generate(Self::now() + 30)
+    }
+}
+
+/// Sets up and confirms TOTP for a signed-in user; returns the authenticator
+/// and the recovery codes.
+pub(crate) async fn enable_totp(app: &TestApp, access: &str) -> (Authenticator, Vec<String>) {
+    let setup = app
+        .post_auth("/api/v1/auth/mfa/totp/setup", access, None)
+        .await;
+    assert_eq!(setup.status(), StatusCode::OK);
+    let setup: Value = setup.json().await.unwrap();
+    let authenticator = Authenticator::from_setup(&setup);
+    let confirm = app
+        .post_auth(
+            "/api/v1/auth/mfa/totp/confirm",
+            access,
+            Some(&json!({"code": authenticator.code()})),
+        )
+        .await;
+    assert_eq!(confirm.status(), StatusCode::OK);
+    let body: Value = confirm.json().await.unwrap();
+    let codes = body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    (authenticator, codes)
+}
+
+/// Logs in with the password; asserts `mfa_required` and returns its token.
+pub(crate) async fn mfa_token(app: &TestApp, email: &str) -> String {
+    let login = app.login(email, PASSWORD).await;
+    mfa_token_of(login).await
+}
+
+pub(crate) async fn mfa_token_of(response: reqwest::Response) -> String {
+    let problem = assert_problem(response, StatusCode::UNAUTHORIZED, "mfa_required").await;
+    assert_eq!(problem["methods"], json!(["totp", "recovery_code"]));
+    problem["mfa_token"].as_str().unwrap().to_owned()
+}
+
+pub(crate) async fn verify(app: &TestApp, body: &Value) -> reqwest::Response {
+    app.post("/api/v1/auth/mfa/verify", body).await
+}
+
+async fn status(app: &TestApp, access: &str) -> Value {
+    app.get_auth("/api/v1/auth/mfa", access)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+fn amr(tokens: &Tokens) -> Value {
+    claims_of(&tokens.access)["amr"].clone()
+}
+
+fn email() -> String {
+    format!("mfa-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn totp_enrol_confirm_then_login_needs_a_fresh_code() {
+    let app = spawn_app().await;
+    let email = email();
+    let user = app.register_as(&email).await;
+    assert_eq!(amr(&user), json!(["pwd"]));
+    assert_eq!(
+        status(&app, &user.access).await,
+        json!({"totp": false, "recovery_codes_left": 0})
+    );
+
+    // Set-up alone changes nothing: the factor is off until confirmed.
+    let setup = app
+        .post_auth("/api/v1/auth/mfa/totp/setup", &user.access, None)
+        .await;
+    assert_eq!(setup.status(), StatusCode::OK);
+    let setup: Value = setup.json().await.unwrap();
+    let uri = setup["otpauth_uri"].as_str().unwrap();
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    assert!(uri.contains(setup["secret"].as_str().unwrap()));
+    assert!(setup["qr_svg"].as_str().unwrap().contains("<svg"));
+    assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
+    let authenticator = Authenticator::from_setup(&setup);
+    let confirm = |code: String| {
+        let (app, access) = (&app, user.access.clone());
+        async move {
+            app.post_auth(
+                "/api/v1/auth/mfa/totp/confirm",
+                &access,
+                Some(&json!({"code": code})),
+            )
+            .await
+        }
+    };
+    let wrong = format!(
+        "{:06}",
+        (authenticator.code().parse::<u32>().unwrap() + 1) % 1_000_000
+    );
+    assert_problem(
+        confirm(wrong).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_code",
+    )
+    .await;
+    let confirmed = confirm(authenticator.code()).await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let codes: Value = confirmed.json().await.unwrap();
+    let codes = codes["recovery_codes"].as_array().unwrap();
+    assert_eq!(codes.len(), 10);
+    let again = app
+        .post_auth("/api/v1/auth/mfa/totp/setup", &user.access, None)
+        .await;
+    assert_problem(again, StatusCode::CONFLICT, "mfa_already_enabled").await;
+
+    // The password alone no longer signs in.
+    let token = mfa_token(&app, &email).await;
+    // The confirmation's code was spent: replaying it is refused.
+    let replay = verify(
+        &app,
+        &json!({"mfa_token": token, "code": authenticator.code()}),
+    )
+    .await;
+    assert_problem(replay, StatusCode::UNAUTHORIZED, "invalid_code").await;
+    let fresh = authenticator.next_code();
+    let signed_in = verify(&app, &json!({"mfa_token": token, "code": fresh})).await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let signed_in = Tokens::from_body(signed_in.json().await.unwrap());
+    assert_eq!(amr(&signed_in), json!(["pwd", "otp", "mfa"]));
+    assert_eq!(app.me(&signed_in.access).await.status(), StatusCode::OK);
+    // A refreshed token says the same.
+    let refreshed = app.refresh(&signed_in.refresh).await;
+    let refreshed = Tokens::from_body(refreshed.json().await.unwrap());
+    assert_eq!(amr(&refreshed), json!(["pwd", "otp", "mfa"]));
+
+    // The mfa_token worked once; the code too, on a new sign-in.
+    let reused = verify(&app, &json!({"mfa_token": token, "code": fresh})).await;
+    assert_problem(reused, StatusCode::UNAUTHORIZED, "invalid_mfa_token").await;
+    let token = mfa_token(&app, &email).await;
+    let replay = verify(&app, &json!({"mfa_token": token, "code": fresh})).await;
+    assert_problem(replay, StatusCode::UNAUTHORIZED, "invalid_code").await;
+}
+
+#[tokio::test]
+async fn recovery_codes_work_once_regenerate_and_turn_totp_off() {
+    let app = spawn_app().await;
+    let email = email();
+    let user = app.register_as(&email).await;
+    let (_, codes) = enable_totp(&app, &user.access).await;
+
+    // A recovery code, typed in upper case with spaces, signs in once.
+    let typed = codes[0].to_uppercase().replace('-', " ");
+    let token = mfa_token(&app, &email).await;
+    let signed_in = verify(&app, &json!({"mfa_token": token, "recovery_code": typed})).await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let signed_in = Tokens::from_body(signed_in.json().await.unwrap());
+    assert_eq!(amr(&signed_in), json!(["pwd", "otp", "mfa"]));
+    let token = mfa_token(&app, &email).await;
+    let spent = verify(
+        &app,
+        &json!({"mfa_token": token, "recovery_code": codes[0]}),
+    )
+    .await;
+    assert_problem(spent, StatusCode::UNAUTHORIZED, "invalid_code").await;
+    assert_eq!(
+        status(&app, &signed_in.access).await["recovery_codes_left"],
+        9
+    );
+
+    // Exactly one factor per verification.
+    let both = json!({"mfa_token": token, "code": "123456", "recovery_code": codes[1]});
+    assert_problem(
+        verify(&app, &both).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+
+    // A new set voids the old one.
+    let regenerated = app
+        .post_auth(
+            "/api/v1/auth/mfa/recovery-codes",
+            &signed_in.access,
+            Some(&json!({"code": codes[1]})),
+        )
+        .await;
+    assert_eq!(regenerated.status(), StatusCode::OK);
+    let fresh: Value = regenerated.json().await.unwrap();
+    let fresh = fresh["recovery_codes"][0].as_str().unwrap().to_owned();
+    let old = verify(
+        &app,
+        &json!({"mfa_token": token, "recovery_code": codes[2]}),
+    )
+    .await;
+    assert_problem(old, StatusCode::UNAUTHORIZED, "invalid_code").await;
+
+    // Off, with a recovery code: the password signs in alone again.
+    let off = app
+        .delete_auth(
+            "/api/v1/auth/mfa/totp",
+            &signed_in.access,
+            &json!({"code": fresh}),
+        )
+        .await;
+    assert_eq!(off.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        status(&app, &signed_in.access).await,
+        json!({"totp": false, "recovery_codes_left": 0})
+    );
+    let login = app.login(&email, PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let off_again = app
+        .delete_auth(
+            "/api/v1/auth/mfa/totp",
+            &signed_in.access,
+            &json!({"code": "123456"}),
+        )
+        .await;
+    assert_problem(off_again, StatusCode::CONFLICT, "mfa_not_enabled").await;
+
+    // The audit trail has each step.
+    let events: Value = app
+        .get_auth("/api/v1/auth/events?limit=100", &signed_in.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "mfa_totp_setup",
+        "mfa_enrol",
+        "mfa_verify",
+        "recovery_code_used",
+        "recovery_codes_regenerate",
+        "mfa_disable",
+    ] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+}
+
+/// Five wrong codes void the `mfa_token` and lock the second step for the
+/// user, from any client, for the lock period — the right code included.
+#[tokio::test]
+async fn wrong_codes_void_the_challenge_and_lock_the_second_step() {
+    let app = spawn_app_with(&[("LOGIN_LOCKOUT_THRESHOLD", "5")]).await;
+    let email = email();
+    let user = app.register_as(&email).await;
+    let (authenticator, _) = enable_totp(&app, &user.access).await;
+    let token = mfa_token(&app, &email).await;
+    for _ in 0..5 {
+        let wrong = verify(&app, &json!({"mfa_token": token, "code": "000000"})).await;
+        assert_problem(wrong, StatusCode::UNAUTHORIZED, "invalid_code").await;
+    }
+    let voided = verify(
+        &app,
+        &json!({"mfa_token": token, "code": authenticator.next_code()}),
+    )
+    .await;
+    assert_problem(voided, StatusCode::UNAUTHORIZED, "invalid_mfa_token").await;
+    let token = mfa_token(&app, &email).await;
+    let locked = verify(
+        &app,
+        &json!({"mfa_token": token, "code": authenticator.next_code()}),
+    )
+    .await;
+    let problem = assert_problem(locked, StatusCode::TOO_MANY_REQUESTS, "account_locked").await;
+    assert!(problem["detail"].as_str().unwrap().contains("retry in"));
+    let garbage = verify(&app, &json!({"mfa_token": "not-a-token", "code": "123456"})).await;
+    assert_problem(garbage, StatusCode::UNAUTHORIZED, "invalid_mfa_token").await;
+}
+
+/// Turning TOTP off and new recovery codes need a recent sign-in; signing in
+/// again (through the second factor) gives one.
+#[tokio::test]
+async fn turning_totp_off_needs_a_recent_sign_in() {
+    let app = spawn_app_with(&[("STEP_UP_MAX_AGE", "1")]).await;
+    let email = email();
+    let user = app.register_as(&email).await;
+    let (authenticator, codes) = enable_totp(&app, &user.access).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    for (path, body) in [
+        ("/api/v1/auth/mfa/recovery-codes", json!({"code": codes[0]})),
+        ("/api/v1/auth/mfa/totp", json!({"code": codes[0]})),
+    ] {
+        let response = if path.ends_with("totp") {
+            app.delete_auth(path, &user.access, &body).await
+        } else {
+            app.post_auth(path, &user.access, Some(&body)).await
+        };
+        assert_problem(response, StatusCode::FORBIDDEN, "reauthentication_required").await;
+    }
+    let token = mfa_token(&app, &email).await;
+    let fresh = verify(
+        &app,
+        &json!({"mfa_token": token, "code": authenticator.next_code()}),
+    )
+    .await;
+    let fresh = Tokens::from_body(fresh.json().await.unwrap());
+    let off = app
+        .delete_auth(
+            "/api/v1/auth/mfa/totp",
+            &fresh.access,
+            &json!({"code": codes[0]}),
+        )
+        .await;
+    assert_eq!(off.status(), StatusCode::NO_CONTENT);
+}
+
+/// Without `MFA_ENCRYPTION_KEY` in production, TOTP is refused, not sealed
+/// under a key that dies with the process.
+#[tokio::test]
+async fn production_without_a_key_refuses_totp() {
+    let app = spawn_app_with(&[
+        ("APP_ENV", "production"),
+        ("SMTP_URL", "smtp://127.0.0.1:1"),
+    ])
+    .await;
+    let user = app.register().await;
+    let setup = app
+        .post_auth("/api/v1/auth/mfa/totp/setup", &user.access, None)
+        .await;
+    assert_problem(setup, StatusCode::SERVICE_UNAVAILABLE, "mfa_unavailable").await;
+}
