@@ -112,24 +112,79 @@ fn dev(extra: &[String]) -> Result<()> {
     ensure_postgres(&env_or("DATABASE_URL", DEFAULT_DATABASE_URL))?;
     ensure_redis(&env_or("REDIS_URL", DEFAULT_REDIS_URL))?;
     service(&["migrate"], &[])?;
+    let mut command = cargo();
+    command
+        .args([
+            "run",
+            "--package",
+            "app",
+            "--bin",
+            "codezest-auth",
+            "--",
+            "serve",
+        ])
+        .args(extra);
     if let Some(key) = dev_signing_key()? {
         println!("xtask: signing development tokens with {}", key.display());
-        let mut command = cargo();
-        command
-            .args([
-                "run",
-                "--package",
-                "app",
-                "--bin",
-                "codezest-auth",
-                "--",
-                "serve",
-            ])
-            .args(extra)
-            .env("JWT_PRIVATE_KEY_FILE", &key);
-        return run(command);
+        command.env("JWT_PRIVATE_KEY_FILE", &key);
     }
-    service(&["serve"], extra)
+    if let Some((path, key)) = dev_mfa_key()? {
+        println!(
+            "xtask: sealing development TOTP secrets with {}",
+            path.display()
+        );
+        command.env("MFA_ENCRYPTION_KEY", key);
+    }
+    run(command)
+}
+
+/// Whether one of `names` is set, in the environment or in `.env`.
+fn configured(names: &[&str]) -> bool {
+    let in_env = names.iter().any(|name| std::env::var_os(name).is_some());
+    let in_dotenv = std::fs::read_to_string(root().join(".env")).is_ok_and(|dotenv| {
+        dotenv.lines().any(|line| {
+            let line = line.trim_start();
+            names
+                .iter()
+                .any(|name| line.starts_with(&format!("{name}=")))
+        })
+    });
+    in_env || in_dotenv
+}
+
+/// Writes `contents` to a file only its owner reads.
+fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    std::fs::create_dir_all(path.parent().expect("a parent"))?;
+    std::fs::write(path, contents)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// A development `MFA_ENCRYPTION_KEY` kept under `target/dev/`, so TOTP
+/// secrets stay readable across restarts. `None` when one is configured.
+fn dev_mfa_key() -> Result<Option<(PathBuf, String)>> {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    if configured(&["MFA_ENCRYPTION_KEY"]) {
+        return Ok(None);
+    }
+    let path = root().join("target/dev/mfa-key.b64");
+    if !path.exists() {
+        let mut key = [0_u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        write_private(
+            &path,
+            base64::engine::general_purpose::STANDARD
+                .encode(key)
+                .as_bytes(),
+        )?;
+    }
+    let key = std::fs::read_to_string(&path)?.trim().to_owned();
+    Ok(Some((path, key)))
 }
 
 /// A development signing key kept under `target/dev/`, so tokens survive a
@@ -138,29 +193,14 @@ fn dev(extra: &[String]) -> Result<()> {
 /// configured key when `APP_ENV=production`.
 fn dev_signing_key() -> Result<Option<PathBuf>> {
     use ed25519_dalek::pkcs8::EncodePrivateKey as _;
-    let configured = ["JWT_PRIVATE_KEY_FILE", "JWT_SECRET"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some());
-    let in_dotenv = std::fs::read_to_string(root().join(".env")).is_ok_and(|dotenv| {
-        dotenv.lines().any(|line| {
-            let line = line.trim_start();
-            line.starts_with("JWT_PRIVATE_KEY_FILE=") || line.starts_with("JWT_SECRET=")
-        })
-    });
-    if configured || in_dotenv {
+    if configured(&["JWT_PRIVATE_KEY_FILE", "JWT_SECRET"]) {
         return Ok(None);
     }
     let key = root().join("target/dev/jwt-ed25519.pem");
     if !key.exists() {
-        std::fs::create_dir_all(key.parent().expect("a parent"))?;
         let pem = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)
             .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)?;
-        std::fs::write(&key, pem.as_bytes())?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
-        }
+        write_private(&key, pem.as_bytes())?;
     }
     Ok(Some(key))
 }

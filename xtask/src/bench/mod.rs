@@ -16,6 +16,7 @@
 //! the `wrk` scripts are in `xtask/lua/`.
 
 mod mail;
+mod mfa;
 mod modes;
 mod procs;
 mod report;
@@ -36,7 +37,7 @@ use anyhow::{Context, Result, bail};
 use domain::{JwtAlgorithm, JwtConfig, JwtKeys, RefreshTokens, SessionId, UserId};
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::{Connection as _, PgConnection};
 use time::OffsetDateTime;
 
@@ -221,6 +222,7 @@ struct Report {
     mixed: Option<Mixed>,
     mail: Option<mail::MailDrain>,
     revocation: Option<revocation::Revocation>,
+    mfa: Option<mfa::Mfa>,
     l1_bytes_per_user: Option<LargeL1>,
 }
 
@@ -338,6 +340,12 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
     bench.write_lua()?;
     bench.me_modes(&mut report).await?;
     bench.throughput(&mut report).await?;
+    let me_rps = report
+        .modes
+        .iter()
+        .find(|m| m.mode == Mode::TwoTier.name())
+        .map_or(0.0, |m| m.load.rps);
+    report.mfa = Some(bench.mfa(me_rps).await?);
     bench.prepare_database(bench.options.users).await?;
     report.mail = Some(bench.mail_drain().await?);
     report.revocation = Some(bench.revocation().await?);

@@ -224,6 +224,42 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
         StatusCode::OK,
     )
     .await;
+    // A second factor: its secret, recovery codes and mfa_token stay out too.
+    let request = http
+        .post(url("/auth/mfa/totp/setup"))
+        .bearer_auth(&third.access);
+    let setup = call(&http, request, json!({}), StatusCode::OK).await;
+    let authenticator = crate::mfa::Authenticator::from_setup(&setup);
+    let request = http
+        .post(url("/auth/mfa/totp/confirm"))
+        .bearer_auth(&third.access);
+    let body = json!({"code": authenticator.code()});
+    let codes = call(&http, request, body, StatusCode::OK).await;
+    let login = json!({"email": new_email, "password": NEW_PASSWORD});
+    let required = call(
+        &http,
+        http.post(url("/auth/login")),
+        login,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let mfa_token = required["mfa_token"].as_str().unwrap().to_owned();
+    let recovery = codes["recovery_codes"][0].as_str().unwrap();
+    let body = json!({"mfa_token": mfa_token, "recovery_code": recovery});
+    call(
+        &http,
+        http.post(url("/auth/mfa/verify")),
+        body,
+        StatusCode::OK,
+    )
+    .await;
+    secrets.push(setup["secret"].as_str().unwrap().to_owned());
+    secrets.push(setup["otpauth_uri"].as_str().unwrap().to_owned());
+    secrets.push(mfa_token);
+    for code in codes["recovery_codes"].as_array().unwrap() {
+        secrets.push(code.as_str().unwrap().to_owned());
+    }
+
     let request = http.post(url("/auth/logout")).bearer_auth(&third.access);
     let body = json!({"refresh_token": third.refresh});
     call(&http, request, body, StatusCode::NO_CONTENT).await;

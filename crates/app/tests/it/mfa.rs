@@ -13,7 +13,7 @@ use crate::tokens::claims_of;
 pub(crate) struct Authenticator(TOTP);
 
 impl Authenticator {
-    fn from_setup(setup: &Value) -> Self {
+    pub(crate) fn from_setup(setup: &Value) -> Self {
         let secret = Secret::Encoded(setup["secret"].as_str().unwrap().to_owned())
             .to_bytes()
             .unwrap();

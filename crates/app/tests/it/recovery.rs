@@ -144,6 +144,30 @@ async fn password_reset_by_mail_revokes_every_session() {
     );
 }
 
+/// A reset signs no one in: the next sign-in still needs the second factor
+/// (ASVS 6.4.3).
+#[tokio::test]
+async fn a_password_reset_does_not_bypass_the_second_factor() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink).await;
+    let email = address();
+    let user = app.register_as(&email).await;
+    let (authenticator, _) = crate::mfa::enable_totp(&app, &user.access).await;
+    forgot(&app, &email).await;
+    let token = mailed_token(&sink, &email, 2, "reset-password").await;
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let login = app.login(&email, NEW_PASSWORD).await;
+    let mfa_token = crate::mfa::mfa_token_of(login).await;
+    let body = json!({"mfa_token": mfa_token, "code": authenticator.next_code()});
+    assert_eq!(
+        crate::mfa::verify(&app, &body).await.status(),
+        StatusCode::OK
+    );
+}
+
 #[tokio::test]
 async fn forgot_for_an_unknown_address_is_indistinguishable() {
     let sink = SmtpSink::start();
