@@ -274,6 +274,23 @@ fn auth_row(error: &AuthError) -> Row {
             "mfa_unavailable",
             "Two-factor authentication unavailable",
         ),
+        AuthError::PasskeyRejected => {
+            row(S::BAD_REQUEST, "passkey_rejected", "Passkey not accepted")
+        }
+        AuthError::ChallengeInvalid => row(
+            S::BAD_REQUEST,
+            "invalid_challenge",
+            "Passkey request expired",
+        ),
+        AuthError::PasskeysUnavailable => row(
+            S::SERVICE_UNAVAILABLE,
+            "passkeys_unavailable",
+            "Passkeys unavailable",
+        ),
+        AuthError::TooManyPasskeys => row(S::CONFLICT, "too_many_passkeys", "Too many passkeys"),
+        AuthError::Repo(RepoError::PasskeyTaken) => {
+            row(S::CONFLICT, "passkey_taken", "Passkey already registered")
+        }
         AuthError::SamePassword => row(
             S::UNPROCESSABLE_ENTITY,
             "same_password",

@@ -75,6 +75,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         (name = "users", description = "The signed-in user"),
         (name = "account", description = "Password reset, email verification and change, the account's audit trail"),
         (name = "mfa", description = "Second factors: TOTP, recovery codes, completing a sign-in that answered `mfa_required`"),
+        (name = "passkeys", description = "Passkeys (WebAuthn): registration, management, passwordless sign-in"),
         (name = "oauth", description = "Sign-in with Google, GitHub or any OpenID Connect provider; linking providers"),
         (name = "system", description = "Health, readiness, keys"),
     )
@@ -105,6 +106,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::users::router())
         .merge(routes::account::router())
         .merge(routes::mfa::router())
+        .merge(routes::passkeys::router())
         .merge(routes::oauth::router())
         .merge(routes::system::router())
 }

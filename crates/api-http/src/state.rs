@@ -1,7 +1,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use domain::{AccountService, AuthService, MfaService, OAuthService};
+use domain::{AccountService, AuthService, MfaService, OAuthService, PasskeyService};
 
 use crate::limit::RateLimits;
 use crate::readiness::ReadinessProbe;
@@ -17,6 +17,8 @@ pub struct Services {
     pub account: Arc<AccountService>,
     /// Second factors: TOTP, recovery codes, `/auth/mfa/verify`.
     pub mfa: Arc<MfaService>,
+    /// Passkeys: registration, management, passwordless sign-in.
+    pub passkeys: Arc<PasskeyService>,
     /// Sign-in with external providers (none configured: every provider is unknown).
     pub oauth: Arc<OAuthService>,
     pub readiness: Arc<dyn ReadinessProbe>,

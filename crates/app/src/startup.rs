@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use api_http::{AppState, RateLimits, ServiceStatus};
 use domain::{
     AccountService, AccountSettings, AuthPorts, AuthService, JwtKeys, MemoryThrottle, MfaService,
-    OAuthService, PasswordHasher, Throttle,
+    OAuthService, PasskeyService, PasswordHasher, Throttle, WebAuthn,
 };
 use readiness::PgReadiness;
 use repo_postgres::PgRepositories;
@@ -158,18 +158,7 @@ struct Wiring {
 }
 
 fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
-    let jwt = config.tokens.jwt.clone();
-    let variable = TokenSettings::key_variable(jwt.algorithm);
-    let keys = JwtKeys::from_config(jwt).map_err(|e| anyhow::anyhow!("{variable}: {e}"))?;
-    if keys.is_ephemeral() {
-        // Config refuses this in production; say it loudly everywhere else.
-        debug_assert!(config.server.app_env != AppEnv::Production);
-        tracing::warn!(
-            algorithm = keys.algorithm().as_str(),
-            "no JWT key configured: using an ephemeral key; every token dies with this process. \
-             Set JWT_PRIVATE_KEY_FILE (or JWT_SECRET for HS256) for anything but development"
-        );
-    }
+    let keys = jwt_keys(config)?;
     let memory = Arc::new(MemoryThrottle::default());
     let Chosen {
         ports,
@@ -181,23 +170,8 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         config.limits.rates,
         Arc::clone(&ports.throttle),
     ));
-    let mut auth = AuthService::new(
-        AuthPorts {
-            users: Arc::clone(&ports.users),
-            sessions: ports.sessions,
-            profiles: ports.profiles,
-            audit_log: Arc::clone(&ports.audit),
-            mfa: Arc::clone(&ports.mfa),
-        },
-        PasswordHasher::owasp(),
-        Arc::new(keys),
-        config.tokens.auth,
-    );
-    if let Some(verified) = ports.verified {
-        auth = auth.with_verified_tokens(verified);
-    }
-    auth = auth.with_lockout(Arc::clone(&ports.throttle), config.limits.lockout);
-    let auth = Arc::new(auth);
+    let webauthn = relying_party(config)?;
+    let auth = auth_service(config, &ports, keys, webauthn.is_some());
     let providers = oauth::providers(
         config.oauth.providers.clone(),
         config.oauth.provider_timeout,
@@ -214,14 +188,16 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
     if !config.oauth.providers.is_empty() {
         tracing::info!(providers = ?oauth.provider_names(), "identity providers configured");
     }
-    if config.mfa.key_missing {
-        tracing::warn!(
-            production = config.mfa.settings.key.is_none(),
-            "no MFA_ENCRYPTION_KEY: in production TOTP is unavailable (503); elsewhere secrets are \
-             sealed under an ephemeral key and become unreadable when this process stops"
-        );
-    }
-    let mfa = MfaService::new(Arc::clone(&auth), config.mfa.settings.clone());
+    let passkeys = Arc::new(PasskeyService::new(
+        Arc::clone(&auth),
+        Arc::clone(&ports.passkeys),
+        webauthn,
+    ));
+    let mfa = MfaService::new(
+        Arc::clone(&auth),
+        Arc::clone(&passkeys),
+        config.mfa.settings.clone(),
+    );
     let account = AccountService::new(
         Arc::clone(&auth),
         ports.recovery,
@@ -229,7 +205,7 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
     );
     let mut background = vec![
         background::audit_retention(ports.audit, config.mail.audit_retention),
-        background::purge_mfa_challenges(ports.mfa),
+        background::purge_mfa_challenges(ports.mfa, Arc::clone(&passkeys)),
         background::forget_limits(memory),
     ];
     background.extend(background::mail_sender(&config.mail, ports.outbox)?);
@@ -239,6 +215,7 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
             auth,
             account: Arc::new(account),
             mfa: Arc::new(mfa),
+            passkeys,
             oauth: Arc::new(oauth),
             readiness,
             limits,
@@ -248,6 +225,72 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         #[cfg(feature = "cache")]
         cache,
     })
+}
+
+/// The JWT keys, with a loud warning when they are ephemeral (and, when no
+/// `MFA_ENCRYPTION_KEY` is set, what that means for TOTP).
+fn jwt_keys(config: &Config) -> anyhow::Result<JwtKeys> {
+    let jwt = config.tokens.jwt.clone();
+    let variable = TokenSettings::key_variable(jwt.algorithm);
+    let keys = JwtKeys::from_config(jwt).map_err(|e| anyhow::anyhow!("{variable}: {e}"))?;
+    if keys.is_ephemeral() {
+        // Config refuses this in production; say it loudly everywhere else.
+        debug_assert!(config.server.app_env != AppEnv::Production);
+        tracing::warn!(
+            algorithm = keys.algorithm().as_str(),
+            "no JWT key configured: using an ephemeral key; every token dies with this process. \
+             Set JWT_PRIVATE_KEY_FILE (or JWT_SECRET for HS256) for anything but development"
+        );
+    }
+    if config.mfa.key_missing {
+        tracing::warn!(
+            production = config.mfa.settings.key.is_none(),
+            "no MFA_ENCRYPTION_KEY: in production TOTP is unavailable (503); elsewhere secrets are \
+             sealed under an ephemeral key and become unreadable when this process stops"
+        );
+    }
+    Ok(keys)
+}
+
+fn auth_service(config: &Config, ports: &Ports, keys: JwtKeys, passkeys: bool) -> Arc<AuthService> {
+    let mut auth = AuthService::new(
+        AuthPorts {
+            users: Arc::clone(&ports.users),
+            sessions: Arc::clone(&ports.sessions),
+            profiles: Arc::clone(&ports.profiles),
+            audit_log: Arc::clone(&ports.audit),
+            mfa: Arc::clone(&ports.mfa),
+        },
+        PasswordHasher::owasp(),
+        Arc::new(keys),
+        config.tokens.auth,
+    );
+    if let Some(verified) = &ports.verified {
+        auth = auth.with_verified_tokens(Arc::clone(verified));
+    }
+    auth = auth.with_lockout(Arc::clone(&ports.throttle), config.limits.lockout);
+    Arc::new(auth.with_passkeys(passkeys))
+}
+
+/// The WebAuthn relying party: `None` (passkeys off, with a warning) when the
+/// default one, from `PUBLIC_BASE_URL`, is not valid (an IP address); a
+/// configured one that is not valid stops start-up.
+fn relying_party(config: &Config) -> anyhow::Result<Option<Arc<dyn WebAuthn>>> {
+    let rp = &config.mfa.relying_party;
+    match passkeys::WebauthnRs::new(rp) {
+        Ok(webauthn) => Ok(Some(Arc::new(webauthn))),
+        Err(error) if config.mfa.relying_party_explicit => {
+            Err(anyhow::anyhow!("WEBAUTHN_RP_ID: {error}"))
+        }
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                "passkeys are off: set WEBAUTHN_RP_ID and WEBAUTHN_RP_ORIGIN (e.g. localhost and \
+                 http://localhost:3000) to turn them on"
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// The implementations of the domain's ports, chosen once.
@@ -260,6 +303,7 @@ struct Ports {
     verified: Option<Arc<dyn domain::VerifiedTokens>>,
     recovery: Arc<dyn domain::RecoveryRepository>,
     mfa: Arc<dyn domain::MfaRepository>,
+    passkeys: Arc<dyn domain::PasskeyRepository>,
     /// Rate limits and lockouts: Redis when the cache is on, else in process.
     throttle: Arc<dyn Throttle>,
     outbox: background::Outbox,
@@ -286,6 +330,7 @@ fn choose(config: &Config, pool: PgPool, memory: Arc<MemoryThrottle>) -> anyhow:
     // Nothing of second factors is cached: login reads them with the
     // password hash, on the uncached credentials path.
     let mfa = Arc::new(repo_postgres::PgMfa::new(pool.clone()));
+    let passkeys = Arc::new(repo_postgres::PgPasskeys::new(pool.clone()));
     #[cfg(feature = "cache")]
     if config.cache.enabled {
         let cache = cached::connect(&config.cache)?;
@@ -301,6 +346,7 @@ fn choose(config: &Config, pool: PgPool, memory: Arc<MemoryThrottle>) -> anyhow:
                 ))),
                 recovery: Arc::new(cache.wrap(recovery)),
                 mfa,
+                passkeys,
                 throttle: Arc::new(cache_redis::RedisThrottle::new(cache.clone(), memory)),
                 outbox,
                 audit,
@@ -327,6 +373,7 @@ fn choose(config: &Config, pool: PgPool, memory: Arc<MemoryThrottle>) -> anyhow:
             verified: None,
             recovery: Arc::new(recovery),
             mfa,
+            passkeys,
             throttle: memory,
             outbox,
             audit,
@@ -392,94 +439,7 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing requests in flight");
 }
 
-mod background {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use anyhow::Context as _;
-    use domain::{AuditLog, MailOutbox, MfaRepository};
-    use mail::{Sender, SenderSettings, Transport};
-    use tokio::sync::Notify;
-    use tokio::task::JoinHandle;
-
-    use crate::config::{MailSettings, MailTransport};
-
-    /// The outbox and the signal that something was queued in this process.
-    pub(super) struct Outbox {
-        pub(super) outbox: Arc<dyn MailOutbox>,
-        pub(super) queued: Arc<Notify>,
-    }
-
-    /// The background sender of queued mail, unless this instance runs none.
-    pub(super) fn mail_sender(
-        settings: &MailSettings,
-        outbox: Outbox,
-    ) -> anyhow::Result<Option<JoinHandle<()>>> {
-        let transport = match &settings.transport {
-            MailTransport::Smtp(url) => {
-                Transport::smtp(url, settings.smtp_timeout).context("SMTP_URL")?
-            }
-            MailTransport::Files(dir) => Transport::files(dir.clone()).context("MAIL_DIR")?,
-        };
-        if !settings.sender_enabled {
-            tracing::info!("MAIL_SENDER_ENABLED=false: mail is queued for other instances to send");
-            return Ok(None);
-        }
-        if let Transport::Files { .. } = transport {
-            tracing::warn!(
-                transport = %transport.describe(),
-                "no SMTP_URL: mail is written as .eml files (development only)"
-            );
-        } else {
-            tracing::info!(transport = %transport.describe(), "mail sender started");
-        }
-        let mut sender_settings = SenderSettings::new(settings.from.clone());
-        // A claimed mail stays reserved well past one SMTP exchange.
-        sender_settings.lease = settings.smtp_timeout * 3;
-        let sender = Sender::new(outbox.outbox, transport, sender_settings, outbox.queued);
-        Ok(Some(tokio::spawn(sender.run())))
-    }
-
-    /// The in-process throttle remembers every key it saw; forget settled ones.
-    pub(super) fn forget_limits(memory: Arc<domain::MemoryThrottle>) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                memory.retain_recent();
-            }
-        })
-    }
-
-    /// Deletes expired second-factor challenges, every ten minutes.
-    pub(super) fn purge_mfa_challenges(mfa: Arc<dyn MfaRepository>) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(600));
-            loop {
-                tick.tick().await;
-                if let Err(error) = mfa.purge_challenges(time::OffsetDateTime::now_utc()).await {
-                    tracing::warn!(error = %error, "purging expired MFA challenges failed");
-                }
-            }
-        })
-    }
-
-    /// Deletes audit events older than the retention, at start-up and hourly.
-    pub(super) fn audit_retention(audit: Arc<dyn AuditLog>, retention: Duration) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                tick.tick().await;
-                let before = time::OffsetDateTime::now_utc() - retention;
-                match audit.purge(before).await {
-                    Ok(0) => {}
-                    Ok(purged) => tracing::info!(purged, "old audit events deleted"),
-                    Err(error) => tracing::warn!(error = %error, "purging old audit events failed"),
-                }
-            }
-        })
-    }
-}
+mod background;
 
 mod readiness {
     use super::{Duration, PgPool};

@@ -88,6 +88,9 @@ pub struct MfaMethods {
     pub totp: bool,
     /// At least one unused recovery code.
     pub recovery_code: bool,
+    /// A registered passkey (offered when a second factor is required; a
+    /// passkey alone does not make one required).
+    pub webauthn: bool,
 }
 
 impl MfaMethods {
@@ -98,10 +101,14 @@ impl MfaMethods {
 
     /// The names a client is told (`mfa_required`'s `methods`).
     pub fn names(self) -> Vec<&'static str> {
-        [(self.totp, "totp"), (self.recovery_code, "recovery_code")]
-            .into_iter()
-            .filter_map(|(on, name)| on.then_some(name))
-            .collect()
+        [
+            (self.totp, "totp"),
+            (self.recovery_code, "recovery_code"),
+            (self.webauthn, "webauthn"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
     }
 }
 

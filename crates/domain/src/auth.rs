@@ -103,6 +103,8 @@ pub struct AuthService {
     verified: Option<Arc<dyn VerifiedTokens>>,
     pub(crate) throttle: Arc<dyn Throttle>,
     pub(crate) lockout: LockoutPolicy,
+    /// Whether passkeys are configured (offered as a second factor).
+    pub(crate) passkeys_enabled: bool,
     refresh: RefreshTokens,
     settings: AuthSettings,
 }
@@ -136,6 +138,7 @@ impl AuthService {
             verified: None,
             throttle: Arc::new(MemoryThrottle::default()),
             lockout: LockoutPolicy::default(),
+            passkeys_enabled: false,
             refresh,
             settings,
         }
@@ -153,6 +156,12 @@ impl AuthService {
     pub fn with_lockout(mut self, throttle: Arc<dyn Throttle>, lockout: LockoutPolicy) -> Self {
         self.throttle = throttle;
         self.lockout = lockout;
+        self
+    }
+
+    /// Passkeys are configured: offer them as a second factor.
+    pub fn with_passkeys(mut self, enabled: bool) -> Self {
+        self.passkeys_enabled = enabled;
         self
     }
 

@@ -23,6 +23,8 @@ pub enum RepoError {
     EmailTaken,
     #[error("this provider account is already linked")]
     OAuthAccountTaken,
+    #[error("this passkey is already registered")]
+    PasskeyTaken,
     #[error("storage is unavailable")]
     Unavailable(#[source] BoxError),
     #[error("storage operation failed")]
@@ -71,6 +73,7 @@ impl fmt::Display for Denial {
 pub enum Resource {
     Session,
     LinkedProvider,
+    Passkey,
 }
 
 impl fmt::Display for Resource {
@@ -78,6 +81,7 @@ impl fmt::Display for Resource {
         f.write_str(match self {
             Self::Session => "session",
             Self::LinkedProvider => "linked provider",
+            Self::Passkey => "passkey",
         })
     }
 }
@@ -130,6 +134,18 @@ pub enum AuthError {
     /// TOTP cannot be used: no `MFA_ENCRYPTION_KEY` in production.
     #[error("Two-factor authentication is not available on this server.")]
     MfaUnavailable,
+    /// A WebAuthn answer that fails the ceremony (origin, RP id, challenge,
+    /// signature, counter, user verification).
+    #[error("The passkey's answer was not accepted.")]
+    PasskeyRejected,
+    /// A `challenge_id` that is unknown, expired, used, or another user's.
+    #[error("This passkey request has expired or was already used; start again.")]
+    ChallengeInvalid,
+    /// Passkeys are not configured (`WEBAUTHN_RP_ID`, `WEBAUTHN_RP_ORIGIN`).
+    #[error("Passkeys are not available on this server.")]
+    PasskeysUnavailable,
+    #[error("This account has as many passkeys as it may hold; remove one first.")]
+    TooManyPasskeys,
     /// Too many failed sign-ins to this account from this client.
     #[error("Too many failed sign-ins; retry in {} s.", .retry_after.as_secs().max(1))]
     AccountLocked { retry_after: std::time::Duration },

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod mail;
 pub mod mfa;
 pub mod oauth;
+pub mod passkey;
 pub mod password;
 pub mod ports;
 pub mod refresh;
@@ -39,6 +40,10 @@ pub use ids::{SessionId, UserId};
 pub use mail::{MailKind, OutgoingMail};
 pub use mfa::{Factor, MfaKey, MfaService, MfaSettings, MfaStatus, RecoveryCode, TotpSetup};
 pub use oauth::{Callback, Completed, OAuthService, OAuthSettings, Started};
+pub use passkey::{
+    Assertion, Ceremony, CeremonyError, NewCredential, Passkey, PasskeyRepository, PasskeyService,
+    PendingCeremony, Purpose, WebAuthn,
+};
 pub use password::{HashError, Password, PasswordHash, PasswordHasher};
 pub use ports::{
     AccountToken, AuditEvent, AuditLog, AuditRecord, EmailConfirmed, MailOutbox, NewAccountToken,

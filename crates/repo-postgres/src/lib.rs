@@ -13,6 +13,7 @@
 mod audit;
 mod mfa;
 mod oauth;
+mod passkeys;
 mod pending;
 mod profiles;
 mod recovery;
@@ -29,6 +30,7 @@ use sqlx::postgres::PgPoolOptions;
 pub use audit::PgAudit;
 pub use mfa::PgMfa;
 pub use oauth::PgOAuthAccounts;
+pub use passkeys::PgPasskeys;
 pub use pending::PgPendingLogins;
 pub use profiles::PgProfiles;
 pub use recovery::PgRecovery;
@@ -124,6 +126,7 @@ fn repo_error(error: sqlx::Error) -> RepoError {
             Some("oauth_accounts_pkey" | "oauth_accounts_user_provider_key") => {
                 return RepoError::OAuthAccountTaken;
             }
+            Some("passkeys_credential_id_key") => return RepoError::PasskeyTaken,
             _ => {}
         }
     }

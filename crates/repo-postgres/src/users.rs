@@ -39,6 +39,7 @@ struct CredentialsRow {
     password_hash: Option<String>,
     totp: bool,
     recovery_code: bool,
+    webauthn: bool,
 }
 
 impl From<CredentialsRow> for Credentials {
@@ -49,6 +50,7 @@ impl From<CredentialsRow> for Credentials {
             mfa: MfaMethods {
                 totp: row.totp,
                 recovery_code: row.recovery_code,
+                webauthn: row.webauthn,
             },
         }
     }
@@ -142,7 +144,8 @@ impl UserRepository for PgUsers {
                       EXISTS (SELECT 1 FROM mfa_totp t
                               WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL) AS "totp!",
                       EXISTS (SELECT 1 FROM mfa_recovery_codes r
-                              WHERE r.user_id = users.id AND r.used_at IS NULL) AS "recovery_code!"
+                              WHERE r.user_id = users.id AND r.used_at IS NULL) AS "recovery_code!",
+                      EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id) AS "webauthn!"
                FROM users WHERE lower(email) = lower($1)"#,
             email.as_str()
         )
@@ -160,7 +163,8 @@ impl UserRepository for PgUsers {
                       EXISTS (SELECT 1 FROM mfa_totp t
                               WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL) AS "totp!",
                       EXISTS (SELECT 1 FROM mfa_recovery_codes r
-                              WHERE r.user_id = users.id AND r.used_at IS NULL) AS "recovery_code!"
+                              WHERE r.user_id = users.id AND r.used_at IS NULL) AS "recovery_code!",
+                      EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id) AS "webauthn!"
                FROM users WHERE id = $1"#,
             id.as_uuid()
         )

@@ -23,6 +23,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(disable_totp))
         .routes(routes!(regenerate_recovery_codes))
         .routes(routes!(verify))
+        .routes(routes!(webauthn_challenge))
 }
 
 /// The longest code field read: a recovery code with spaces to spare.
@@ -134,21 +135,52 @@ pub struct MfaVerifyRequest {
     /// A current TOTP code; or else:
     #[schema(example = "123456", max_length = 64)]
     pub code: Option<String>,
-    /// One of the account's unused recovery codes.
+    /// One of the account's unused recovery codes; or else:
     #[schema(max_length = 64)]
     pub recovery_code: Option<String>,
+    /// A passkey's answer (`PublicKeyCredential.toJSON()`) to the options of
+    /// `/auth/mfa/webauthn/challenge` for this sign-in.
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MfaTokenRequest {
+    /// From the `mfa_required` problem.
+    #[schema(
+        example = "3q2-7wEjv1ZbVJ4l5mWcL3a3u7k0q9sP2d8xYzT1aBc",
+        min_length = 1,
+        max_length = 64
+    )]
+    pub mfa_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WebAuthnRequestResponse {
+    /// `PublicKeyCredentialRequestOptions` for `navigator.credentials.get`
+    /// (binary fields base64url), listing the account's passkeys.
+    #[serde(rename = "publicKey")]
+    #[schema(value_type = Object)]
+    pub public_key: serde_json::Value,
 }
 
 impl MfaVerifyRequest {
     fn factor(&self) -> Result<Factor, FieldError> {
-        match (&self.code, &self.recovery_code) {
-            (Some(code), None) => Ok(Factor::Totp(checked("code", code)?.to_owned())),
-            (None, Some(code)) => Ok(Factor::RecoveryCode(
+        match (&self.code, &self.recovery_code, &self.credential) {
+            (Some(code), None, None) => Ok(Factor::Totp(checked("code", code)?.to_owned())),
+            (None, Some(code), None) => Ok(Factor::RecoveryCode(
                 checked("recovery_code", code)?.to_owned(),
+            )),
+            (None, None, Some(credential)) if credential.is_object() => {
+                Ok(Factor::WebAuthn(credential.clone()))
+            }
+            (None, None, Some(_)) => Err(FieldError::new(
+                "credential",
+                "must be a PublicKeyCredential JSON object",
             )),
             _ => Err(FieldError::new(
                 "code",
-                "give exactly one of `code` and `recovery_code`",
+                "give exactly one of `code`, `recovery_code` and `credential`",
             )),
         }
     }
@@ -280,7 +312,7 @@ async fn regenerate_recovery_codes(
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Wrong code (`invalid_code`; the `mfa_token` survives four of them), or an unknown, expired or completed `mfa_token` (`invalid_mfa_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not exactly one of `code` and `recovery_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not exactly one of `code`, `recovery_code` and `credential`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -293,4 +325,26 @@ async fn verify(
     let factor = body.factor()?;
     let auth = state.mfa.verify(&body.mfa_token, &factor, &client).await?;
     Ok(Json(auth.into()))
+}
+
+/// WebAuthn options to complete a sign-in with one of the account's passkeys.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/webauthn/challenge", tag = "mfa",
+    request_body = MfaTokenRequest,
+    responses(
+        (status = 200, description = "Options for `navigator.credentials.get`; post its answer to `/auth/mfa/verify` as `credential`", body = WebAuthnRequestResponse),
+        (status = 401, description = "An unknown, expired or completed `mfa_token` (`invalid_mfa_token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The account has no passkey (`not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn webauthn_challenge(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AppJson(body): AppJson<MfaTokenRequest>,
+) -> Result<Json<WebAuthnRequestResponse>> {
+    state.limits.check_ip(client.ip).await?;
+    let public_key = state.mfa.webauthn_challenge(&body.mfa_token).await?;
+    Ok(Json(WebAuthnRequestResponse { public_key }))
 }

@@ -1,4 +1,5 @@
-//! `MFA_ENCRYPTION_KEY`, `WEBAUTHN_RP_NAME`: second factors.
+//! `MFA_ENCRYPTION_KEY`, `WEBAUTHN_RP_ID`, `WEBAUTHN_RP_ORIGIN`,
+//! `WEBAUTHN_RP_NAME`: second factors and passkeys.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -15,6 +16,11 @@ pub struct MfaConfig {
     pub settings: MfaSettings,
     /// No key was configured (a warning at start-up says what that means).
     pub key_missing: bool,
+    /// Where passkeys are valid.
+    pub relying_party: passkeys::RelyingParty,
+    /// `WEBAUTHN_RP_ID` or `WEBAUTHN_RP_ORIGIN` was set: a relying party
+    /// webauthn-rs refuses stops start-up (a default one turns passkeys off).
+    pub relying_party_explicit: bool,
 }
 
 impl MfaConfig {
@@ -42,7 +48,22 @@ impl MfaConfig {
                 "must be 1 to 64 characters",
             ));
         }
+        let explicit =
+            env.get("WEBAUTHN_RP_ID").is_some() || env.get("WEBAUTHN_RP_ORIGIN").is_some();
+        let origin = env.http_url("WEBAUTHN_RP_ORIGIN", public_base_url)?;
+        let origin = url::Url::parse(&origin)
+            .map_err(|_| ConfigError::new("WEBAUTHN_RP_ORIGIN", "must be an http(s) origin"))?;
+        let id = env
+            .get("WEBAUTHN_RP_ID")
+            .or_else(|| origin.host_str().map(str::to_owned))
+            .unwrap_or_default();
         Ok(Self {
+            relying_party: passkeys::RelyingParty {
+                id,
+                origin,
+                name: issuer.clone(),
+            },
+            relying_party_explicit: explicit,
             settings: MfaSettings { issuer, key },
             key_missing,
         })

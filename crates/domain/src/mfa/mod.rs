@@ -19,8 +19,9 @@ use crate::amr::{Amr, MfaMethods};
 use crate::auth::{AuthService, Authenticated, ClientInfo, FAILURE, Principal, SUCCESS, event};
 use crate::error::{AuthError, MfaRequired};
 use crate::ids::UserId;
+use crate::passkey::PasskeyService;
 use crate::ports::{MfaChallenge, MfaRepository, StoredTotp};
-use crate::refresh::MailToken;
+use crate::refresh::{MailToken, TokenHash};
 
 pub use codes::{RECOVERY_CODES, RecoveryCode};
 pub use totp::{MfaKey, TotpSecret};
@@ -45,6 +46,9 @@ pub struct MfaSettings {
 pub enum Factor {
     Totp(String),
     RecoveryCode(String),
+    /// A WebAuthn assertion (`PublicKeyCredential` JSON), answering the
+    /// challenge `/auth/mfa/webauthn/challenge` issued for the same sign-in.
+    WebAuthn(serde_json::Value),
 }
 
 /// What set-up shows, once.
@@ -65,12 +69,21 @@ pub struct MfaStatus {
 
 pub struct MfaService {
     auth: Arc<AuthService>,
+    passkeys: Arc<PasskeyService>,
     settings: MfaSettings,
 }
 
 impl MfaService {
-    pub fn new(auth: Arc<AuthService>, settings: MfaSettings) -> Self {
-        Self { auth, settings }
+    pub fn new(
+        auth: Arc<AuthService>,
+        passkeys: Arc<PasskeyService>,
+        settings: MfaSettings,
+    ) -> Self {
+        Self {
+            auth,
+            passkeys,
+            settings,
+        }
     }
 
     fn repo(&self) -> &dyn MfaRepository {
@@ -175,7 +188,7 @@ impl MfaService {
         self.auth.require_recent_sign_in(principal)?;
         let user_id = principal.user_id;
         self.require_totp(user_id).await?;
-        self.check_factor(user_id, factor, "mfa_disable", client)
+        self.check_factor(user_id, factor, None, "mfa_disable", client)
             .await?;
         if !self.repo().disable_totp(user_id).await? {
             return Err(AuthError::MfaNotEnabled);
@@ -196,7 +209,7 @@ impl MfaService {
         self.auth.require_recent_sign_in(principal)?;
         let user_id = principal.user_id;
         self.require_totp(user_id).await?;
-        self.check_factor(user_id, factor, "recovery_codes_regenerate", client)
+        self.check_factor(user_id, factor, None, "recovery_codes_regenerate", client)
             .await?;
         let codes = RecoveryCode::set();
         let hashes: Vec<_> = codes.iter().map(RecoveryCode::hash).collect();
@@ -211,6 +224,30 @@ impl MfaService {
         }
     }
 
+    /// The sign-in an `mfa_token` names, if it is still open.
+    async fn challenge(&self, mfa_token: &str) -> Result<(TokenHash, MfaChallenge), AuthError> {
+        let hash = MailToken::parse(mfa_token)
+            .ok_or(AuthError::InvalidMfaToken)?
+            .hash();
+        let challenge = self
+            .repo()
+            .find_challenge(&hash, OffsetDateTime::now_utc())
+            .await?
+            .ok_or(AuthError::InvalidMfaToken)?;
+        Ok((hash, challenge))
+    }
+
+    /// WebAuthn options for completing a sign-in with one of the user's passkeys.
+    pub async fn webauthn_challenge(
+        &self,
+        mfa_token: &str,
+    ) -> Result<serde_json::Value, AuthError> {
+        let (hash, challenge) = self.challenge(mfa_token).await?;
+        self.passkeys
+            .start_second_factor(challenge.user_id, &hash)
+            .await
+    }
+
     /// Completes a sign-in that answered `mfa_required`.
     #[tracing::instrument(skip_all)]
     pub async fn verify(
@@ -219,59 +256,65 @@ impl MfaService {
         factor: &Factor,
         client: &ClientInfo,
     ) -> Result<Authenticated, AuthError> {
-        let hash = MailToken::parse(mfa_token)
-            .ok_or(AuthError::InvalidMfaToken)?
-            .hash();
-        let now = OffsetDateTime::now_utc();
-        let challenge = self
-            .repo()
-            .find_challenge(&hash, now)
-            .await?
-            .ok_or(AuthError::InvalidMfaToken)?;
+        let (hash, challenge) = self.challenge(mfa_token).await?;
         let user_id = challenge.user_id;
-        if let Err(error) = self
-            .check_factor(user_id, factor, "mfa_verify", client)
-            .await
-        {
-            if matches!(error, AuthError::InvalidCode) {
-                self.repo()
-                    .fail_challenge(&hash, MAX_CHALLENGE_FAILURES)
-                    .await?;
+        let passed = self
+            .check_factor(user_id, factor, Some(&hash), "mfa_verify", client)
+            .await;
+        let second = match passed {
+            Ok(second) => second,
+            Err(error) => {
+                if matches!(error, AuthError::InvalidCode) {
+                    self.repo()
+                        .fail_challenge(&hash, MAX_CHALLENGE_FAILURES)
+                        .await?;
+                }
+                return Err(error);
             }
-            return Err(error);
-        }
+        };
         if !self.repo().take_challenge(&hash).await? {
             return Err(AuthError::InvalidMfaToken);
         }
-        let amr = challenge.amr.with(Amr::OTP).with(Amr::MFA);
+        let amr = challenge.amr.with(second).with(Amr::MFA);
         self.auth.open_session(user_id, amr, client).await
     }
 
     /// Checks a presented factor under the user's second-factor lockout:
     /// a wrong, malformed or replayed code counts as a failure.
+    /// Returns how the factor signs in (`otp`, `hwk`, `swk`).
     async fn check_factor(
         &self,
         user_id: UserId,
         factor: &Factor,
+        mfa_token: Option<&TokenHash>,
         name: &'static str,
         client: &ClientInfo,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Amr, AuthError> {
         let lock_key = format!("mfa:{user_id}");
         let throttle = &self.auth.throttle;
         if let Some(retry_after) = throttle.locked_for(&lock_key).await {
             event(name, "locked");
             return Err(AuthError::AccountLocked { retry_after });
         }
-        let passed = match factor {
-            Factor::Totp(code) => self.spend_totp_code(user_id, code).await?,
-            Factor::RecoveryCode(code) => self.spend_recovery_code(user_id, code, client).await?,
+        let otp = |passed: bool| passed.then_some(Amr::OTP);
+        let passed = match (factor, mfa_token) {
+            (Factor::Totp(code), _) => otp(self.spend_totp_code(user_id, code).await?),
+            (Factor::RecoveryCode(code), _) => {
+                otp(self.spend_recovery_code(user_id, code, client).await?)
+            }
+            (Factor::WebAuthn(credential), Some(hash)) => {
+                self.passkeys
+                    .second_factor(user_id, hash, credential)
+                    .await?
+            }
+            (Factor::WebAuthn(_), None) => None,
         };
-        let outcome = if passed { SUCCESS } else { FAILURE };
+        let outcome = if passed.is_some() { SUCCESS } else { FAILURE };
         event(name, outcome);
         self.auth.audit(name, outcome, Some(user_id), client).await;
-        if passed {
+        if let Some(amr) = passed {
             throttle.clear_failures(&lock_key).await;
-            return Ok(());
+            return Ok(amr);
         }
         if let Some(lock) = throttle.record_failure(&lock_key, self.auth.lockout).await {
             tracing::warn!(
@@ -327,6 +370,10 @@ impl AuthService {
         if !mfa.any() {
             return self.open_session(user_id, first, client).await;
         }
+        let methods = MfaMethods {
+            webauthn: mfa.webauthn && self.passkeys_enabled,
+            ..mfa
+        };
         let mfa_token = MailToken::random();
         let challenge = MfaChallenge {
             user_id,
@@ -337,10 +384,7 @@ impl AuthService {
             .create_challenge(&mfa_token.hash(), &challenge, expires_at)
             .await?;
         tracing::info!(user_id = %user_id, "second factor required");
-        Err(AuthError::MfaRequired(MfaRequired {
-            mfa_token,
-            methods: mfa,
-        }))
+        Err(AuthError::MfaRequired(MfaRequired { mfa_token, methods }))
     }
 
     /// [`AuthService::sign_in`] for an identity proven by a provider.

@@ -1,0 +1,255 @@
+//! `/api/v1/auth/passkeys/*`: registering, listing, renaming and removing
+//! passkeys, and the passwordless sign-in. `publicKey` and `credential` are the
+//! WebAuthn JSON forms (binary fields base64url), so what
+//! `navigator.credentials` returns is posted as is.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use domain::Passkey;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::dto::TokenResponse;
+use crate::error::{Problem, Result};
+use crate::extract::{AppJson, AuthUser, Client};
+use crate::state::AppState;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register_start))
+        .routes(routes!(register_finish))
+        .routes(routes!(list))
+        .routes(routes!(rename, delete))
+        .routes(routes!(login_start))
+        .routes(routes!(login_finish))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CeremonyResponse {
+    /// Names this ceremony when it is finished (single use, 5 minutes).
+    pub challenge_id: Uuid,
+    /// `PublicKeyCredentialCreationOptions` (registration) or
+    /// `PublicKeyCredentialRequestOptions` (sign-in) for `navigator.credentials`.
+    #[serde(rename = "publicKey")]
+    #[schema(value_type = Object)]
+    pub public_key: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PasskeyDto {
+    pub id: Uuid,
+    #[schema(example = "MacBook Touch ID")]
+    pub name: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl From<Passkey> for PasskeyDto {
+    fn from(passkey: Passkey) -> Self {
+        Self {
+            id: passkey.id,
+            name: passkey.name,
+            created_at: passkey.created_at,
+            last_used_at: passkey.last_used_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterFinishRequest {
+    pub challenge_id: Uuid,
+    /// 1–64 characters.
+    #[schema(example = "MacBook Touch ID", min_length = 1, max_length = 64)]
+    pub name: String,
+    /// `PublicKeyCredential.toJSON()` of `navigator.credentials.create`.
+    #[schema(value_type = Object)]
+    pub credential: Value,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RenameRequest {
+    #[schema(example = "YubiKey 5C", min_length = 1, max_length = 64)]
+    pub name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginFinishRequest {
+    pub challenge_id: Uuid,
+    /// `PublicKeyCredential.toJSON()` of `navigator.credentials.get`.
+    #[schema(value_type = Object)]
+    pub credential: Value,
+}
+
+/// Start registering a passkey for the signed-in user.
+#[utoipa::path(
+    post, path = "/api/v1/auth/passkeys/register/start", tag = "passkeys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Options for `navigator.credentials.create` (a discoverable credential; the account's passkeys excluded)", body = CeremonyResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account holds 20 passkeys (`too_many_passkeys`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn register_start(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<CeremonyResponse>> {
+    state.limits.check_ip(client.ip).await?;
+    let (challenge_id, public_key) = state.passkeys.start_registration(&principal).await?;
+    Ok(Json(CeremonyResponse {
+        challenge_id,
+        public_key,
+    }))
+}
+
+/// Finish registering a passkey with the authenticator's answer.
+#[utoipa::path(
+    post, path = "/api/v1/auth/passkeys/register/finish", tag = "passkeys",
+    security(("bearer" = [])),
+    request_body = RegisterFinishRequest,
+    responses(
+        (status = 201, description = "Registered", body = PasskeyDto),
+        (status = 400, description = "An unknown, expired or used `challenge_id` (`invalid_challenge`), or an answer that fails the ceremony: origin, RP id, challenge, signature, user verification (`passkey_rejected`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The credential is registered already (`passkey_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or invalid name", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn register_finish(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    AppJson(body): AppJson<RegisterFinishRequest>,
+) -> Result<(StatusCode, Json<PasskeyDto>)> {
+    state.limits.check_ip(client.ip).await?;
+    let name = domain::passkey::parse_name(&body.name)?;
+    let passkey = state
+        .passkeys
+        .finish_registration(
+            &principal,
+            body.challenge_id,
+            name,
+            &body.credential,
+            &client,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(passkey.into())))
+}
+
+/// The signed-in user's passkeys, oldest first.
+#[utoipa::path(
+    get, path = "/api/v1/auth/passkeys", tag = "passkeys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The passkeys", body = [PasskeyDto]),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<Vec<PasskeyDto>>> {
+    let passkeys = state.passkeys.list(&principal).await?;
+    Ok(Json(passkeys.into_iter().map(PasskeyDto::from).collect()))
+}
+
+/// Rename one of the user's passkeys.
+#[utoipa::path(
+    patch, path = "/api/v1/auth/passkeys/{id}", tag = "passkeys",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = RenameRequest,
+    responses(
+        (status = 200, description = "Renamed", body = PasskeyDto),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of your passkeys", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or invalid name", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn rename(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    Path(id): Path<Uuid>,
+    AppJson(body): AppJson<RenameRequest>,
+) -> Result<Json<PasskeyDto>> {
+    let name = domain::passkey::parse_name(&body.name)?;
+    let passkey = state.passkeys.rename(&principal, id, &name).await?;
+    Ok(Json(passkey.into()))
+}
+
+/// Remove one of the user's passkeys (needs a recent sign-in).
+#[utoipa::path(
+    delete, path = "/api/v1/auth/passkeys/{id}", tag = "passkeys",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of your passkeys", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn delete(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
+    state.passkeys.delete(&principal, id, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Start a passwordless sign-in: the authenticator offers the user's passkeys
+/// for this site, no address typed.
+#[utoipa::path(
+    post, path = "/api/v1/auth/passkeys/login/start", tag = "passkeys",
+    responses(
+        (status = 200, description = "Options for `navigator.credentials.get` (no `allowCredentials`)", body = CeremonyResponse),
+        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn login_start(
+    State(state): State<AppState>,
+    Client(client): Client,
+) -> Result<Json<CeremonyResponse>> {
+    state.limits.check_ip(client.ip).await?;
+    let (challenge_id, public_key) = state.passkeys.start_login().await?;
+    Ok(Json(CeremonyResponse {
+        challenge_id,
+        public_key,
+    }))
+}
+
+/// Finish a passwordless sign-in with the authenticator's answer.
+#[utoipa::path(
+    post, path = "/api/v1/auth/passkeys/login/finish", tag = "passkeys",
+    request_body = LoginFinishRequest,
+    responses(
+        (status = 200, description = "Signed in; `amr` is `hwk` (device-bound) or `swk` (synced) with `mfa`", body = TokenResponse),
+        (status = 400, description = "An unknown, expired or used `challenge_id` (`invalid_challenge`), or an answer that fails the ceremony (`passkey_rejected`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn login_finish(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AppJson(body): AppJson<LoginFinishRequest>,
+) -> Result<Json<TokenResponse>> {
+    state.limits.check_ip(client.ip).await?;
+    let auth = state
+        .passkeys
+        .finish_login(body.challenge_id, &body.credential, &client)
+        .await?;
+    Ok(Json(auth.into()))
+}

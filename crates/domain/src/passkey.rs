@@ -1,0 +1,468 @@
+//! Passkeys (WebAuthn): registration, listing, renaming and removal; the
+//! passwordless (discoverable) sign-in; a passkey as the second factor.
+//!
+//! The ceremonies themselves — challenges, signatures, counters, backup flags —
+//! are `webauthn-rs`'s, behind the [`WebAuthn`] port (the `passkeys` crate).
+//! The domain stores their opaque state between the two halves of a ceremony,
+//! single use and for five minutes, so any instance can finish what another
+//! started.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::amr::Amr;
+use crate::auth::{AuthService, Authenticated, ClientInfo, FAILURE, Principal, SUCCESS, event};
+use crate::error::{AuthError, Resource};
+use crate::ids::UserId;
+use crate::ports::RepoResult;
+use crate::refresh::TokenHash;
+use crate::user::User;
+use crate::validation::FieldError;
+
+/// How long a ceremony may take.
+const CEREMONY_TTL: time::Duration = time::Duration::minutes(5);
+/// The most passkeys one account holds.
+pub const MAX_PASSKEYS: usize = 20;
+const NAME_MAX: usize = 64;
+
+/// A ceremony's first half: the options for the browser, the state to keep.
+#[derive(Debug, Clone)]
+pub struct Ceremony {
+    /// `PublicKeyCredentialCreationOptions` or `…RequestOptions`, as JSON.
+    pub options: Value,
+    /// Opaque to the domain; handed back to finish the ceremony.
+    pub state: Value,
+}
+
+/// A credential a registration produced.
+#[derive(Debug, Clone)]
+pub struct NewCredential {
+    pub credential_id: Vec<u8>,
+    /// The implementation's own record (public key, counter, flags).
+    pub data: Value,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+}
+
+/// A successful assertion.
+#[derive(Debug, Clone)]
+pub struct Assertion {
+    pub credential_id: Vec<u8>,
+    /// The credential's record after this use (counter, backup state), when it changed.
+    pub updated: Option<Value>,
+    pub backup_state: bool,
+}
+
+/// A stored passkey.
+#[derive(Debug, Clone)]
+pub struct Passkey {
+    pub id: uuid::Uuid,
+    pub user_id: UserId,
+    pub credential_id: Vec<u8>,
+    pub name: String,
+    pub data: Value,
+    pub backup_eligible: bool,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl Passkey {
+    /// RFC 8176: a synced passkey is a software key, a device-bound one a
+    /// hardware key; user verification makes either multi-factor.
+    pub fn amr(&self) -> Amr {
+        let key = if self.backup_eligible {
+            Amr::SWK
+        } else {
+            Amr::HWK
+        };
+        key.with(Amr::MFA)
+    }
+}
+
+/// Why a ceremony failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CeremonyError {
+    /// The browser's answer does not satisfy the ceremony (origin, RP id,
+    /// challenge, signature, counter, user verification, …).
+    #[error("{0}")]
+    Rejected(String),
+    /// The implementation failed (state it cannot read, a library error).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The WebAuthn ceremonies.
+pub trait WebAuthn: Send + Sync + 'static {
+    /// Registration of a discoverable credential for `user`, excluding `existing`.
+    fn start_registration(
+        &self,
+        user: &User,
+        existing: &[Passkey],
+    ) -> Result<Ceremony, CeremonyError>;
+    fn finish_registration(
+        &self,
+        credential: &Value,
+        state: &Value,
+    ) -> Result<NewCredential, CeremonyError>;
+    /// A sign-in where the authenticator names the user (no `allowCredentials`).
+    fn start_discoverable(&self) -> Result<Ceremony, CeremonyError>;
+    /// The user handle and credential id an assertion names.
+    fn identify(&self, credential: &Value) -> Result<(UserId, Vec<u8>), CeremonyError>;
+    /// An assertion by one of `passkeys` (the second factor).
+    fn start_authentication(&self, passkeys: &[Passkey]) -> Result<Ceremony, CeremonyError>;
+    /// Checks an assertion against `state` and the user's `passkeys`.
+    fn finish_authentication(
+        &self,
+        credential: &Value,
+        state: &Value,
+        passkeys: &[Passkey],
+        discoverable: bool,
+    ) -> Result<Assertion, CeremonyError>;
+}
+
+/// What a stored ceremony is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Register,
+    Login,
+    Mfa,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::Login => "login",
+            Self::Mfa => "mfa",
+        }
+    }
+}
+
+/// A stored ceremony, taken (deleted) by the request that finishes it.
+#[derive(Debug, Clone)]
+pub struct PendingCeremony {
+    pub user_id: Option<UserId>,
+    pub state: Value,
+}
+
+/// Passkeys and ceremonies in storage.
+#[async_trait]
+pub trait PasskeyRepository: Send + Sync + 'static {
+    async fn list(&self, user_id: UserId) -> RepoResult<Vec<Passkey>>;
+    /// `RepoError::PasskeyTaken` when the credential is registered already.
+    async fn add(&self, passkey: &Passkey) -> RepoResult<()>;
+    /// `None` when the user has no such passkey.
+    async fn rename(
+        &self,
+        user_id: UserId,
+        id: uuid::Uuid,
+        name: &str,
+    ) -> RepoResult<Option<Passkey>>;
+    async fn delete(&self, user_id: UserId, id: uuid::Uuid) -> RepoResult<bool>;
+    /// Records a use: the new record (counter, backup state) when it changed.
+    async fn used(
+        &self,
+        credential_id: &[u8],
+        updated: Option<&Value>,
+        backup_state: bool,
+    ) -> RepoResult<()>;
+    async fn save_ceremony(
+        &self,
+        id: uuid::Uuid,
+        purpose: Purpose,
+        user_id: Option<UserId>,
+        mfa_token: Option<&TokenHash>,
+        state: &Value,
+        expires_at: OffsetDateTime,
+    ) -> RepoResult<()>;
+    /// Deletes and returns an unexpired ceremony of `purpose`.
+    async fn take_ceremony(
+        &self,
+        id: uuid::Uuid,
+        purpose: Purpose,
+    ) -> RepoResult<Option<PendingCeremony>>;
+    /// Deletes and returns the newest unexpired second-factor ceremony of a sign-in.
+    async fn take_mfa_ceremony(&self, mfa_token: &TokenHash)
+    -> RepoResult<Option<PendingCeremony>>;
+    /// Deletes ceremonies expired before `before`.
+    async fn purge_ceremonies(&self, before: OffsetDateTime) -> RepoResult<u64>;
+}
+
+/// A passkey name: 1–64 characters once trimmed, no control characters.
+pub fn parse_name(raw: &str) -> Result<String, FieldError> {
+    let name = raw.trim();
+    if name.is_empty() || raw.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            "name",
+            "must be 1 to 64 characters, without control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+pub struct PasskeyService {
+    auth: Arc<AuthService>,
+    repo: Arc<dyn PasskeyRepository>,
+    /// `None`: passkeys are not configured (`WEBAUTHN_RP_ID` / `_ORIGIN`).
+    webauthn: Option<Arc<dyn WebAuthn>>,
+}
+
+fn rejected(error: CeremonyError) -> AuthError {
+    match error {
+        CeremonyError::Rejected(reason) => {
+            tracing::info!(reason, "WebAuthn answer rejected");
+            AuthError::PasskeyRejected
+        }
+        CeremonyError::Internal(reason) => AuthError::Internal(reason.into()),
+    }
+}
+
+impl PasskeyService {
+    pub fn new(
+        auth: Arc<AuthService>,
+        repo: Arc<dyn PasskeyRepository>,
+        webauthn: Option<Arc<dyn WebAuthn>>,
+    ) -> Self {
+        Self {
+            auth,
+            repo,
+            webauthn,
+        }
+    }
+
+    fn webauthn(&self) -> Result<&dyn WebAuthn, AuthError> {
+        self.webauthn
+            .as_deref()
+            .ok_or(AuthError::PasskeysUnavailable)
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.webauthn.is_some()
+    }
+
+    async fn keep(
+        &self,
+        ceremony: Ceremony,
+        purpose: Purpose,
+        user_id: Option<UserId>,
+        mfa_token: Option<&TokenHash>,
+    ) -> Result<(uuid::Uuid, Value), AuthError> {
+        let id = uuid::Uuid::new_v4();
+        let expires_at = OffsetDateTime::now_utc() + CEREMONY_TTL;
+        self.repo
+            .save_ceremony(id, purpose, user_id, mfa_token, &ceremony.state, expires_at)
+            .await?;
+        Ok((id, ceremony.options))
+    }
+
+    pub async fn list(&self, principal: &Principal) -> Result<Vec<Passkey>, AuthError> {
+        Ok(self.repo.list(principal.user_id).await?)
+    }
+
+    /// Starts registering a passkey for the signed-in user.
+    pub async fn start_registration(
+        &self,
+        principal: &Principal,
+    ) -> Result<(uuid::Uuid, Value), AuthError> {
+        let webauthn = self.webauthn()?;
+        let user = self.auth.user(principal).await?;
+        let existing = self.repo.list(user.id).await?;
+        if existing.len() >= MAX_PASSKEYS {
+            return Err(AuthError::TooManyPasskeys);
+        }
+        let ceremony = webauthn
+            .start_registration(&user, &existing)
+            .map_err(rejected)?;
+        self.keep(ceremony, Purpose::Register, Some(user.id), None)
+            .await
+    }
+
+    /// Finishes a registration started by the same user.
+    pub async fn finish_registration(
+        &self,
+        principal: &Principal,
+        challenge_id: uuid::Uuid,
+        name: String,
+        credential: &Value,
+        client: &ClientInfo,
+    ) -> Result<Passkey, AuthError> {
+        let webauthn = self.webauthn()?;
+        let pending = self
+            .repo
+            .take_ceremony(challenge_id, Purpose::Register)
+            .await?
+            .filter(|p| p.user_id == Some(principal.user_id))
+            .ok_or(AuthError::ChallengeInvalid)?;
+        let new = webauthn
+            .finish_registration(credential, &pending.state)
+            .map_err(rejected);
+        let new = new.inspect_err(|_| event("passkey_register", FAILURE))?;
+        let passkey = Passkey {
+            id: uuid::Uuid::now_v7(),
+            user_id: principal.user_id,
+            credential_id: new.credential_id,
+            name,
+            data: new.data,
+            backup_eligible: new.backup_eligible,
+            created_at: OffsetDateTime::now_utc(),
+            last_used_at: None,
+        };
+        self.repo.add(&passkey).await?;
+        event("passkey_register", SUCCESS);
+        self.auth
+            .audit("passkey_added", SUCCESS, Some(principal.user_id), client)
+            .await;
+        Ok(passkey)
+    }
+
+    pub async fn rename(
+        &self,
+        principal: &Principal,
+        id: uuid::Uuid,
+        name: &str,
+    ) -> Result<Passkey, AuthError> {
+        self.repo
+            .rename(principal.user_id, id, name)
+            .await?
+            .ok_or(AuthError::NotFound(Resource::Passkey))
+    }
+
+    /// Removes a passkey (step-up).
+    pub async fn delete(
+        &self,
+        principal: &Principal,
+        id: uuid::Uuid,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        self.auth.require_recent_sign_in(principal)?;
+        if !self.repo.delete(principal.user_id, id).await? {
+            return Err(AuthError::NotFound(Resource::Passkey));
+        }
+        self.auth
+            .audit("passkey_removed", SUCCESS, Some(principal.user_id), client)
+            .await;
+        Ok(())
+    }
+
+    /// Starts a passwordless sign-in: the authenticator picks the account.
+    pub async fn start_login(&self) -> Result<(uuid::Uuid, Value), AuthError> {
+        let ceremony = self.webauthn()?.start_discoverable().map_err(rejected)?;
+        self.keep(ceremony, Purpose::Login, None, None).await
+    }
+
+    /// Finishes a passwordless sign-in: the token response. A passkey is
+    /// multi-factor by itself (possession and user verification), so no second
+    /// step follows.
+    pub async fn finish_login(
+        &self,
+        challenge_id: uuid::Uuid,
+        credential: &Value,
+        client: &ClientInfo,
+    ) -> Result<Authenticated, AuthError> {
+        let webauthn = self.webauthn()?;
+        let pending = self
+            .repo
+            .take_ceremony(challenge_id, Purpose::Login)
+            .await?
+            .ok_or(AuthError::ChallengeInvalid)?;
+        let (user_id, credential_id) = webauthn.identify(credential).map_err(rejected)?;
+        let passkeys = self.repo.list(user_id).await?;
+        let used = self
+            .check(webauthn, credential, &pending.state, &passkeys, true)
+            .await;
+        let outcome = if used.is_ok() { SUCCESS } else { FAILURE };
+        event("passkey_login", outcome);
+        let known = passkeys.iter().any(|p| p.credential_id == credential_id);
+        if known {
+            self.auth
+                .audit("passkey_login", outcome, Some(user_id), client)
+                .await;
+        }
+        let passkey = used?;
+        self.auth.open_session(user_id, passkey.amr(), client).await
+    }
+
+    /// Starts the second step of a sign-in with one of the user's passkeys.
+    pub async fn start_second_factor(
+        &self,
+        user_id: UserId,
+        mfa_token: &TokenHash,
+    ) -> Result<Value, AuthError> {
+        let passkeys = self.repo.list(user_id).await?;
+        if passkeys.is_empty() {
+            return Err(AuthError::NotFound(Resource::Passkey));
+        }
+        let ceremony = self
+            .webauthn()?
+            .start_authentication(&passkeys)
+            .map_err(rejected)?;
+        let (_, options) = self
+            .keep(ceremony, Purpose::Mfa, Some(user_id), Some(mfa_token))
+            .await?;
+        Ok(options)
+    }
+
+    /// Checks a second-factor assertion; `Ok(None)` for a wrong one.
+    pub(crate) async fn second_factor(
+        &self,
+        user_id: UserId,
+        mfa_token: &TokenHash,
+        credential: &Value,
+    ) -> Result<Option<Amr>, AuthError> {
+        let webauthn = self.webauthn()?;
+        let Some(pending) = self
+            .repo
+            .take_mfa_ceremony(mfa_token)
+            .await?
+            .filter(|p| p.user_id == Some(user_id))
+        else {
+            return Ok(None);
+        };
+        let passkeys = self.repo.list(user_id).await?;
+        match self
+            .check(webauthn, credential, &pending.state, &passkeys, false)
+            .await
+        {
+            Ok(passkey) => Ok(Some(passkey.amr())),
+            Err(AuthError::PasskeyRejected) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Verifies an assertion and records the use (counter, backup state).
+    async fn check(
+        &self,
+        webauthn: &dyn WebAuthn,
+        credential: &Value,
+        state: &Value,
+        passkeys: &[Passkey],
+        discoverable: bool,
+    ) -> Result<Passkey, AuthError> {
+        let assertion = webauthn
+            .finish_authentication(credential, state, passkeys, discoverable)
+            .map_err(rejected)?;
+        let passkey = passkeys
+            .iter()
+            .find(|p| p.credential_id == assertion.credential_id)
+            .ok_or(AuthError::PasskeyRejected)?;
+        self.repo
+            .used(
+                &assertion.credential_id,
+                assertion.updated.as_ref(),
+                assertion.backup_state,
+            )
+            .await?;
+        Ok(passkey.clone())
+    }
+
+    /// Deletes ceremonies that expired.
+    pub async fn purge(&self) -> Result<u64, AuthError> {
+        Ok(self
+            .repo
+            .purge_ceremonies(OffsetDateTime::now_utc())
+            .await?)
+    }
+}
