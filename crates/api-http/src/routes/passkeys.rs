@@ -46,7 +46,12 @@ pub struct PasskeyDto {
     pub id: Uuid,
     #[schema(example = "MacBook Touch ID")]
     pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// `null` until the passkey first signs in.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_used_at: Option<OffsetDateTime>,
 }
 

@@ -27,6 +27,9 @@ async fn schemathesis_finds_nothing() {
         ("OAUTH_GITHUB_CLIENT_SECRET", "fuzz-secret"),
         ("OAUTH_GITHUB_URL", "http://127.0.0.1:9"),
         ("OAUTH_GITHUB_API_URL", "http://127.0.0.1:9"),
+        // Passkeys on, so their routes are reached (no browser answers them).
+        ("WEBAUTHN_RP_ID", "localhost"),
+        ("WEBAUTHN_RP_ORIGIN", "http://localhost:3000"),
     ])
     .await;
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");

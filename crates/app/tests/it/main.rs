@@ -14,6 +14,7 @@ mod limits;
 mod logs;
 mod mfa;
 mod oauth;
+mod passkeys;
 mod recovery;
 mod refresh;
 mod sessions;

@@ -1,0 +1,398 @@
+//! Passkeys end to end, with `webauthn-authenticator-rs`'s software passkey (a
+//! real authenticator: it makes real keys, signs real assertions and counts
+//! them) driven as a browser would: registration, the discoverable sign-in,
+//! a passkey as the second factor, management — and the refusals: a wrong
+//! origin, a wrong RP id, a replayed challenge, a cloned authenticator's counter.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use url::Url;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::{AuthenticatorBackend as _, WebauthnAuthenticator};
+use webauthn_rs_proto::{
+    AllowCredentials, CreationChallengeResponse, RequestChallengeResponse, ResidentKeyRequirement,
+};
+
+use crate::helpers::{PASSWORD, TestApp, Tokens, assert_problem, spawn_app_with};
+use crate::tokens::claims_of;
+
+const ORIGIN: &str = "http://localhost:3000";
+
+async fn app() -> TestApp {
+    app_with(&[]).await
+}
+
+async fn app_with(extra: &[(&str, &str)]) -> TestApp {
+    let mut vars = vec![
+        ("WEBAUTHN_RP_ID", "localhost"),
+        ("WEBAUTHN_RP_ORIGIN", ORIGIN),
+    ];
+    vars.extend_from_slice(extra);
+    spawn_app_with(&vars).await
+}
+
+/// A browser with a software passkey. The soft passkey keeps no resident
+/// credentials, so this side plays that part: it remembers which credential
+/// it made for which user handle, offers it when the site lists none, and
+/// returns the user handle with the assertion — what a discoverable
+/// credential's authenticator does. Keys, signatures and counters are the
+/// soft passkey's own.
+struct Browser {
+    authenticator: WebauthnAuthenticator<SoftPasskey>,
+    origin: Url,
+    credentials: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self::at(ORIGIN)
+    }
+
+    fn at(origin: &str) -> Self {
+        Self {
+            authenticator: WebauthnAuthenticator::new(SoftPasskey::new(true)),
+            origin: Url::parse(origin).unwrap(),
+            credentials: Vec::new(),
+        }
+    }
+
+    fn create(&mut self, public_key: &Value) -> Value {
+        let mut options: CreationChallengeResponse =
+            serde_json::from_value(json!({"publicKey": public_key})).unwrap();
+        let selection = options.public_key.authenticator_selection.as_mut().unwrap();
+        assert_eq!(
+            selection.resident_key,
+            Some(ResidentKeyRequirement::Required)
+        );
+        // The soft passkey refuses to be asked for a resident key; the
+        // resident part is played above.
+        selection.resident_key = Some(ResidentKeyRequirement::Discouraged);
+        selection.require_resident_key = false;
+        let user_handle = options.public_key.user.id.to_vec();
+        let credential = self
+            .authenticator
+            .do_registration(self.origin.clone(), options)
+            .expect("the authenticator registers");
+        self.credentials
+            .push((credential.raw_id.to_vec(), user_handle));
+        serde_json::to_value(credential).unwrap()
+    }
+
+    fn get(&mut self, public_key: &Value) -> Value {
+        let mut options: RequestChallengeResponse =
+            serde_json::from_value(json!({"publicKey": public_key})).unwrap();
+        let discoverable = options.public_key.allow_credentials.is_empty();
+        if discoverable {
+            options.public_key.allow_credentials = self
+                .credentials
+                .iter()
+                .map(|(id, _)| AllowCredentials {
+                    type_: "public-key".into(),
+                    id: id.clone().into(),
+                    transports: None,
+                })
+                .collect();
+        }
+        let mut assertion = self
+            .authenticator
+            .do_authentication(self.origin.clone(), options)
+            .expect("the authenticator signs");
+        if discoverable {
+            let handle = self
+                .credentials
+                .iter()
+                .find(|(id, _)| *id == assertion.raw_id.to_vec())
+                .map(|(_, handle)| handle.clone())
+                .unwrap();
+            assertion.response.user_handle = Some(handle.into());
+        }
+        serde_json::to_value(assertion).unwrap()
+    }
+}
+
+async fn register_start(app: &TestApp, access: &str) -> Value {
+    let start = app
+        .post_auth("/api/v1/auth/passkeys/register/start", access, None)
+        .await;
+    assert_eq!(start.status(), StatusCode::OK);
+    start.json().await.unwrap()
+}
+
+async fn register_finish(
+    app: &TestApp,
+    access: &str,
+    id: &Value,
+    credential: Value,
+) -> reqwest::Response {
+    let body = json!({"challenge_id": id, "name": "Soft passkey", "credential": credential});
+    app.post_auth("/api/v1/auth/passkeys/register/finish", access, Some(&body))
+        .await
+}
+
+/// Registers a passkey for a signed-in user.
+async fn register(app: &TestApp, browser: &mut Browser, access: &str) -> Value {
+    let start = register_start(app, access).await;
+    let credential = browser.create(&start["publicKey"]);
+    let finish = register_finish(app, access, &start["challenge_id"], credential).await;
+    assert_eq!(finish.status(), StatusCode::CREATED);
+    finish.json().await.unwrap()
+}
+
+async fn login(app: &TestApp, browser: &mut Browser) -> reqwest::Response {
+    let start = app
+        .post("/api/v1/auth/passkeys/login/start", &json!({}))
+        .await;
+    assert_eq!(start.status(), StatusCode::OK);
+    let start: Value = start.json().await.unwrap();
+    assert!(
+        start["publicKey"]
+            .get("allowCredentials")
+            .is_none_or(|a| a == &json!([]))
+    );
+    let credential = browser.get(&start["publicKey"]);
+    let body = json!({"challenge_id": start["challenge_id"], "credential": credential});
+    app.post("/api/v1/auth/passkeys/login/finish", &body).await
+}
+
+#[tokio::test]
+async fn a_passkey_registers_and_signs_in_without_an_address() {
+    let app = app().await;
+    let user = app.register().await;
+    let mut browser = Browser::new();
+    let passkey = register(&app, &mut browser, &user.access).await;
+    assert_eq!(passkey["name"], "Soft passkey");
+    assert!(passkey["last_used_at"].is_null());
+
+    let signed_in = login(&app, &mut browser).await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let signed_in = Tokens::from_body(signed_in.json().await.unwrap());
+    assert_eq!(signed_in.user_id, user.user_id);
+    // A soft passkey is not backup-eligible: a device-bound key.
+    assert_eq!(claims_of(&signed_in.access)["amr"], json!(["hwk", "mfa"]));
+
+    // Listed with its use; renamed; removed (a fresh sign-in may).
+    let list: Value = app
+        .get_auth("/api/v1/auth/passkeys", &signed_in.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(list[0]["last_used_at"].is_string());
+    let id = list[0]["id"].as_str().unwrap();
+    let path = format!("/api/v1/auth/passkeys/{id}");
+    let renamed = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&signed_in.access)
+        .json(&json!({"name": "  Laptop  "}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), StatusCode::OK);
+    assert_eq!(renamed.json::<Value>().await.unwrap()["name"], "Laptop");
+    let blank = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&signed_in.access)
+        .json(&json!({"name": " "}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(blank, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let other = app.register().await;
+    let foreign = app.delete_auth(&path, &other.access, &json!({})).await;
+    assert_problem(foreign, StatusCode::NOT_FOUND, "not_found").await;
+    let removed = app.delete_auth(&path, &signed_in.access, &json!({})).await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let gone = login(&app, &mut browser).await;
+    assert_problem(gone, StatusCode::BAD_REQUEST, "passkey_rejected").await;
+}
+
+#[tokio::test]
+async fn wrong_origins_wrong_rp_ids_and_replayed_challenges_are_refused() {
+    let app = app().await;
+    let user = app.register().await;
+
+    // A look-alike site: the browser signs for its own origin.
+    let start = register_start(&app, &user.access).await;
+    let credential = Browser::at("https://evil.localhost").create(&start["publicKey"]);
+    let phished = register_finish(&app, &user.access, &start["challenge_id"], credential).await;
+    assert_problem(phished, StatusCode::BAD_REQUEST, "passkey_rejected").await;
+
+    // An authenticator asked for another RP id (the right origin).
+    let start = register_start(&app, &user.access).await;
+    let mut options: CreationChallengeResponse =
+        serde_json::from_value(json!({"publicKey": start["publicKey"]})).unwrap();
+    options.public_key.rp.id = "evil.example".into();
+    if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
+        selection.require_resident_key = false;
+    }
+    let credential = SoftPasskey::new(true)
+        .perform_register(Url::parse(ORIGIN).unwrap(), options.public_key, 60_000)
+        .unwrap();
+    let credential = serde_json::to_value(credential).unwrap();
+    let wrong_rp = register_finish(&app, &user.access, &start["challenge_id"], credential).await;
+    assert_problem(wrong_rp, StatusCode::BAD_REQUEST, "passkey_rejected").await;
+
+    // A challenge works once, and only for the user who started it.
+    let start = register_start(&app, &user.access).await;
+    let credential = Browser::new().create(&start["publicKey"]);
+    let other = app.register().await;
+    let stolen = register_finish(
+        &app,
+        &other.access,
+        &start["challenge_id"],
+        credential.clone(),
+    )
+    .await;
+    assert_problem(stolen, StatusCode::BAD_REQUEST, "invalid_challenge").await;
+    let mut browser = Browser::new();
+    let start = register_start(&app, &user.access).await;
+    let credential = browser.create(&start["publicKey"]);
+    let first = register_finish(
+        &app,
+        &user.access,
+        &start["challenge_id"],
+        credential.clone(),
+    )
+    .await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let replay = register_finish(&app, &user.access, &start["challenge_id"], credential).await;
+    assert_problem(replay, StatusCode::BAD_REQUEST, "invalid_challenge").await;
+
+    // A sign-in's answer, replayed, is refused too.
+    let start: Value = app
+        .post("/api/v1/auth/passkeys/login/start", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let assertion = browser.get(&start["publicKey"]);
+    let body = json!({"challenge_id": start["challenge_id"], "credential": assertion});
+    let signed_in = app.post("/api/v1/auth/passkeys/login/finish", &body).await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let replay = app.post("/api/v1/auth/passkeys/login/finish", &body).await;
+    assert_problem(replay, StatusCode::BAD_REQUEST, "invalid_challenge").await;
+    let garbage = json!({"challenge_id": uuid::Uuid::new_v4(), "credential": {"id": "x"}});
+    let garbage = app
+        .post("/api/v1/auth/passkeys/login/finish", &garbage)
+        .await;
+    assert_problem(garbage, StatusCode::BAD_REQUEST, "invalid_challenge").await;
+}
+
+/// An assertion whose counter is not above the stored one may come from a
+/// cloned authenticator: refused.
+#[tokio::test]
+async fn a_cloned_authenticators_counter_is_refused() {
+    let app = app().await;
+    let user = app.register().await;
+    let mut browser = Browser::new();
+    register(&app, &mut browser, &user.access).await;
+    // Each use counts up, and each count above the last is accepted.
+    assert_eq!(login(&app, &mut browser).await.status(), StatusCode::OK);
+    assert_eq!(login(&app, &mut browser).await.status(), StatusCode::OK);
+    let counter: i64 = sqlx::query_scalar(
+        "SELECT (credential->'cred'->>'counter')::bigint FROM passkeys WHERE user_id = $1::uuid",
+    )
+    .bind(&user.user_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(counter, 2, "the stored counter follows the authenticator's");
+    // The original signed 100 times elsewhere; this copy is behind.
+    sqlx::query(
+        "UPDATE passkeys SET credential = jsonb_set(credential, '{cred,counter}', '100')
+         WHERE user_id = $1::uuid",
+    )
+    .bind(&user.user_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let cloned = login(&app, &mut browser).await;
+    assert_problem(cloned, StatusCode::BAD_REQUEST, "passkey_rejected").await;
+}
+
+/// With TOTP on, a passkey completes the password sign-in too; removing a
+/// passkey needs a recent sign-in.
+#[tokio::test]
+async fn a_passkey_serves_as_the_second_factor() {
+    let app = app_with(&[("STEP_UP_MAX_AGE", "2")]).await;
+    let email = format!("pk-{}@example.com", uuid::Uuid::new_v4().simple());
+    let user = app.register_as(&email).await;
+    let mut browser = Browser::new();
+    register(&app, &mut browser, &user.access).await;
+    // A passkey alone does not make the password need a second factor.
+    assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
+    crate::mfa::enable_totp(&app, &user.access).await;
+
+    let login = app.login(&email, PASSWORD).await;
+    let problem = assert_problem(login, StatusCode::UNAUTHORIZED, "mfa_required").await;
+    assert_eq!(
+        problem["methods"],
+        json!(["totp", "recovery_code", "webauthn"])
+    );
+    let token = problem["mfa_token"].as_str().unwrap();
+    let challenge = app
+        .post(
+            "/api/v1/auth/mfa/webauthn/challenge",
+            &json!({"mfa_token": token}),
+        )
+        .await;
+    assert_eq!(challenge.status(), StatusCode::OK);
+    let challenge: Value = challenge.json().await.unwrap();
+    assert_eq!(
+        challenge["publicKey"]["allowCredentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let credential = browser.get(&challenge["publicKey"]);
+    let verified =
+        crate::mfa::verify(&app, &json!({"mfa_token": token, "credential": credential})).await;
+    assert_eq!(verified.status(), StatusCode::OK);
+    let verified = Tokens::from_body(verified.json().await.unwrap());
+    assert_eq!(
+        claims_of(&verified.access)["amr"],
+        json!(["pwd", "hwk", "mfa"])
+    );
+
+    // An assertion without its challenge is a wrong factor.
+    let token = crate::mfa::mfa_token_of(app.login(&email, PASSWORD).await).await;
+    let stray = json!({"mfa_token": token, "credential": credential});
+    assert_problem(
+        crate::mfa::verify(&app, &stray).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_code",
+    )
+    .await;
+
+    // Removing a passkey needs a recent sign-in.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let list: Value = app
+        .get_auth("/api/v1/auth/passkeys", &verified.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/auth/passkeys/{}", list[0]["id"].as_str().unwrap());
+    let stale = app.delete_auth(&path, &verified.access, &json!({})).await;
+    assert_problem(stale, StatusCode::FORBIDDEN, "reauthentication_required").await;
+}
+
+/// Without a valid relying party (the default `PUBLIC_BASE_URL` is an IP
+/// address) passkeys are off, and say so.
+#[tokio::test]
+async fn without_a_relying_party_passkeys_are_unavailable() {
+    let app = spawn_app_with(&[]).await;
+    let start = app
+        .post("/api/v1/auth/passkeys/login/start", &json!({}))
+        .await;
+    assert_problem(
+        start,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "passkeys_unavailable",
+    )
+    .await;
+}
