@@ -3,6 +3,10 @@
 # a change to the service's code rebuilds only the service.
 
 FROM rust:1.95-slim-bookworm AS chef
+# webauthn-rs (passkeys) builds against OpenSSL.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends pkg-config libssl-dev \
+ && rm -rf /var/lib/apt/lists/*
 RUN cargo install cargo-chef --locked --version ^0.1
 WORKDIR /src
 
@@ -18,7 +22,7 @@ RUN cargo build --release --locked --package app --bin codezest-auth
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 codezest \
  && useradd --system --uid 10001 --gid codezest --no-create-home --shell /usr/sbin/nologin codezest

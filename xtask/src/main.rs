@@ -109,6 +109,7 @@ fn service(args: &[&str], extra: &[String]) -> Result<()> {
 }
 
 fn dev(extra: &[String]) -> Result<()> {
+    ensure_openssl()?;
     ensure_postgres(&env_or("DATABASE_URL", DEFAULT_DATABASE_URL))?;
     ensure_redis(&env_or("REDIS_URL", DEFAULT_REDIS_URL))?;
     service(&["migrate"], &[])?;
@@ -205,12 +206,51 @@ fn dev_signing_key() -> Result<Option<PathBuf>> {
     Ok(Some(key))
 }
 
+/// The OpenSSL headers `webauthn-rs` (passkeys) builds against, installed
+/// with apt where this machine allows it.
+pub(crate) fn ensure_openssl() -> Result<()> {
+    let present = || {
+        Command::new("pkg-config")
+            .args(["--exists", "openssl"])
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if present() {
+        return Ok(());
+    }
+    if found("apt-get") && testkit::is_root() {
+        println!("xtask: installing pkg-config and libssl-dev (apt-get) for webauthn-rs");
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        let _ = Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "pkg-config",
+                "libssl-dev",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
+    }
+    if !present() {
+        bail!(
+            "building the service needs OpenSSL's headers and pkg-config (webauthn-rs uses OpenSSL). \
+             Install them (Debian/Ubuntu: `apt-get install pkg-config libssl-dev`; \
+             Fedora: `dnf install pkgconf openssl-devel`; macOS: `brew install openssl@3 pkg-config`)"
+        );
+    }
+    Ok(())
+}
+
 fn migrate() -> Result<()> {
+    ensure_openssl()?;
     ensure_postgres(&env_or("DATABASE_URL", DEFAULT_DATABASE_URL))?;
     service(&["migrate"], &[])
 }
 
 fn test(extra: &[String]) -> Result<()> {
+    ensure_openssl()?;
     let database_url = env_or("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL);
     ensure_postgres(&database_url)?;
     let redis_url = env_or("TEST_REDIS_URL", DEFAULT_REDIS_URL);

@@ -267,6 +267,7 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     ensure_postgres(&admin_url)?;
     ensure_redis(&env_or("TEST_REDIS_URL", crate::DEFAULT_REDIS_URL))?;
     ensure_wrk()?;
+    crate::ensure_openssl()?;
     println!("xtask bench: building the release binary");
     let mut build = cargo();
     build.args([
