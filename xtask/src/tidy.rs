@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::cargo;
 
-/// Crates that do I/O: the domain must depend on none of them.
-const IO_CRATES: [&str; 10] = [
+/// Crates that do I/O (or bring a C library): the domain must depend on none of them.
+const IO_CRATES: [&str; 12] = [
     "sqlx",
     "axum",
     "fred",
@@ -21,15 +21,25 @@ const IO_CRATES: [&str; 10] = [
     "tower-http",
     "oauth2",
     "lettre",
+    "webauthn-rs",
+    "openssl",
 ];
 
 /// The adapters: each depends on `domain` and on no sibling.
-const ADAPTERS: [&str; 5] = ["repo-postgres", "cache-redis", "oauth", "api-http", "mail"];
+const ADAPTERS: [&str; 6] = [
+    "repo-postgres",
+    "cache-redis",
+    "oauth",
+    "api-http",
+    "mail",
+    "passkeys",
+];
 
 /// Crates of the workspace that ship in the binary.
-const PRODUCTION: [&str; 7] = [
+const PRODUCTION: [&str; 8] = [
     "domain",
     "mail",
+    "passkeys",
     "repo-postgres",
     "cache-redis",
     "oauth",
