@@ -335,6 +335,7 @@ async fn verify(
         (status = 200, description = "Options for `navigator.credentials.get`; post its answer to `/auth/mfa/verify` as `credential`", body = WebAuthnRequestResponse),
         (status = 401, description = "An unknown, expired or completed `mfa_token` (`invalid_mfa_token`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The account has no passkey (`not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing `mfa_token`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured", body = Problem, content_type = "application/problem+json"),
     )

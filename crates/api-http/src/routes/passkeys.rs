@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::dto::TokenResponse;
-use crate::error::{Problem, Result};
+use crate::error::{ApiError, Problem, Result};
 use crate::extract::{AppJson, AuthUser, Client};
 use crate::state::AppState;
 
@@ -28,6 +28,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rename, delete))
         .routes(routes!(login_start))
         .routes(routes!(login_finish))
+}
+
+/// A path's passkey id; anything but a UUID names no passkey (404).
+fn passkey_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::from(domain::Resource::Passkey))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -172,7 +178,7 @@ async fn list(
 #[utoipa::path(
     patch, path = "/api/v1/auth/passkeys/{id}", tag = "passkeys",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = String, Path, description = "Passkey id (UUID)")),
     request_body = RenameRequest,
     responses(
         (status = 200, description = "Renamed", body = PasskeyDto),
@@ -184,9 +190,10 @@ async fn list(
 async fn rename(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
     AppJson(body): AppJson<RenameRequest>,
 ) -> Result<Json<PasskeyDto>> {
+    let id = passkey_id(&id)?;
     let name = domain::passkey::parse_name(&body.name)?;
     let passkey = state.passkeys.rename(&principal, id, &name).await?;
     Ok(Json(passkey.into()))
@@ -196,7 +203,7 @@ async fn rename(
 #[utoipa::path(
     delete, path = "/api/v1/auth/passkeys/{id}", tag = "passkeys",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = String, Path, description = "Passkey id (UUID)")),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
@@ -208,8 +215,9 @@ async fn delete(
     State(state): State<AppState>,
     Client(client): Client,
     AuthUser(principal): AuthUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<StatusCode> {
+    let id = passkey_id(&id)?;
     state.passkeys.delete(&principal, id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -243,6 +251,7 @@ async fn login_start(
     responses(
         (status = 200, description = "Signed in; `amr` is `hwk` (device-bound) or `swk` (synced) with `mfa`", body = TokenResponse),
         (status = 400, description = "An unknown, expired or used `challenge_id` (`invalid_challenge`), or an answer that fails the ceremony (`passkey_rejected`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A missing field, or a `challenge_id` that is not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
