@@ -1,5 +1,7 @@
-//! Second factors: how long `POST /auth/mfa/verify` takes with a TOTP code and
-//! with a recovery code, and whether `/me` is as fast when every user has TOTP.
+//! Second factors and passkeys: how long `POST /auth/mfa/verify` takes with a
+//! TOTP code and with a recovery code, how long a passkey sign-in's WebAuthn
+//! verification takes (`examples/passkey_bench.rs`, a software passkey), and
+//! whether `/me` is as fast when every user has TOTP.
 
 use super::*;
 
@@ -12,6 +14,9 @@ pub(super) struct Mfa {
     pub(super) totp_p99_ms: f64,
     pub(super) recovery_p50_ms: f64,
     pub(super) recovery_p99_ms: f64,
+    /// `POST /auth/passkeys/login/finish`, one at a time.
+    pub(super) passkey_p50_ms: f64,
+    pub(super) passkey_p99_ms: f64,
     /// `/me` (two-tier) with every user's TOTP on, and without (the earlier run).
     pub(super) me_with_mfa_rps: f64,
     pub(super) me_without_rps: f64,
@@ -30,7 +35,13 @@ impl Bench {
     pub(super) async fn mfa(&mut self, me_without_rps: f64) -> Result<Mfa> {
         let n = self.options.users.min(200);
         println!("xtask bench: second factors, {n} users");
-        let service = self.start_service(Mode::TwoTier).await?;
+        let relying_party = [
+            ("WEBAUTHN_RP_ID", "localhost".to_owned()),
+            ("WEBAUTHN_RP_ORIGIN", "http://localhost:3000".to_owned()),
+        ];
+        let service = self
+            .start_service_with(Mode::TwoTier, &relying_party)
+            .await?;
         let client = reqwest::Client::new();
         let mut enrolled = Vec::with_capacity(n);
         for i in 0..n {
@@ -44,6 +55,7 @@ impl Bench {
             let code = json!({"recovery_code": user.recovery});
             recovery.push(second_step(&client, &service.base, user, code).await?);
         }
+        let passkeys = passkey_bench(&service.base, n)?;
         service.stop();
         let mut db = PgConnection::connect(&self.database_url).await?;
         sqlx::query(
@@ -60,20 +72,48 @@ impl Bench {
             totp_p99_ms: percentile(&totp, 0.99),
             recovery_p50_ms: percentile(&recovery, 0.50),
             recovery_p99_ms: percentile(&recovery, 0.99),
+            passkey_p50_ms: passkeys["login_p50_ms"].as_f64().unwrap_or_default(),
+            passkey_p99_ms: passkeys["login_p99_ms"].as_f64().unwrap_or_default(),
             me_with_mfa_rps: with_mfa.load.rps,
             me_without_rps,
         };
         println!(
-            "  mfa          verify TOTP p50 {:.2} ms p99 {:.2} ms; recovery code p50 {:.2} ms p99 {:.2} ms; /me {:.0} req/s with TOTP on every user ({:.0} without)",
+            "  mfa          verify TOTP p50 {:.2} ms p99 {:.2} ms; recovery code p50 {:.2} ms p99 {:.2} ms; passkey sign-in p50 {:.2} ms p99 {:.2} ms; /me {:.0} req/s with TOTP on every user ({:.0} without)",
             mfa.totp_p50_ms,
             mfa.totp_p99_ms,
             mfa.recovery_p50_ms,
             mfa.recovery_p99_ms,
+            mfa.passkey_p50_ms,
+            mfa.passkey_p99_ms,
             mfa.me_with_mfa_rps,
             mfa.me_without_rps
         );
         Ok(mfa)
     }
+}
+
+/// Runs `examples/passkey_bench.rs` (release) against `base`; its JSON.
+fn passkey_bench(base: &str, n: usize) -> Result<Value> {
+    let output = cargo()
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "--package",
+            "app",
+            "--example",
+            "passkey_bench",
+            "--",
+        ])
+        .args([base, &n.to_string()])
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !output.status.success() {
+        bail!("the passkey benchmark failed: {}", output.status);
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).with_context(|| format!("the passkey benchmark printed {last:?}"))
 }
 
 fn unix_now() -> u64 {

@@ -2,6 +2,8 @@
 //! test, driven over HTTP.
 
 mod helpers;
+#[path = "../support/soft_browser.rs"]
+mod soft_browser;
 
 mod account;
 #[cfg(feature = "cache")]

@@ -7,16 +7,13 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use url::Url;
+use webauthn_authenticator_rs::AuthenticatorBackend as _;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_authenticator_rs::{AuthenticatorBackend as _, WebauthnAuthenticator};
-use webauthn_rs_proto::{
-    AllowCredentials, CreationChallengeResponse, RequestChallengeResponse, ResidentKeyRequirement,
-};
+use webauthn_rs_proto::CreationChallengeResponse;
 
 use crate::helpers::{PASSWORD, TestApp, Tokens, assert_problem, spawn_app_with};
+use crate::soft_browser::{Browser, ORIGIN};
 use crate::tokens::claims_of;
-
-const ORIGIN: &str = "http://localhost:3000";
 
 async fn app() -> TestApp {
     app_with(&[]).await
@@ -29,85 +26,6 @@ async fn app_with(extra: &[(&str, &str)]) -> TestApp {
     ];
     vars.extend_from_slice(extra);
     spawn_app_with(&vars).await
-}
-
-/// A browser with a software passkey. The soft passkey keeps no resident
-/// credentials, so this side plays that part: it remembers which credential
-/// it made for which user handle, offers it when the site lists none, and
-/// returns the user handle with the assertion — what a discoverable
-/// credential's authenticator does. Keys, signatures and counters are the
-/// soft passkey's own.
-struct Browser {
-    authenticator: WebauthnAuthenticator<SoftPasskey>,
-    origin: Url,
-    credentials: Vec<(Vec<u8>, Vec<u8>)>,
-}
-
-impl Browser {
-    fn new() -> Self {
-        Self::at(ORIGIN)
-    }
-
-    fn at(origin: &str) -> Self {
-        Self {
-            authenticator: WebauthnAuthenticator::new(SoftPasskey::new(true)),
-            origin: Url::parse(origin).unwrap(),
-            credentials: Vec::new(),
-        }
-    }
-
-    fn create(&mut self, public_key: &Value) -> Value {
-        let mut options: CreationChallengeResponse =
-            serde_json::from_value(json!({"publicKey": public_key})).unwrap();
-        let selection = options.public_key.authenticator_selection.as_mut().unwrap();
-        assert_eq!(
-            selection.resident_key,
-            Some(ResidentKeyRequirement::Required)
-        );
-        // The soft passkey refuses to be asked for a resident key; the
-        // resident part is played above.
-        selection.resident_key = Some(ResidentKeyRequirement::Discouraged);
-        selection.require_resident_key = false;
-        let user_handle = options.public_key.user.id.to_vec();
-        let credential = self
-            .authenticator
-            .do_registration(self.origin.clone(), options)
-            .expect("the authenticator registers");
-        self.credentials
-            .push((credential.raw_id.to_vec(), user_handle));
-        serde_json::to_value(credential).unwrap()
-    }
-
-    fn get(&mut self, public_key: &Value) -> Value {
-        let mut options: RequestChallengeResponse =
-            serde_json::from_value(json!({"publicKey": public_key})).unwrap();
-        let discoverable = options.public_key.allow_credentials.is_empty();
-        if discoverable {
-            options.public_key.allow_credentials = self
-                .credentials
-                .iter()
-                .map(|(id, _)| AllowCredentials {
-                    type_: "public-key".into(),
-                    id: id.clone().into(),
-                    transports: None,
-                })
-                .collect();
-        }
-        let mut assertion = self
-            .authenticator
-            .do_authentication(self.origin.clone(), options)
-            .expect("the authenticator signs");
-        if discoverable {
-            let handle = self
-                .credentials
-                .iter()
-                .find(|(id, _)| *id == assertion.raw_id.to_vec())
-                .map(|(_, handle)| handle.clone())
-                .unwrap();
-            assertion.response.user_handle = Some(handle.into());
-        }
-        serde_json::to_value(assertion).unwrap()
-    }
 }
 
 async fn register_start(app: &TestApp, access: &str) -> Value {
