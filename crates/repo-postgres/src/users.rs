@@ -140,13 +140,9 @@ impl UserRepository for PgUsers {
         let _query = crate::observe("users", "credentials_by_email");
         let row = sqlx::query_as!(
             CredentialsRow,
-            r#"SELECT id, password_hash,
-                      EXISTS (SELECT 1 FROM mfa_totp t
-                              WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL) AS "totp!",
-                      EXISTS (SELECT 1 FROM mfa_recovery_codes r
-                              WHERE r.user_id = users.id AND r.used_at IS NULL) AS "recovery_code!",
-                      EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id) AS "webauthn!"
-               FROM users WHERE lower(email) = lower($1)"#,
+            r#"SELECT id AS "id!", password_hash, totp AS "totp!",
+                      recovery_code AS "recovery_code!", webauthn AS "webauthn!"
+               FROM user_credentials WHERE lower(email) = lower($1)"#,
             email.as_str()
         )
         .fetch_optional(&self.pool)
@@ -159,13 +155,9 @@ impl UserRepository for PgUsers {
         let _query = crate::observe("users", "credentials_by_id");
         let row = sqlx::query_as!(
             CredentialsRow,
-            r#"SELECT id, password_hash,
-                      EXISTS (SELECT 1 FROM mfa_totp t
-                              WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL) AS "totp!",
-                      EXISTS (SELECT 1 FROM mfa_recovery_codes r
-                              WHERE r.user_id = users.id AND r.used_at IS NULL) AS "recovery_code!",
-                      EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id) AS "webauthn!"
-               FROM users WHERE id = $1"#,
+            r#"SELECT id AS "id!", password_hash, totp AS "totp!",
+                      recovery_code AS "recovery_code!", webauthn AS "webauthn!"
+               FROM user_credentials WHERE id = $1"#,
             id.as_uuid()
         )
         .fetch_optional(&self.pool)
