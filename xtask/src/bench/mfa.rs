@@ -17,7 +17,7 @@ pub(super) struct Mfa {
     /// `POST /auth/passkeys/login/finish`, one at a time.
     pub(super) passkey_p50_ms: f64,
     pub(super) passkey_p99_ms: f64,
-    /// `/me` (two-tier) with every user's TOTP on, and without (the earlier run).
+    /// `/me` (two-tier) with every user's TOTP on, and just before without.
     pub(super) me_with_mfa_rps: f64,
     pub(super) me_without_rps: f64,
 }
@@ -31,8 +31,8 @@ struct Enrolled {
 
 impl Bench {
     /// Enrols up to 200 bench users through the API, times their second steps,
-    /// then turns TOTP on for every user and runs `/me` again.
-    pub(super) async fn mfa(&mut self, me_without_rps: f64) -> Result<Mfa> {
+    /// then runs `/me` before and after turning TOTP on for every user.
+    pub(super) async fn mfa(&mut self) -> Result<Mfa> {
         let n = self.options.users.min(200);
         println!("xtask bench: second factors, {n} users");
         let relying_party = [
@@ -57,6 +57,7 @@ impl Bench {
         }
         let passkeys = passkey_bench(&service.base, n)?;
         service.stop();
+        let without = self.service_mode(Mode::TwoTier).await?;
         let mut db = PgConnection::connect(&self.database_url).await?;
         sqlx::query(
             "INSERT INTO mfa_totp (user_id, secret_sealed, confirmed_at)
@@ -75,7 +76,7 @@ impl Bench {
             passkey_p50_ms: passkeys["login_p50_ms"].as_f64().unwrap_or_default(),
             passkey_p99_ms: passkeys["login_p99_ms"].as_f64().unwrap_or_default(),
             me_with_mfa_rps: with_mfa.load.rps,
-            me_without_rps,
+            me_without_rps: without.load.rps,
         };
         println!(
             "  mfa          verify TOTP p50 {:.2} ms p99 {:.2} ms; recovery code p50 {:.2} ms p99 {:.2} ms; passkey sign-in p50 {:.2} ms p99 {:.2} ms; /me {:.0} req/s with TOTP on every user ({:.0} without)",

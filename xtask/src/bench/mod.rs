@@ -341,12 +341,7 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
     bench.write_lua()?;
     bench.me_modes(&mut report).await?;
     bench.throughput(&mut report).await?;
-    let me_rps = report
-        .modes
-        .iter()
-        .find(|m| m.mode == Mode::TwoTier.name())
-        .map_or(0.0, |m| m.load.rps);
-    report.mfa = Some(bench.mfa(me_rps).await?);
+    report.mfa = Some(bench.mfa().await?);
     bench.prepare_database(bench.options.users).await?;
     report.mail = Some(bench.mail_drain().await?);
     report.revocation = Some(bench.revocation().await?);
