@@ -14,15 +14,24 @@ codezest-auth — authentication service
 USAGE:
     codezest-auth [serve]     run the HTTP API (default)
     codezest-auth migrate     apply pending database migrations and exit
+    codezest-auth admin grant EMAIL
+                              give the account with this address the `admin` role
 
 Configuration comes from the environment (and a .env file); see README.md.";
 
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
-    let command = std::env::args().nth(1);
-    let command = match command.as_deref() {
+    let args: Vec<String> = std::env::args().collect();
+    let command = match args.get(1).map(String::as_str) {
         None | Some("serve") => Command::Serve,
         Some("migrate") => Command::Migrate,
+        Some("admin") => match (args.get(2).map(String::as_str), args.get(3), args.len()) {
+            (Some("grant"), Some(email), 4) => Command::AdminGrant(email.clone()),
+            _ => {
+                eprintln!("codezest-auth: usage: codezest-auth admin grant EMAIL\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -70,6 +79,11 @@ fn main() -> ExitCode {
                 tracing::info!("migrations applied");
                 Ok::<(), anyhow::Error>(())
             }
+            Command::AdminGrant(email) => {
+                startup::grant_admin(&config, &email).await?;
+                println!("{email} has the admin role");
+                Ok(())
+            }
         }
     });
     drop(runtime);
@@ -86,4 +100,6 @@ fn main() -> ExitCode {
 enum Command {
     Serve,
     Migrate,
+    /// `admin grant EMAIL`.
+    AdminGrant(String),
 }

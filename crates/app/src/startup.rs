@@ -138,6 +138,41 @@ impl Application {
     }
 }
 
+/// `codezest-auth admin grant EMAIL`: the first admin, made from the command
+/// line (never from a variable a deploy could leave on), through the same
+/// repositories as the service, so every instance's cached copy of the user is
+/// invalidated.
+pub async fn grant_admin(config: &Config, email: &str) -> anyhow::Result<()> {
+    let email = domain::Email::parse(email)
+        .map_err(|e| anyhow::anyhow!("{email:?} is not an email address: {}", e.message))?;
+    let pool = connect(config)?;
+    let Chosen {
+        ports,
+        #[cfg(feature = "cache")]
+        cache,
+        ..
+    } = choose(config, pool.clone(), Arc::new(MemoryThrottle::default()))?;
+    #[cfg(feature = "cache")]
+    if let Some(cache) = &cache
+        && !cache.wait_until_ready(Duration::from_secs(5)).await
+    {
+        tracing::warn!(
+            "Redis is not reachable: other instances see the new role when their cached \
+             copy of the user expires (REDIS_TTL_USER, CACHE_L1_TTL)"
+        );
+    }
+    let auth = auth_service(config, &ports, jwt_keys(config)?, false);
+    let granted = auth.grant_role(&email, domain::ADMIN).await;
+    pool.close().await;
+    match granted {
+        Ok(_) => Ok(()),
+        Err(domain::AuthError::NotFound(_)) => {
+            anyhow::bail!("no account has the address {email}: register it first")
+        }
+        Err(error) => Err(anyhow::Error::new(error).context("granting the admin role failed")),
+    }
+}
+
 /// A lazily connecting pool for `DATABASE_URL`.
 pub fn connect(config: &Config) -> anyhow::Result<PgPool> {
     repo_postgres::connect_lazy(config.database.url.expose_secret(), &config.database.pool)

@@ -74,6 +74,9 @@ pub struct StoredUser {
     email_verified: bool,
     created_at: i128,
     updated_at: i128,
+    /// Absent from entries written before users had roles.
+    #[serde(default)]
+    roles: Vec<String>,
 }
 
 impl CacheValue for User {
@@ -87,6 +90,7 @@ impl CacheValue for User {
             email_verified: self.email_verified,
             created_at: nanos(self.created_at),
             updated_at: nanos(self.updated_at),
+            roles: self.roles.clone(),
         }
     }
 
@@ -98,6 +102,7 @@ impl CacheValue for User {
             email_verified: s.email_verified,
             created_at: at(s.created_at)?,
             updated_at: at(s.updated_at)?,
+            roles: s.roles,
         })
     }
 }

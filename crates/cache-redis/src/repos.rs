@@ -151,6 +151,18 @@ impl<R: UserRepository> UserRepository for Cached<R> {
         .await
     }
 
+    async fn set_roles(&self, id: UserId, roles: &[String]) -> RepoResult<Option<User>> {
+        let roles = roles.to_vec();
+        self.write(move |inner, cache| async move {
+            let user = inner.set_roles(id, &roles).await?;
+            if let Some(user) = &user {
+                invalidate(&cache, &user_keys(user.id, &user.email)).await;
+            }
+            Ok(user)
+        })
+        .await
+    }
+
     async fn delete(&self, id: UserId) -> RepoResult<Option<DeletedUser>> {
         self.write(move |inner, cache| async move {
             let deleted = inner.delete(id).await?;

@@ -239,6 +239,7 @@ impl AuthService {
             session.id,
             session.created_at,
             session.amr,
+            &user.roles,
             now,
         )?;
         Ok(Authenticated {

@@ -74,6 +74,7 @@ pub enum Resource {
     Session,
     LinkedProvider,
     Passkey,
+    User,
 }
 
 impl fmt::Display for Resource {
@@ -82,6 +83,7 @@ impl fmt::Display for Resource {
             Self::Session => "session",
             Self::LinkedProvider => "linked provider",
             Self::Passkey => "passkey",
+            Self::User => "user",
         })
     }
 }

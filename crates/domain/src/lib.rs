@@ -23,6 +23,7 @@ pub mod passkey;
 pub mod password;
 pub mod ports;
 pub mod refresh;
+pub mod roles;
 pub mod throttle;
 pub mod tokens;
 pub mod user;
@@ -56,10 +57,11 @@ pub use ports::{
     VerifiedTokens,
 };
 pub use refresh::{MailToken, RefreshToken, RefreshTokens, TokenHash};
+pub use roles::ADMIN;
 pub use throttle::{Decision, LockoutPolicy, MemoryThrottle, Quota, Throttle};
 pub use tokens::{AccessClaims, JwtAlgorithm, JwtConfig, JwtKeys, KeyError, PublicJwk, TokenError};
 pub use user::{
-    Credentials, DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccount, Profile,
+    Credentials, DisplayName, Email, MAX_ROLES, NewOAuthAccount, NewSession, NewUser, OAuthAccount, Profile,
     ProfileUpdate, ProviderName, RotateOutcome, Session, User,
 };
 pub use validation::{FieldError, ValidationErrors};

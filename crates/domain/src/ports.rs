@@ -58,6 +58,10 @@ pub trait UserRepository: Send + Sync + 'static {
         keep: SessionId,
     ) -> RepoResult<Option<PasswordChanged>>;
 
+    /// Replaces the user's roles (already parsed); the user as it now is, so
+    /// caches drop both of its keys. `None` when the user does not exist.
+    async fn set_roles(&self, id: UserId, roles: &[String]) -> RepoResult<Option<User>>;
+
     /// Deletes the user with their sessions, profile and OAuth links. Returns
     /// what was removed, so caches can drop every key that named it.
     async fn delete(&self, id: UserId) -> RepoResult<Option<DeletedUser>>;

@@ -232,6 +232,43 @@ pub struct User {
     pub email_verified: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Sorted; `admin` opens the admin API.
+    pub roles: Vec<String>,
+}
+
+impl User {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// The most roles one user holds.
+pub const MAX_ROLES: usize = 32;
+
+/// Role names: 1–64 characters, a lower-case letter first, then lower-case
+/// letters, digits, `_`, `.`, `:` or `-`. Returned sorted and deduplicated.
+pub fn parse_roles(raw: &[String]) -> Result<Vec<String>, FieldError> {
+    let valid = |role: &str| {
+        let mut chars = role.chars();
+        role.len() <= 64
+            && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.:-".contains(c))
+    };
+    if let Some(bad) = raw.iter().find(|role| !valid(role)) {
+        return Err(FieldError::new(
+            "roles",
+            format!(
+                "{bad:?} is not a role name: 1 to 64 characters, a lower-case letter first, then lower-case letters, digits, `_`, `.`, `:` or `-`"
+            ),
+        ));
+    }
+    let mut roles = raw.to_vec();
+    roles.sort();
+    roles.dedup();
+    if roles.len() > MAX_ROLES {
+        return Err(FieldError::new("roles", "at most 32 roles"));
+    }
+    Ok(roles)
 }
 
 /// A user's public profile. Absent until first set.
@@ -477,4 +514,19 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn roles_are_checked_sorted_and_deduplicated() {
+        let raw = ["viewer", "admin", "viewer", "billing:read"].map(String::from);
+        assert_eq!(
+            parse_roles(&raw).unwrap(),
+            ["admin", "billing:read", "viewer"].map(String::from)
+        );
+        for bad in ["", "Admin", "1st", "has space", &"a".repeat(65)] {
+            assert!(parse_roles(&[bad.to_owned()]).is_err(), "{bad:?}");
+        }
+        let many: Vec<String> = (0..33).map(|i| format!("r{i}")).collect();
+        assert!(parse_roles(&many).is_err());
+    }
+
 }

@@ -226,8 +226,9 @@ impl RecoveryRepository for PgRecovery {
         }
         let row = sqlx::query_as!(
             UserRow,
-            "UPDATE users SET email = $2, email_verified = true, updated_at = now() WHERE id = $1
-             RETURNING id, email, name, email_verified, created_at, updated_at",
+            r#"UPDATE users SET email = $2, email_verified = true, updated_at = now() WHERE id = $1
+               RETURNING id, email, name, email_verified, created_at, updated_at,
+                         user_roles_of(users.id) AS "roles!""#,
             user_id.as_uuid(),
             address.as_str()
         )

@@ -18,6 +18,7 @@ pub(crate) struct UserRow {
     pub(crate) email_verified: bool,
     pub(crate) created_at: OffsetDateTime,
     pub(crate) updated_at: OffsetDateTime,
+    pub(crate) roles: Vec<String>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -30,6 +31,7 @@ impl TryFrom<UserRow> for User {
             email_verified: row.email_verified,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            roles: row.roles,
         })
     }
 }
@@ -69,9 +71,10 @@ impl PgUsers {
     async fn insert(tx: &mut Transaction<'_, Postgres>, user: &NewUser) -> RepoResult<User> {
         let row = sqlx::query_as!(
             UserRow,
-            "INSERT INTO users (id, email, name, email_verified, password_hash)
+            r#"INSERT INTO users (id, email, name, email_verified, password_hash)
              VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, email, name, email_verified, created_at, updated_at",
+             RETURNING id, email, name, email_verified, created_at, updated_at,
+                       user_roles_of(users.id) AS "roles!""#,
             user.id.as_uuid(),
             user.email.as_str(),
             user.name.as_str(),
@@ -112,8 +115,9 @@ impl UserRepository for PgUsers {
         let _query = crate::observe("users", "find_by_id");
         let row = sqlx::query_as!(
             UserRow,
-            "SELECT id, email, name, email_verified, created_at, updated_at
-             FROM users WHERE id = $1",
+            r#"SELECT id, email, name, email_verified, created_at, updated_at,
+                      user_roles_of(users.id) AS "roles!"
+             FROM users WHERE id = $1"#,
             id.as_uuid()
         )
         .fetch_optional(&self.pool)
@@ -126,8 +130,9 @@ impl UserRepository for PgUsers {
         let _query = crate::observe("users", "find_by_email");
         let row = sqlx::query_as!(
             UserRow,
-            "SELECT id, email, name, email_verified, created_at, updated_at
-             FROM users WHERE lower(email) = lower($1)",
+            r#"SELECT id, email, name, email_verified, created_at, updated_at,
+                      user_roles_of(users.id) AS "roles!"
+             FROM users WHERE lower(email) = lower($1)"#,
             email.as_str()
         )
         .fetch_optional(&self.pool)
@@ -170,8 +175,9 @@ impl UserRepository for PgUsers {
         let _query = crate::observe("users", "update_name");
         let row = sqlx::query_as!(
             UserRow,
-            "UPDATE users SET name = $2, updated_at = now() WHERE id = $1
-             RETURNING id, email, name, email_verified, created_at, updated_at",
+            r#"UPDATE users SET name = $2, updated_at = now() WHERE id = $1
+             RETURNING id, email, name, email_verified, created_at, updated_at,
+                       user_roles_of(users.id) AS "roles!""#,
             id.as_uuid(),
             name.as_str()
         )
@@ -212,6 +218,43 @@ impl UserRepository for PgUsers {
             email: stored_email(&email)?,
             revoked: revoked.into_iter().map(SessionId::from_uuid).collect(),
         }))
+    }
+
+    async fn set_roles(&self, id: UserId, roles: &[String]) -> RepoResult<Option<User>> {
+        let _query = crate::observe("users", "set_roles");
+        let mut tx = self.pool.begin().await.db()?;
+        // Locks the user, so concurrent changes apply one after the other.
+        let exists = sqlx::query_scalar!("SELECT 1 AS \"one!\" FROM users WHERE id = $1 FOR UPDATE", id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        sqlx::query!("DELETE FROM user_roles WHERE user_id = $1", id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        sqlx::query!(
+            "INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2::text[])",
+            id.as_uuid(),
+            roles
+        )
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        let row = sqlx::query_as!(
+            UserRow,
+            r#"UPDATE users SET updated_at = now() WHERE id = $1
+               RETURNING id, email, name, email_verified, created_at, updated_at,
+                         user_roles_of(users.id) AS "roles!""#,
+            id.as_uuid()
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .db()?;
+        tx.commit().await.db()?;
+        Ok(Some(row.try_into()?))
     }
 
     async fn delete(&self, id: UserId) -> RepoResult<Option<DeletedUser>> {

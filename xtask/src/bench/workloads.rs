@@ -91,6 +91,7 @@ impl Bench {
                     SessionId::from_uuid(*session),
                     now,
                     domain::Amr::PWD,
+                    &[],
                     now,
                 )
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -98,8 +98,7 @@ async fn verify(
             )?,
         ),
         (EMAIL, header(user.email.as_str())?),
-        // Roles arrive with the admin API; until then every user has none.
-        (ROLES, HeaderValue::from_static("")),
+        (ROLES, header(&user.roles.join(","))?),
     ];
     Ok((StatusCode::OK, headers).into_response())
 }

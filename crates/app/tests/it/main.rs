@@ -19,6 +19,7 @@ mod oauth;
 mod passkeys;
 mod recovery;
 mod refresh;
+mod roles;
 mod sessions;
 mod system;
 mod tokens;

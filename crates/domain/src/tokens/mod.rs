@@ -125,6 +125,9 @@ pub struct AccessClaims {
     /// How the user signed in (RFC 8176 names: `pwd`, `otp`, `mfa`, `fed`, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The user's roles when the token was issued (possibly none).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 impl AccessClaims {
@@ -242,6 +245,7 @@ impl JwtKeys {
         session: SessionId,
         signed_in_at: OffsetDateTime,
         amr: Amr,
+        roles: &[String],
         now: OffsetDateTime,
     ) -> Result<String, TokenError> {
         let iat = now.unix_timestamp();
@@ -255,6 +259,7 @@ impl JwtKeys {
             jti: Uuid::new_v4(),
             auth_time: Some(signed_in_at.unix_timestamp()),
             amr: amr.names().map(str::to_owned).collect(),
+            roles: roles.to_vec(),
         };
         let mut header = Header::new(self.algorithm.jwt());
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
@@ -366,7 +371,7 @@ mod tests {
         let cache = Remembered::default();
         let now = OffsetDateTime::now_utc();
         let token = keys
-            .issue(UserId::new(), SessionId::new(), now, Amr::PWD, now)
+            .issue(UserId::new(), SessionId::new(), now, Amr::PWD, &[], now)
             .unwrap();
         let first = keys.verify_cached(&token, Some(&cache)).unwrap();
         assert_eq!(keys.verify_cached(&token, Some(&cache)).unwrap(), first);
@@ -414,6 +419,7 @@ mod tests {
                     session,
                     OffsetDateTime::now_utc(),
                     Amr::PWD,
+                    &[],
                     OffsetDateTime::now_utc(),
                 )
                 .unwrap();
@@ -435,6 +441,7 @@ mod tests {
                 SessionId::new(),
                 OffsetDateTime::now_utc(),
                 Amr::PWD,
+                &[],
                 OffsetDateTime::now_utc(),
             )
             .unwrap();
