@@ -61,7 +61,7 @@ pub use roles::ADMIN;
 pub use throttle::{Decision, LockoutPolicy, MemoryThrottle, Quota, Throttle};
 pub use tokens::{AccessClaims, JwtAlgorithm, JwtConfig, JwtKeys, KeyError, PublicJwk, TokenError};
 pub use user::{
-    Credentials, DisplayName, Email, MAX_ROLES, NewOAuthAccount, NewSession, NewUser, OAuthAccount, Profile,
-    ProfileUpdate, ProviderName, RotateOutcome, Session, User,
+    Credentials, DisplayName, Email, MAX_ROLES, NewOAuthAccount, NewSession, NewUser, OAuthAccount,
+    Profile, ProfileUpdate, ProviderName, RotateOutcome, Session, User,
 };
 pub use validation::{FieldError, ValidationErrors};

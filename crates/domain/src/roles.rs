@@ -6,6 +6,7 @@
 use crate::auth::{AuthService, ClientInfo, SUCCESS};
 use crate::error::{AuthError, Resource};
 use crate::user::{Email, User, parse_roles};
+use crate::validation::ValidationErrors;
 
 /// The role that opens the admin API.
 pub const ADMIN: &str = "admin";
@@ -21,7 +22,7 @@ impl AuthService {
             .ok_or(AuthError::NotFound(Resource::User))?;
         let mut roles = user.roles.clone();
         roles.push(role.to_owned());
-        let roles = parse_roles(&roles)?;
+        let roles = parse_roles(&roles).map_err(ValidationErrors::from)?;
         let user = self
             .users
             .set_roles(user.id, &roles)

@@ -528,5 +528,4 @@ mod tests {
         let many: Vec<String> = (0..33).map(|i| format!("r{i}")).collect();
         assert!(parse_roles(&many).is_err());
     }
-
 }

@@ -224,10 +224,13 @@ impl UserRepository for PgUsers {
         let _query = crate::observe("users", "set_roles");
         let mut tx = self.pool.begin().await.db()?;
         // Locks the user, so concurrent changes apply one after the other.
-        let exists = sqlx::query_scalar!("SELECT 1 AS \"one!\" FROM users WHERE id = $1 FOR UPDATE", id.as_uuid())
-            .fetch_optional(&mut *tx)
-            .await
-            .db()?;
+        let exists = sqlx::query_scalar!(
+            "SELECT 1 AS \"one!\" FROM users WHERE id = $1 FOR UPDATE",
+            id.as_uuid()
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?;
         if exists.is_none() {
             return Ok(None);
         }

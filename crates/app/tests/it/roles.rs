@@ -45,7 +45,10 @@ async fn a_role_granted_on_the_command_line_reaches_every_instance_and_the_next_
     // B's cached copy was invalidated: the role shows without waiting for a TTL.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     while roles_header(&b, &user.access).await != "admin" {
-        assert!(std::time::Instant::now() < deadline, "B still shows no role");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B still shows no role"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     // The next refresh's token carries it.
@@ -68,7 +71,12 @@ async fn a_role_granted_on_the_command_line_reaches_every_instance_and_the_next_
         .iter()
         .find(|e| e["event"] == "role_granted")
         .expect("a role_granted event");
-    assert!(granted["user_agent"].as_str().unwrap().contains("command line"));
+    assert!(
+        granted["user_agent"]
+            .as_str()
+            .unwrap()
+            .contains("command line")
+    );
 }
 
 #[tokio::test]

@@ -479,6 +479,7 @@ mod tests {
                 SessionId::new(),
                 long_ago,
                 Amr::PWD,
+                &[],
                 long_ago,
             )
             .unwrap();
