@@ -180,6 +180,20 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         let row = self.row();
+        let (mfa_token, methods) = match self {
+            Self::Auth(AuthError::MfaRequired(required)) => (
+                Some(required.mfa_token.expose().to_owned()),
+                Some(
+                    required
+                        .methods
+                        .names()
+                        .into_iter()
+                        .map(Cow::Borrowed)
+                        .collect(),
+                ),
+            ),
+            _ => (None, None),
+        };
         Problem {
             kind: format!("urn:codezest-auth:problem:{}", row.code),
             title: Cow::Borrowed(row.title),
@@ -202,23 +216,8 @@ impl ApiError {
                 ),
                 _ => None,
             },
-            mfa_token: match self {
-                Self::Auth(AuthError::MfaRequired(required)) => {
-                    Some(required.mfa_token.expose().to_owned())
-                }
-                _ => None,
-            },
-            methods: match self {
-                Self::Auth(AuthError::MfaRequired(required)) => Some(
-                    required
-                        .methods
-                        .names()
-                        .into_iter()
-                        .map(Cow::Borrowed)
-                        .collect(),
-                ),
-                _ => None,
-            },
+            mfa_token,
+            methods,
         }
     }
 }

@@ -53,6 +53,9 @@ pub struct Assertion {
     pub credential_id: Vec<u8>,
     /// The credential's record after this use (counter, backup state), when it changed.
     pub updated: Option<Value>,
+    /// The backup flags as this assertion reports them (eligibility only ever
+    /// turns on).
+    pub backup_eligible: bool,
     pub backup_state: bool,
 }
 
@@ -65,6 +68,7 @@ pub struct Passkey {
     pub name: String,
     pub data: Value,
     pub backup_eligible: bool,
+    pub backup_state: bool,
     pub created_at: OffsetDateTime,
     pub last_used_at: Option<OffsetDateTime>,
 }
@@ -162,13 +166,9 @@ pub trait PasskeyRepository: Send + Sync + 'static {
         name: &str,
     ) -> RepoResult<Option<Passkey>>;
     async fn delete(&self, user_id: UserId, id: uuid::Uuid) -> RepoResult<bool>;
-    /// Records a use: the new record (counter, backup state) when it changed.
-    async fn used(
-        &self,
-        credential_id: &[u8],
-        updated: Option<&Value>,
-        backup_state: bool,
-    ) -> RepoResult<()>;
+    /// Records a use: the new record (counter, backup flags) when it changed,
+    /// and the flags the assertion reported.
+    async fn used(&self, credential_id: &[u8], assertion: &Assertion) -> RepoResult<()>;
     async fn save_ceremony(
         &self,
         id: uuid::Uuid,
@@ -307,6 +307,7 @@ impl PasskeyService {
             name,
             data: new.data,
             backup_eligible: new.backup_eligible,
+            backup_state: new.backup_state,
             created_at: OffsetDateTime::now_utc(),
             last_used_at: None,
         };
@@ -444,18 +445,16 @@ impl PasskeyService {
         let assertion = webauthn
             .finish_authentication(credential, state, passkeys, discoverable)
             .map_err(rejected)?;
-        let passkey = passkeys
+        let mut passkey = passkeys
             .iter()
             .find(|p| p.credential_id == assertion.credential_id)
+            .cloned()
             .ok_or(AuthError::PasskeyRejected)?;
-        self.repo
-            .used(
-                &assertion.credential_id,
-                assertion.updated.as_ref(),
-                assertion.backup_state,
-            )
-            .await?;
-        Ok(passkey.clone())
+        self.repo.used(&assertion.credential_id, &assertion).await?;
+        // `amr` follows the flags as they are now (a key may become syncable).
+        passkey.backup_eligible |= assertion.backup_eligible;
+        passkey.backup_state = assertion.backup_state;
+        Ok(passkey)
     }
 
     /// Deletes ceremonies that expired.

@@ -203,6 +203,7 @@ impl WebAuthn for WebauthnRs {
         Ok(Assertion {
             credential_id: result.cred_id().to_vec(),
             updated,
+            backup_eligible: result.backup_eligible(),
             backup_state: result.backup_state(),
         })
     }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use domain::ports::RepoResult;
-use domain::{Passkey, PasskeyRepository, PendingCeremony, Purpose, TokenHash, UserId};
+use domain::{Assertion, Passkey, PasskeyRepository, PendingCeremony, Purpose, TokenHash, UserId};
 use serde_json::Value;
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -29,6 +29,7 @@ struct PasskeyRow {
     name: String,
     credential: Value,
     backup_eligible: bool,
+    backup_state: bool,
     created_at: OffsetDateTime,
     last_used_at: Option<OffsetDateTime>,
 }
@@ -42,6 +43,7 @@ impl From<PasskeyRow> for Passkey {
             name: row.name,
             data: row.credential,
             backup_eligible: row.backup_eligible,
+            backup_state: row.backup_state,
             created_at: row.created_at,
             last_used_at: row.last_used_at,
         }
@@ -68,7 +70,7 @@ impl PasskeyRepository for PgPasskeys {
         let _query = crate::observe("passkeys", "list");
         let rows = sqlx::query_as!(
             PasskeyRow,
-            "SELECT id, user_id, credential_id, name, credential, backup_eligible, created_at,
+            "SELECT id, user_id, credential_id, name, credential, backup_eligible, backup_state, created_at,
                     last_used_at
              FROM passkeys WHERE user_id = $1 ORDER BY created_at",
             user_id.as_uuid()
@@ -91,9 +93,7 @@ impl PasskeyRepository for PgPasskeys {
             passkey.name,
             passkey.data,
             passkey.backup_eligible,
-            passkey.data["cred"]["backup_state"]
-                .as_bool()
-                .unwrap_or(false),
+            passkey.backup_state,
             passkey.created_at
         )
         .execute(&self.pool)
@@ -107,7 +107,7 @@ impl PasskeyRepository for PgPasskeys {
         let row = sqlx::query_as!(
             PasskeyRow,
             "UPDATE passkeys SET name = $3 WHERE id = $1 AND user_id = $2
-             RETURNING id, user_id, credential_id, name, credential, backup_eligible, created_at,
+             RETURNING id, user_id, credential_id, name, credential, backup_eligible, backup_state, created_at,
                        last_used_at",
             id,
             user_id.as_uuid(),
@@ -132,20 +132,17 @@ impl PasskeyRepository for PgPasskeys {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn used(
-        &self,
-        credential_id: &[u8],
-        updated: Option<&Value>,
-        backup_state: bool,
-    ) -> RepoResult<()> {
+    async fn used(&self, credential_id: &[u8], assertion: &Assertion) -> RepoResult<()> {
         let _query = crate::observe("passkeys", "used");
         sqlx::query!(
-            "UPDATE passkeys SET credential = COALESCE($2, credential), backup_state = $3,
-                                 last_used_at = now()
+            "UPDATE passkeys SET credential = COALESCE($2, credential),
+                                 backup_eligible = backup_eligible OR $3,
+                                 backup_state = $4, last_used_at = now()
              WHERE credential_id = $1",
             credential_id,
-            updated,
-            backup_state
+            assertion.updated.as_ref(),
+            assertion.backup_eligible,
+            assertion.backup_state
         )
         .execute(&self.pool)
         .await
