@@ -34,6 +34,11 @@ pub enum ApiError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// An RFC 6749 `invalid_request` of the OAuth 2.0 endpoints (introspection,
+    /// revocation): a missing parameter, a body that is not a form, two ways of
+    /// client authentication at once.
+    #[error("{0}")]
+    InvalidOAuthRequest(&'static str),
     /// Answered with `Retry-After` and `RateLimit-*`.
     #[error("Too many requests; retry in {} s.", retry_secs(*retry_after))]
     RateLimited {
@@ -121,6 +126,12 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<String>>, example = json!(["totp", "recovery_code"]))]
     pub methods: Option<Vec<Cow<'static, str>>>,
+    /// Present on the OAuth 2.0 endpoints (introspection, revocation): the
+    /// RFC 6749 error code (`invalid_client`, `invalid_request`), so OAuth
+    /// client libraries read these answers too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "invalid_client")]
+    pub error: Option<Cow<'static, str>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -165,6 +176,7 @@ impl ApiError {
             Self::RateLimited { .. } => {
                 row(S::TOO_MANY_REQUESTS, "rate_limited", "Too many requests")
             }
+            Self::InvalidOAuthRequest(_) => row(S::BAD_REQUEST, "invalid_request", "Invalid request"),
             Self::Internal(_) => INTERNAL,
             Self::Auth(error) => auth_row(error),
         }
@@ -218,6 +230,11 @@ impl ApiError {
             },
             mfa_token,
             methods,
+            error: match self {
+                Self::InvalidOAuthRequest(_) => Some(Cow::Borrowed("invalid_request")),
+                Self::Auth(AuthError::InvalidClient) => Some(Cow::Borrowed("invalid_client")),
+                _ => None,
+            },
         }
     }
 }
@@ -244,6 +261,18 @@ fn auth_row(error: &AuthError) -> Row {
             row(S::UNAUTHORIZED, "token_reused", "Refresh token reused").challenge()
         }
         AuthError::NotFound(_) => row(S::NOT_FOUND, "not_found", "Not found"),
+        AuthError::AccountDisabled => row(S::FORBIDDEN, "account_disabled", "Account disabled"),
+        AuthError::Forbidden(_) => row(S::FORBIDDEN, "forbidden", "Forbidden"),
+        AuthError::SelfAdministration => row(
+            S::CONFLICT,
+            "self_administration",
+            "Not on your own account",
+        ),
+        AuthError::InvalidClient => row(
+            S::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed",
+        ),
         AuthError::AccountLocked { .. } => row(
             S::TOO_MANY_REQUESTS,
             "account_locked",
@@ -404,6 +433,13 @@ impl IntoResponse for ApiError {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_secs(retry_after)),
+                );
+            }
+            // RFC 6749 §5.2: a failed client authentication names the scheme.
+            Self::Auth(AuthError::InvalidClient) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Basic realm="codezest-auth""#),
                 );
             }
             _ => {}

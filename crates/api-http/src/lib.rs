@@ -77,6 +77,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         (name = "mfa", description = "Second factors: TOTP, recovery codes, completing a sign-in that answered `mfa_required`"),
         (name = "passkeys", description = "Passkeys (WebAuthn): registration, management, passwordless sign-in"),
         (name = "oauth", description = "Sign-in with Google, GitHub or any OpenID Connect provider; linking providers"),
+        (name = "oauth2", description = "For other services: token introspection (RFC 7662), revocation (RFC 7009), server metadata (RFC 8414)"),
+        (name = "admin", description = "Administration (role `admin`): users, roles, API clients"),
         (name = "system", description = "Health, readiness, keys"),
     )
 )]
@@ -96,10 +98,21 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        // API clients at the OAuth 2.0 endpoints (or `client_secret_post`).
+        components.add_security_scheme(
+            "client_basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
     }
 }
 
-fn api() -> OpenApiRouter<AppState> {
+fn api(state: Option<AppState>) -> OpenApiRouter<AppState> {
+    let admin = match state {
+        Some(state) => routes::admin::router(state),
+        // The document alone: the admin routes without their guard (which
+        // needs the services); never served.
+        None => routes::admin::routes(),
+    };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::gateway::router())
@@ -108,16 +121,18 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::mfa::router())
         .merge(routes::passkeys::router())
         .merge(routes::oauth::router())
+        .merge(routes::oauth2::router())
+        .merge(admin)
         .merge(routes::system::router())
 }
 
 /// The OpenAPI document, as served at `/api-docs/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_parts().1
+    api_parts(None).1
 }
 
-fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (routes, mut openapi) = api().split_for_parts();
+fn api_parts(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut openapi) = api(state).split_for_parts();
     document_common_failures(&mut openapi);
     (routes, openapi)
 }
@@ -178,7 +193,7 @@ fn document_common_failures(openapi: &mut utoipa::openapi::OpenApi) {
 
 /// The whole service: every route, with its middleware.
 pub fn router(state: AppState) -> Router {
-    let (routes, openapi) = api_parts();
+    let (routes, openapi) = api_parts(Some(state.clone()));
     // Serialised once: the document never changes while the process runs.
     let openapi = axum::body::Bytes::from(
         serde_json::to_vec(&openapi).expect("the OpenAPI document serialises"),

@@ -1,7 +1,10 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use domain::{AccountService, AuthService, MfaService, OAuthService, PasskeyService};
+use domain::{
+    AccountService, AdminService, AuthService, ClientService, MfaService, OAuthService,
+    PasskeyService,
+};
 
 use crate::limit::RateLimits;
 use crate::readiness::ReadinessProbe;
@@ -21,6 +24,12 @@ pub struct Services {
     pub passkeys: Arc<PasskeyService>,
     /// Sign-in with external providers (none configured: every provider is unknown).
     pub oauth: Arc<OAuthService>,
+    /// The admin API's operations.
+    pub admin: Arc<AdminService>,
+    /// API clients: registration and authentication at the OAuth 2.0 endpoints.
+    pub clients: Arc<ClientService>,
+    /// `PUBLIC_BASE_URL`: where this service is reached (RFC 8414 metadata).
+    pub public_base_url: String,
     pub readiness: Arc<dyn ReadinessProbe>,
     pub limits: Arc<RateLimits>,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.

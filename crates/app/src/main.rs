@@ -16,6 +16,9 @@ USAGE:
     codezest-auth migrate     apply pending database migrations and exit
     codezest-auth admin grant EMAIL
                               give the account with this address the `admin` role
+    codezest-auth clients create NAME
+                              register an API client (introspection, revocation);
+                              prints its id and secret, shown this once
 
 Configuration comes from the environment (and a .env file); see README.md.";
 
@@ -29,6 +32,13 @@ fn main() -> ExitCode {
             (Some("grant"), Some(email), 4) => Command::AdminGrant(email.clone()),
             _ => {
                 eprintln!("codezest-auth: usage: codezest-auth admin grant EMAIL\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
+        Some("clients") => match (args.get(2).map(String::as_str), args.get(3), args.len()) {
+            (Some("create"), Some(name), 4) => Command::ClientsCreate(name.clone()),
+            _ => {
+                eprintln!("codezest-auth: usage: codezest-auth clients create NAME\n\n{USAGE}");
                 return ExitCode::from(2);
             }
         },
@@ -84,6 +94,12 @@ fn main() -> ExitCode {
                 println!("{email} has the admin role");
                 Ok(())
             }
+            Command::ClientsCreate(name) => {
+                let (id, secret) = startup::create_client(&config, &name).await?;
+                // The secret is shown here once; it is stored only as a digest.
+                println!("client_id={id}\nclient_secret={secret}");
+                Ok(())
+            }
         }
     });
     drop(runtime);
@@ -102,4 +118,6 @@ enum Command {
     Migrate,
     /// `admin grant EMAIL`.
     AdminGrant(String),
+    /// `clients create NAME`.
+    ClientsCreate(String),
 }

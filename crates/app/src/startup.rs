@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use api_http::{AppState, RateLimits, ServiceStatus};
 use domain::{
-    AccountService, AccountSettings, AuthPorts, AuthService, JwtKeys, MemoryThrottle, MfaService,
-    OAuthService, PasskeyService, PasswordHasher, Throttle, WebAuthn,
+    AccountService, AccountSettings, AdminService, AuthPorts, AuthService, ClientService, JwtKeys,
+    MemoryThrottle, MfaService, OAuthService, PasskeyService, PasswordHasher, Throttle, WebAuthn,
 };
 use readiness::PgReadiness;
 use repo_postgres::PgRepositories;
@@ -145,31 +145,62 @@ impl Application {
 pub async fn grant_admin(config: &Config, email: &str) -> anyhow::Result<()> {
     let email = domain::Email::parse(email)
         .map_err(|e| anyhow::anyhow!("{email:?} is not an email address: {}", e.message))?;
-    let pool = connect(config)?;
-    let Chosen {
-        ports,
-        #[cfg(feature = "cache")]
-        cache,
-        ..
-    } = choose(config, pool.clone(), Arc::new(MemoryThrottle::default()))?;
-    #[cfg(feature = "cache")]
-    if let Some(cache) = &cache
-        && !cache.wait_until_ready(Duration::from_secs(5)).await
-    {
-        tracing::warn!(
-            "Redis is not reachable: other instances see the new role when their cached \
-             copy of the user expires (REDIS_TTL_USER, CACHE_L1_TTL)"
-        );
-    }
-    let auth = auth_service(config, &ports, jwt_keys(config)?, false);
-    let granted = auth.grant_role(&email, domain::ADMIN).await;
-    pool.close().await;
+    let cli = Cli::open(config, "other instances see the new role").await?;
+    let granted = cli.auth.grant_role(&email, domain::ADMIN).await;
+    cli.pool.close().await;
     match granted {
         Ok(_) => Ok(()),
         Err(domain::AuthError::NotFound(_)) => {
             anyhow::bail!("no account has the address {email}: register it first")
         }
         Err(error) => Err(anyhow::Error::new(error).context("granting the admin role failed")),
+    }
+}
+
+/// `codezest-auth clients create NAME`: registers an API client; its id and
+/// secret (shown this once) are returned for printing.
+pub async fn create_client(config: &Config, name: &str) -> anyhow::Result<(String, String)> {
+    let name = domain::ClientName::parse(name)
+        .map_err(|e| anyhow::anyhow!("{name:?} is not a client name: {}", e.message))?;
+    let cli = Cli::open(config, "nothing is stale").await?;
+    let clients = ClientService::new(Arc::clone(&cli.auth), Arc::clone(&cli.ports.clients));
+    let command_line = domain::ClientInfo::new(Some("codezest-auth clients create (command line)"), None);
+    let created = clients.create(name, None, &command_line).await;
+    cli.pool.close().await;
+    let (client, secret) = created.context("creating the API client failed")?;
+    Ok((client.id.to_string(), secret.expose().to_owned()))
+}
+
+/// What a command-line subcommand works through: the service's own
+/// repositories (cache-wrapped, so its writes invalidate every instance).
+struct Cli {
+    pool: PgPool,
+    ports: Ports,
+    auth: Arc<AuthService>,
+}
+
+impl Cli {
+    async fn open(config: &Config, without_redis: &str) -> anyhow::Result<Self> {
+        let pool = connect(config)?;
+        let Chosen {
+            ports,
+            #[cfg(feature = "cache")]
+            cache,
+            ..
+        } = choose(config, pool.clone(), Arc::new(MemoryThrottle::default()))?;
+        #[cfg(feature = "cache")]
+        if let Some(cache) = &cache
+            && !cache.wait_until_ready(Duration::from_secs(5)).await
+        {
+            tracing::warn!(
+                "Redis is not reachable: {without_redis} when their cached copies expire \
+                 (REDIS_TTL_USER, CACHE_L1_TTL)"
+            );
+        }
+        #[cfg(not(feature = "cache"))]
+        let _ = without_redis;
+        let auth = auth_service(config, &ports, jwt_keys(config)?, false);
+        Ok(Self { pool, ports, auth })
     }
 }
 
@@ -215,7 +246,7 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
     let oauth = OAuthService::new(
         Arc::clone(&auth),
         ports.users,
-        ports.oauth,
+        Arc::clone(&ports.oauth),
         ports.pending,
         providers,
         config.oauth.settings.clone(),
@@ -238,6 +269,12 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
         ports.recovery,
         AccountSettings::new(&config.mail.app_url),
     );
+    let admin = AdminService::new(
+        Arc::clone(&auth),
+        Arc::clone(&ports.oauth),
+        Arc::clone(&ports.passkeys),
+    );
+    let clients = ClientService::new(Arc::clone(&auth), Arc::clone(&ports.clients));
     let mut background = vec![
         background::audit_retention(ports.audit, config.mail.audit_retention),
         background::purge_mfa_challenges(ports.mfa, Arc::clone(&passkeys)),
@@ -252,6 +289,9 @@ fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
             mfa: Arc::new(mfa),
             passkeys,
             oauth: Arc::new(oauth),
+            admin: Arc::new(admin),
+            clients: Arc::new(clients),
+            public_base_url: config.oauth.settings.public_base_url.clone(),
             readiness,
             limits,
             trusted_proxies: config.limits.trusted_proxies.clone(),
@@ -339,6 +379,7 @@ struct Ports {
     recovery: Arc<dyn domain::RecoveryRepository>,
     mfa: Arc<dyn domain::MfaRepository>,
     passkeys: Arc<dyn domain::PasskeyRepository>,
+    clients: Arc<dyn domain::ApiClientRepository>,
     /// Rate limits and lockouts: Redis when the cache is on, else in process.
     throttle: Arc<dyn Throttle>,
     outbox: background::Outbox,
@@ -366,6 +407,7 @@ fn choose(config: &Config, pool: PgPool, memory: Arc<MemoryThrottle>) -> anyhow:
     // password hash, on the uncached credentials path.
     let mfa = Arc::new(repo_postgres::PgMfa::new(pool.clone()));
     let passkeys = Arc::new(repo_postgres::PgPasskeys::new(pool.clone()));
+    let clients = repo_postgres::PgApiClients::new(pool.clone());
     #[cfg(feature = "cache")]
     if config.cache.enabled {
         let cache = cached::connect(&config.cache)?;
@@ -382,6 +424,7 @@ fn choose(config: &Config, pool: PgPool, memory: Arc<MemoryThrottle>) -> anyhow:
                 recovery: Arc::new(cache.wrap(recovery)),
                 mfa,
                 passkeys,
+                clients: Arc::new(cache.wrap(clients)),
                 throttle: Arc::new(cache_redis::RedisThrottle::new(cache.clone(), memory)),
                 outbox,
                 audit,
@@ -409,6 +452,7 @@ fn choose(config: &Config, pool: PgPool, memory: Arc<MemoryThrottle>) -> anyhow:
             recovery: Arc::new(recovery),
             mfa,
             passkeys,
+            clients: Arc::new(clients),
             throttle: memory,
             outbox,
             audit,

@@ -10,7 +10,10 @@
 
 use std::net::IpAddr;
 
-use domain::{Email, OAuthAccount, Profile, ProviderName, Session, SessionId, User, UserId};
+use domain::{
+    ApiClient, ClientId, ClientName, Email, OAuthAccount, Profile, ProviderName, Session, SessionId,
+    TokenHash, User, UserId,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -77,6 +80,9 @@ pub struct StoredUser {
     /// Absent from entries written before users had roles.
     #[serde(default)]
     roles: Vec<String>,
+    /// Absent from entries written before users could be disabled.
+    #[serde(default)]
+    disabled: bool,
 }
 
 impl CacheValue for User {
@@ -91,6 +97,7 @@ impl CacheValue for User {
             created_at: nanos(self.created_at),
             updated_at: nanos(self.updated_at),
             roles: self.roles.clone(),
+            disabled: self.disabled,
         }
     }
 
@@ -103,6 +110,7 @@ impl CacheValue for User {
             created_at: at(s.created_at)?,
             updated_at: at(s.updated_at)?,
             roles: s.roles,
+            disabled: s.disabled,
         })
     }
 }
@@ -189,6 +197,41 @@ impl CacheValue for Profile {
             location: s.location,
             website: s.website,
             updated_at: at(s.updated_at)?,
+        })
+    }
+}
+
+/// An API client: the SHA-256 of its secret (256 random bits, so the digest
+/// gives nothing away), never the secret.
+#[derive(Serialize, Deserialize)]
+pub struct StoredClient {
+    id: uuid::Uuid,
+    name: String,
+    secret_sha256: [u8; 32],
+    created_at: i128,
+    created_by: Option<uuid::Uuid>,
+}
+
+impl CacheValue for ApiClient {
+    type Stored = StoredClient;
+
+    fn to_stored(&self) -> StoredClient {
+        StoredClient {
+            id: self.id.as_uuid(),
+            name: self.name.as_str().to_owned(),
+            secret_sha256: *self.secret_hash.as_bytes(),
+            created_at: nanos(self.created_at),
+            created_by: self.created_by.map(|id| id.as_uuid()),
+        }
+    }
+
+    fn from_stored(s: StoredClient) -> Option<Self> {
+        Some(ApiClient {
+            id: ClientId::from_uuid(s.id),
+            name: ClientName::parse(&s.name).ok()?,
+            secret_hash: TokenHash::from_bytes(s.secret_sha256),
+            created_at: at(s.created_at)?,
+            created_by: s.created_by.map(UserId::from_uuid),
         })
     }
 }

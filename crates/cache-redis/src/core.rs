@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use domain::{OAuthAccount, Profile, RepoError, Session, User};
+use domain::{ApiClient, OAuthAccount, Profile, RepoError, Session, User};
 use moka::Expiry;
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -21,13 +21,14 @@ use crate::metrics::{CacheMetrics, Op, Tier};
 /// invalidation of its stripe is not stored.
 const STRIPES: usize = 1024;
 
-/// An L1 value, erased over the four cached types.
+/// An L1 value, erased over the cached types.
 #[derive(Clone, Debug)]
 pub(crate) enum L1Value {
     User(Arc<User>),
     Session(Arc<Session>),
     Profile(Arc<Profile>),
     OAuth(Arc<OAuthAccount>),
+    Client(Arc<ApiClient>),
     Absent,
 }
 
@@ -79,6 +80,9 @@ impl Cacheable for Profile {
 }
 impl Cacheable for OAuthAccount {
     cacheable!(OAuthAccount, OAuth);
+}
+impl Cacheable for ApiClient {
+    cacheable!(ApiClient, Client);
 }
 impl Cacheable for Session {
     cacheable!(Session, Session);
@@ -182,7 +186,10 @@ impl Core {
 
     fn l1_for(&self, entity: Entity) -> Option<&moka::sync::Cache<Key, L1Entry>> {
         let l1 = self.l1.as_ref()?;
-        (entity != Entity::Session || self.channel_up.load(Ordering::Acquire)).then_some(l1)
+        // Sessions and API clients decide whether a request is let in: their
+        // L1 copies are only used while invalidations are arriving.
+        let guarded = matches!(entity, Entity::Session | Entity::Client);
+        (!guarded || self.channel_up.load(Ordering::Acquire)).then_some(l1)
     }
 
     pub(crate) fn channel_is_up(&self) -> bool {
@@ -300,13 +307,15 @@ impl Core {
             Entity::Session => ttl.session,
             Entity::OAuth => ttl.oauth,
             Entity::Profile => ttl.profile,
+            // Rarely changed, read by every introspection: the user TTL.
+            Entity::Client => ttl.user,
         }
     }
 
     /// How long a "not found" lives in a tier whose TTL for the entity is `ttl`.
     fn absent_ttl(&self, entity: Entity, ttl: Duration) -> Duration {
         match entity {
-            Entity::User | Entity::Session => ttl.min(self.config.negative_ttl),
+            Entity::User | Entity::Session | Entity::Client => ttl.min(self.config.negative_ttl),
             Entity::Profile | Entity::OAuth => ttl,
         }
     }

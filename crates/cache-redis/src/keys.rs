@@ -1,14 +1,15 @@
 //! Cache keys. In process they are small enum values (no allocation to look up
 //! an id); in Redis they are the seed's names with a prefix and an encoding
 //! version: `{prefix}:v1:user:id:{id}`, `…:user:email:{email}`,
-//! `…:session:id:{sid}`, `…:oauth:{user_id}:{provider}`, `…:profile:user:{user_id}`.
+//! `…:session:id:{sid}`, `…:oauth:{user_id}:{provider}`, `…:profile:user:{user_id}`,
+//! `…:client:id:{client_id}` (an API client: its secret's digest, never the secret).
 //!
 //! A key never holds a token: sessions are found by their id.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use domain::{Email, ProviderName, SessionId, UserId};
+use domain::{ClientId, Email, ProviderName, SessionId, UserId};
 
 /// Bumped whenever the encoding of a cached value changes, so a rolling deploy
 /// never reads the other version's bytes.
@@ -21,6 +22,7 @@ pub enum Key {
     Session(SessionId),
     OAuth(UserId, ProviderName),
     Profile(UserId),
+    Client(ClientId),
 }
 
 /// What is cached, as the `entity` label of the metrics names it.
@@ -30,10 +32,17 @@ pub enum Entity {
     Session,
     OAuth,
     Profile,
+    Client,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 4] = [Self::User, Self::Session, Self::OAuth, Self::Profile];
+    pub const ALL: [Entity; 5] = [
+        Self::User,
+        Self::Session,
+        Self::OAuth,
+        Self::Profile,
+        Self::Client,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +50,7 @@ impl Entity {
             Self::Session => "session",
             Self::OAuth => "oauth",
             Self::Profile => "profile",
+            Self::Client => "client",
         }
     }
 
@@ -56,6 +66,7 @@ impl Key {
             Self::Session(_) => Entity::Session,
             Self::OAuth(..) => Entity::OAuth,
             Self::Profile(_) => Entity::Profile,
+            Self::Client(_) => Entity::Client,
         }
     }
 
@@ -91,6 +102,10 @@ impl Key {
                 let id = rest.strip_prefix("user:")?;
                 id.parse().ok().map(Self::Profile)
             }
+            "client" => {
+                let id = rest.strip_prefix("id:")?;
+                id.parse().ok().map(Self::Client)
+            }
             _ => None,
         }
     }
@@ -113,6 +128,7 @@ impl fmt::Display for RedisSuffix<'_> {
             Key::Session(id) => write!(f, "session:id:{id}"),
             Key::OAuth(user, provider) => write!(f, "oauth:{user}:{provider}"),
             Key::Profile(user) => write!(f, "profile:user:{user}"),
+            Key::Client(id) => write!(f, "client:id:{id}"),
         }
     }
 }
@@ -130,6 +146,7 @@ mod tests {
             Key::Session(SessionId::new()),
             Key::OAuth(user, ProviderName::parse("github").unwrap()),
             Key::Profile(user),
+            Key::Client(ClientId::new()),
         ];
         for key in keys {
             let raw = key.redis_key("cz");

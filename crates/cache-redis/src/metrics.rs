@@ -108,7 +108,7 @@ struct Counts {
 }
 
 pub(crate) struct CacheMetrics {
-    entities: [EntityMetrics; 4],
+    entities: [EntityMetrics; 5],
     errors_l2: Vec<Counter>,
     durations_l2: Vec<Histogram>,
     l1_entries: Gauge,

@@ -11,9 +11,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use domain::ports::{DeletedUser, PasswordChanged, RepoResult};
+use domain::ports::{DeletedUser, PasswordChanged, RepoResult, UserDisabled, UserQuery};
 use domain::{
-    AccountToken, Credentials, DisplayName, Email, EmailConfirmed, NewAccountToken,
+    AccountToken, ApiClient, ApiClientRepository, ClientId, Credentials, DisplayName, Email, EmailConfirmed, NewAccountToken,
     NewOAuthAccount, NewSession, NewUser, OAuthAccount, OAuthAccountRepository, OutgoingMail,
     PasswordHash, PasswordReset, Profile, ProfileRepository, ProfileUpdate, ProviderName,
     RecoveryRepository, RotateOutcome, Session, SessionId, SessionRepository, TokenHash, User,
@@ -182,6 +182,24 @@ impl<R: UserRepository> UserRepository for Cached<R> {
         })
         .await
     }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool) -> RepoResult<Option<UserDisabled>> {
+        self.write(move |inner, cache| async move {
+            let changed = inner.set_disabled(id, disabled).await?;
+            if let Some(changed) = &changed {
+                let mut keys = user_keys(id, &changed.user.email).to_vec();
+                keys.extend(changed.revoked.iter().copied().map(Key::Session));
+                invalidate(&cache, &keys).await;
+            }
+            Ok(changed)
+        })
+        .await
+    }
+
+    /// Not cached: an admin's search must show users as they are.
+    async fn list(&self, query: &UserQuery) -> RepoResult<Vec<User>> {
+        self.inner.list(query).await
+    }
 }
 
 #[async_trait]
@@ -247,6 +265,12 @@ impl<R: SessionRepository> SessionRepository for Cached<R> {
             Ok(revoked)
         })
         .await
+    }
+
+    /// Not cached: introspecting or revoking a refresh token is rare, and the
+    /// answer must follow every rotation.
+    async fn find_by_refresh_token(&self, hash: &TokenHash) -> RepoResult<Option<Session>> {
+        self.inner.find_by_refresh_token(hash).await
     }
 }
 
@@ -322,6 +346,38 @@ impl<R: OAuthAccountRepository> OAuthAccountRepository for Cached<R> {
                 invalidate(&cache, &[Key::OAuth(user_id, provider)]).await;
             }
             Ok(unlinked)
+        })
+        .await
+    }
+}
+
+/// API clients: read by every introspection and revocation, so cached like
+/// users; a deletion invalidates the client on every instance.
+#[async_trait]
+impl<R: ApiClientRepository> ApiClientRepository for Cached<R> {
+    /// Client ids are fresh UUIDv7s: no lookup can precede the creation.
+    async fn create(&self, client: ApiClient) -> RepoResult<ApiClient> {
+        self.inner.create(client).await
+    }
+
+    async fn find(&self, id: ClientId) -> RepoResult<Option<ApiClient>> {
+        self.cache
+            .core()
+            .read(Key::Client(id), || self.inner.find(id))
+            .await
+    }
+
+    async fn list(&self) -> RepoResult<Vec<ApiClient>> {
+        self.inner.list().await
+    }
+
+    async fn delete(&self, id: ClientId) -> RepoResult<bool> {
+        self.write(move |inner, cache| async move {
+            let deleted = inner.delete(id).await?;
+            if deleted {
+                invalidate(&cache, &[Key::Client(id)]).await;
+            }
+            Ok(deleted)
         })
         .await
     }

@@ -94,13 +94,13 @@ pub struct AuthPorts {
 
 pub struct AuthService {
     pub(crate) users: Arc<dyn UserRepository>,
-    sessions: Arc<dyn SessionRepository>,
+    pub(crate) sessions: Arc<dyn SessionRepository>,
     pub(crate) profiles: Arc<dyn ProfileRepository>,
     pub(crate) mfa: Arc<dyn MfaRepository>,
     pub(crate) hasher: PasswordHasher,
     pub(crate) audit_log: Arc<dyn AuditLog>,
-    keys: Arc<JwtKeys>,
-    verified: Option<Arc<dyn VerifiedTokens>>,
+    pub(crate) keys: Arc<JwtKeys>,
+    pub(crate) verified: Option<Arc<dyn VerifiedTokens>>,
     pub(crate) throttle: Arc<dyn Throttle>,
     pub(crate) lockout: LockoutPolicy,
     /// Whether passkeys are configured (offered as a second factor).
@@ -109,7 +109,7 @@ pub struct AuthService {
     settings: AuthSettings,
 }
 
-const SESSION_EXPIRED: AuthError = AuthError::Denied(Denial::SessionEnded);
+pub(crate) const SESSION_EXPIRED: AuthError = AuthError::Denied(Denial::SessionEnded);
 const BAD_REFRESH: AuthError = AuthError::Denied(Denial::BadRefresh);
 
 impl AuthService {
@@ -178,8 +178,21 @@ impl AuthService {
         user_id: Option<UserId>,
         client: &ClientInfo,
     ) {
+        self.audit_by(event, outcome, user_id, None, client).await;
+    }
+
+    /// [`AuthService::audit`] of something `actor` (an admin) did to `user_id`.
+    pub(crate) async fn audit_by(
+        &self,
+        event: &'static str,
+        outcome: &'static str,
+        user_id: Option<UserId>,
+        actor: Option<UserId>,
+        client: &ClientInfo,
+    ) {
         let record = AuditEvent {
             user_id,
+            actor,
             event,
             outcome,
             ip: client.ip,
@@ -324,6 +337,11 @@ impl AuthService {
         let credentials = credentials.ok_or(AuthError::InvalidCredentials)?;
         self.throttle.clear_failures(&lock_key).await;
         let user_id = credentials.user_id;
+        if credentials.disabled {
+            event("login", "disabled");
+            self.audit("login", "disabled", Some(user_id), client).await;
+            return Err(AuthError::AccountDisabled);
+        }
         let signed_in = self
             .sign_in(user_id, credentials.mfa, Amr::PWD, client)
             .await;
@@ -347,6 +365,9 @@ impl AuthService {
             .find_by_id(user_id)
             .await?
             .ok_or(AuthError::InvalidCredentials)?;
+        if user.disabled {
+            return Err(AuthError::AccountDisabled);
+        }
         let (new_session, token) = self.new_session(user_id, amr, client, now);
         let session = self.sessions.create(new_session).await?;
         let profile = self.profiles.find_by_user(user_id).await?;
@@ -402,6 +423,7 @@ impl AuthService {
             .users
             .find_by_id(session.user_id)
             .await?
+            .filter(|user| !user.disabled)
             .ok_or(BAD_REFRESH)?;
         let profile = self.profiles.find_by_user(user.id).await?;
         event("refresh", SUCCESS);
@@ -449,10 +471,13 @@ impl AuthService {
     }
 
     /// The signed-in user alone (forward-auth's identity, without the profile).
+    /// A disabled user's sessions were revoked with the change; one opened in a
+    /// race with it still gets nothing.
     pub async fn user(&self, principal: &Principal) -> Result<User, AuthError> {
         self.users
             .find_by_id(principal.user_id)
             .await?
+            .filter(|user| !user.disabled)
             .ok_or(SESSION_EXPIRED)
     }
 

@@ -75,6 +75,7 @@ pub enum Resource {
     LinkedProvider,
     Passkey,
     User,
+    ApiClient,
 }
 
 impl fmt::Display for Resource {
@@ -84,6 +85,7 @@ impl fmt::Display for Resource {
             Self::LinkedProvider => "linked provider",
             Self::Passkey => "passkey",
             Self::User => "user",
+            Self::ApiClient => "API client",
         })
     }
 }
@@ -148,6 +150,19 @@ pub enum AuthError {
     PasskeysUnavailable,
     #[error("This account has as many passkeys as it may hold; remove one first.")]
     TooManyPasskeys,
+    /// The account was disabled by an admin (its password was right).
+    #[error("This account is disabled.")]
+    AccountDisabled,
+    /// Signed in, but without the role the operation needs.
+    #[error("This needs the `{0}` role.")]
+    Forbidden(&'static str),
+    /// An admin disabling, deleting or demoting themself.
+    #[error("An admin cannot disable, delete or take the admin role from their own account.")]
+    SelfAdministration,
+    /// An API client that is unknown, or whose secret is wrong (RFC 6749
+    /// `invalid_client`). Never says which.
+    #[error("Client authentication failed.")]
+    InvalidClient,
     /// Too many failed sign-ins to this account from this client.
     #[error("Too many failed sign-ins; retry in {} s.", .retry_after.as_secs().max(1))]
     AccountLocked { retry_after: std::time::Duration },

@@ -67,3 +67,7 @@ id_type!(
     /// A login session: one device, one refresh-token chain.
     SessionId
 );
+id_type!(
+    /// An API client (a service that introspects or revokes tokens).
+    ClientId
+);

@@ -9,13 +9,17 @@
 //! `Serialize`; the HTTP layer converts them into its own DTOs.
 //!
 //! Module order (no cycles): `ids`, `validation`, `user`, `password`, `refresh`,
-//! `tokens`, `amr` → `error` → `ports` → `auth` → `mfa`, `oauth`, `account`.
+//! `tokens`, `amr` → `error` → `ports` → `auth` → `mfa`, `oauth`, `account`,
+//! `passkey`, `roles`, `clients`, `introspection` → `admin`.
 
 pub mod account;
+pub mod admin;
 pub mod amr;
 pub mod auth;
+pub mod clients;
 pub mod error;
 pub mod ids;
+pub mod introspection;
 pub mod mail;
 pub mod mfa;
 pub mod oauth;
@@ -30,6 +34,7 @@ pub mod user;
 pub mod validation;
 
 pub use account::{AccountService, AccountSettings, MAX_EVENTS};
+pub use admin::{Admin, AdminService, MAX_PAGE, UserDetail, UserPage};
 pub use amr::{Amr, MfaMethods};
 pub use auth::{
     AuthPorts, AuthService, AuthSettings, Authenticated, ClientInfo, Principal, Registration,
@@ -37,7 +42,9 @@ pub use auth::{
 pub use error::{
     AuthError, BoxError, Denial, MfaRequired, OAuthFailure, ProviderError, RepoError, Resource,
 };
-pub use ids::{SessionId, UserId};
+pub use clients::{ApiClient, ApiClientRepository, ClientName, ClientSecret, ClientService};
+pub use ids::{ClientId, SessionId, UserId};
+pub use introspection::{ActiveToken, TokenKind};
 pub use mail::{MailKind, OutgoingMail};
 pub use mfa::{Factor, MfaKey, MfaService, MfaSettings, MfaStatus, RecoveryCode, TotpSetup};
 pub use oauth::{Callback, Completed, OAuthService, OAuthSettings, Started};
@@ -53,8 +60,8 @@ pub use ports::{
 pub use ports::{
     AuthorizationRequest, DeletedUser, ExternalIdentity, IdentityProvider, MfaChallenge,
     MfaRepository, OAuthAccountRepository, PasswordChanged, PendingLogin, PendingLoginRepository,
-    ProfileRepository, RepoResult, SessionRepository, StoredTotp, UserRepository, VerifiedToken,
-    VerifiedTokens,
+    ProfileRepository, RepoResult, SessionRepository, StoredTotp, UserDisabled, UserQuery,
+    UserRepository, VerifiedToken, VerifiedTokens,
 };
 pub use refresh::{MailToken, RefreshToken, RefreshTokens, TokenHash};
 pub use roles::ADMIN;

@@ -65,6 +65,34 @@ pub trait UserRepository: Send + Sync + 'static {
     /// Deletes the user with their sessions, profile and OAuth links. Returns
     /// what was removed, so caches can drop every key that named it.
     async fn delete(&self, id: UserId) -> RepoResult<Option<DeletedUser>>;
+
+    /// Disables the user and revokes every active session of theirs in one
+    /// transaction, or enables them again. `None` when the user does not exist.
+    async fn set_disabled(&self, id: UserId, disabled: bool) -> RepoResult<Option<UserDisabled>>;
+
+    /// One page of the admin listing: newest first, after the cursor.
+    async fn list(&self, query: &UserQuery) -> RepoResult<Vec<User>>;
+}
+
+/// What disabling or enabling a user touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDisabled {
+    pub user: User,
+    /// The sessions it revoked (none when enabling).
+    pub revoked: Vec<SessionId>,
+}
+
+/// A page of users: keyset pagination on the (time-ordered) id, so rows
+/// inserted while an admin pages through never shift or repeat a page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Lower-cased; users whose address starts with it.
+    pub email_prefix: Option<String>,
+    pub created_after: Option<OffsetDateTime>,
+    pub created_before: Option<OffsetDateTime>,
+    /// Only users with an id below this one (the previous page's last).
+    pub before: Option<UserId>,
+    pub limit: u32,
 }
 
 /// What a password change touched.
@@ -110,6 +138,10 @@ pub trait SessionRepository: Send + Sync + 'static {
 
     /// Revokes every active session of the user; returns which.
     async fn revoke_all(&self, user_id: UserId) -> RepoResult<Vec<SessionId>>;
+
+    /// The session whose *current* refresh token has this hash, active or not
+    /// (introspection and revocation); never rotates anything.
+    async fn find_by_refresh_token(&self, hash: &TokenHash) -> RepoResult<Option<Session>>;
 }
 
 #[async_trait]
@@ -226,6 +258,8 @@ pub struct VerifiedToken {
     pub session_id: SessionId,
     /// Unix seconds.
     pub exp: i64,
+    /// Unix seconds.
+    pub iat: i64,
 }
 
 /// Access tokens whose signature was already verified, by the SHA-256 digest of
@@ -372,6 +406,8 @@ pub trait MailOutbox: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub user_id: Option<UserId>,
+    /// Who acted, when it was not the user themself (an admin).
+    pub actor: Option<UserId>,
     pub event: &'static str,
     pub outcome: &'static str,
     pub ip: Option<std::net::IpAddr>,

@@ -234,6 +234,8 @@ pub struct User {
     pub updated_at: OffsetDateTime,
     /// Sorted; `admin` opens the admin API.
     pub roles: Vec<String>,
+    /// Disabled by an admin: no sign-in, no session, no token works.
+    pub disabled: bool,
 }
 
 impl User {
@@ -290,6 +292,8 @@ pub struct Credentials {
     pub password_hash: Option<PasswordHash>,
     /// The second factors a sign-in must pass (none: the password suffices).
     pub mfa: MfaMethods,
+    /// Disabled by an admin: a right password answers `account_disabled`.
+    pub disabled: bool,
 }
 
 /// A user to be created.

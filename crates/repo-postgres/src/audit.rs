@@ -27,10 +27,11 @@ impl AuditLog for PgAudit {
     async fn record(&self, event: AuditEvent) -> RepoResult<()> {
         let _query = crate::observe("audit", "record");
         sqlx::query!(
-            "INSERT INTO audit_events (id, user_id, event, outcome, ip, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO audit_events (id, user_id, actor_id, event, outcome, ip, user_agent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             Uuid::now_v7(),
             event.user_id.map(|id| id.as_uuid()),
+            event.actor.map(|id| id.as_uuid()),
             event.event,
             event.outcome,
             event.ip as Option<IpAddr>,

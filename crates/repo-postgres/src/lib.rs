@@ -11,6 +11,7 @@
 //! `domain` alone among the workspace crates; knows nothing of HTTP or caches.
 
 mod audit;
+mod clients;
 mod mfa;
 mod oauth;
 mod passkeys;
@@ -28,6 +29,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 
 pub use audit::PgAudit;
+pub use clients::PgApiClients;
 pub use mfa::PgMfa;
 pub use oauth::PgOAuthAccounts;
 pub use passkeys::PgPasskeys;

@@ -228,7 +228,8 @@ impl RecoveryRepository for PgRecovery {
             UserRow,
             r#"UPDATE users SET email = $2, email_verified = true, updated_at = now() WHERE id = $1
                RETURNING id, email, name, email_verified, created_at, updated_at,
-                         user_roles_of(users.id) AS "roles!""#,
+                         user_roles_of(users.id) AS "roles!",
+                       disabled_at IS NOT NULL AS "disabled!""#,
             user_id.as_uuid(),
             address.as_str()
         )

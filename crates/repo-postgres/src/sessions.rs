@@ -179,6 +179,21 @@ impl SessionRepository for PgSessions {
         .db()?;
         Ok(ids.into_iter().map(SessionId::from_uuid).collect())
     }
+
+    async fn find_by_refresh_token(&self, hash: &TokenHash) -> RepoResult<Option<Session>> {
+        let _query = crate::observe("sessions", "find_by_refresh_token");
+        let row = sqlx::query_as!(
+            SessionRow,
+            r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
+                      revoked_at, user_agent, ip AS "ip: IpAddr", amr
+               FROM sessions WHERE refresh_token_hash = $1"#,
+            hash.as_bytes().as_slice()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .db()?;
+        Ok(row.map(Session::from))
+    }
 }
 
 /// The presented token is the session's current one (its row locked): spend it

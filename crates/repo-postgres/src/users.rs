@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use domain::ports::{DeletedUser, PasswordChanged, RepoResult};
+use domain::ports::{DeletedUser, PasswordChanged, RepoResult, UserDisabled, UserQuery};
 use domain::{
     Credentials, DisplayName, Email, MfaMethods, NewSession, NewUser, PasswordHash, RepoError,
     Session, SessionId, User, UserId, UserRepository,
@@ -19,6 +19,7 @@ pub(crate) struct UserRow {
     pub(crate) created_at: OffsetDateTime,
     pub(crate) updated_at: OffsetDateTime,
     pub(crate) roles: Vec<String>,
+    pub(crate) disabled: bool,
 }
 
 impl TryFrom<UserRow> for User {
@@ -32,6 +33,7 @@ impl TryFrom<UserRow> for User {
             created_at: row.created_at,
             updated_at: row.updated_at,
             roles: row.roles,
+            disabled: row.disabled,
         })
     }
 }
@@ -42,6 +44,7 @@ struct CredentialsRow {
     totp: bool,
     recovery_code: bool,
     webauthn: bool,
+    disabled: bool,
 }
 
 impl From<CredentialsRow> for Credentials {
@@ -54,6 +57,7 @@ impl From<CredentialsRow> for Credentials {
                 recovery_code: row.recovery_code,
                 webauthn: row.webauthn,
             },
+            disabled: row.disabled,
         }
     }
 }
@@ -74,7 +78,8 @@ impl PgUsers {
             r#"INSERT INTO users (id, email, name, email_verified, password_hash)
              VALUES ($1, $2, $3, $4, $5)
              RETURNING id, email, name, email_verified, created_at, updated_at,
-                       user_roles_of(users.id) AS "roles!""#,
+                       user_roles_of(users.id) AS "roles!",
+                       disabled_at IS NOT NULL AS "disabled!""#,
             user.id.as_uuid(),
             user.email.as_str(),
             user.name.as_str(),
@@ -116,7 +121,8 @@ impl UserRepository for PgUsers {
         let row = sqlx::query_as!(
             UserRow,
             r#"SELECT id, email, name, email_verified, created_at, updated_at,
-                      user_roles_of(users.id) AS "roles!"
+                      user_roles_of(users.id) AS "roles!",
+                      disabled_at IS NOT NULL AS "disabled!"
              FROM users WHERE id = $1"#,
             id.as_uuid()
         )
@@ -131,7 +137,8 @@ impl UserRepository for PgUsers {
         let row = sqlx::query_as!(
             UserRow,
             r#"SELECT id, email, name, email_verified, created_at, updated_at,
-                      user_roles_of(users.id) AS "roles!"
+                      user_roles_of(users.id) AS "roles!",
+                      disabled_at IS NOT NULL AS "disabled!"
              FROM users WHERE lower(email) = lower($1)"#,
             email.as_str()
         )
@@ -146,7 +153,8 @@ impl UserRepository for PgUsers {
         let row = sqlx::query_as!(
             CredentialsRow,
             r#"SELECT id AS "id!", password_hash, totp AS "totp!",
-                      recovery_code AS "recovery_code!", webauthn AS "webauthn!"
+                      recovery_code AS "recovery_code!", webauthn AS "webauthn!",
+                      disabled AS "disabled!"
                FROM user_credentials WHERE lower(email) = lower($1)"#,
             email.as_str()
         )
@@ -161,7 +169,8 @@ impl UserRepository for PgUsers {
         let row = sqlx::query_as!(
             CredentialsRow,
             r#"SELECT id AS "id!", password_hash, totp AS "totp!",
-                      recovery_code AS "recovery_code!", webauthn AS "webauthn!"
+                      recovery_code AS "recovery_code!", webauthn AS "webauthn!",
+                      disabled AS "disabled!"
                FROM user_credentials WHERE id = $1"#,
             id.as_uuid()
         )
@@ -177,7 +186,8 @@ impl UserRepository for PgUsers {
             UserRow,
             r#"UPDATE users SET name = $2, updated_at = now() WHERE id = $1
              RETURNING id, email, name, email_verified, created_at, updated_at,
-                       user_roles_of(users.id) AS "roles!""#,
+                       user_roles_of(users.id) AS "roles!",
+                       disabled_at IS NOT NULL AS "disabled!""#,
             id.as_uuid(),
             name.as_str()
         )
@@ -250,7 +260,8 @@ impl UserRepository for PgUsers {
             UserRow,
             r#"UPDATE users SET updated_at = now() WHERE id = $1
                RETURNING id, email, name, email_verified, created_at, updated_at,
-                         user_roles_of(users.id) AS "roles!""#,
+                         user_roles_of(users.id) AS "roles!",
+                       disabled_at IS NOT NULL AS "disabled!""#,
             id.as_uuid()
         )
         .fetch_one(&mut *tx)
@@ -293,6 +304,80 @@ impl UserRepository for PgUsers {
                 .map(crate::stored_provider)
                 .collect::<RepoResult<_>>()?,
         }))
+    }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool) -> RepoResult<Option<UserDisabled>> {
+        let _query = crate::observe("users", "set_disabled");
+        let mut tx = self.pool.begin().await.db()?;
+        // Disabling keeps the first time; enabling clears it.
+        let row = sqlx::query_as!(
+            UserRow,
+            r#"UPDATE users
+               SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END,
+                   updated_at = now()
+               WHERE id = $1
+               RETURNING id, email, name, email_verified, created_at, updated_at,
+                         user_roles_of(users.id) AS "roles!",
+                         disabled_at IS NOT NULL AS "disabled!""#,
+            id.as_uuid(),
+            disabled
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?;
+        let Some(row) = row else { return Ok(None) };
+        let revoked = if disabled {
+            sqlx::query_scalar!(
+                "UPDATE sessions SET revoked_at = now(), revoked_reason = 'account_disabled'
+                 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+                id.as_uuid()
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .db()?
+        } else {
+            Vec::new()
+        };
+        tx.commit().await.db()?;
+        Ok(Some(UserDisabled {
+            user: row.try_into()?,
+            revoked: revoked.into_iter().map(SessionId::from_uuid).collect(),
+        }))
+    }
+
+    async fn list(&self, query: &UserQuery) -> RepoResult<Vec<User>> {
+        let _query = crate::observe("users", "list");
+        // `LIKE` with the prefix's own wildcards escaped; the index on
+        // `lower(email) text_pattern_ops` serves it.
+        let pattern = query.email_prefix.as_deref().map(|prefix| {
+            let escaped = prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("{escaped}%")
+        });
+        let rows = sqlx::query_as!(
+            UserRow,
+            r#"SELECT id, email, name, email_verified, created_at, updated_at,
+                      user_roles_of(users.id) AS "roles!",
+                      disabled_at IS NOT NULL AS "disabled!"
+               FROM users
+               WHERE ($1::text IS NULL OR lower(email) LIKE $1)
+                 AND ($2::timestamptz IS NULL OR created_at >= $2)
+                 AND ($3::timestamptz IS NULL OR created_at < $3)
+                 AND ($4::uuid IS NULL OR id < $4)
+               ORDER BY id DESC
+               LIMIT $5"#,
+            pattern,
+            query.created_after,
+            query.created_before,
+            query.before.map(|id| id.as_uuid()),
+            i64::from(query.limit)
+        )
+        .fetch_all(&self.pool)
+        .await
+        .db()?;
+        rows.into_iter().map(User::try_from).collect()
     }
 }
 

@@ -1,8 +1,11 @@
 pub(crate) mod account;
+pub(crate) mod admin;
+pub(crate) mod admin_dto;
 pub(crate) mod auth;
 pub(crate) mod gateway;
 pub(crate) mod mfa;
 pub(crate) mod oauth;
+pub(crate) mod oauth2;
 pub(crate) mod passkeys;
 pub(crate) mod system;
 pub(crate) mod users;

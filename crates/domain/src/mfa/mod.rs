@@ -394,6 +394,9 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<Authenticated, AuthError> {
         let credentials = self.users.credentials_by_id(user_id).await?;
+        if credentials.as_ref().is_some_and(|c| c.disabled) {
+            return Err(AuthError::AccountDisabled);
+        }
         let mfa = credentials.map(|c| c.mfa).unwrap_or_default();
         self.sign_in(user_id, mfa, Amr::FED, client).await
     }

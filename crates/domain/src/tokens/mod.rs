@@ -145,6 +145,7 @@ impl AccessClaims {
             user_id: self.user_id(),
             session_id: self.session_id(),
             exp: self.exp,
+            iat: self.iat,
         }
     }
 }
@@ -226,6 +227,16 @@ impl JwtKeys {
 
     pub fn access_ttl(&self) -> time::Duration {
         self.ttl
+    }
+
+    /// `iss` of every access token (`JWT_ISSUER`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// `aud` of every access token (`JWT_AUDIENCE`).
+    pub fn audience(&self) -> &str {
+        &self.audience
     }
 
     /// The public keys, for the JWKS document (empty for HS256).

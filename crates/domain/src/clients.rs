@@ -1,0 +1,167 @@
+//! API clients: the other services of a platform, registered to call the
+//! introspection (RFC 7662) and revocation (RFC 7009) endpoints. Confidential
+//! clients: an id and a secret of 256 random bits, shown once, kept only as
+//! its SHA-256 (a secret that strong cannot be guessed, so it needs no slow
+//! hash: checking one costs a digest and a constant-time comparison).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use subtle::ConstantTimeEq as _;
+use time::OffsetDateTime;
+
+use crate::auth::{AuthService, ClientInfo, SUCCESS};
+use crate::error::{AuthError, Resource};
+use crate::ids::{ClientId, UserId};
+use crate::ports::RepoResult;
+use crate::refresh::{RefreshToken, TokenHash};
+use crate::validation::FieldError;
+
+/// A client secret as handed out once: the same 256-bit base64url form as a
+/// refresh token, and stored the same way (SHA-256).
+pub type ClientSecret = RefreshToken;
+
+/// A registered client, as stored (never with its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiClient {
+    pub id: ClientId,
+    pub name: ClientName,
+    pub secret_hash: TokenHash,
+    pub created_at: OffsetDateTime,
+    /// The admin who made it; `None` from the command line.
+    pub created_by: Option<UserId>,
+}
+
+/// A client's display name: trimmed, 1–100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientName(String);
+
+impl ClientName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(FieldError::new("name", "must not be empty"));
+        }
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err(FieldError::new("name", "must be at most 100 characters"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "name",
+                "must not contain control characters",
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[async_trait]
+pub trait ApiClientRepository: Send + Sync + 'static {
+    async fn create(&self, client: ApiClient) -> RepoResult<ApiClient>;
+    async fn find(&self, id: ClientId) -> RepoResult<Option<ApiClient>>;
+    /// Every client, oldest first.
+    async fn list(&self) -> RepoResult<Vec<ApiClient>>;
+    /// `false` when there was no such client.
+    async fn delete(&self, id: ClientId) -> RepoResult<bool>;
+}
+
+/// Registers, lists, removes and authenticates API clients.
+pub struct ClientService {
+    auth: Arc<AuthService>,
+    clients: Arc<dyn ApiClientRepository>,
+}
+
+impl ClientService {
+    pub fn new(auth: Arc<AuthService>, clients: Arc<dyn ApiClientRepository>) -> Self {
+        Self { auth, clients }
+    }
+
+    /// Registers a client; its secret is returned here and never again.
+    /// `actor` is the admin who asked (`None`: the command line).
+    pub async fn create(
+        &self,
+        name: ClientName,
+        actor: Option<UserId>,
+        client: &ClientInfo,
+    ) -> Result<(ApiClient, ClientSecret), AuthError> {
+        let secret = ClientSecret::random();
+        let created = self
+            .clients
+            .create(ApiClient {
+                id: ClientId::new(),
+                name,
+                secret_hash: secret.hash(),
+                created_at: OffsetDateTime::now_utc(),
+                created_by: actor,
+            })
+            .await?;
+        self.auth
+            .audit_by("api_client_created", SUCCESS, None, actor, client)
+            .await;
+        tracing::info!(client_id = %created.id, name = created.name.as_str(), "API client created");
+        Ok((created, secret))
+    }
+
+    pub async fn list(&self) -> Result<Vec<ApiClient>, AuthError> {
+        Ok(self.clients.list().await?)
+    }
+
+    /// Removes a client: its secret stops working on every instance at once.
+    pub async fn delete(
+        &self,
+        id: ClientId,
+        actor: UserId,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        if !self.clients.delete(id).await? {
+            return Err(AuthError::NotFound(Resource::ApiClient));
+        }
+        self.auth
+            .audit_by("api_client_deleted", SUCCESS, None, Some(actor), client)
+            .await;
+        tracing::info!(client_id = %id, "API client deleted");
+        Ok(())
+    }
+
+    /// Checks a client's credentials: `InvalidClient` for an unknown id, a
+    /// malformed secret or a wrong one, alike. The stored digest comes from the
+    /// two-tier cache (invalidated everywhere when the client is deleted); the
+    /// secret itself is never stored, cached or logged.
+    pub async fn authenticate(&self, id: &str, secret: &str) -> Result<ApiClient, AuthError> {
+        let id: ClientId = id.parse().map_err(|_| AuthError::InvalidClient)?;
+        let presented = ClientSecret::parse(secret).map(|s| s.hash());
+        let client = self.clients.find(id).await?;
+        match (client, presented) {
+            (Some(client), Some(presented))
+                if bool::from(
+                    client
+                        .secret_hash
+                        .as_bytes()
+                        .ct_eq(presented.as_bytes()),
+                ) =>
+            {
+                Ok(client)
+            }
+            _ => Err(AuthError::InvalidClient),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_names_are_trimmed_and_bounded() {
+        assert_eq!(ClientName::parse("  billing ").unwrap().as_str(), "billing");
+        assert!(ClientName::parse("   ").is_err());
+        assert!(ClientName::parse(&"x".repeat(101)).is_err());
+        assert!(ClientName::parse("a\u{7}b").is_err());
+    }
+}
