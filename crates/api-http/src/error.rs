@@ -176,7 +176,9 @@ impl ApiError {
             Self::RateLimited { .. } => {
                 row(S::TOO_MANY_REQUESTS, "rate_limited", "Too many requests")
             }
-            Self::InvalidOAuthRequest(_) => row(S::BAD_REQUEST, "invalid_request", "Invalid request"),
+            Self::InvalidOAuthRequest(_) => {
+                row(S::BAD_REQUEST, "invalid_request", "Invalid request")
+            }
             Self::Internal(_) => INTERNAL,
             Self::Auth(error) => auth_row(error),
         }

@@ -164,7 +164,8 @@ pub async fn create_client(config: &Config, name: &str) -> anyhow::Result<(Strin
         .map_err(|e| anyhow::anyhow!("{name:?} is not a client name: {}", e.message))?;
     let cli = Cli::open(config, "nothing is stale").await?;
     let clients = ClientService::new(Arc::clone(&cli.auth), Arc::clone(&cli.ports.clients));
-    let command_line = domain::ClientInfo::new(Some("codezest-auth clients create (command line)"), None);
+    let command_line =
+        domain::ClientInfo::new(Some("codezest-auth clients create (command line)"), None);
     let created = clients.create(name, None, &command_line).await;
     cli.pool.close().await;
     let (client, secret) = created.context("creating the API client failed")?;

@@ -11,8 +11,8 @@
 use std::net::IpAddr;
 
 use domain::{
-    ApiClient, ClientId, ClientName, Email, OAuthAccount, Profile, ProviderName, Session, SessionId,
-    TokenHash, User, UserId,
+    ApiClient, ClientId, ClientName, Email, OAuthAccount, Profile, ProviderName, Session,
+    SessionId, TokenHash, User, UserId,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

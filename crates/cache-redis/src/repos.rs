@@ -13,11 +13,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::ports::{DeletedUser, PasswordChanged, RepoResult, UserDisabled, UserQuery};
 use domain::{
-    AccountToken, ApiClient, ApiClientRepository, ClientId, Credentials, DisplayName, Email, EmailConfirmed, NewAccountToken,
-    NewOAuthAccount, NewSession, NewUser, OAuthAccount, OAuthAccountRepository, OutgoingMail,
-    PasswordHash, PasswordReset, Profile, ProfileRepository, ProfileUpdate, ProviderName,
-    RecoveryRepository, RotateOutcome, Session, SessionId, SessionRepository, TokenHash, User,
-    UserId, UserRepository,
+    AccountToken, ApiClient, ApiClientRepository, ClientId, Credentials, DisplayName, Email,
+    EmailConfirmed, NewAccountToken, NewOAuthAccount, NewSession, NewUser, OAuthAccount,
+    OAuthAccountRepository, OutgoingMail, PasswordHash, PasswordReset, Profile, ProfileRepository,
+    ProfileUpdate, ProviderName, RecoveryRepository, RotateOutcome, Session, SessionId,
+    SessionRepository, TokenHash, User, UserId, UserRepository,
 };
 use time::OffsetDateTime;
 

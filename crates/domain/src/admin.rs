@@ -73,9 +73,7 @@ impl AdminService {
         if !user.has_role(ADMIN) {
             return Err(AuthError::Forbidden(ADMIN));
         }
-        Ok(Admin {
-            user_id: user.id,
-        })
+        Ok(Admin { user_id: user.id })
     }
 
     /// Newest first; `query.limit` is clamped to 1..=[`MAX_PAGE`].
@@ -86,7 +84,11 @@ impl AdminService {
         let mut users = self.auth.users.list(&query).await?;
         let more = users.len() > limit as usize;
         users.truncate(limit as usize);
-        let next = if more { users.last().map(|u| u.id) } else { None };
+        let next = if more {
+            users.last().map(|u| u.id)
+        } else {
+            None
+        };
         Ok(UserPage { users, next })
     }
 

@@ -139,12 +139,7 @@ impl ClientService {
         let client = self.clients.find(id).await?;
         match (client, presented) {
             (Some(client), Some(presented))
-                if bool::from(
-                    client
-                        .secret_hash
-                        .as_bytes()
-                        .ct_eq(presented.as_bytes()),
-                ) =>
+                if bool::from(client.secret_hash.as_bytes().ct_eq(presented.as_bytes())) =>
             {
                 Ok(client)
             }

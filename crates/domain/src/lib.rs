@@ -39,10 +39,10 @@ pub use amr::{Amr, MfaMethods};
 pub use auth::{
     AuthPorts, AuthService, AuthSettings, Authenticated, ClientInfo, Principal, Registration,
 };
+pub use clients::{ApiClient, ApiClientRepository, ClientName, ClientSecret, ClientService};
 pub use error::{
     AuthError, BoxError, Denial, MfaRequired, OAuthFailure, ProviderError, RepoError, Resource,
 };
-pub use clients::{ApiClient, ApiClientRepository, ClientName, ClientSecret, ClientService};
 pub use ids::{ClientId, SessionId, UserId};
 pub use introspection::{ActiveToken, TokenKind};
 pub use mail::{MailKind, OutgoingMail};

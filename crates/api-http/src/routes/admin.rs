@@ -83,7 +83,10 @@ impl ListUsersQuery {
             .query
             .map(|q| q.trim().to_lowercase())
             .filter(|q| !q.is_empty());
-        if email_prefix.as_ref().is_some_and(|q| q.chars().count() > 254) {
+        if email_prefix
+            .as_ref()
+            .is_some_and(|q| q.chars().count() > 254)
+        {
             return Err(domain::FieldError::new("query", "must be at most 254 characters").into());
         }
         let before = self

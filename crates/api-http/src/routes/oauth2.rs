@@ -185,10 +185,7 @@ async fn revoke(
     let api_client = authenticate(&state, &headers, &form).await?;
     let token = required_token(&form)?;
     let hint = TokenKind::from_hint(form.token_type_hint.as_deref());
-    let client = domain::ClientInfo::new(
-        Some(&format!("API client {}", api_client.id)),
-        client.ip,
-    );
+    let client = domain::ClientInfo::new(Some(&format!("API client {}", api_client.id)), client.ip);
     state.auth.revoke_token(token, hint, &client).await?;
     Ok(StatusCode::OK)
 }
@@ -253,12 +250,18 @@ fn required_token(form: &TokenForm) -> Result<&str> {
     form.token
         .as_deref()
         .filter(|t| !t.is_empty())
-        .ok_or(ApiError::InvalidOAuthRequest("The `token` parameter is required."))
+        .ok_or(ApiError::InvalidOAuthRequest(
+            "The `token` parameter is required.",
+        ))
 }
 
 /// RFC 6749 §2.3.1: HTTP Basic (id and secret form-encoded, then base64), or
 /// both in the form; never both ways at once.
-async fn authenticate(state: &AppState, headers: &HeaderMap, form: &TokenForm) -> Result<ApiClient> {
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &TokenForm,
+) -> Result<ApiClient> {
     let (id, secret) = match headers.get(AUTHORIZATION) {
         Some(header) => {
             if form.client_secret.is_some() {
@@ -267,7 +270,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, form: &TokenForm) -
                 ));
             }
             let (id, secret) = basic(header.as_bytes()).ok_or(AuthError::InvalidClient)?;
-            if form.client_id.as_ref().is_some_and(|form_id| *form_id != id) {
+            if form
+                .client_id
+                .as_ref()
+                .is_some_and(|form_id| *form_id != id)
+            {
                 return Err(ApiError::InvalidOAuthRequest(
                     "`client_id` differs from the HTTP Basic user.",
                 ));

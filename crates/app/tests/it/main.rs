@@ -6,12 +6,14 @@ mod helpers;
 mod soft_browser;
 
 mod account;
+mod admin;
 #[cfg(feature = "cache")]
 mod cache;
 mod errors;
 #[cfg(feature = "cache")]
 mod fuzz;
 mod gateway;
+mod introspection;
 mod limits;
 mod logs;
 mod mfa;

@@ -20,7 +20,7 @@ async fn roles_header(app: &TestApp, access: &str) -> String {
 
 /// `codezest-auth admin grant EMAIL`, as an operator runs it: the real binary
 /// with the service's environment.
-fn grant(app: &TestApp, email: &str) -> std::process::Output {
+pub(crate) fn grant(app: &TestApp, email: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_codezest-auth"))
         .args(["admin", "grant", email])
         .envs(&app.env)

@@ -1,0 +1,389 @@
+//! RFC 7662 introspection and RFC 7009 revocation for API clients, and the
+//! RFC 8414 metadata that advertises them.
+
+use std::process::Command;
+
+use base64::Engine as _;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::admin::admin_of;
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_peer};
+use crate::tokens::{claims_of, kid, sign};
+
+struct ApiClient {
+    id: String,
+    secret: String,
+}
+
+async fn new_client(app: &TestApp, admin: &str) -> ApiClient {
+    let response = app
+        .post_auth(
+            "/api/v1/admin/clients",
+            admin,
+            Some(&json!({"name": "billing-service"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["name"], "billing-service");
+    ApiClient {
+        id: body["client_id"].as_str().unwrap().to_owned(),
+        secret: body["client_secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+/// `POST path` with a form, authenticated with HTTP Basic.
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    client: &ApiClient,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header("authorization", basic(&client.id, &client.secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn introspect(app: &TestApp, client: &ApiClient, token: &str) -> Value {
+    let response = post_form(app, "/oauth2/introspect", client, &[("token", token)]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+async fn eventually_inactive(app: &TestApp, client: &ApiClient, token: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while introspect(app, client, token).await["active"] == true {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still active after 2 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn introspection_answers_every_rfc_7662_case() {
+    let a = spawn_app().await;
+    let b = spawn_peer(&a, &[]).await;
+    let admin = admin_of(&a).await;
+    let client = new_client(&a, &admin.access).await;
+    let user = a.register().await;
+
+    // Active, HTTP Basic.
+    let active = introspect(&b, &client, &user.access).await;
+    let claims = claims_of(&user.access);
+    assert_eq!(active["active"], true);
+    assert_eq!(active["sub"], user.user_id);
+    assert_eq!(active["sid"], claims["sid"]);
+    assert_eq!(active["exp"], claims["exp"]);
+    assert_eq!(active["iat"], claims["iat"]);
+    assert_eq!(active["iss"], claims["iss"]);
+    assert_eq!(active["aud"], claims["aud"]);
+    assert_eq!(active["token_type"], "Bearer");
+    assert_eq!(active["roles"], json!([]));
+    assert_eq!(active["client_id"], claims["aud"]);
+
+    // client_secret_post, and a refresh token with the wrong hint.
+    let posted = a
+        .client
+        .post(a.url("/oauth2/introspect"))
+        .form(&[
+            ("token", user.refresh.as_str()),
+            ("token_type_hint", "access_token"),
+            ("client_id", client.id.as_str()),
+            ("client_secret", client.secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::OK);
+    let refresh: Value = posted.json().await.unwrap();
+    assert_eq!(refresh["active"], true);
+    assert_eq!(refresh["token_type"], "refresh_token");
+    assert_eq!(refresh["sid"], claims["sid"]);
+
+    // Inactive: garbage, foreign, expired, each as `{"active": false}` alone.
+    let foreign = sign(
+        &crate::helpers::ed25519_pem(),
+        &kid(&a).await,
+        "at+jwt",
+        &claims,
+    );
+    let mut expired_claims = claims.clone();
+    expired_claims["exp"] = json!(claims["iat"].as_i64().unwrap() - 60);
+    let expired = sign(&a.signing_pem, &kid(&a).await, "at+jwt", &expired_claims);
+    for token in ["garbage", "a.b.c", &foreign, &expired, &"A".repeat(43)] {
+        assert_eq!(
+            introspect(&b, &client, token).await,
+            json!({"active": false}),
+            "{token}"
+        );
+    }
+
+    // Revoked on A: inactive on B at once.
+    let logout = a.post_auth("/api/v1/auth/logout", &user.access, None).await;
+    assert!(logout.status().is_success());
+    eventually_inactive(&b, &client, &user.access).await;
+    assert_eq!(
+        introspect(&b, &client, &user.refresh).await,
+        json!({"active": false})
+    );
+}
+
+#[tokio::test]
+async fn clients_must_authenticate_and_requests_must_be_forms() {
+    let app = spawn_app().await;
+    let admin = admin_of(&app).await;
+    let client = new_client(&app, &admin.access).await;
+    let user = app.register().await;
+    let token = [("token", user.access.as_str())];
+    for (id, secret) in [
+        (uuid::Uuid::now_v7().to_string(), client.secret.clone()),
+        (client.id.clone(), "A".repeat(43)),
+        (client.id.clone(), "short".to_owned()),
+        ("not-a-uuid".to_owned(), client.secret.clone()),
+    ] {
+        for path in ["/oauth2/introspect", "/oauth2/revoke"] {
+            let wrong = ApiClient {
+                id: id.clone(),
+                secret: secret.clone(),
+            };
+            let response = post_form(&app, path, &wrong, &token).await;
+            assert_eq!(
+                response.headers()["www-authenticate"],
+                r#"Basic realm="codezest-auth""#
+            );
+            let body = assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+            assert_eq!(body["error"], "invalid_client");
+        }
+    }
+    // No credentials at all; a bearer token is not client authentication.
+    let none = app
+        .client
+        .post(app.url("/oauth2/introspect"))
+        .form(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(none, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    let bearer = app
+        .client
+        .post(app.url("/oauth2/introspect"))
+        .bearer_auth(&user.access)
+        .form(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(bearer, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    // Missing token, JSON instead of a form, two methods at once: 400 invalid_request.
+    let missing = post_form(
+        &app,
+        "/oauth2/introspect",
+        &client,
+        &[("token_type_hint", "access_token")],
+    )
+    .await;
+    let body = assert_problem(missing, StatusCode::BAD_REQUEST, "invalid_request").await;
+    assert_eq!(body["error"], "invalid_request");
+    let json_body = app
+        .client
+        .post(app.url("/oauth2/revoke"))
+        .header("authorization", basic(&client.id, &client.secret))
+        .json(&json!({"token": user.access}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(json_body, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let both = post_form(
+        &app,
+        "/oauth2/introspect",
+        &client,
+        &[("token", &user.access), ("client_secret", &client.secret)],
+    )
+    .await;
+    assert_problem(both, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+    // Deleting the client stops its secret at once.
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/api/v1/admin/clients/{}", client.id)))
+        .bearer_auth(&admin.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let after = post_form(&app, "/oauth2/introspect", &client, &token).await;
+    assert_problem(after, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    let listed: Value = app
+        .get_auth("/api/v1/admin/clients", &admin.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["client_id"] != client.id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn revocation_ends_the_session_everywhere() {
+    let a = spawn_app().await;
+    let b = spawn_peer(&a, &[]).await;
+    let admin = admin_of(&a).await;
+    let client = new_client(&a, &admin.access).await;
+
+    // A refresh token revoked on B: its session is over on A.
+    let user = a.register().await;
+    assert_eq!(
+        a.get_auth("/api/v1/auth/verify", &user.access)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let revoked = post_form(
+        &b,
+        "/oauth2/revoke",
+        &client,
+        &[
+            ("token", &user.refresh),
+            ("token_type_hint", "refresh_token"),
+        ],
+    )
+    .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    eventually_inactive(&a, &client, &user.access).await;
+    assert_eq!(
+        a.get_auth("/api/v1/auth/verify", &user.access)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        a.refresh(&user.refresh).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // An access token (with a wrong hint) ends its session too.
+    let other = a.register().await;
+    let revoked = post_form(
+        &a,
+        "/oauth2/revoke",
+        &client,
+        &[
+            ("token", &other.access),
+            ("token_type_hint", "refresh_token"),
+        ],
+    )
+    .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(
+        b.refresh(&other.refresh).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Unknown and already revoked tokens: 200, nothing said.
+    for token in ["unknown", user.refresh.as_str(), other.access.as_str()] {
+        let again = post_form(&b, "/oauth2/revoke", &client, &[("token", token)]).await;
+        assert_eq!(again.status(), StatusCode::OK);
+    }
+
+    // A disabled user's tokens are inactive.
+    let third = a.register().await;
+    let disabled = a
+        .post_auth(
+            &format!("/api/v1/admin/users/{}/disable", third.user_id),
+            &admin.access,
+            None,
+        )
+        .await;
+    assert_eq!(disabled.status(), StatusCode::NO_CONTENT);
+    eventually_inactive(&b, &client, &third.access).await;
+}
+
+#[tokio::test]
+async fn the_metadata_document_advertises_the_endpoints_and_the_cli_makes_clients() {
+    let app = spawn_app().await;
+    let metadata = app
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    let base = app
+        .env
+        .get("PUBLIC_BASE_URL")
+        .cloned()
+        .unwrap_or_else(|| "http://127.0.0.1:3001".to_owned());
+    assert_eq!(
+        metadata["introspection_endpoint"],
+        format!("{base}/oauth2/introspect")
+    );
+    assert_eq!(
+        metadata["revocation_endpoint"],
+        format!("{base}/oauth2/revoke")
+    );
+    assert_eq!(
+        metadata["jwks_uri"],
+        format!("{base}/.well-known/jwks.json")
+    );
+    assert_eq!(
+        metadata["issuer"],
+        claims_of(&app.register().await.access)["iss"]
+    );
+    assert_eq!(
+        metadata["introspection_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post"])
+    );
+
+    // `codezest-auth clients create NAME`, as an operator runs it.
+    let output = Command::new(env!("CARGO_BIN_EXE_codezest-auth"))
+        .args(["clients", "create", "gateway"])
+        .envs(&app.env)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {stdout}"))
+            .to_owned()
+    };
+    let client = ApiClient {
+        id: field("client_id"),
+        secret: field("client_secret"),
+    };
+    let user = app.register().await;
+    assert_eq!(
+        introspect(&app, &client, &user.access).await["active"],
+        true
+    );
+    // Only the digest is stored.
+    let stored: Vec<u8> =
+        sqlx::query_scalar("SELECT secret_hash FROM api_clients WHERE id = $1::uuid")
+            .bind(&client.id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored.len(), 32);
+    assert!(
+        !stored
+            .windows(8)
+            .any(|w| client.secret.as_bytes().windows(8).any(|s| s == w))
+    );
+}
