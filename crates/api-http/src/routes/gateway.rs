@@ -1,4 +1,5 @@
-//! `GET /api/v1/auth/verify`: forward-auth for reverse proxies (nginx
+//! `GET /api/v1/auth/verify` (and, for Envoy, any method on
+//! `/api/v1/auth/verify/{original path}`): forward-auth for reverse proxies (nginx
 //! `auth_request`, Traefik ForwardAuth, Envoy `ext_authz`, Caddy
 //! `forward_auth`). The proxy passes the original request's `Authorization`;
 //! the answer is 200 with the identity in headers, or 401. It is `/me`'s path —
@@ -10,6 +11,7 @@ use std::sync::OnceLock;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use metrics::Counter;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,7 +21,14 @@ use crate::extract::AuthUser;
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(verify))
+    OpenApiRouter::new()
+        .routes(routes!(verify))
+        // Envoy's HTTP `ext_authz` asks with the original method and the
+        // original path appended to its `path_prefix`; the answer is the same.
+        // Not in the OpenAPI document: it is `GET /api/v1/auth/verify` under
+        // every method and path.
+        .route("/api/v1/auth/verify/", any(verify))
+        .route("/api/v1/auth/verify/{*path}", any(verify))
 }
 
 const USER_ID: HeaderName = HeaderName::from_static("x-auth-user-id");

@@ -85,6 +85,37 @@ async fn forward_auth_answers_with_the_identity_or_401() {
 }
 
 /// The upstream behind nginx: answers with the identity headers it received.
+/// Envoy's `ext_authz` asks with the original method and path appended.
+#[tokio::test]
+async fn envoy_style_checks_with_any_method_and_path_get_the_same_answer() {
+    let app = spawn_app().await;
+    let tokens = app.register().await;
+    for (method, path) in [
+        (reqwest::Method::POST, "/orders/42?expand=items"),
+        (reqwest::Method::DELETE, "/a/b/c"),
+        (reqwest::Method::PUT, "/"),
+        (reqwest::Method::GET, "/x"),
+    ] {
+        let url = app.url(&format!("{VERIFY}{path}"));
+        let allowed = app
+            .client
+            .request(method.clone(), &url)
+            .bearer_auth(&tokens.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(allowed.status(), StatusCode::OK, "{method} {path}");
+        assert_eq!(allowed.headers()["x-auth-user-id"], tokens.user_id.as_str());
+        let denied = app
+            .client
+            .request(method.clone(), &url)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(denied, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+}
+
 async fn upstream() -> String {
     let app = axum::Router::new().route(
         "/hello",
