@@ -61,6 +61,9 @@ enum Mode {
     TwoTierHs256,
     /// `two-tier`, loading forward-auth (`GET /api/v1/auth/verify`) instead of `/me`.
     ForwardAuth,
+    /// `two-tier`, loading RFC 7662 introspection (`POST /oauth2/introspect`,
+    /// a form, HTTP Basic client authentication) instead of `/me`.
+    Introspection,
     /// `bench-floor` verifying HS256 tokens.
     Floor,
     /// `bench-floor` verifying EdDSA tokens.
@@ -68,12 +71,13 @@ enum Mode {
 }
 
 impl Mode {
-    const ALL: [Mode; 7] = [
+    const ALL: [Mode; 8] = [
         Mode::DbOnly,
         Mode::RedisOnly,
         Mode::TwoTier,
         Mode::TwoTierHs256,
         Mode::ForwardAuth,
+        Mode::Introspection,
         Mode::Floor,
         Mode::FloorEddsa,
     ];
@@ -85,6 +89,7 @@ impl Mode {
             Mode::TwoTier => "two-tier",
             Mode::TwoTierHs256 => "two-tier-hs256",
             Mode::ForwardAuth => "forward-auth",
+            Mode::Introspection => "introspection",
             Mode::Floor => "floor",
             Mode::FloorEddsa => "floor-eddsa",
         }
@@ -105,6 +110,7 @@ impl Mode {
     fn path(self) -> &'static str {
         match self {
             Mode::ForwardAuth => "/api/v1/auth/verify",
+            Mode::Introspection => "/oauth2/introspect",
             _ => "/api/v1/auth/me",
         }
     }
@@ -144,7 +150,7 @@ impl Options {
         use lexopt::prelude::*;
         const USAGE: &str = "options: --quick --users N --concurrency N --duration SECONDS \
              --warmup SECONDS --large-users N --limits on|off \
-             --modes db-only,redis-only,two-tier,two-tier-hs256,forward-auth,floor,floor-eddsa";
+             --modes db-only,redis-only,two-tier,two-tier-hs256,forward-auth,introspection,floor,floor-eddsa";
         let mut parser = lexopt::Parser::from_args(args);
         while let Some(arg) = parser.next()? {
             match arg {
@@ -259,6 +265,8 @@ struct Bench {
     refresh_file: PathBuf,
     users: Vec<(UserId, SessionId)>,
     me_body_len: usize,
+    /// `Basic …` of the API client the introspection runs authenticate as.
+    client_auth: String,
 }
 
 pub(crate) fn bench(args: &[String]) -> Result<()> {
@@ -382,6 +390,7 @@ impl Bench {
             eddsa,
             users: Vec::new(),
             me_body_len: 0,
+            client_auth: String::new(),
             options,
         })
     }

@@ -79,6 +79,7 @@ impl Bench {
             .map(|(user, _)| format!("{user}\n"))
             .collect();
         std::fs::write(self.dir.join("user-ids.txt"), ids)?;
+        self.client_auth = api_client(&mut db).await?;
         std::fs::write(&self.tokens_file, access_lines)?;
         std::fs::write(&self.refresh_file, refresh_lines)?;
         Ok(())
@@ -138,7 +139,11 @@ impl Bench {
                 env.push(("JWT_ALGORITHM".into(), "HS256".into()));
                 env.push(("JWT_SECRET".into(), HS256_SECRET.into()));
             }
-            Mode::TwoTier | Mode::ForwardAuth | Mode::Floor | Mode::FloorEddsa => {}
+            Mode::TwoTier
+            | Mode::ForwardAuth
+            | Mode::Introspection
+            | Mode::Floor
+            | Mode::FloorEddsa => {}
         }
         env
     }
@@ -201,10 +206,15 @@ impl Bench {
         if self.me_body_len == 0 {
             self.me_body_len = me_body_len(&service.base, &tokens_file).await?;
         }
-        let tokens = [
+        let mut tokens = vec![
             ("BENCH_TOKENS", tokens_file.display().to_string()),
             ("BENCH_PATH", mode.path().to_owned()),
         ];
+        if mode == Mode::Introspection {
+            self.check_introspection(&service.base, &tokens_file)
+                .await?;
+            tokens.push(("BENCH_CLIENT_AUTH", self.client_auth.clone()));
+        }
         self.wrk(
             &service.base,
             "me.lua",
@@ -236,6 +246,13 @@ impl Bench {
             testkit::metric_sum(&m1, name, labels) - testkit::metric_sum(&m0, name, labels)
         };
         let ratio = |hit: f64, miss: f64| (hit + miss > 0.0).then(|| hit / (hit + miss));
+        let mut load = load;
+        if mode == Mode::Introspection {
+            // Every token is active: an `active: false` (a 200) is an error too.
+            let refused = delta("introspection_total", &[("outcome", "inactive")])
+                + delta("introspection_total", &[("outcome", "invalid_client")]);
+            load.errors += refused as u64;
+        }
         let result = ModeResult {
             mode: mode.name().to_owned(),
             db_queries_per_request: Some(delta("db_queries_total", &[]) / requests),
@@ -356,6 +373,46 @@ impl Bench {
 }
 
 /// The size of the service's `/me` body, which the floor answers with too.
+/// An API client for the introspection runs, written straight to PostgreSQL
+/// as `codezest-auth clients create` would: its `Authorization: Basic …`.
+async fn api_client(db: &mut PgConnection) -> Result<String> {
+    use base64::Engine as _;
+    let (id, secret) = (uuid::Uuid::now_v7(), domain::ClientSecret::random());
+    sqlx::query("INSERT INTO api_clients (id, name, secret_hash) VALUES ($1, 'bench', $2)")
+        .bind(id)
+        .bind(secret.hash().as_bytes().as_slice())
+        .execute(db)
+        .await?;
+    let credentials = format!("{id}:{}", secret.expose());
+    Ok(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    ))
+}
+
+impl Bench {
+    /// One token introspected before the load: it must be active.
+    async fn check_introspection(&self, base: &str, tokens_file: &Path) -> Result<()> {
+        let token = std::fs::read_to_string(tokens_file)?
+            .lines()
+            .next()
+            .context("no tokens")?
+            .to_owned();
+        let answer: Value = reqwest::Client::new()
+            .post(format!("{base}/oauth2/introspect"))
+            .header("authorization", &self.client_auth)
+            .form(&[("token", token)])
+            .send()
+            .await?
+            .json()
+            .await?;
+        if answer["active"] != true {
+            bail!("introspection answered {answer} for a valid token");
+        }
+        Ok(())
+    }
+}
+
 async fn me_body_len(base: &str, tokens_file: &Path) -> Result<usize> {
     let tokens = std::fs::read_to_string(tokens_file)?;
     let token = tokens.lines().next().context("tokens")?;

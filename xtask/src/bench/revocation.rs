@@ -1,6 +1,7 @@
 //! How fast a logout on one instance is refused by another: the time from
-//! instance A's `204` to the first `401` from instance B's forward-auth, for
-//! signed-in users whose session B had just verified (warm in its L1).
+//! instance A's `204` to the first refusal by instance B — forward-auth's `401`
+//! for half the logouts, introspection's `active: false` for the other half —
+//! for signed-in users whose session B had just verified (warm in its L1).
 
 use super::*;
 
@@ -11,6 +12,17 @@ pub(super) struct Revocation {
     pub(super) p50_ms: f64,
     pub(super) p99_ms: f64,
     pub(super) max_ms: f64,
+    /// The same, for the half polled through forward-auth and the half polled
+    /// through introspection.
+    pub(super) forward_auth_p99_ms: f64,
+    pub(super) introspection_p99_ms: f64,
+}
+
+/// How B is asked whether a token still works.
+#[derive(Clone, Copy)]
+enum Probe {
+    ForwardAuth,
+    Introspection,
 }
 
 impl Bench {
@@ -31,14 +43,15 @@ impl Bench {
         // flushing what A has set up).
         let b = self.start_peer(Mode::TwoTier).await?;
         let client = reqwest::Client::new();
-        let verify = format!("{}/api/v1/auth/verify", b.base);
         let mut delays = Vec::with_capacity(tokens.len());
-        for token in &tokens {
-            let status = |url: &str| {
-                let request = client.get(url).bearer_auth(token).send();
-                async move { Ok::<_, anyhow::Error>(request.await?.status()) }
+        let mut by_probe = (Vec::new(), Vec::new());
+        for (n, token) in tokens.iter().enumerate() {
+            let probe = if n % 2 == 0 {
+                Probe::ForwardAuth
+            } else {
+                Probe::Introspection
             };
-            if status(&verify).await? != reqwest::StatusCode::OK {
+            if !self.accepted(&client, &b.base, token, probe).await? {
                 bail!("instance B refused a valid token before the logout");
             }
             let logout = client
@@ -50,15 +63,17 @@ impl Bench {
             if logout.status() != reqwest::StatusCode::NO_CONTENT {
                 bail!("logout on A answered {}", logout.status());
             }
-            loop {
-                if status(&verify).await? == reqwest::StatusCode::UNAUTHORIZED {
-                    break;
-                }
+            while self.accepted(&client, &b.base, token, probe).await? {
                 if committed.elapsed() > Duration::from_secs(10) {
                     bail!("instance B still accepts a token logged out on A 10 s ago");
                 }
             }
-            delays.push(committed.elapsed().as_secs_f64() * 1000.0);
+            let delay = committed.elapsed().as_secs_f64() * 1000.0;
+            delays.push(delay);
+            match probe {
+                Probe::ForwardAuth => by_probe.0.push(delay),
+                Probe::Introspection => by_probe.1.push(delay),
+            }
         }
         a.stop();
         b.stop();
@@ -67,11 +82,56 @@ impl Bench {
             p50_ms: percentile(&delays, 0.50),
             p99_ms: percentile(&delays, 0.99),
             max_ms: delays.iter().copied().fold(0.0, f64::max),
+            forward_auth_p99_ms: percentile(&by_probe.0, 0.99),
+            introspection_p99_ms: percentile(&by_probe.1, 0.99),
         };
         println!(
-            "  revocation   A's logout → B refuses: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms ({} logouts)",
-            revocation.p50_ms, revocation.p99_ms, revocation.max_ms, revocation.logouts
+            "  revocation   A's logout → B refuses: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms ({} logouts; p99 forward-auth {:.2} ms, introspection {:.2} ms)",
+            revocation.p50_ms,
+            revocation.p99_ms,
+            revocation.max_ms,
+            revocation.logouts,
+            revocation.forward_auth_p99_ms,
+            revocation.introspection_p99_ms
         );
         Ok(revocation)
+    }
+
+    /// Whether instance `base` still accepts `token`, asked through `probe`.
+    async fn accepted(
+        &self,
+        client: &reqwest::Client,
+        base: &str,
+        token: &str,
+        probe: Probe,
+    ) -> Result<bool> {
+        match probe {
+            Probe::ForwardAuth => {
+                let status = client
+                    .get(format!("{base}/api/v1/auth/verify"))
+                    .bearer_auth(token)
+                    .send()
+                    .await?
+                    .status();
+                match status {
+                    reqwest::StatusCode::OK => Ok(true),
+                    reqwest::StatusCode::UNAUTHORIZED => Ok(false),
+                    other => bail!("forward-auth answered {other}"),
+                }
+            }
+            Probe::Introspection => {
+                let response = client
+                    .post(format!("{base}/oauth2/introspect"))
+                    .header("authorization", &self.client_auth)
+                    .form(&[("token", token)])
+                    .send()
+                    .await?;
+                if response.status() != reqwest::StatusCode::OK {
+                    bail!("introspection answered {}", response.status());
+                }
+                let answer: Value = response.json().await?;
+                Ok(answer["active"] == true)
+            }
+        }
     }
 }
