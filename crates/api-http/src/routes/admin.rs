@@ -17,8 +17,8 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, Problem, Result};
 use crate::extract::{AppJson, AppQuery, AuthUser, Client};
 use crate::routes::admin_dto::{
-    AdminUserResponse, ClientListResponse, CreateClientRequest, CreatedClientResponse,
-    ListUsersQuery, RolesResponse, SetRolesRequest, UserListResponse,
+    AdminUserResponse, ClientDto, CreateClientRequest, CreatedClientResponse, ListUsersQuery,
+    RolesResponse, SetRolesRequest, UserListResponse,
 };
 use crate::state::AppState;
 
@@ -309,7 +309,7 @@ async fn create_client(
     get, path = "/api/v1/admin/clients", tag = "admin",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The clients, oldest first", body = ClientListResponse),
+        (status = 200, description = "The clients, oldest first", body = [ClientDto]),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
     )
@@ -317,11 +317,9 @@ async fn create_client(
 async fn list_clients(
     State(state): State<AppState>,
     Extension(_admin): Extension<Admin>,
-) -> Result<Json<ClientListResponse>> {
+) -> Result<Json<Vec<ClientDto>>> {
     let clients = state.clients.list().await?;
-    Ok(Json(ClientListResponse {
-        clients: clients.into_iter().map(Into::into).collect(),
-    }))
+    Ok(Json(clients.into_iter().map(Into::into).collect()))
 }
 
 /// Delete an API client: its secret stops working on every instance at once.

@@ -182,9 +182,3 @@ impl From<ApiClient> for ClientDto {
         }
     }
 }
-
-#[derive(Serialize, ToSchema)]
-pub struct ClientListResponse {
-    /// Oldest first.
-    pub clients: Vec<ClientDto>,
-}

@@ -140,6 +140,21 @@ async fn introspection_answers_every_rfc_7662_case() {
         introspect(&b, &client, &user.refresh).await,
         json!({"active": false})
     );
+
+    // Counted by outcome.
+    let metrics = b
+        .client
+        .get(format!("{}/metrics", b.metrics_address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for outcome in ["active", "inactive"] {
+        let series = format!(r#"introspection_total{{outcome="{outcome}"}}"#);
+        assert!(metrics.lines().any(|l| l.starts_with(&series)), "{metrics}");
+    }
 }
 
 #[tokio::test]
@@ -233,7 +248,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
         .await
         .unwrap();
     assert!(
-        listed["clients"]
+        listed
             .as_array()
             .unwrap()
             .iter()
