@@ -132,6 +132,10 @@ struct Options {
     /// (at quotas no load here reaches), as in production; `--limits off`
     /// measures without the limit checks.
     limits: bool,
+    /// `--modes-only`: the modes' runs alone (e.g. `--modes floor,two-tier,
+    /// forward-auth,two-tier,forward-auth` for an interleaved A/B), none of the
+    /// write, mail, revocation and memory stages.
+    modes_only: bool,
 }
 
 impl Options {
@@ -146,15 +150,17 @@ impl Options {
             large_users: if quick { 5_000 } else { 100_000 },
             quick,
             limits: true,
+            modes_only: false,
         };
         use lexopt::prelude::*;
         const USAGE: &str = "options: --quick --users N --concurrency N --duration SECONDS \
-             --warmup SECONDS --large-users N --limits on|off \
+             --warmup SECONDS --large-users N --limits on|off --modes-only \
              --modes db-only,redis-only,two-tier,two-tier-hs256,forward-auth,introspection,floor,floor-eddsa";
         let mut parser = lexopt::Parser::from_args(args);
         while let Some(arg) = parser.next()? {
             match arg {
                 Long("quick") => {}
+                Long("modes-only") => options.modes_only = true,
                 Long("users") => options.users = parser.value()?.parse()?,
                 Long("concurrency") => options.concurrency = parser.value()?.parse()?,
                 Long("duration") => options.duration = parser.value()?.parse()?,
@@ -348,12 +354,14 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
     bench.prepare_database(bench.options.users).await?;
     bench.write_lua()?;
     bench.me_modes(&mut report).await?;
-    bench.throughput(&mut report).await?;
-    report.mfa = Some(bench.mfa().await?);
-    bench.prepare_database(bench.options.users).await?;
-    report.mail = Some(bench.mail_drain().await?);
-    report.revocation = Some(bench.revocation().await?);
-    report.l1_bytes_per_user = Some(bench.large_l1().await?);
+    if !bench.options.modes_only {
+        bench.throughput(&mut report).await?;
+        report.mfa = Some(bench.mfa().await?);
+        bench.prepare_database(bench.options.users).await?;
+        report.mail = Some(bench.mail_drain().await?);
+        report.revocation = Some(bench.revocation().await?);
+        report.l1_bytes_per_user = Some(bench.large_l1().await?);
+    }
     write_report(&report, &bench.dir)?;
     let errors: u64 = report.modes.iter().map(|m| m.load.errors).sum::<u64>()
         + report
