@@ -23,5 +23,6 @@ mod recovery;
 mod refresh;
 mod roles;
 mod sessions;
+mod shutdown;
 mod system;
 mod tokens;
