@@ -124,30 +124,39 @@ impl AdminService {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         not_self(admin, id)?;
-        let changed = self
-            .auth
-            .users
-            .set_disabled(id, true)
-            .await?
-            .ok_or(AuthError::NotFound(Resource::User))?;
-        self.audited("user_disabled", admin, id, client).await;
-        tracing::info!(user_id = %id, revoked = changed.revoked.len(), "user disabled");
-        Ok(())
+        self.set_disabled(admin, id, true, client).await
     }
 
+    /// Lets a disabled user sign in again (no session comes back).
     pub async fn enable(
         &self,
         admin: Admin,
         id: UserId,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        self.auth
+        self.set_disabled(admin, id, false, client).await
+    }
+
+    async fn set_disabled(
+        &self,
+        admin: Admin,
+        id: UserId,
+        disabled: bool,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let changed = self
+            .auth
             .users
-            .set_disabled(id, false)
+            .set_disabled(id, disabled)
             .await?
             .ok_or(AuthError::NotFound(Resource::User))?;
-        self.audited("user_enabled", admin, id, client).await;
-        tracing::info!(user_id = %id, "user enabled");
+        let event = if disabled {
+            "user_disabled"
+        } else {
+            "user_enabled"
+        };
+        self.audited(event, admin, id, client).await;
+        tracing::info!(user_id = %id, disabled, revoked = changed.revoked.len(), "user disabled or enabled");
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use crate::error::{AuthError, Resource};
 use crate::ids::{ClientId, UserId};
 use crate::ports::RepoResult;
 use crate::refresh::{RefreshToken, TokenHash};
+use crate::user::DisplayName;
 use crate::validation::FieldError;
 
 /// A client secret as handed out once: the same 256-bit base64url form as a
@@ -32,32 +33,18 @@ pub struct ApiClient {
     pub created_by: Option<UserId>,
 }
 
-/// A client's display name: trimmed, 1–100 characters, no control characters.
+/// A client's display name: the rules of a person's ([`DisplayName`]):
+/// trimmed, 1–100 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientName(String);
+pub struct ClientName(DisplayName);
 
 impl ClientName {
-    pub const MAX_CHARS: usize = 100;
-
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err(FieldError::new("name", "must not be empty"));
-        }
-        if raw.chars().count() > Self::MAX_CHARS {
-            return Err(FieldError::new("name", "must be at most 100 characters"));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(FieldError::new(
-                "name",
-                "must not contain control characters",
-            ));
-        }
-        Ok(Self(name.to_owned()))
+        DisplayName::parse(raw).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
