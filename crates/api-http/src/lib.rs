@@ -139,8 +139,9 @@ fn api_parts(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::Ope
 
 /// The answers any operation may give whatever its handler says, so the
 /// handlers' lists stay about their own outcomes: 503 (a dependency down, or the
-/// request timed out) everywhere; 400 (malformed JSON), 413 (over
-/// [`BODY_LIMIT`]) and 415 (not `application/json`) wherever a body is read.
+/// request timed out) everywhere; 413 (over [`BODY_LIMIT`]) wherever a body is
+/// read, and 400 (malformed JSON) and 415 (not `application/json`) wherever a
+/// JSON body is.
 fn document_common_failures(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let problem = |description: &str| {
@@ -177,11 +178,16 @@ fn document_common_failures(openapi: &mut utoipa::openapi::OpenApi) {
             &mut item.delete,
         ];
         for operation in operations.into_iter().flatten() {
-            let reads_body = operation.request_body.is_some();
+            // JSON bodies: the form-encoded OAuth 2.0 endpoints answer their
+            // own 400 `invalid_request` instead of 400 `malformed_json` / 415.
+            let body = operation.request_body.as_ref();
+            let reads_json = body.is_some_and(|body| body.content.contains_key("application/json"));
             let responses = &mut operation.responses.responses;
-            let common = everywhere
-                .iter()
-                .chain(with_body.iter().filter(|_| reads_body));
+            let common = everywhere.iter().chain(
+                with_body
+                    .iter()
+                    .filter(|(status, _)| reads_json || (body.is_some() && *status == "413")),
+            );
             for (status, description) in common {
                 responses
                     .entry((*status).to_owned())

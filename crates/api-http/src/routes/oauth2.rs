@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -143,9 +144,9 @@ fn counted(outcome: usize) {
 async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse> {
-    let form = parse_form(&headers, &body)?;
+    let form = parse_form(&headers, body)?;
     authenticate(&state, &headers, &form)
         .await
         .inspect_err(|_| counted(2))?;
@@ -179,9 +180,9 @@ async fn revoke(
     State(state): State<AppState>,
     Client(client): Client,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode> {
-    let form = parse_form(&headers, &body)?;
+    let form = parse_form(&headers, body)?;
     let api_client = authenticate(&state, &headers, &form).await?;
     let token = required_token(&form)?;
     let hint = TokenKind::from_hint(form.token_type_hint.as_deref());
@@ -227,8 +228,9 @@ async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
     ([(CACHE_CONTROL, "public, max-age=300")], Json(body))
 }
 
-/// The body as the RFCs send it: `application/x-www-form-urlencoded`.
-fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm> {
+/// The body as the RFCs send it: `application/x-www-form-urlencoded` (at most
+/// [`crate::BODY_LIMIT`], as every body).
+fn parse_form(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<TokenForm> {
     let is_form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -242,7 +244,14 @@ fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm> {
             "The body must be application/x-www-form-urlencoded.",
         ));
     }
-    serde_urlencoded::from_bytes(body)
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::InvalidOAuthRequest("The body could not be read.")
+        }
+    })?;
+    serde_urlencoded::from_bytes(&body)
         .map_err(|_| ApiError::InvalidOAuthRequest("The body is not a valid form."))
 }
 

@@ -230,6 +230,16 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
     .await;
     assert_problem(both, StatusCode::BAD_REQUEST, "invalid_request").await;
 
+    // A body over the limit is refused as every other is, as a problem.
+    let huge = "x".repeat(70 * 1024);
+    let too_large = post_form(&app, "/oauth2/introspect", &client, &[("token", &huge)]).await;
+    assert_problem(
+        too_large,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+
     // Deleting the client stops its secret at once.
     let deleted = app
         .client
