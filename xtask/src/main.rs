@@ -272,6 +272,14 @@ fn test(extra: &[String]) -> Result<()> {
              (Debian/Ubuntu: `apt-get install nginx`; macOS: `brew install nginx`)"
         );
     }
+    // The fault tests put Redis behind a veth pair in a network namespace and
+    // shape the link with `tc` (iproute2).
+    if !(deploy::ensure("ip", &[deploy::Install::Apt("iproute2")]) && found("tc")) {
+        bail!(
+            "the fault tests need iproute2 (`ip netns`, `tc`). Install it \
+             (Debian/Ubuntu: `apt-get install iproute2`)"
+        );
+    }
     tidy::tidy()?;
     // The committed query data must describe the queries and schema as they are.
     sqlx_data::prepare(&["--check".to_owned()])?;

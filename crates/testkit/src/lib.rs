@@ -8,11 +8,13 @@
 //! service's types, so adapters, the service and xtask can all use it.
 
 mod cluster;
+mod netns;
 mod nginx;
 mod postgres;
 mod sentinel;
 mod smtp;
 pub use cluster::RedisCluster;
+pub use netns::NetnsRedis;
 pub use nginx::Nginx;
 pub use postgres::{PostgresServer, as_postgres, is_root, postgres_bin_dir};
 pub use sentinel::{RedisSentinel, SENTINEL_SERVICE};

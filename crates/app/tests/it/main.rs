@@ -11,6 +11,8 @@ mod admin;
 mod cache;
 mod errors;
 #[cfg(feature = "cache")]
+mod faults;
+#[cfg(feature = "cache")]
 mod fuzz;
 mod gateway;
 mod introspection;

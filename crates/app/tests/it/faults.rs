@@ -1,0 +1,129 @@
+//! Redis behind a real network link (a namespace and a veth pair the test
+//! makes), slowed and then partitioned with `tc` (`netem`, or `tbf` on kernels
+//! without it): every request is still
+//! answered, none with a 5xx, within a bound; no revoked session is served; the
+//! cache is used again once the link heals.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+/// Each request's status and how long it took, over `rounds` rounds of: `/me`
+/// for `live`, a profile write, `/me` for `revoked` (which must be refused).
+async fn under_fault(app: &TestApp, live: &str, revoked: &str, rounds: usize) -> Duration {
+    let mut slowest = Duration::ZERO;
+    for i in 0..rounds {
+        let started = Instant::now();
+        let me = app.me(live).await;
+        assert_eq!(me.status(), StatusCode::OK);
+        let bio = format!("under fault {i}");
+        let put = app
+            .client
+            .put(app.url("/api/v1/users/me/profile"))
+            .bearer_auth(live)
+            .json(&json!({ "bio": bio }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), StatusCode::OK);
+        let me = app.me(live).await;
+        assert_eq!(me.status(), StatusCode::OK);
+        let body: serde_json::Value = me.json().await.unwrap();
+        assert_eq!(
+            body["user"]["profile"]["bio"],
+            bio.as_str(),
+            "a write is read back"
+        );
+        assert_eq!(
+            app.me(revoked).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "a revoked session is never served"
+        );
+        slowest = slowest.max(started.elapsed() / 4);
+    }
+    slowest
+}
+
+#[tokio::test]
+async fn redis_slowed_and_partitioned_by_the_kernel_costs_no_request() {
+    if !testkit::is_root() {
+        // `cargo xtask test` (and CI) run as root; say so instead of passing.
+        panic!("this test makes a network namespace: run it as root (cargo xtask test does)");
+    }
+    let redis =
+        testkit::NetnsRedis::start().expect("a namespace with redis-server (iproute2, root)");
+    let app = spawn_app_with(&[("REDIS_URL", &redis.url())]).await;
+    let cache = app.cache.as_ref().expect("the cache is on");
+    assert!(cache.wait_until_ready(Duration::from_secs(5)).await);
+    let live = app.register().await;
+    let gone = app.register().await;
+    assert_eq!(app.me(&live.access).await.status(), StatusCode::OK);
+    assert_eq!(app.me(&gone.access).await.status(), StatusCode::OK);
+
+    // Slowed (netem's 300 ms, or a 16 kbit/s token bucket where the kernel has
+    // no netem).
+    let errors = cache.stats().errors;
+    let how = redis.slow().unwrap();
+    eprintln!("Redis slowed with {how}");
+    let logout = app
+        .post_auth("/api/v1/auth/logout", &gone.access, None)
+        .await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let slowest = under_fault(&app, &live.access, &gone.access, 10).await;
+    eprintln!("slowest request while slowed: {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a request took {slowest:?} with Redis slowed"
+    );
+
+    // Partitioned: every packet to Redis lost.
+    let how = redis.partition().unwrap();
+    eprintln!("Redis partitioned with {how}");
+    let again = app.register().await;
+    assert_eq!(app.me(&again.access).await.status(), StatusCode::OK);
+    let logout = app
+        .post_auth("/api/v1/auth/logout", &again.access, None)
+        .await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let slowest = under_fault(&app, &live.access, &again.access, 10).await;
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a request took {slowest:?} with Redis partitioned"
+    );
+    eprintln!("slowest request while partitioned: {slowest:?}");
+    assert!(
+        cache.stats().errors > errors,
+        "the partition was real: Redis operations failed"
+    );
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK, "Redis down is not fatal");
+
+    // Healed: the cache reconnects, replays what it missed, and is used again.
+    redis.heal().unwrap();
+    assert!(
+        cache.wait_until_ready(Duration::from_secs(15)).await,
+        "the cache reconnects"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while cache.pending_invalidations() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "missed invalidations are replayed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for revoked in [&gone.access, &again.access] {
+        assert_eq!(app.me(revoked).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let before = cache.stats();
+    let fresh = app.register().await;
+    assert_eq!(app.me(&fresh.access).await.status(), StatusCode::OK);
+    let after = cache.stats();
+    assert!(
+        after.l2_hits + after.l2_misses > before.l2_hits + before.l2_misses,
+        "Redis is used again"
+    );
+}
