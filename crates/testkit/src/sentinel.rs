@@ -12,7 +12,7 @@ pub const SENTINEL_SERVICE: &str = "mymaster";
 
 pub struct RedisSentinel {
     master: RedisServer,
-    _replica: RedisServer,
+    replica: RedisServer,
     sentinels: Vec<(u16, Child)>,
     dir: PathBuf,
 }
@@ -48,7 +48,7 @@ impl RedisSentinel {
         }
         let group = Self {
             master,
-            _replica: replica,
+            replica,
             sentinels,
             dir,
         };
@@ -95,6 +95,32 @@ impl RedisSentinel {
     /// The master's port, to look at what the service wrote.
     pub fn master_port(&self) -> u16 {
         self.master.port()
+    }
+
+    /// SIGKILLs the master. The sentinels promote the replica once it has been
+    /// down for `down-after-milliseconds` (2 s) and they have voted.
+    pub fn kill_master(&mut self) {
+        self.master.stop();
+    }
+
+    /// The replica's port once every sentinel names it as the master (the
+    /// failover is done); one look, so an async test can poll it.
+    pub fn promoted(&self) -> Option<u16> {
+        let promoted = self.replica.port().to_string();
+        self.sentinels
+            .iter()
+            .all(|(port, _)| {
+                Command::new("redis-cli")
+                    .args(["-p", &port.to_string()])
+                    .args(["sentinel", "get-master-addr-by-name", SENTINEL_SERVICE])
+                    .output()
+                    .is_ok_and(|o| {
+                        String::from_utf8_lossy(&o.stdout)
+                            .lines()
+                            .any(|line| line.trim() == promoted)
+                    })
+            })
+            .then(|| self.replica.port())
     }
 }
 

@@ -127,3 +127,120 @@ async fn redis_slowed_and_partitioned_by_the_kernel_costs_no_request() {
         "Redis is used again"
     );
 }
+
+/// Reads `/me` with `token` from `clients` tasks until `running` is cleared;
+/// the statuses that were not 200.
+fn load(
+    app: &TestApp,
+    token: &str,
+    clients: usize,
+    running: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<(u64, Vec<String>)>> {
+    (0..clients)
+        .map(|_| {
+            let (client, url) = (app.client.clone(), app.url("/api/v1/auth/me"));
+            let (token, running) = (token.to_owned(), running.clone());
+            tokio::spawn(async move {
+                let (mut ok, mut failed) = (0, Vec::new());
+                while running.load(std::sync::atomic::Ordering::Relaxed) {
+                    match client.get(&url).bearer_auth(&token).send().await {
+                        Ok(r) if r.status() == StatusCode::OK => ok += 1,
+                        other => failed.push(format!("{:?}", other.map(|r| r.status()))),
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect()
+}
+
+/// The Sentinel group's master is SIGKILLed under load: nothing fails while
+/// the sentinels promote the replica, a logout during the failover is never
+/// undone, and the service finds the new master by itself.
+#[tokio::test]
+async fn a_sentinel_failover_under_load_costs_no_request() {
+    let mut group = testkit::RedisSentinel::start()
+        .expect("a Sentinel group (redis-server and redis-cli must be installed)");
+    let app = spawn_app_with(&[("REDIS_URL", &group.url())]).await;
+    let cache = app.cache.as_ref().expect("the cache is on");
+    assert!(cache.wait_until_ready(Duration::from_secs(5)).await);
+    let live = app.register().await;
+    let gone = app.register().await;
+    assert_eq!(app.me(&gone.access).await.status(), StatusCode::OK);
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let readers = load(&app, &live.access, 4, &running);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let killed = Instant::now();
+    group.kill_master();
+    let logout = app
+        .post_auth("/api/v1/auth/logout", &gone.access, None)
+        .await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.me(&gone.access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let promoted = loop {
+        if let Some(port) = group.promoted() {
+            break port;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "the sentinels did not promote the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let failed_over = killed.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(cache.wait_until_ready(Duration::from_millis(200)).await
+        && cache.pending_invalidations() == 0)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the cache did not find the new master"
+        );
+    }
+    let recovered = killed.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut failed) = (0, Vec::new());
+    for reader in readers {
+        let (n, f) = reader.await.unwrap();
+        ok += n;
+        failed.extend(f);
+    }
+    eprintln!(
+        "failover: promoted after {failed_over:?}, cache back after {recovered:?}; {ok} reads, {} failed",
+        failed.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} of {} reads failed: {failed:?}",
+        failed.len(),
+        ok + failed.len() as u64
+    );
+    assert!(ok > 50, "only {ok} reads ran");
+    assert_eq!(
+        app.me(&gone.access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let before = cache.stats();
+    let fresh = app.register().await;
+    assert_eq!(app.me(&fresh.access).await.status(), StatusCode::OK);
+    let after = cache.stats();
+    assert!(
+        after.l2_hits + after.l2_misses > before.l2_hits + before.l2_misses,
+        "the new master is used"
+    );
+    let prefix = &app.env["REDIS_KEY_PREFIX"];
+    let keys = std::process::Command::new("redis-cli")
+        .args(["-p", &promoted.to_string(), "--scan", "--pattern"])
+        .arg(format!("{prefix}:v1:*"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&keys.stdout).contains(":user:"),
+        "the service writes to the promoted master"
+    );
+}
