@@ -190,7 +190,15 @@ impl RedisServer {
     /// (Re)starts it on the same port and waits until it accepts connections.
     pub fn restart(&mut self) -> std::io::Result<()> {
         self.stop();
-        let child = Self::command(self.port, &std::env::temp_dir())
+        // A directory of its own: a replica writes the RDB it syncs into its
+        // directory, and a server started later in a shared one would load it
+        // (a cluster node that is "not empty" cannot join a new cluster).
+        let dir = std::env::temp_dir().join(format!("czt-redis-{}", self.port));
+        std::fs::create_dir_all(&dir)?;
+        // Nothing of an earlier server on this port (`--save ""` never writes one,
+        // but a replica's full sync does).
+        let _ = std::fs::remove_file(dir.join("dump.rdb"));
+        let child = Self::command(self.port, &dir)
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -85,7 +85,11 @@ impl NetnsRedis {
                 "no",
             ])
             .arg("--dir")
-            .arg(std::env::temp_dir())
+            .arg({
+                let dir = std::env::temp_dir().join(&namespace);
+                std::fs::create_dir_all(&dir)?;
+                dir
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
