@@ -213,7 +213,9 @@ pub struct SessionDto {
 }
 
 impl SessionDto {
-    pub fn new(session: Session, current: SessionId) -> Self {
+    /// `current`: the session of the token making the request, if it is
+    /// this user's (the admin API lists someone else's: `None`).
+    pub fn new(session: Session, current: Option<SessionId>) -> Self {
         Self {
             id: session.id.as_uuid(),
             created_at: session.created_at,
@@ -221,7 +223,7 @@ impl SessionDto {
             expires_at: session.expires_at,
             user_agent: session.user_agent,
             ip: session.ip.map(|ip| ip.to_string()),
-            current: session.id == current,
+            current: Some(session.id) == current,
         }
     }
 }

@@ -104,8 +104,7 @@ impl From<UserDetail> for AdminUserResponse {
             sessions: detail
                 .sessions
                 .into_iter()
-                // No session of the admin's own is "current" on another user.
-                .map(|s| SessionDto::new(s, domain::SessionId::from_uuid(Uuid::nil())))
+                .map(|s| SessionDto::new(s, None))
                 .collect(),
             oauth_accounts: detail.oauth_accounts.into_iter().map(Into::into).collect(),
             mfa: AdminMfaDto {

@@ -184,7 +184,7 @@ async fn list_sessions(
     Ok(Json(
         sessions
             .into_iter()
-            .map(|s| SessionDto::new(s, principal.session_id))
+            .map(|s| SessionDto::new(s, Some(principal.session_id)))
             .collect(),
     ))
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::cache::assert_redis_used_again;
 use crate::helpers::{TestApp, spawn_app_with};
 
 /// Each request's status and how long it took, over `rounds` rounds of: `/me`
@@ -118,14 +119,7 @@ async fn redis_slowed_and_partitioned_by_the_kernel_costs_no_request() {
     for revoked in [&gone.access, &again.access] {
         assert_eq!(app.me(revoked).await.status(), StatusCode::UNAUTHORIZED);
     }
-    let before = cache.stats();
-    let fresh = app.register().await;
-    assert_eq!(app.me(&fresh.access).await.status(), StatusCode::OK);
-    let after = cache.stats();
-    assert!(
-        after.l2_hits + after.l2_misses > before.l2_hits + before.l2_misses,
-        "Redis is used again"
-    );
+    assert_redis_used_again(&app, cache).await;
 }
 
 /// Reads `/me` with `token` from `clients` tasks until `running` is cleared;
@@ -225,14 +219,7 @@ async fn a_sentinel_failover_under_load_costs_no_request() {
         app.me(&gone.access).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let before = cache.stats();
-    let fresh = app.register().await;
-    assert_eq!(app.me(&fresh.access).await.status(), StatusCode::OK);
-    let after = cache.stats();
-    assert!(
-        after.l2_hits + after.l2_misses > before.l2_hits + before.l2_misses,
-        "the new master is used"
-    );
+    assert_redis_used_again(&app, cache).await;
     let prefix = &app.env["REDIS_KEY_PREFIX"];
     let keys = std::process::Command::new("redis-cli")
         .args(["-p", &promoted.to_string(), "--scan", "--pattern"])
