@@ -294,13 +294,37 @@ fn test(extra: &[String]) -> Result<()> {
             "--no-default-features",
         ],
     ];
-    for suite in suites {
+    let suite = |args: &[&str], redis_url: &str| {
         let mut test = cargo();
-        test.args(suite).args(extra);
+        test.args(args).args(extra);
         test.env("TEST_DATABASE_URL", &database_url)
-            .env("TEST_REDIS_URL", &redis_url)
+            .env("TEST_REDIS_URL", redis_url)
             .env("TEST_PYTHON", &python);
-        run(test)?;
+        run(test)
+    };
+    for args in suites {
+        suite(args, &redis_url)?;
+    }
+    // The cache's own suite, unchanged, against the other two deployments
+    // `REDIS_URL` accepts, started here on loopback ports.
+    let cache_suite = ["test", "--package", "cache-redis", "--test", "cache"];
+    {
+        let cluster = testkit::RedisCluster::start(3)
+            .context("starting a 3-master Redis Cluster for the cache suite")?;
+        println!(
+            "xtask: the cache suite against a Redis Cluster ({})",
+            cluster.url()
+        );
+        suite(&cache_suite, &cluster.url())?;
+    }
+    {
+        let group = testkit::RedisSentinel::start()
+            .context("starting a Redis Sentinel group for the cache suite")?;
+        println!(
+            "xtask: the cache suite against a Sentinel group ({})",
+            group.url()
+        );
+        suite(&cache_suite, &group.url())?;
     }
     deploy::check()
 }

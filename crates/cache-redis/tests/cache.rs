@@ -67,43 +67,42 @@ impl Env {
     }
 
     async fn redis(&self) -> Client {
-        let client = Builder::from_config(Config::from_url(&testkit::redis_url()).unwrap())
-            .build()
-            .unwrap();
+        let client = Builder::from_config(
+            Config::from_url(&cache_redis::fred_url(&testkit::redis_url())).unwrap(),
+        )
+        .build()
+        .unwrap();
         client.init().await.expect("redis");
         client
     }
 
-    /// Every key under this test's prefix, with its raw value.
+    /// Every key under this test's prefix, with its raw value: from every
+    /// master when `TEST_REDIS_URL` is a cluster.
     async fn redis_dump(&self) -> Vec<(String, Vec<u8>)> {
+        use futures::StreamExt as _;
         let redis = self.redis().await;
-        let mut cursor = "0".to_owned();
-        let mut out = Vec::new();
-        loop {
-            let (next, keys): (String, Vec<String>) = redis
-                .custom(
-                    fred::cmd!("SCAN"),
-                    vec![
-                        cursor.clone(),
-                        "MATCH".into(),
-                        format!("{}:*", self.prefix),
-                        "COUNT".into(),
-                        "1000".into(),
-                    ],
-                )
+        let pattern = format!("{}:*", self.prefix);
+        let keys: Vec<Result<fred::types::Key, Error>> = if redis.is_clustered() {
+            redis
+                .scan_cluster_buffered(pattern, Some(1000), None)
+                .collect()
                 .await
-                .unwrap();
-            for key in keys {
-                let value: Option<fred::bytes::Bytes> = redis.get(&key).await.unwrap();
-                if let Some(value) = value {
-                    out.push((key, value.to_vec()));
-                }
+        } else {
+            redis
+                .scan_buffered(pattern, Some(1000), None)
+                .collect()
+                .await
+        };
+        let mut out = Vec::new();
+        for key in keys {
+            let key = key.expect("scan");
+            let value: Option<fred::bytes::Bytes> = redis.get(&key).await.unwrap();
+            if let Some(value) = value {
+                let key = key.as_str().expect("a UTF-8 key").to_owned();
+                out.push((key, value.to_vec()));
             }
-            if next == "0" {
-                return out;
-            }
-            cursor = next;
         }
+        out
     }
 }
 

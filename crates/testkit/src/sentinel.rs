@@ -97,6 +97,11 @@ impl RedisSentinel {
         self.master.port()
     }
 
+    /// The replica's port: the node a failover promotes.
+    pub fn replica_port(&self) -> u16 {
+        self.replica.port()
+    }
+
     /// SIGKILLs the master. The sentinels promote the replica once it has been
     /// down for `down-after-milliseconds` (2 s) and they have voted.
     pub fn kill_master(&mut self) {

@@ -148,14 +148,22 @@ fn load(
         .collect()
 }
 
-/// The Sentinel group's master is SIGKILLed under load: nothing fails while
-/// the sentinels promote the replica, a logout during the failover is never
-/// undone, and the service finds the new master by itself.
-#[tokio::test]
-async fn a_sentinel_failover_under_load_costs_no_request() {
-    let mut group = testkit::RedisSentinel::start()
-        .expect("a Sentinel group (redis-server and redis-cli must be installed)");
-    let app = spawn_app_with(&[("REDIS_URL", &group.url())]).await;
+/// What a failover test saw.
+struct Failover {
+    /// The node that took over.
+    successor: u16,
+}
+
+/// Kills a Redis master under `/me` load (4 clients) with `kill`, logs a user
+/// out during the failover, waits until `promoted` names the node that took
+/// over and the cache is back on it. Fails on any failed read, a logout that
+/// is undone, or a cache that does not come back within 30 s.
+async fn failover_under_load(
+    redis_url: &str,
+    kill: impl FnOnce() -> u16,
+    promoted: impl Fn(u16) -> bool,
+) -> Failover {
+    let app = spawn_app_with(&[("REDIS_URL", redis_url)]).await;
     let cache = app.cache.as_ref().expect("the cache is on");
     assert!(cache.wait_until_ready(Duration::from_secs(5)).await);
     let live = app.register().await;
@@ -166,7 +174,7 @@ async fn a_sentinel_failover_under_load_costs_no_request() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let killed = Instant::now();
-    group.kill_master();
+    let successor = kill();
     let logout = app
         .post_auth("/api/v1/auth/logout", &gone.access, None)
         .await;
@@ -175,16 +183,13 @@ async fn a_sentinel_failover_under_load_costs_no_request() {
         app.me(&gone.access).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let promoted = loop {
-        if let Some(port) = group.promoted() {
-            break port;
-        }
+    while !promoted(successor) {
         assert!(
             killed.elapsed() < Duration::from_secs(30),
-            "the sentinels did not promote the replica"
+            "the replica was not promoted"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
     let failed_over = killed.elapsed();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !(cache.wait_until_ready(Duration::from_millis(200)).await
@@ -192,7 +197,9 @@ async fn a_sentinel_failover_under_load_costs_no_request() {
     {
         assert!(
             Instant::now() < deadline,
-            "the cache did not find the new master"
+            "the cache did not come back on the new master: {:?}, {} invalidations pending",
+            cache.redis_status(),
+            cache.pending_invalidations()
         );
     }
     let recovered = killed.elapsed();
@@ -220,14 +227,58 @@ async fn a_sentinel_failover_under_load_costs_no_request() {
         StatusCode::UNAUTHORIZED
     );
     assert_redis_used_again(&app, cache).await;
-    let prefix = &app.env["REDIS_KEY_PREFIX"];
+    Failover { successor }
+}
+
+/// The Sentinel group's master is SIGKILLed under load: nothing fails while
+/// the sentinels promote the replica, a logout during the failover is never
+/// undone, and the service finds the new master by itself.
+#[tokio::test]
+async fn a_sentinel_failover_under_load_costs_no_request() {
+    let group = std::sync::Arc::new(std::sync::Mutex::new(
+        testkit::RedisSentinel::start()
+            .expect("a Sentinel group (redis-server and redis-cli must be installed)"),
+    ));
+    let url = group.lock().unwrap().url();
+    let killer = group.clone();
+    let failover = failover_under_load(
+        &url,
+        || {
+            let mut group = killer.lock().unwrap();
+            group.kill_master();
+            group.replica_port()
+        },
+        |_| group.lock().unwrap().promoted().is_some(),
+    )
+    .await;
     let keys = std::process::Command::new("redis-cli")
-        .args(["-p", &promoted.to_string(), "--scan", "--pattern"])
-        .arg(format!("{prefix}:v1:*"))
+        .args(["-p", &failover.successor.to_string()])
+        .args(["--scan", "--pattern", "*:v1:user:*"])
         .output()
         .unwrap();
     assert!(
-        String::from_utf8_lossy(&keys.stdout).contains(":user:"),
+        !keys.stdout.is_empty(),
         "the service writes to the promoted master"
     );
+}
+
+/// A Redis Cluster master (3 masters, one replica each) is SIGKILLed under
+/// load: nothing fails while its replica takes over, a logout during the
+/// failover is never undone, and the cache follows the new topology by itself.
+#[tokio::test]
+async fn a_cluster_failover_under_load_costs_no_request() {
+    let cluster = std::sync::Arc::new(std::sync::Mutex::new(
+        testkit::RedisCluster::start_with_replicas(3)
+            .expect("a Redis Cluster (redis-server and redis-cli must be installed)"),
+    ));
+    let url = cluster.lock().unwrap().url();
+    let killer = cluster.clone();
+    failover_under_load(
+        &url,
+        || killer.lock().unwrap().kill_a_master(),
+        testkit::RedisCluster::is_master,
+    )
+    .await;
+    let keys = cluster.lock().unwrap().keys("*:v1:user:*");
+    assert!(!keys.is_empty(), "the service writes to the cluster");
 }
