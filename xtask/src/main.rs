@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask dev | migrate | test | bench | check-deploy |
+//! Project automation: `cargo xtask dev | migrate | test | bench | chaos | check-deploy |
 //! sqlx-prepare | tidy`.
 //!
 //! Each command first makes sure PostgreSQL and Redis answer: it uses what is
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod chaos;
 mod deploy;
 mod python;
 mod sqlx_data;
@@ -29,6 +30,9 @@ cargo xtask <command>
     bench     build the release binary and benchmark GET /me in every mode (db-only,
               redis-only, two-tier, floor), refresh, login and a mixed workload;
               --quick for a 20-second smoke run (see docs/benchmarks.md)
+    chaos     run the fault scenarios that report under load (so far: Redis
+              killed and restarted) for --seconds N (default 20) and write a
+              table to target/chaos/ (chaos.md, chaos.json)
     check-deploy  validate Prometheus rules, Grafana queries, Kubernetes manifests
               and docker-compose.yml with their own tools
     tidy      check the architecture invariants (crate dependencies) from
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("check-deploy") => deploy::check(),
         Some("bench") => bench::bench(&args[1..]),
+        Some("chaos") => chaos::chaos(&args[1..]),
         Some("sqlx-prepare") => sqlx_data::prepare(&args[1..]),
         Some("tidy") => tidy::tidy(),
         Some("-h" | "--help") | None => {
@@ -249,37 +254,20 @@ fn migrate() -> Result<()> {
     service(&["migrate"], &[])
 }
 
+/// What the test suites need, checked or installed: the servers' URLs and the
+/// Python with the test tools.
+struct TestServices {
+    database_url: String,
+    redis_url: String,
+    python: PathBuf,
+}
+
 fn test(extra: &[String]) -> Result<()> {
-    ensure_openssl()?;
-    let database_url = env_or("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL);
-    ensure_postgres(&database_url)?;
-    let redis_url = env_or("TEST_REDIS_URL", DEFAULT_REDIS_URL);
-    ensure_redis(&redis_url)?;
-    if !found("redis-server") {
-        // The cache's fault tests start and kill Redis servers of their own.
-        bail!(
-            "the tests need the `redis-server` binary to start throwaway Redis servers. \
-             Install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`)"
-        );
-    }
-    let python = python::ensure_tools()?;
-    // The gateway test puts a real nginx in front of the service.
-    if !deploy::ensure("nginx", &[deploy::Install::Apt("nginx")])
-        && !Path::new("/usr/sbin/nginx").exists()
-    {
-        bail!(
-            "the gateway tests need nginx with auth_request. Install it \
-             (Debian/Ubuntu: `apt-get install nginx`; macOS: `brew install nginx`)"
-        );
-    }
-    // The fault tests put Redis behind a veth pair in a network namespace and
-    // shape the link with `tc` (iproute2).
-    if !(deploy::ensure("ip", &[deploy::Install::Apt("iproute2")]) && found("tc")) {
-        bail!(
-            "the fault tests need iproute2 (`ip netns`, `tc`). Install it \
-             (Debian/Ubuntu: `apt-get install iproute2`)"
-        );
-    }
+    let TestServices {
+        database_url,
+        redis_url,
+        python,
+    } = test_services()?;
     tidy::tidy()?;
     // The committed query data must describe the queries and schema as they are.
     sqlx_data::prepare(&["--check".to_owned()])?;
@@ -327,6 +315,55 @@ fn test(extra: &[String]) -> Result<()> {
         suite(&cache_suite, &group.url())?;
     }
     deploy::check()
+}
+
+/// Makes sure every server and tool the tests use is there (installing what
+/// this machine allows), or says what to install.
+fn test_services() -> Result<TestServices> {
+    ensure_openssl()?;
+    let database_url = env_or("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL);
+    ensure_postgres(&database_url)?;
+    let redis_url = env_or("TEST_REDIS_URL", DEFAULT_REDIS_URL);
+    ensure_redis(&redis_url)?;
+    let python = python::ensure_tools()?;
+    if !found("redis-server") {
+        // The cache's fault tests start and kill Redis servers of their own.
+        bail!(
+            "the tests need the `redis-server` binary to start throwaway Redis servers. \
+             Install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`)"
+        );
+    }
+    // The gateway test puts a real nginx in front of the service.
+    if !deploy::ensure("nginx", &[deploy::Install::Apt("nginx")])
+        && !Path::new("/usr/sbin/nginx").exists()
+    {
+        bail!(
+            "the gateway tests need nginx with auth_request. Install it \
+             (Debian/Ubuntu: `apt-get install nginx`; macOS: `brew install nginx`)"
+        );
+    }
+    // The pooler test runs the service behind Debian's PgBouncer.
+    if !deploy::ensure("pgbouncer", &[deploy::Install::Apt("pgbouncer")])
+        && !Path::new("/usr/sbin/pgbouncer").exists()
+    {
+        bail!(
+            "the pooler test needs PgBouncer. Install it \
+             (Debian/Ubuntu: `apt-get install pgbouncer`; macOS: `brew install pgbouncer`)"
+        );
+    }
+    // The fault tests put Redis behind a veth pair in a network namespace and
+    // shape the link with `tc` (iproute2).
+    if !(deploy::ensure("ip", &[deploy::Install::Apt("iproute2")]) && found("tc")) {
+        bail!(
+            "the fault tests need iproute2 (`ip netns`, `tc`). Install it \
+             (Debian/Ubuntu: `apt-get install iproute2`)"
+        );
+    }
+    Ok(TestServices {
+        database_url,
+        redis_url,
+        python,
+    })
 }
 
 /// `host:port` of a `scheme://[user[:pass]@]host[:port][/...]` URL.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::cargo;
+use crate::{cargo, root};
 
 /// Crates that do I/O (or bring a C library): the domain must depend on none of them.
 const IO_CRATES: [&str; 12] = [
@@ -59,7 +59,8 @@ pub(crate) fn tidy() -> Result<()> {
         );
     }
     let metadata: Value = serde_json::from_slice(&output.stdout)?;
-    let problems = check(&dependencies(&metadata));
+    let mut problems = check(&dependencies(&metadata));
+    problems.extend(pool_executors(&root().join("crates/repo-postgres/src"))?);
     if !problems.is_empty() {
         bail!(
             "architecture invariants broken:\n  {}",
@@ -68,6 +69,33 @@ pub(crate) fn tidy() -> Result<()> {
     }
     println!("xtask: tidy: the architecture invariants hold");
     Ok(())
+}
+
+/// Repository code that executes on the pool itself: behind a transaction
+/// pooler a statement's two round trips could reach two server connections, so
+/// every operation takes `Db::conn()` or `Db::begin()` (see `db.rs`).
+fn pool_executors(dir: &std::path::Path) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|ext| ext != "rs") || path.ends_with("db.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        for (number, line) in text.lines().enumerate() {
+            if line.contains("(&self.pool)")
+                || line.contains("self.pool.")
+                || line.contains("(pool)")
+            {
+                problems.push(format!(
+                    "{}:{}: a query executes on the pool itself; take `self.db.conn()` (see repo-postgres/src/db.rs)",
+                    path.display(),
+                    number + 1
+                ));
+            }
+        }
+    }
+    Ok(problems)
 }
 
 /// Normal (non-dev, non-build) dependencies of each workspace package.

@@ -13,9 +13,9 @@ use domain::{
     MemoryThrottle, MfaService, OAuthService, PasskeyService, PasswordHasher, Throttle, WebAuthn,
 };
 use readiness::PgReadiness;
+use repo_postgres::Db;
 use repo_postgres::PgRepositories;
 use secrecy::ExposeSecret as _;
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::config::{AppEnv, Config, TokenSettings};
@@ -28,7 +28,7 @@ pub struct Application {
     /// Periodic tasks; stopped with the server.
     background: Vec<tokio::task::JoinHandle<()>>,
     router: axum::Router,
-    pool: PgPool,
+    pool: Db,
     port: u16,
     #[cfg(feature = "cache")]
     cache: Option<cache_redis::Cache>,
@@ -107,8 +107,8 @@ impl Application {
         self.cache.as_ref()
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    pub fn pool(&self) -> &sqlx::PgPool {
+        self.pool.pool()
     }
 
     /// Serves until `shutdown` resolves, then finishes the requests in flight.
@@ -175,7 +175,7 @@ pub async fn create_client(config: &Config, name: &str) -> anyhow::Result<(Strin
 /// What a command-line subcommand works through: the service's own
 /// repositories (cache-wrapped, so its writes invalidate every instance).
 struct Cli {
-    pool: PgPool,
+    pool: Db,
     ports: Ports,
     auth: Arc<AuthService>,
 }
@@ -206,13 +206,13 @@ impl Cli {
 }
 
 /// A lazily connecting pool for `DATABASE_URL`.
-pub fn connect(config: &Config) -> anyhow::Result<PgPool> {
+pub fn connect(config: &Config) -> anyhow::Result<Db> {
     repo_postgres::connect_lazy(config.database.url.expose_secret(), &config.database.pool)
         .context("DATABASE_URL is not a valid PostgreSQL connection string")
 }
 
 /// Builds the services over `pool`.
-pub fn build_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
+pub fn build_state(config: &Config, pool: Db) -> anyhow::Result<AppState> {
     Ok(wire(config, pool)?.state)
 }
 
@@ -224,7 +224,7 @@ struct Wiring {
     cache: Option<cache_redis::Cache>,
 }
 
-fn wire(config: &Config, pool: PgPool) -> anyhow::Result<Wiring> {
+fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
     let keys = jwt_keys(config)?;
     let memory = Arc::new(MemoryThrottle::default());
     let Chosen {
@@ -395,7 +395,7 @@ struct Chosen {
 }
 
 /// PostgreSQL repositories, wrapped in the cache when it is built in and on.
-fn choose(config: &Config, pool: PgPool, memory: Arc<MemoryThrottle>) -> anyhow::Result<Chosen> {
+fn choose(config: &Config, pool: Db, memory: Arc<MemoryThrottle>) -> anyhow::Result<Chosen> {
     let repos = PgRepositories::new(pool.clone());
     let pending = Arc::new(repo_postgres::PgPendingLogins::new(pool.clone()));
     let recovery = repo_postgres::PgRecovery::new(pool.clone());
@@ -476,6 +476,9 @@ fn trace_id_of(config: &Config) -> Option<api_http::TraceIdOf> {
 /// Applies pending migrations to `DATABASE_URL`. Creates the database first when it does not exist.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     use sqlx::migrate::MigrateDatabase as _;
+    if config.database.pool.transaction_pooler {
+        anyhow::bail!(repo_postgres::MigrationError::BehindTransactionPooler);
+    }
     let url = config.database.url.expose_secret();
     if !sqlx::Postgres::database_exists(url)
         .await
@@ -522,12 +525,12 @@ pub async fn shutdown_signal() {
 mod background;
 
 mod readiness {
-    use super::{Duration, PgPool};
+    use super::{Db, Duration};
     use api_http::{Readiness, ReadinessProbe, ServiceStatus};
 
     /// Readiness without a cache: PostgreSQL only.
     pub(super) struct PgReadiness {
-        pub(super) pool: PgPool,
+        pub(super) pool: Db,
     }
 
     impl PgReadiness {

@@ -192,6 +192,17 @@ impl Core {
         (!guarded || self.channel_up.load(Ordering::Acquire)).then_some(l1)
     }
 
+    /// Whether Redis may answer for `entity`. Sessions and API clients let
+    /// requests in, so they skip Redis while an invalidation could be missing
+    /// there: one is waiting to be replayed (a reader's fill could otherwise
+    /// land over a deletion that failed), or the invalidation channel is down
+    /// (the node answering may be a promoted replica that lost the latest
+    /// deletions; they are replayed before the channel counts as up again).
+    fn l2_trusted(&self, entity: Entity, l2: &L2) -> bool {
+        let guarded = matches!(entity, Entity::Session | Entity::Client);
+        !guarded || (self.channel_up.load(Ordering::Acquire) && l2.pending_len() == 0)
+    }
+
     pub(crate) fn channel_is_up(&self) -> bool {
         self.channel_up.load(Ordering::Acquire)
     }
@@ -248,7 +259,11 @@ impl Core {
         let stripe = key.stripe(STRIPES);
         let generation = self.generations[stripe].load(Ordering::Acquire);
         let mut lease = None;
-        let redis_key = self.l2.as_ref().map(|_| key.redis_key(&self.config.prefix));
+        let redis_key = self
+            .l2
+            .as_ref()
+            .filter(|l2| self.l2_trusted(entity, l2))
+            .map(|_| key.redis_key(&self.config.prefix));
         if let (Some(l2), Some(redis_key)) = (&self.l2, &redis_key) {
             match l2.get_or_lease(&self.metrics, redis_key).await {
                 Lookup::Hit(bytes) => match codec::decode::<V>(&bytes) {

@@ -10,7 +10,7 @@
 //! its late fill is dropped. Every script touches one key, so it is safe on a
 //! Redis Cluster.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -47,6 +47,13 @@ return 0
 /// oldest are lost (and the L2 TTLs bound how long they stay stale).
 const MAX_PENDING: usize = 100_000;
 
+/// How far back invalidations are deleted again after an outage. A failover
+/// promotes a replica that may lack the last writes its master acknowledged
+/// (replication is asynchronous): a DEL answered just before the crash can be
+/// undone, and the promoted node would serve the deleted value. Replaying what
+/// was invalidated within this window covers any replication lag below it.
+const RECENT: Duration = Duration::from_secs(10);
+
 pub(crate) enum Lookup {
     Hit(Bytes),
     /// The key was empty; the caller holds this lease and should fill it.
@@ -67,6 +74,8 @@ pub(crate) struct L2 {
     fill_if_leased: Script,
     pub(crate) breaker: Breaker,
     pending: Mutex<HashSet<String>>,
+    /// Keys invalidated within [`RECENT`], oldest first.
+    recent: Mutex<VecDeque<(Instant, String)>>,
 }
 
 impl L2 {
@@ -92,6 +101,7 @@ impl L2 {
             fill_if_leased: Script::from_lua(FILL_IF_LEASED),
             breaker: Breaker::new(breaker_threshold),
             pending: Mutex::new(HashSet::new()),
+            recent: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -233,9 +243,49 @@ impl L2 {
         if keys.is_empty() {
             return;
         }
+        self.note_recent(&keys);
         if !self.breaker.allows() || !self.delete_and_publish(metrics, &keys).await {
             self.remember(keys);
         }
+    }
+
+    fn note_recent(&self, keys: &[String]) {
+        let now = Instant::now();
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        while recent
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > RECENT || recent.len() >= MAX_PENDING)
+        {
+            recent.pop_front();
+        }
+        recent.extend(keys.iter().map(|key| (now, key.clone())));
+    }
+
+    /// The keys invalidated within [`RECENT`].
+    fn recent_keys(&self) -> Vec<String> {
+        let now = Instant::now();
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let keys: HashSet<&String> = recent
+            .iter()
+            .filter(|(at, _)| now.duration_since(*at) <= RECENT)
+            .map(|(_, key)| key)
+            .collect();
+        keys.into_iter().cloned().collect()
+    }
+
+    /// Deletes (and broadcasts) again what was invalidated within [`RECENT`]:
+    /// after the invalidation channel was lost, the node now answering may be a
+    /// promoted replica that never saw those deletions. `false` when Redis
+    /// failed (the keys then wait in the pending set).
+    pub(crate) async fn replay_recent(&self, metrics: &CacheMetrics) -> bool {
+        let keys = self.recent_keys();
+        for chunk in keys.chunks(500) {
+            if !self.delete_and_publish(metrics, chunk).await {
+                self.remember(keys);
+                return false;
+            }
+        }
+        true
     }
 
     async fn delete_and_publish(&self, metrics: &CacheMetrics, keys: &[String]) -> bool {
@@ -290,10 +340,16 @@ impl L2 {
         {
             return false;
         }
-        let pending: Vec<String> = {
+        let mut pending: HashSet<String> = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             pending.drain().collect()
         };
+        if self.breaker.is_open() {
+            // Back after an outage, perhaps on a promoted replica: delete the
+            // latest invalidations again before any reader uses Redis.
+            pending.extend(self.recent_keys());
+        }
+        let pending: Vec<String> = pending.into_iter().collect();
         for chunk in pending.chunks(500) {
             if !self.delete_and_publish(metrics, chunk).await {
                 self.remember(chunk.to_vec());

@@ -254,6 +254,13 @@ mod tasks {
                 {
                     Ok(Ok(())) => {
                         core.clear_local();
+                        // Whatever was invalidated lately may be missing on
+                        // the node that answers now (a promoted replica):
+                        // delete it again before the channel counts as up.
+                        let l2 = core.l2.as_ref().expect("subscribe runs with redis");
+                        if !l2.replay_recent(&core.metrics).await {
+                            core.metrics.error(metrics::Op::Subscribe);
+                        }
                         core.set_channel_up(true);
                         subscribed = true;
                         tracing::info!(%channel, "subscribed to cache invalidations");

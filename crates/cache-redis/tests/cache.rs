@@ -34,7 +34,9 @@ impl Env {
     async fn new() -> Self {
         let database = testkit::TestDatabase::create("czc").await;
         let pool = PgPool::connect(&database.url).await.expect("connect");
-        repo_postgres::migrate(&pool).await.expect("migrate");
+        repo_postgres::migrate(&pool.clone().into())
+            .await
+            .expect("migrate");
         Self {
             pool,
             prefix: database.name,

@@ -3,20 +3,20 @@
 use async_trait::async_trait;
 use domain::ports::RepoResult;
 use domain::{ApiClient, ApiClientRepository, ClientId, ClientName, RepoError, TokenHash, UserId};
-use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::Db;
 use crate::DbResultExt as _;
 
 #[derive(Clone)]
 pub struct PgApiClients {
-    pool: PgPool,
+    db: Db,
 }
 
 impl PgApiClients {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(db: impl Into<Db>) -> Self {
+        Self { db: db.into() }
     }
 }
 
@@ -50,6 +50,7 @@ impl TryFrom<ClientRow> for ApiClient {
 impl ApiClientRepository for PgApiClients {
     async fn create(&self, client: ApiClient) -> RepoResult<ApiClient> {
         let _query = crate::observe("api_clients", "create");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             ClientRow,
             "INSERT INTO api_clients (id, name, secret_hash, created_by) VALUES ($1, $2, $3, $4)
@@ -59,43 +60,50 @@ impl ApiClientRepository for PgApiClients {
             client.secret_hash.as_bytes().as_slice(),
             client.created_by.map(|id| id.as_uuid())
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         row.try_into()
     }
 
     async fn find(&self, id: ClientId) -> RepoResult<Option<ApiClient>> {
         let _query = crate::observe("api_clients", "find");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             ClientRow,
             "SELECT id, name, secret_hash, created_at, created_by FROM api_clients WHERE id = $1",
             id.as_uuid()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         row.map(ApiClient::try_from).transpose()
     }
 
     async fn list(&self) -> RepoResult<Vec<ApiClient>> {
         let _query = crate::observe("api_clients", "list");
+        let mut conn = self.db.conn().await?;
         let rows = sqlx::query_as!(
             ClientRow,
             "SELECT id, name, secret_hash, created_at, created_by FROM api_clients ORDER BY id"
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         rows.into_iter().map(ApiClient::try_from).collect()
     }
 
     async fn delete(&self, id: ClientId) -> RepoResult<bool> {
         let _query = crate::observe("api_clients", "delete");
+        let mut conn = self.db.conn().await?;
         let deleted = sqlx::query!("DELETE FROM api_clients WHERE id = $1", id.as_uuid())
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .db()?;
+        conn.done().await?;
         Ok(deleted.rows_affected() > 0)
     }
 }

@@ -21,12 +21,15 @@ mod recovery;
 mod sessions;
 mod users;
 
+mod db;
+
 use std::time::Duration;
 
 use domain::RepoError;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub use db::Db;
 
 pub use audit::PgAudit;
 pub use clients::PgApiClients;
@@ -47,6 +50,9 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 pub struct PgSettings {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// `DATABASE_URL` leads to a pooler in transaction mode (PgBouncer's
+    /// `pool_mode = transaction`): see [`Db`].
+    pub transaction_pooler: bool,
 }
 
 impl Default for PgSettings {
@@ -54,27 +60,58 @@ impl Default for PgSettings {
         Self {
             max_connections: 20,
             acquire_timeout: Duration::from_secs(5),
+            transaction_pooler: false,
         }
     }
 }
 
 /// A lazily connecting pool: the service starts, and reports not-ready, while the
 /// database is still coming up.
-pub fn connect_lazy(url: &str, settings: &PgSettings) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
+pub fn connect_lazy(url: &str, settings: &PgSettings) -> Result<Db, sqlx::Error> {
+    let mut options: PgConnectOptions = url.parse()?;
+    if settings.transaction_pooler {
+        // Nothing may outlive a transaction: no statement cache.
+        options = options.statement_cache_capacity(0);
+    }
+    let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout)
-        .connect_lazy(url)
+        .connect_lazy_with(options);
+    Ok(Db::new(pool, settings.transaction_pooler))
+}
+
+/// Migrations cannot run through a transaction-mode pooler: the migrator holds
+/// a session-level advisory lock across transactions.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error(
+        "migrations need a direct connection to PostgreSQL (they hold a session-level lock): \
+         point DATABASE_URL at PostgreSQL itself and unset DATABASE_TRANSACTION_POOLER to migrate"
+    )]
+    BehindTransactionPooler,
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
 /// Applies pending migrations.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+pub async fn migrate(db: &Db) -> Result<(), MigrationError> {
+    if db.behind_transaction_pooler() {
+        return Err(MigrationError::BehindTransactionPooler);
+    }
+    Ok(MIGRATOR.run(db.pool()).await?)
 }
 
 /// Whether the database answers, within `timeout`.
-pub async fn ping(pool: &PgPool, timeout: Duration) -> bool {
-    let query = sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(pool);
+pub async fn ping(db: &Db, timeout: Duration) -> bool {
+    let query = async {
+        let mut conn = db.conn().await?;
+        let one = sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
+            .fetch_one(&mut *conn)
+            .await
+            .db()?;
+        conn.done().await?;
+        Ok::<_, RepoError>(one)
+    };
     matches!(tokio_timeout(timeout, query).await, Some(Ok(1)))
 }
 
@@ -92,12 +129,13 @@ pub struct PgRepositories {
 }
 
 impl PgRepositories {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(db: impl Into<Db>) -> Self {
+        let db = db.into();
         Self {
-            users: PgUsers::new(pool.clone()),
-            sessions: PgSessions::new(pool.clone()),
-            profiles: PgProfiles::new(pool.clone()),
-            oauth: PgOAuthAccounts::new(pool),
+            users: PgUsers::new(db.clone()),
+            sessions: PgSessions::new(db.clone()),
+            profiles: PgProfiles::new(db.clone()),
+            oauth: PgOAuthAccounts::new(db),
         }
     }
 }

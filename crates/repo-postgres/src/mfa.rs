@@ -6,19 +6,20 @@
 use async_trait::async_trait;
 use domain::ports::RepoResult;
 use domain::{Amr, MfaChallenge, MfaRepository, StoredTotp, TokenHash, UserId};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 
+use crate::Db;
 use crate::DbResultExt as _;
 
 #[derive(Clone)]
 pub struct PgMfa {
-    pool: PgPool,
+    db: Db,
 }
 
 impl PgMfa {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(db: impl Into<Db>) -> Self {
+        Self { db: db.into() }
     }
 }
 
@@ -50,14 +51,16 @@ async fn insert_codes(
 impl MfaRepository for PgMfa {
     async fn totp(&self, user_id: UserId) -> RepoResult<Option<StoredTotp>> {
         let _query = crate::observe("mfa", "totp");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query!(
             r#"SELECT secret_sealed, confirmed_at IS NOT NULL AS "confirmed!"
                FROM mfa_totp WHERE user_id = $1"#,
             user_id.as_uuid()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(row.map(|row| StoredTotp {
             sealed: row.secret_sealed,
             confirmed: row.confirmed,
@@ -66,6 +69,7 @@ impl MfaRepository for PgMfa {
 
     async fn begin_totp(&self, user_id: UserId, sealed: &[u8]) -> RepoResult<bool> {
         let _query = crate::observe("mfa", "begin_totp");
+        let mut conn = self.db.conn().await?;
         let done = sqlx::query!(
             "INSERT INTO mfa_totp (user_id, secret_sealed) VALUES ($1, $2)
              ON CONFLICT (user_id) DO UPDATE
@@ -74,9 +78,10 @@ impl MfaRepository for PgMfa {
             user_id.as_uuid(),
             sealed
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -87,7 +92,7 @@ impl MfaRepository for PgMfa {
         codes: &[[u8; 32]],
     ) -> RepoResult<bool> {
         let _query = crate::observe("mfa", "confirm_totp");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         let done = sqlx::query!(
             "UPDATE mfa_totp SET confirmed_at = now(), last_step = $2
              WHERE user_id = $1 AND confirmed_at IS NULL",
@@ -107,6 +112,7 @@ impl MfaRepository for PgMfa {
 
     async fn use_totp_step(&self, user_id: UserId, step: i64) -> RepoResult<bool> {
         let _query = crate::observe("mfa", "use_totp_step");
+        let mut conn = self.db.conn().await?;
         let done = sqlx::query!(
             "UPDATE mfa_totp SET last_step = $2
              WHERE user_id = $1 AND confirmed_at IS NOT NULL
@@ -114,15 +120,16 @@ impl MfaRepository for PgMfa {
             user_id.as_uuid(),
             step
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn disable_totp(&self, user_id: UserId) -> RepoResult<bool> {
         let _query = crate::observe("mfa", "disable_totp");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         let done = sqlx::query!(
             "DELETE FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL",
             user_id.as_uuid()
@@ -137,35 +144,40 @@ impl MfaRepository for PgMfa {
 
     async fn use_recovery_code(&self, user_id: UserId, hash: &[u8; 32]) -> RepoResult<bool> {
         let _query = crate::observe("mfa", "use_recovery_code");
+        let mut conn = self.db.conn().await?;
         let done = sqlx::query!(
             "UPDATE mfa_recovery_codes SET used_at = now()
              WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
             user_id.as_uuid(),
             hash.as_slice()
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn replace_recovery_codes(&self, user_id: UserId, codes: &[[u8; 32]]) -> RepoResult<()> {
         let _query = crate::observe("mfa", "replace_recovery_codes");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         insert_codes(&mut tx, user_id, codes).await?;
         tx.commit().await.db()
     }
 
     async fn recovery_codes_left(&self, user_id: UserId) -> RepoResult<i64> {
         let _query = crate::observe("mfa", "recovery_codes_left");
-        sqlx::query_scalar!(
+        let mut conn = self.db.conn().await?;
+        let result = sqlx::query_scalar!(
             r#"SELECT count(*) AS "left!" FROM mfa_recovery_codes
                WHERE user_id = $1 AND used_at IS NULL"#,
             user_id.as_uuid()
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await
-        .db()
+        .db();
+        conn.done().await?;
+        result
     }
 
     async fn create_challenge(
@@ -176,6 +188,7 @@ impl MfaRepository for PgMfa {
     ) -> RepoResult<()> {
         let _query = crate::observe("mfa", "create_challenge");
         let amr: Vec<String> = challenge.amr.names().map(str::to_owned).collect();
+        let mut conn = self.db.conn().await?;
         sqlx::query!(
             "WITH expired AS (
                  DELETE FROM mfa_challenges WHERE user_id = $2 AND expires_at < now()
@@ -187,9 +200,10 @@ impl MfaRepository for PgMfa {
             &amr,
             expires_at
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(())
     }
 
@@ -199,14 +213,16 @@ impl MfaRepository for PgMfa {
         now: OffsetDateTime,
     ) -> RepoResult<Option<MfaChallenge>> {
         let _query = crate::observe("mfa", "find_challenge");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query!(
             "SELECT user_id, amr FROM mfa_challenges WHERE token_hash = $1 AND expires_at > $2",
             hash.as_bytes().as_slice(),
             now
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(row.map(|row| MfaChallenge {
             user_id: UserId::from_uuid(row.user_id),
             amr: Amr::from_names(&row.amr),
@@ -215,44 +231,52 @@ impl MfaRepository for PgMfa {
 
     async fn fail_challenge(&self, hash: &TokenHash, max_failures: i32) -> RepoResult<()> {
         let _query = crate::observe("mfa", "fail_challenge");
+        let mut conn = self.db.conn().await?;
         let failures = sqlx::query_scalar!(
             "UPDATE mfa_challenges SET failures = failures + 1
              WHERE token_hash = $1 RETURNING failures",
             hash.as_bytes().as_slice()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         if failures.is_some_and(|failures| failures >= max_failures) {
+            let mut conn = self.db.conn().await?;
             sqlx::query!(
                 "DELETE FROM mfa_challenges WHERE token_hash = $1",
                 hash.as_bytes().as_slice()
             )
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .db()?;
+            conn.done().await?;
         }
         Ok(())
     }
 
     async fn take_challenge(&self, hash: &TokenHash) -> RepoResult<bool> {
         let _query = crate::observe("mfa", "take_challenge");
+        let mut conn = self.db.conn().await?;
         let done = sqlx::query!(
             "DELETE FROM mfa_challenges WHERE token_hash = $1 AND expires_at > now()",
             hash.as_bytes().as_slice()
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn purge_challenges(&self, before: OffsetDateTime) -> RepoResult<u64> {
         let _query = crate::observe("mfa", "purge_challenges");
+        let mut conn = self.db.conn().await?;
         let done = sqlx::query!("DELETE FROM mfa_challenges WHERE expires_at < $1", before)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .db()?;
+        conn.done().await?;
         Ok(done.rows_affected())
     }
 }

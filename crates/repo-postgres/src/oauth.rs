@@ -3,10 +3,10 @@ use domain::ports::RepoResult;
 use domain::{
     NewOAuthAccount, OAuthAccount, OAuthAccountRepository, ProviderName, RepoError, UserId,
 };
-use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::Db;
 use crate::DbResultExt as _;
 
 struct OAuthRow {
@@ -32,12 +32,12 @@ impl TryFrom<OAuthRow> for OAuthAccount {
 
 #[derive(Clone)]
 pub struct PgOAuthAccounts {
-    pool: PgPool,
+    db: Db,
 }
 
 impl PgOAuthAccounts {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(db: impl Into<Db>) -> Self {
+        Self { db: db.into() }
     }
 }
 
@@ -49,6 +49,7 @@ impl OAuthAccountRepository for PgOAuthAccounts {
         subject: &str,
     ) -> RepoResult<Option<OAuthAccount>> {
         let _query = crate::observe("oauth", "find_by_subject");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             OAuthRow,
             "SELECT user_id, provider, subject, email, created_at
@@ -56,9 +57,10 @@ impl OAuthAccountRepository for PgOAuthAccounts {
             provider.as_str(),
             subject
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         row.map(OAuthAccount::try_from).transpose()
     }
 
@@ -68,6 +70,7 @@ impl OAuthAccountRepository for PgOAuthAccounts {
         provider: &ProviderName,
     ) -> RepoResult<Option<OAuthAccount>> {
         let _query = crate::observe("oauth", "find_by_user_and_provider");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             OAuthRow,
             "SELECT user_id, provider, subject, email, created_at
@@ -75,28 +78,32 @@ impl OAuthAccountRepository for PgOAuthAccounts {
             user_id.as_uuid(),
             provider.as_str()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         row.map(OAuthAccount::try_from).transpose()
     }
 
     async fn list_for_user(&self, user_id: UserId) -> RepoResult<Vec<OAuthAccount>> {
         let _query = crate::observe("oauth", "list_for_user");
+        let mut conn = self.db.conn().await?;
         let rows = sqlx::query_as!(
             OAuthRow,
             "SELECT user_id, provider, subject, email, created_at
              FROM oauth_accounts WHERE user_id = $1 ORDER BY provider",
             user_id.as_uuid()
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         rows.into_iter().map(OAuthAccount::try_from).collect()
     }
 
     async fn link(&self, account: NewOAuthAccount) -> RepoResult<OAuthAccount> {
         let _query = crate::observe("oauth", "link");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             OAuthRow,
             "INSERT INTO oauth_accounts (user_id, provider, subject, email)
@@ -106,22 +113,25 @@ impl OAuthAccountRepository for PgOAuthAccounts {
             account.subject,
             account.email.as_deref()
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         row.try_into()
     }
 
     async fn unlink(&self, user_id: UserId, provider: &ProviderName) -> RepoResult<bool> {
         let _query = crate::observe("oauth", "unlink");
+        let mut conn = self.db.conn().await?;
         let result = sqlx::query!(
             "DELETE FROM oauth_accounts WHERE user_id = $1 AND provider = $2",
             user_id.as_uuid(),
             provider.as_str()
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(result.rows_affected() == 1)
     }
 }

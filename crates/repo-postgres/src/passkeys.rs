@@ -5,20 +5,20 @@ use async_trait::async_trait;
 use domain::ports::RepoResult;
 use domain::{Assertion, Passkey, PasskeyRepository, PendingCeremony, Purpose, TokenHash, UserId};
 use serde_json::Value;
-use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::Db;
 use crate::DbResultExt as _;
 
 #[derive(Clone)]
 pub struct PgPasskeys {
-    pool: PgPool,
+    db: Db,
 }
 
 impl PgPasskeys {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(db: impl Into<Db>) -> Self {
+        Self { db: db.into() }
     }
 }
 
@@ -68,6 +68,7 @@ impl From<CeremonyRow> for PendingCeremony {
 impl PasskeyRepository for PgPasskeys {
     async fn list(&self, user_id: UserId) -> RepoResult<Vec<Passkey>> {
         let _query = crate::observe("passkeys", "list");
+        let mut conn = self.db.conn().await?;
         let rows = sqlx::query_as!(
             PasskeyRow,
             "SELECT id, user_id, credential_id, name, credential, backup_eligible, backup_state, created_at,
@@ -75,14 +76,16 @@ impl PasskeyRepository for PgPasskeys {
              FROM passkeys WHERE user_id = $1 ORDER BY created_at",
             user_id.as_uuid()
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(rows.into_iter().map(Passkey::from).collect())
     }
 
     async fn add(&self, passkey: &Passkey) -> RepoResult<()> {
         let _query = crate::observe("passkeys", "add");
+        let mut conn = self.db.conn().await?;
         sqlx::query!(
             "INSERT INTO passkeys (id, user_id, credential_id, name, credential, backup_eligible,
                                    backup_state, created_at)
@@ -96,14 +99,16 @@ impl PasskeyRepository for PgPasskeys {
             passkey.backup_state,
             passkey.created_at
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(())
     }
 
     async fn rename(&self, user_id: UserId, id: Uuid, name: &str) -> RepoResult<Option<Passkey>> {
         let _query = crate::observe("passkeys", "rename");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             PasskeyRow,
             "UPDATE passkeys SET name = $3 WHERE id = $1 AND user_id = $2
@@ -113,27 +118,31 @@ impl PasskeyRepository for PgPasskeys {
             user_id.as_uuid(),
             name
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(row.map(Passkey::from))
     }
 
     async fn delete(&self, user_id: UserId, id: Uuid) -> RepoResult<bool> {
         let _query = crate::observe("passkeys", "delete");
+        let mut conn = self.db.conn().await?;
         let done = sqlx::query!(
             "DELETE FROM passkeys WHERE id = $1 AND user_id = $2",
             id,
             user_id.as_uuid()
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn used(&self, credential_id: &[u8], assertion: &Assertion) -> RepoResult<()> {
         let _query = crate::observe("passkeys", "used");
+        let mut conn = self.db.conn().await?;
         sqlx::query!(
             "UPDATE passkeys SET credential = COALESCE($2, credential),
                                  backup_eligible = backup_eligible OR $3,
@@ -144,9 +153,10 @@ impl PasskeyRepository for PgPasskeys {
             assertion.backup_eligible,
             assertion.backup_state
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(())
     }
 
@@ -160,6 +170,7 @@ impl PasskeyRepository for PgPasskeys {
         expires_at: OffsetDateTime,
     ) -> RepoResult<()> {
         let _query = crate::observe("passkeys", "save_ceremony");
+        let mut conn = self.db.conn().await?;
         sqlx::query!(
             "INSERT INTO webauthn_challenges (id, purpose, user_id, mfa_token_hash, state, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -170,9 +181,10 @@ impl PasskeyRepository for PgPasskeys {
             state,
             expires_at
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(())
     }
 
@@ -182,6 +194,7 @@ impl PasskeyRepository for PgPasskeys {
         purpose: Purpose,
     ) -> RepoResult<Option<PendingCeremony>> {
         let _query = crate::observe("passkeys", "take_ceremony");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             CeremonyRow,
             "DELETE FROM webauthn_challenges
@@ -190,9 +203,10 @@ impl PasskeyRepository for PgPasskeys {
             id,
             purpose.as_str()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(row.map(PendingCeremony::from))
     }
 
@@ -201,6 +215,7 @@ impl PasskeyRepository for PgPasskeys {
         mfa_token: &TokenHash,
     ) -> RepoResult<Option<PendingCeremony>> {
         let _query = crate::observe("passkeys", "take_mfa_ceremony");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             CeremonyRow,
             "DELETE FROM webauthn_challenges
@@ -210,21 +225,24 @@ impl PasskeyRepository for PgPasskeys {
              RETURNING user_id, state",
             mfa_token.as_bytes().as_slice()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(row.map(PendingCeremony::from))
     }
 
     async fn purge_ceremonies(&self, before: OffsetDateTime) -> RepoResult<u64> {
         let _query = crate::observe("passkeys", "purge_ceremonies");
+        let mut conn = self.db.conn().await?;
         let done = sqlx::query!(
             "DELETE FROM webauthn_challenges WHERE expires_at < $1",
             before
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(done.rows_affected())
     }
 }

@@ -1,21 +1,21 @@
 use async_trait::async_trait;
 use domain::ports::RepoResult;
 use domain::{PendingLogin, PendingLoginRepository, UserId};
-use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::Db;
 use crate::DbResultExt as _;
 
 /// Pending OAuth logins. Expired rows are swept on every save.
 #[derive(Clone)]
 pub struct PgPendingLogins {
-    pool: PgPool,
+    db: Db,
 }
 
 impl PgPendingLogins {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(db: impl Into<Db>) -> Self {
+        Self { db: db.into() }
     }
 }
 
@@ -40,7 +40,7 @@ fn hash32(bytes: Vec<u8>) -> RepoResult<[u8; 32]> {
 impl PendingLoginRepository for PgPendingLogins {
     async fn save(&self, login: &PendingLogin) -> RepoResult<()> {
         let _query = crate::observe("pending_logins", "save");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         sqlx::query!("DELETE FROM oauth_pending_logins WHERE expires_at < now()")
             .execute(&mut *tx)
             .await
@@ -66,15 +66,17 @@ impl PendingLoginRepository for PgPendingLogins {
 
     async fn take(&self, state_hash: &[u8; 32]) -> RepoResult<Option<PendingLogin>> {
         let _query = crate::observe("pending_logins", "take");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             PendingRow,
             "DELETE FROM oauth_pending_logins WHERE state_hash = $1
              RETURNING state_hash, provider, pkce_verifier, nonce, browser_hash, redirect_to, link_user_id, expires_at",
             state_hash.as_slice()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         row.map(|row| {
             Ok(PendingLogin {
                 state_hash: hash32(row.state_hash)?,

@@ -1,10 +1,10 @@
 use async_trait::async_trait;
 use domain::ports::RepoResult;
 use domain::{Profile, ProfileRepository, ProfileUpdate, UserId};
-use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::Db;
 use crate::DbResultExt as _;
 
 struct ProfileRow {
@@ -31,12 +31,12 @@ impl From<ProfileRow> for Profile {
 
 #[derive(Clone)]
 pub struct PgProfiles {
-    pool: PgPool,
+    db: Db,
 }
 
 impl PgProfiles {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(db: impl Into<Db>) -> Self {
+        Self { db: db.into() }
     }
 }
 
@@ -44,15 +44,17 @@ impl PgProfiles {
 impl ProfileRepository for PgProfiles {
     async fn find_by_user(&self, user_id: UserId) -> RepoResult<Option<Profile>> {
         let _query = crate::observe("profiles", "find_by_user");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             ProfileRow,
             "SELECT user_id, bio, avatar_url, location, website, updated_at
              FROM user_profiles WHERE user_id = $1",
             user_id.as_uuid()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(row.map(Profile::from))
     }
 
@@ -60,6 +62,7 @@ impl ProfileRepository for PgProfiles {
         let _query = crate::observe("profiles", "upsert");
         // Inserting from the users row makes a missing user a `None`, not a
         // foreign-key error.
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             ProfileRow,
             r#"INSERT INTO user_profiles (user_id, bio, avatar_url, location, website)
@@ -74,9 +77,10 @@ impl ProfileRepository for PgProfiles {
             update.location.as_deref(),
             update.website.as_deref()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(row.map(Profile::from))
     }
 }

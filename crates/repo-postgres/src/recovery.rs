@@ -12,10 +12,11 @@ use domain::{
     PasswordReset, QueuedMail, RecoveryRepository, RepoError, SessionId, TokenHash, TokenPurpose,
     User, UserId,
 };
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
+use crate::Db;
 use crate::DbResultExt as _;
 use crate::users::{UserRow, stored_email};
 
@@ -24,14 +25,14 @@ use crate::users::{UserRow, stored_email};
 /// once (others find it on their next poll).
 #[derive(Clone)]
 pub struct PgRecovery {
-    pool: PgPool,
+    db: Db,
     queued: Arc<Notify>,
 }
 
 impl PgRecovery {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(db: impl Into<Db>) -> Self {
         Self {
-            pool,
+            db: db.into(),
             queued: Arc::new(Notify::new()),
         }
     }
@@ -92,7 +93,7 @@ fn stored_purpose(raw: &str) -> RepoResult<TokenPurpose> {
 impl RecoveryRepository for PgRecovery {
     async fn issue(&self, token: NewAccountToken, mail: OutgoingMail) -> RepoResult<()> {
         let _query = crate::observe("recovery", "issue");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         sqlx::query!(
             "DELETE FROM account_tokens WHERE user_id = $1 AND purpose = $2",
             token.user_id.as_uuid(),
@@ -121,8 +122,9 @@ impl RecoveryRepository for PgRecovery {
 
     async fn enqueue(&self, mail: OutgoingMail) -> RepoResult<()> {
         let _query = crate::observe("recovery", "enqueue");
-        let mut conn = self.pool.acquire().await.db()?;
+        let mut conn = self.db.conn().await?;
         enqueue(&mut conn, &mail).await?;
+        conn.done().await?;
         self.queued.notify_one();
         Ok(())
     }
@@ -133,15 +135,17 @@ impl RecoveryRepository for PgRecovery {
         now: OffsetDateTime,
     ) -> RepoResult<Option<AccountToken>> {
         let _query = crate::observe("recovery", "find");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query!(
             "SELECT user_id, purpose, email FROM account_tokens
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
             hash.as_bytes().as_slice(),
             now
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         row.map(|row| {
             Ok(AccountToken {
                 user_id: UserId::from_uuid(row.user_id),
@@ -160,7 +164,7 @@ impl RecoveryRepository for PgRecovery {
         now: OffsetDateTime,
     ) -> RepoResult<Option<PasswordReset>> {
         let _query = crate::observe("recovery", "reset_password");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         let spent = spend(&mut tx, token, &[TokenPurpose::PasswordReset], now).await?;
         if spent.as_ref().map(|(owner, ..)| *owner) != Some(user_id) {
             return Ok(None);
@@ -203,7 +207,7 @@ impl RecoveryRepository for PgRecovery {
         now: OffsetDateTime,
     ) -> RepoResult<Option<EmailConfirmed>> {
         let _query = crate::observe("recovery", "confirm_email");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         let purposes = [TokenPurpose::EmailVerify, TokenPurpose::EmailChange];
         let Some((user_id, purpose, address)) = spend(&mut tx, token, &purposes, now).await? else {
             return Ok(None);
@@ -267,6 +271,7 @@ impl MailOutbox for PgRecovery {
     async fn claim(&self, limit: i64, lease: Duration) -> RepoResult<Vec<QueuedMail>> {
         let _query = crate::observe("outbox", "claim");
         let lease = lease.as_secs_f64();
+        let mut conn = self.db.conn().await?;
         let rows = sqlx::query!(
             "UPDATE mail_outbox SET locked_until = now() + make_interval(secs => $2)
              WHERE id IN (
@@ -280,9 +285,10 @@ impl MailOutbox for PgRecovery {
             limit,
             lease
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
             let mail = row
@@ -304,15 +310,17 @@ impl MailOutbox for PgRecovery {
 
     async fn sent(&self, id: i64) -> RepoResult<()> {
         let _query = crate::observe("outbox", "sent");
+        let mut conn = self.db.conn().await?;
         sqlx::query!(
             "UPDATE mail_outbox
              SET sent_at = now(), message = NULL, locked_until = NULL, attempts = attempts + 1
              WHERE id = $1",
             id
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(())
     }
 
@@ -323,6 +331,7 @@ impl MailOutbox for PgRecovery {
         retry_at: Option<OffsetDateTime>,
     ) -> RepoResult<()> {
         let _query = crate::observe("outbox", "failed");
+        let mut conn = self.db.conn().await?;
         sqlx::query!(
             "UPDATE mail_outbox
              SET attempts = attempts + 1, last_error = $2, locked_until = NULL,
@@ -334,20 +343,23 @@ impl MailOutbox for PgRecovery {
             error,
             retry_at
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(())
     }
 
     async fn pending(&self) -> RepoResult<i64> {
         let _query = crate::observe("outbox", "pending");
+        let mut conn = self.db.conn().await?;
         let count = sqlx::query_scalar!(
             r#"SELECT count(*) AS "count!" FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL"#
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(count)
     }
 }

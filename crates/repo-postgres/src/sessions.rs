@@ -5,10 +5,11 @@ use domain::ports::RepoResult;
 use domain::{
     Amr, NewSession, RotateOutcome, Session, SessionId, SessionRepository, TokenHash, UserId,
 };
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::Db;
 use crate::DbResultExt as _;
 
 pub(crate) struct SessionRow {
@@ -72,12 +73,12 @@ pub(crate) async fn insert_session(
 
 #[derive(Clone)]
 pub struct PgSessions {
-    pool: PgPool,
+    db: Db,
 }
 
 impl PgSessions {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(db: impl Into<Db>) -> Self {
+        Self { db: db.into() }
     }
 }
 
@@ -85,7 +86,7 @@ impl PgSessions {
 impl SessionRepository for PgSessions {
     async fn create(&self, session: NewSession) -> RepoResult<Session> {
         let _query = crate::observe("sessions", "create");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         let session = insert_session(&mut tx, &session).await?;
         tx.commit().await.db()?;
         Ok(session)
@@ -93,6 +94,7 @@ impl SessionRepository for PgSessions {
 
     async fn find_by_id(&self, id: SessionId) -> RepoResult<Option<Session>> {
         let _query = crate::observe("sessions", "find_by_id");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             SessionRow,
             r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
@@ -100,14 +102,16 @@ impl SessionRepository for PgSessions {
                FROM sessions WHERE id = $1"#,
             id.as_uuid()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(row.map(Session::from))
     }
 
     async fn list_active(&self, user_id: UserId, now: OffsetDateTime) -> RepoResult<Vec<Session>> {
         let _query = crate::observe("sessions", "list_active");
+        let mut conn = self.db.conn().await?;
         let rows = sqlx::query_as!(
             SessionRow,
             r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
@@ -118,9 +122,10 @@ impl SessionRepository for PgSessions {
             user_id.as_uuid(),
             now
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(rows.into_iter().map(Session::from).collect())
     }
 
@@ -132,7 +137,7 @@ impl SessionRepository for PgSessions {
         grace: time::Duration,
     ) -> RepoResult<RotateOutcome> {
         let _query = crate::observe("sessions", "rotate");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
 
         // The current token of a session? Lock the row: a concurrent rotation of
         // the same token waits here, then no longer matches and falls through to
@@ -155,33 +160,38 @@ impl SessionRepository for PgSessions {
 
     async fn revoke(&self, user_id: UserId, id: SessionId) -> RepoResult<bool> {
         let _query = crate::observe("sessions", "revoke");
+        let mut conn = self.db.conn().await?;
         let result = sqlx::query!(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'
              WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
             id.as_uuid(),
             user_id.as_uuid()
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(result.rows_affected() == 1)
     }
 
     async fn revoke_all(&self, user_id: UserId) -> RepoResult<Vec<SessionId>> {
         let _query = crate::observe("sessions", "revoke_all");
+        let mut conn = self.db.conn().await?;
         let ids = sqlx::query_scalar!(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout_all'
              WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
             user_id.as_uuid()
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(ids.into_iter().map(SessionId::from_uuid).collect())
     }
 
     async fn find_by_refresh_token(&self, hash: &TokenHash) -> RepoResult<Option<Session>> {
         let _query = crate::observe("sessions", "find_by_refresh_token");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             SessionRow,
             r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
@@ -189,9 +199,10 @@ impl SessionRepository for PgSessions {
                FROM sessions WHERE refresh_token_hash = $1"#,
             hash.as_bytes().as_slice()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(row.map(Session::from))
     }
 }

@@ -4,10 +4,11 @@ use domain::{
     Credentials, DisplayName, Email, MfaMethods, NewSession, NewUser, PasswordHash, RepoError,
     Session, SessionId, User, UserId, UserRepository,
 };
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::Db;
 use crate::DbResultExt as _;
 use crate::sessions::insert_session;
 
@@ -64,12 +65,12 @@ impl From<CredentialsRow> for Credentials {
 
 #[derive(Clone)]
 pub struct PgUsers {
-    pool: PgPool,
+    db: Db,
 }
 
 impl PgUsers {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(db: impl Into<Db>) -> Self {
+        Self { db: db.into() }
     }
 
     async fn insert(tx: &mut Transaction<'_, Postgres>, user: &NewUser) -> RepoResult<User> {
@@ -101,7 +102,7 @@ impl UserRepository for PgUsers {
         session: NewSession,
     ) -> RepoResult<(User, Session)> {
         let _query = crate::observe("users", "create_with_session");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         let user = Self::insert(&mut tx, &user).await?;
         let session = insert_session(&mut tx, &session).await?;
         tx.commit().await.db()?;
@@ -110,7 +111,7 @@ impl UserRepository for PgUsers {
 
     async fn create(&self, user: NewUser) -> RepoResult<User> {
         let _query = crate::observe("users", "create");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         let user = Self::insert(&mut tx, &user).await?;
         tx.commit().await.db()?;
         Ok(user)
@@ -118,6 +119,7 @@ impl UserRepository for PgUsers {
 
     async fn find_by_id(&self, id: UserId) -> RepoResult<Option<User>> {
         let _query = crate::observe("users", "find_by_id");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             UserRow,
             r#"SELECT id, email, name, email_verified, created_at, updated_at,
@@ -126,14 +128,16 @@ impl UserRepository for PgUsers {
              FROM users WHERE id = $1"#,
             id.as_uuid()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         row.map(User::try_from).transpose()
     }
 
     async fn find_by_email(&self, email: &Email) -> RepoResult<Option<User>> {
         let _query = crate::observe("users", "find_by_email");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             UserRow,
             r#"SELECT id, email, name, email_verified, created_at, updated_at,
@@ -142,14 +146,16 @@ impl UserRepository for PgUsers {
              FROM users WHERE lower(email) = lower($1)"#,
             email.as_str()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         row.map(User::try_from).transpose()
     }
 
     async fn credentials_by_email(&self, email: &Email) -> RepoResult<Option<Credentials>> {
         let _query = crate::observe("users", "credentials_by_email");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             CredentialsRow,
             r#"SELECT id AS "id!", password_hash, totp AS "totp!",
@@ -158,14 +164,16 @@ impl UserRepository for PgUsers {
                FROM user_credentials WHERE lower(email) = lower($1)"#,
             email.as_str()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(row.map(Credentials::from))
     }
 
     async fn credentials_by_id(&self, id: UserId) -> RepoResult<Option<Credentials>> {
         let _query = crate::observe("users", "credentials_by_id");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             CredentialsRow,
             r#"SELECT id AS "id!", password_hash, totp AS "totp!",
@@ -174,14 +182,16 @@ impl UserRepository for PgUsers {
                FROM user_credentials WHERE id = $1"#,
             id.as_uuid()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         Ok(row.map(Credentials::from))
     }
 
     async fn update_name(&self, id: UserId, name: &DisplayName) -> RepoResult<Option<User>> {
         let _query = crate::observe("users", "update_name");
+        let mut conn = self.db.conn().await?;
         let row = sqlx::query_as!(
             UserRow,
             r#"UPDATE users SET name = $2, updated_at = now() WHERE id = $1
@@ -191,9 +201,10 @@ impl UserRepository for PgUsers {
             id.as_uuid(),
             name.as_str()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         row.map(User::try_from).transpose()
     }
 
@@ -204,7 +215,7 @@ impl UserRepository for PgUsers {
         keep: SessionId,
     ) -> RepoResult<Option<PasswordChanged>> {
         let _query = crate::observe("users", "change_password");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         let email = sqlx::query_scalar!(
             "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING email",
             id.as_uuid(),
@@ -232,7 +243,7 @@ impl UserRepository for PgUsers {
 
     async fn set_roles(&self, id: UserId, roles: &[String]) -> RepoResult<Option<User>> {
         let _query = crate::observe("users", "set_roles");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         // Locks the user, so concurrent changes apply one after the other.
         let exists = sqlx::query_scalar!(
             "SELECT 1 AS \"one!\" FROM users WHERE id = $1 FOR UPDATE",
@@ -273,7 +284,7 @@ impl UserRepository for PgUsers {
 
     async fn delete(&self, id: UserId) -> RepoResult<Option<DeletedUser>> {
         let _query = crate::observe("users", "delete");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         let sessions =
             sqlx::query_scalar!("SELECT id FROM sessions WHERE user_id = $1", id.as_uuid())
                 .fetch_all(&mut *tx)
@@ -308,7 +319,7 @@ impl UserRepository for PgUsers {
 
     async fn set_disabled(&self, id: UserId, disabled: bool) -> RepoResult<Option<UserDisabled>> {
         let _query = crate::observe("users", "set_disabled");
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = self.db.begin().await?;
         // Disabling keeps the first time; enabling clears it.
         let row = sqlx::query_as!(
             UserRow,
@@ -356,6 +367,7 @@ impl UserRepository for PgUsers {
                 .replace('_', "\\_");
             format!("{escaped}%")
         });
+        let mut conn = self.db.conn().await?;
         let rows = sqlx::query_as!(
             UserRow,
             r#"SELECT id, email, name, email_verified, created_at, updated_at,
@@ -374,9 +386,10 @@ impl UserRepository for PgUsers {
             query.before.map(|id| id.as_uuid()),
             i64::from(query.limit)
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await
         .db()?;
+        conn.done().await?;
         rows.into_iter().map(User::try_from).collect()
     }
 }

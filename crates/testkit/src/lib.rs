@@ -10,12 +10,14 @@
 mod cluster;
 mod netns;
 mod nginx;
+mod pgbouncer;
 mod postgres;
 mod sentinel;
 mod smtp;
 pub use cluster::RedisCluster;
 pub use netns::NetnsRedis;
 pub use nginx::Nginx;
+pub use pgbouncer::PgBouncer;
 pub use postgres::{PostgresServer, as_postgres, is_root, postgres_bin_dir};
 pub use sentinel::{RedisSentinel, SENTINEL_SERVICE};
 pub use smtp::{SmtpSink, link_token, python, readable};

@@ -1,4 +1,4 @@
-//! `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`.
+//! `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`, `DATABASE_TRANSACTION_POOLER`.
 
 use repo_postgres::PgSettings;
 use secrecy::SecretString;
@@ -40,6 +40,7 @@ impl DatabaseSettings {
             url,
             pool: PgSettings {
                 max_connections,
+                transaction_pooler: env.flag("DATABASE_TRANSACTION_POOLER", false)?,
                 ..PgSettings::default()
             },
         })

@@ -248,13 +248,20 @@ async fn writes_on_one_are_seen_on_the_other(a: &TestApp, b: &TestApp) {
 #[tokio::test]
 async fn redis_dying_and_returning_mid_flight_costs_no_request() {
     let mut redis = own_redis();
-    let app = spawn_app_with(&[("REDIS_URL", &redis.url())]).await;
+    // The load registers faster than one address may.
+    let app = spawn_app_with(&[
+        ("REDIS_URL", &redis.url()),
+        ("RATE_LIMIT_PER_IP", "1000000"),
+    ])
+    .await;
     let cache = cache(&app);
     assert!(cache.wait_until_ready(Duration::from_secs(5)).await);
     let tokens = app.register().await;
     me_ok(&app, &tokens.access).await;
     assert_eq!(app.get_json("/readyz").await["redis"], "up");
+    let load = crate::chaos::Load::start(&app, 4).await;
 
+    load.fault_begins();
     redis.stop();
     let errors = cache.stats().errors;
     // Reads, writes and sign-ins all still work, answered by L1 and PostgreSQL.
@@ -280,13 +287,20 @@ async fn redis_dying_and_returning_mid_flight_costs_no_request() {
         cache.pending_invalidations() > 0,
         "writes remember what redis missed"
     );
+    tokio::time::sleep(crate::chaos::hold(Duration::from_millis(300))).await;
 
+    let restarted = std::time::Instant::now();
     redis.restart().expect("redis-server restarts");
     assert!(
         cache.wait_until_ready(Duration::from_secs(10)).await,
         "the cache reconnects by itself"
     );
-    assert_eq!(cache.pending_invalidations(), 0);
+    while cache.pending_invalidations() > 0 {
+        assert!(restarted.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let recovered = restarted.elapsed();
+    load.fault_ends();
     assert_eq!(app.get_json("/readyz").await["redis"], "up");
     assert_eq!(put_bio(&app, &tokens.access, "after").await, StatusCode::OK);
     assert_eq!(
@@ -294,6 +308,11 @@ async fn redis_dying_and_returning_mid_flight_costs_no_request() {
         "after"
     );
     assert_redis_used_again(&app, cache).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    load.stop()
+        .await
+        .check("Redis SIGKILLed, then restarted", &app, Some(recovered))
+        .await;
 }
 
 #[tokio::test]

@@ -9,6 +9,8 @@ mod account;
 mod admin;
 #[cfg(feature = "cache")]
 mod cache;
+#[cfg(feature = "cache")]
+mod chaos;
 mod errors;
 #[cfg(feature = "cache")]
 mod faults;
@@ -21,6 +23,7 @@ mod logs;
 mod mfa;
 mod oauth;
 mod passkeys;
+mod pooler;
 mod recovery;
 mod refresh;
 mod roles;

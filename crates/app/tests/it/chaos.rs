@@ -1,0 +1,314 @@
+//! Fault scenarios under one kind of load, measured one way, for each test's
+//! pass criteria and for `cargo xtask chaos`, which runs them longer
+//! (`CHAOS_SECONDS`) and collects what they report (`CHAOS_REPORT`, one JSON
+//! line per scenario) into `target/chaos/`.
+//!
+//! The load: each client signs in a user of its own and loops over `/me`; every
+//! tenth request registers a new user, every tenth (offset) logs the newest of
+//! them out, and every tenth (offset again) reads `/me` with a token logged out
+//! earlier, which must be refused. The integrity check afterwards: every
+//! registration answered 201 exists, every logout answered 204 is revoked (in
+//! PostgreSQL and on the API), and nothing else was written.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{PASSWORD, TestApp, Tokens};
+
+/// How long a scenario keeps its fault (and its load) at least: `CHAOS_SECONDS`,
+/// or `ci` (the short variant the test suite runs).
+pub(crate) fn hold(ci: Duration) -> Duration {
+    std::env::var("CHAOS_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .map_or(ci, Duration::from_secs_f64)
+}
+
+#[derive(Default)]
+struct Shared {
+    /// (during the fault, latency, what went wrong if anything, 5xx)
+    samples: Vec<(bool, Duration, Option<String>, bool)>,
+    registered: Vec<String>,
+    revoked: Vec<String>,
+    stale: u64,
+}
+
+pub(crate) struct Load {
+    running: Arc<AtomicBool>,
+    fault: Arc<AtomicBool>,
+    shared: Arc<Mutex<Shared>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What one scenario's load saw.
+pub(crate) struct Tally {
+    pub(crate) requests: u64,
+    pub(crate) errors: Vec<String>,
+    pub(crate) server_errors: u64,
+    pub(crate) p99_fault: Duration,
+    pub(crate) stale: u64,
+    registered: Vec<String>,
+    revoked: Vec<String>,
+}
+
+impl Load {
+    /// Starts `clients` clients against `app` (whose database the integrity
+    /// check reads).
+    pub(crate) async fn start(app: &TestApp, clients: usize) -> Self {
+        let running = Arc::new(AtomicBool::new(true));
+        let fault = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let own = app.register().await;
+            let (client, base) = (app.client.clone(), app.address.clone());
+            let (running, fault, shared) = (running.clone(), fault.clone(), shared.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut mine: Vec<Tokens> = Vec::new();
+                let mut i = 0_u64;
+                while running.load(Ordering::Relaxed) {
+                    i += 1;
+                    let during = fault.load(Ordering::Relaxed);
+                    let started = Instant::now();
+                    let (problem, server_error) = match i % 10 {
+                        0 => register(&client, &base, &shared, &mut mine).await,
+                        5 => logout(&client, &base, &shared, &mut mine).await,
+                        7 => revoked_me(&client, &base, &shared).await,
+                        _ => expect(me(&client, &base, &own.access).await, StatusCode::OK, "me"),
+                    };
+                    let latency = started.elapsed();
+                    shared
+                        .lock()
+                        .unwrap()
+                        .samples
+                        .push((during, latency, problem, server_error));
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Self {
+            running,
+            fault,
+            shared,
+            tasks,
+        }
+    }
+
+    pub(crate) fn fault_begins(&self) {
+        self.fault.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn fault_ends(&self) {
+        self.fault.store(false, Ordering::Relaxed);
+    }
+
+    pub(crate) async fn stop(self) -> Tally {
+        self.running.store(false, Ordering::Relaxed);
+        for task in self.tasks {
+            task.await.unwrap();
+        }
+        let shared = std::mem::take(&mut *self.shared.lock().unwrap());
+        let mut during: Vec<Duration> =
+            shared.samples.iter().filter(|s| s.0).map(|s| s.1).collect();
+        during.sort();
+        let p99_fault = during
+            .get((during.len() * 99).div_ceil(100).saturating_sub(1))
+            .copied()
+            .unwrap_or_default();
+        Tally {
+            requests: shared.samples.len() as u64,
+            errors: shared.samples.iter().filter_map(|s| s.2.clone()).collect(),
+            server_errors: shared.samples.iter().filter(|s| s.3).count() as u64,
+            p99_fault,
+            stale: shared.stale,
+            registered: shared.registered,
+            revoked: shared.revoked,
+        }
+    }
+}
+
+type Outcome = (Option<String>, bool);
+
+fn expect(response: reqwest::Result<reqwest::Response>, want: StatusCode, what: &str) -> Outcome {
+    match response {
+        Ok(r) if r.status() == want => (None, false),
+        Ok(r) => (
+            Some(format!("{what}: {}", r.status())),
+            r.status().is_server_error(),
+        ),
+        Err(error) => (Some(format!("{what}: {error}")), false),
+    }
+}
+
+async fn me(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> reqwest::Result<reqwest::Response> {
+    client
+        .get(format!("{base}/api/v1/auth/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+}
+
+async fn register(
+    client: &reqwest::Client,
+    base: &str,
+    shared: &Mutex<Shared>,
+    mine: &mut Vec<Tokens>,
+) -> Outcome {
+    let email = format!("chaos-{}@example.com", Uuid::new_v4().simple());
+    let response = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"email": email, "password": PASSWORD, "name": "Chaos"}))
+        .send()
+        .await;
+    match response {
+        Ok(r) if r.status() == StatusCode::CREATED => {
+            let tokens = Tokens::from_body(r.json().await.unwrap());
+            shared.lock().unwrap().registered.push(email);
+            mine.push(tokens);
+            (None, false)
+        }
+        other => expect(other, StatusCode::CREATED, "register"),
+    }
+}
+
+async fn logout(
+    client: &reqwest::Client,
+    base: &str,
+    shared: &Mutex<Shared>,
+    mine: &mut Vec<Tokens>,
+) -> Outcome {
+    let Some(tokens) = mine.pop() else {
+        return (None, false);
+    };
+    let response = client
+        .post(format!("{base}/api/v1/auth/logout"))
+        .bearer_auth(&tokens.access)
+        .send()
+        .await;
+    match response {
+        Ok(r) if r.status() == StatusCode::NO_CONTENT => {
+            shared.lock().unwrap().revoked.push(tokens.access);
+            (None, false)
+        }
+        other => expect(other, StatusCode::NO_CONTENT, "logout"),
+    }
+}
+
+async fn revoked_me(client: &reqwest::Client, base: &str, shared: &Mutex<Shared>) -> Outcome {
+    let token = shared.lock().unwrap().revoked.last().cloned();
+    let Some(token) = token else {
+        return (None, false);
+    };
+    let outcome = expect(
+        me(client, base, &token).await,
+        StatusCode::UNAUTHORIZED,
+        "a logged-out session",
+    );
+    if outcome.0.is_some() {
+        shared.lock().unwrap().stale += 1;
+    }
+    outcome
+}
+
+impl Tally {
+    /// Every 201 registration exists, every 204 logout is revoked (in the
+    /// database and on the API of `app`), and no other user was written.
+    pub(crate) async fn integrity(&self, app: &TestApp) -> Result<(), String> {
+        let found: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = ANY($1)")
+            .bind(&self.registered)
+            .fetch_one(&app.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        if found != self.registered.len() as i64 {
+            return Err(format!(
+                "{} registrations answered 201, {found} exist",
+                self.registered.len()
+            ));
+        }
+        // No registration the load was refused (or never answered) was written.
+        let written: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM users WHERE email LIKE 'chaos-%'")
+                .fetch_one(&app.pool)
+                .await
+                .map_err(|e| e.to_string())?;
+        if written != self.registered.len() as i64 {
+            return Err(format!(
+                "{written} users written, {} registrations answered 201",
+                self.registered.len()
+            ));
+        }
+        for token in &self.revoked {
+            let status = app.me(token).await.status();
+            if status != StatusCode::UNAUTHORIZED {
+                return Err(format!("a logout answered 204 is served: {status}"));
+            }
+        }
+        let revoked: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE u.email = ANY($1) AND s.revoked_at IS NOT NULL",
+        )
+        .bind(&self.registered)
+        .fetch_one(&app.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        if revoked != self.revoked.len() as i64 {
+            return Err(format!(
+                "{} logouts answered 204, {revoked} sessions revoked",
+                self.revoked.len()
+            ));
+        }
+        if self.stale > 0 {
+            return Err(format!("{} reads served a logged-out session", self.stale));
+        }
+        Ok(())
+    }
+
+    /// Fails the test on any error, 5xx, stale read or integrity breach;
+    /// reports the scenario to `CHAOS_REPORT` when set.
+    pub(crate) async fn check(self, scenario: &str, app: &TestApp, recovered: Option<Duration>) {
+        let integrity = self.integrity(app).await;
+        let report = json!({
+            "scenario": scenario,
+            "requests": self.requests,
+            "errors": self.errors.len(),
+            "server_errors": self.server_errors,
+            "p99_fault_ms": self.p99_fault.as_secs_f64() * 1000.0,
+            "recovered_ms": recovered.map(|d| d.as_secs_f64() * 1000.0),
+            "registered": self.registered.len(),
+            "revoked": self.revoked.len(),
+            "integrity": integrity.as_ref().map_or_else(Clone::clone, |()| "ok".to_owned()),
+        });
+        eprintln!("chaos: {report}");
+        if let Ok(path) = std::env::var("CHAOS_REPORT") {
+            use std::io::Write as _;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("CHAOS_REPORT is writable");
+            writeln!(file, "{report}").unwrap();
+        }
+        assert!(
+            self.errors.is_empty(),
+            "{scenario}: {} of {} requests failed: {:?}",
+            self.errors.len(),
+            self.requests,
+            &self.errors[..self.errors.len().min(10)]
+        );
+        assert_eq!(integrity, Ok(()), "{scenario}: integrity");
+        assert!(
+            self.requests > 50,
+            "{scenario}: only {} requests ran",
+            self.requests
+        );
+    }
+}

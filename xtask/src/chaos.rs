@@ -1,0 +1,93 @@
+//! `cargo xtask chaos [--seconds N]`: the fault scenarios of the test suite
+//! that run under [the chaos load] (so far: Redis SIGKILLed and restarted),
+//! one at a time with its fault (and its load) held `N` seconds (default
+//! 20) instead of the suite's short variant, against servers the tests start
+//! on loopback ports and stop (a Redis Cluster with replicas, a Sentinel
+//! group, a `redis-server` to kill, …).
+//!
+//! [the chaos load]: ../../crates/app/tests/it/chaos.rs Each scenario reports one JSON line
+//! (`CHAOS_REPORT`); they are collected into `target/chaos/chaos.json` and a
+//! Markdown table, `target/chaos/chaos.md`, printed at the end. Fails when a
+//! scenario fails its pass criteria (the test's assertions).
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::{cargo, root, run, test_services};
+
+/// The scenarios, as test names in `app`'s `it` binary.
+const SCENARIOS: &[&str] = &["cache::redis_dying_and_returning_mid_flight_costs_no_request"];
+
+pub(crate) fn chaos(args: &[String]) -> Result<()> {
+    let seconds = match args {
+        [] => 20.0,
+        [flag, value] if flag == "--seconds" => value
+            .parse::<f64>()
+            .ok()
+            .filter(|s| *s > 0.0)
+            .context("--seconds takes a positive number")?,
+        _ => bail!("usage: cargo xtask chaos [--seconds N]"),
+    };
+    let services = test_services()?;
+    let dir = root().join("target/chaos");
+    std::fs::create_dir_all(&dir)?;
+    let report = dir.join("results.jsonl");
+    let _ = std::fs::remove_file(&report);
+    let mut test = cargo();
+    test.args(["test", "--package", "app", "--test", "it", "--"])
+        .args(SCENARIOS)
+        .args(["--exact", "--test-threads=1"])
+        .env("CHAOS_SECONDS", seconds.to_string())
+        .env("CHAOS_REPORT", &report)
+        .env("TEST_DATABASE_URL", &services.database_url)
+        .env("TEST_REDIS_URL", &services.redis_url)
+        .env("TEST_PYTHON", &services.python);
+    let outcome = run(test);
+    let rows: Vec<Value> = std::fs::read_to_string(&report)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    std::fs::write(
+        dir.join("chaos.json"),
+        serde_json::to_string_pretty(&Value::Array(rows.clone()))?,
+    )?;
+    let table = markdown(&rows, seconds);
+    std::fs::write(dir.join("chaos.md"), &table)?;
+    println!("{table}");
+    println!("xtask: chaos: {} written", dir.display());
+    outcome?;
+    if rows.len() != SCENARIOS.len() {
+        bail!("{} of {} scenarios reported", rows.len(), SCENARIOS.len());
+    }
+    Ok(())
+}
+
+fn markdown(rows: &[Value], seconds: f64) -> String {
+    let mut out = format!(
+        "Each fault held {seconds} s under load (4 clients: `/me`, registrations, logouts, \
+         reads of logged-out sessions).\n\n\
+         | scenario | requests | errors | 5xx | p99 during the fault | time to recover | registered / logged out | integrity |\n\
+         |---|---|---|---|---|---|---|---|\n"
+    );
+    for row in rows {
+        let ms = |key: &str| {
+            row[key]
+                .as_f64()
+                .map_or_else(|| "–".to_owned(), |ms| format!("{ms:.1} ms"))
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} / {} | {} |\n",
+            row["scenario"].as_str().unwrap_or("?"),
+            row["requests"],
+            row["errors"],
+            row["server_errors"],
+            ms("p99_fault_ms"),
+            ms("recovered_ms"),
+            row["registered"],
+            row["revoked"],
+            row["integrity"].as_str().unwrap_or("?"),
+        ));
+    }
+    out
+}
