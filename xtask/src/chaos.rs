@@ -1,6 +1,6 @@
 //! `cargo xtask chaos [--seconds N]`: the fault scenarios of the test suite
-//! that run under [the chaos load] (so far: Redis SIGKILLed and restarted),
-//! one at a time with its fault (and its load) held `N` seconds (default
+//! that run under [the chaos load] (Redis SIGKILLed and restarted, a Sentinel
+//! and a Cluster master SIGKILLed), one at a time with its fault (and its load) held `N` seconds (default
 //! 20) instead of the suite's short variant, against servers the tests start
 //! on loopback ports and stop (a Redis Cluster with replicas, a Sentinel
 //! group, a `redis-server` to kill, …).
@@ -16,7 +16,11 @@ use serde_json::Value;
 use crate::{cargo, root, run, test_services};
 
 /// The scenarios, as test names in `app`'s `it` binary.
-const SCENARIOS: &[&str] = &["cache::redis_dying_and_returning_mid_flight_costs_no_request"];
+const SCENARIOS: &[&str] = &[
+    "cache::redis_dying_and_returning_mid_flight_costs_no_request",
+    "faults::a_sentinel_failover_under_load_costs_no_request",
+    "faults::a_cluster_failover_under_load_costs_no_request",
+];
 
 pub(crate) fn chaos(args: &[String]) -> Result<()> {
     let seconds = match args {

@@ -30,9 +30,9 @@ cargo xtask <command>
     bench     build the release binary and benchmark GET /me in every mode (db-only,
               redis-only, two-tier, floor), refresh, login and a mixed workload;
               --quick for a 20-second smoke run (see docs/benchmarks.md)
-    chaos     run the fault scenarios that report under load (so far: Redis
-              killed and restarted) for --seconds N (default 20) and write a
-              table to target/chaos/ (chaos.md, chaos.json)
+    chaos     run the fault scenarios on the chaos load (Redis killed and
+              restarted, Sentinel and Cluster failovers) for --seconds N
+              (default 20) and write a table to target/chaos/ (chaos.md, chaos.json)
     check-deploy  validate Prometheus rules, Grafana queries, Kubernetes manifests
               and docker-compose.yml with their own tools
     tidy      check the architecture invariants (crate dependencies) from
