@@ -36,6 +36,10 @@ pub(crate) enum L1Value {
 pub(crate) struct L1Entry {
     value: L1Value,
     ttl: Duration,
+    /// When it was stored: while the invalidation channel is down, no entry
+    /// older than the session L1 lifetime is served (invalidations may be
+    /// missing), so every change is seen within that bound.
+    filled: Instant,
 }
 
 struct PerEntryTtl;
@@ -231,7 +235,10 @@ impl Core {
         let entity = key.entity();
         let l1 = self.l1_for(entity);
         if let Some(l1) = l1 {
-            if let Some(entry) = l1.get(&key) {
+            if let Some(entry) = l1.get(&key)
+                && (self.channel_up.load(Ordering::Acquire)
+                    || entry.filled.elapsed() <= self.config.session_l1_ttl())
+            {
                 self.metrics.hit(entity, Tier::L1);
                 return Ok(V::unwrap(&entry.value).map(|v| V::clone(v)));
             }
@@ -367,6 +374,7 @@ impl Core {
             L1Entry {
                 value: value.clone(),
                 ttl,
+                filled: Instant::now(),
             },
         );
         if current() != generation {

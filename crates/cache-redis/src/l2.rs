@@ -312,6 +312,18 @@ impl L2 {
         .is_some()
     }
 
+    /// Publishes `message` on the invalidation channel; `true` when Redis took it.
+    pub(crate) async fn publish(&self, metrics: &CacheMetrics, message: &str) -> bool {
+        let client = self.client();
+        self.call(
+            metrics,
+            Op::Publish,
+            client.publish::<i64, _, _>(self.channel.as_str(), message),
+        )
+        .await
+        .is_some()
+    }
+
     fn remember(&self, keys: Vec<String>) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         for key in keys {

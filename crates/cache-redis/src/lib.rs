@@ -223,14 +223,32 @@ mod tasks {
         }
     }
 
+    /// How often a subscribed instance checks that its channel delivers, and
+    /// how long it waits for its own heartbeat to come back.
+    const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+    const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(1);
+
     /// Keeps this instance subscribed to the invalidation channel and applies
-    /// what arrives. Whenever the subscription is (re)established, L1 is
-    /// emptied: anything published while it was down was missed.
+    /// what arrives.
+    ///
+    /// The channel counts as up only once a heartbeat this instance published
+    /// on it has come back, and goes down when one does not within a second:
+    /// a SUBSCRIBE the server refused (a Redis user without pub/sub
+    /// permissions: fred reports it as a success) or a subscription that went
+    /// quiet would otherwise leave L1 trusted while invalidations are lost.
+    /// Whenever it comes (back) up, L1 is emptied — anything published while
+    /// it was down was missed — and the latest invalidations are deleted from
+    /// Redis once more (the node answering may be a promoted replica).
     pub(super) async fn subscribe(core: Weak<Core>, subscriber: SubscriberClient) {
         let mut messages = subscriber.message_rx();
         let mut errors = subscriber.error_rx();
         let mut reconnects = subscriber.reconnect_rx();
         let mut subscribed = false;
+        let nonce = format!("{:016x}", rand::random::<u64>());
+        let mut beats = 0_u64;
+        // The heartbeat awaited, and until when.
+        let mut awaited: Option<(String, tokio::time::Instant)> = None;
+        let mut next_beat = tokio::time::Instant::now();
         let _ = tokio::time::timeout(Duration::from_secs(2), subscriber.wait_for_connect()).await;
         // The first connection is not a reconnection.
         while reconnects.try_recv().is_ok() {}
@@ -253,21 +271,32 @@ mod tasks {
                 .await
                 {
                     Ok(Ok(())) => {
-                        core.clear_local();
-                        // Whatever was invalidated lately may be missing on
-                        // the node that answers now (a promoted replica):
-                        // delete it again before the channel counts as up.
-                        let l2 = core.l2.as_ref().expect("subscribe runs with redis");
-                        if !l2.replay_recent(&core.metrics).await {
-                            core.metrics.error(metrics::Op::Subscribe);
-                        }
-                        core.set_channel_up(true);
                         subscribed = true;
-                        tracing::info!(%channel, "subscribed to cache invalidations");
+                        next_beat = tokio::time::Instant::now();
                     }
                     _ => core.metrics.error(metrics::Op::Subscribe),
                 }
             }
+            let now = tokio::time::Instant::now();
+            if subscribed && awaited.is_none() && now >= next_beat {
+                let Some(core) = core.upgrade() else { return };
+                let l2 = core.l2.as_ref().expect("subscribe runs with redis");
+                if l2.breaker.allows() {
+                    beats += 1;
+                    let beat = format!("{prefix}:heartbeat:{nonce}:{beats}");
+                    // A failed publish is a heartbeat that does not come back.
+                    l2.publish(&core.metrics, &beat).await;
+                    awaited = Some((beat, tokio::time::Instant::now() + HEARTBEAT_TIMEOUT));
+                } else {
+                    // Redis is not answering yet (or any more): look again soon.
+                    next_beat = now + Duration::from_millis(50);
+                }
+            }
+            let timer = match &awaited {
+                Some((_, deadline)) => *deadline,
+                None if subscribed => next_beat,
+                None => now + interval,
+            };
             tokio::select! {
                 message = messages.recv() => {
                     let Some(core) = core.upgrade() else { return };
@@ -275,7 +304,13 @@ mod tasks {
                         Ok(message) => {
                             if let Some(text) = message.value.as_str() {
                                 for raw in text.split('\n') {
-                                    if let Some(key) = Key::parse(&prefix, raw) {
+                                    if awaited.as_ref().is_some_and(|(beat, _)| beat == raw) {
+                                        awaited = None;
+                                        next_beat = tokio::time::Instant::now() + HEARTBEAT_EVERY;
+                                        if !core.channel_is_up() {
+                                            channel_came_up(&core, &channel).await;
+                                        }
+                                    } else if let Some(key) = Key::parse(&prefix, raw) {
                                         core.drop_local(&key);
                                     }
                                 }
@@ -290,21 +325,50 @@ mod tasks {
                 }
                 error = errors.recv() => {
                     subscribed = false;
+                    awaited = None;
                     let Some(core) = core.upgrade() else { return };
                     if core.channel_is_up() {
                         if let Ok((error, _)) = error {
-                            tracing::warn!(%error, "cache invalidation channel lost; sessions bypass L1 until it is back");
+                            tracing::warn!(%error, "cache invalidation channel lost; sessions bypass the cache until it is back");
                         }
                         core.set_channel_up(false);
                     }
                 }
                 _ = reconnects.recv() => {
                     subscribed = false;
+                    awaited = None;
                     if let Some(core) = core.upgrade() { core.set_channel_up(false) }
                 }
-                _ = tokio::time::sleep(interval), if !subscribed => {}
+                _ = tokio::time::sleep_until(timer) => {
+                    if awaited.as_ref().is_some_and(|(_, deadline)| tokio::time::Instant::now() >= *deadline) {
+                        // The heartbeat did not come back: subscribe again.
+                        awaited = None;
+                        subscribed = false;
+                        let Some(core) = core.upgrade() else { return };
+                        core.metrics.error(metrics::Op::Subscribe);
+                        if core.channel_is_up() {
+                            tracing::warn!(
+                                %channel,
+                                "cache invalidations are not arriving (check the Redis user's pub/sub permissions); sessions bypass the cache until they do"
+                            );
+                            core.set_channel_up(false);
+                        }
+                    }
+                }
             }
         }
+    }
+
+    /// The channel delivers (again): L1 is emptied, the latest invalidations
+    /// are deleted from Redis once more, and then it counts as up.
+    async fn channel_came_up(core: &Core, channel: &str) {
+        core.clear_local();
+        let l2 = core.l2.as_ref().expect("subscribe runs with redis");
+        if !l2.replay_recent(&core.metrics).await {
+            core.metrics.error(metrics::Op::Subscribe);
+        }
+        core.set_channel_up(true);
+        tracing::info!(%channel, "subscribed to cache invalidations");
     }
 
     /// Publishes the L1 size every 5 s and, every window, warns when fewer than

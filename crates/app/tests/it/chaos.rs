@@ -287,16 +287,7 @@ impl Tally {
             "revoked": self.revoked.len(),
             "integrity": integrity.as_ref().map_or_else(Clone::clone, |()| "ok".to_owned()),
         });
-        eprintln!("chaos: {report}");
-        if let Ok(path) = std::env::var("CHAOS_REPORT") {
-            use std::io::Write as _;
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .expect("CHAOS_REPORT is writable");
-            writeln!(file, "{report}").unwrap();
-        }
+        append(&report);
         assert!(
             self.errors.is_empty(),
             "{scenario}: {} of {} requests failed: {:?}",
@@ -310,5 +301,34 @@ impl Tally {
             "{scenario}: only {} requests ran",
             self.requests
         );
+    }
+}
+
+/// Reports how long changes took to reach another instance (sorted samples)
+/// to `CHAOS_REPORT`, as a row of the latency table.
+pub(crate) fn report_latency(scenario: &str, sorted: &[Duration]) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let at = |p: usize| ms(sorted[(sorted.len() * p).div_ceil(100).saturating_sub(1)]);
+    let report = json!({
+        "kind": "latency",
+        "scenario": scenario,
+        "changes": sorted.len(),
+        "p50_ms": at(50),
+        "p99_ms": at(99),
+        "max_ms": sorted.last().map_or(0.0, |d| ms(*d)),
+    });
+    append(&report);
+}
+
+fn append(report: &serde_json::Value) {
+    eprintln!("chaos: {report}");
+    if let Ok(path) = std::env::var("CHAOS_REPORT") {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("CHAOS_REPORT is writable");
+        writeln!(file, "{report}").unwrap();
     }
 }

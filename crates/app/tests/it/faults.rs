@@ -253,3 +253,183 @@ async fn a_cluster_failover_under_load_costs_no_request() {
     let keys = cluster.lock().unwrap().keys("*:v1:user:*");
     assert!(!keys.is_empty(), "the service writes to the cluster");
 }
+
+/// How long after A answered a logout (204) or a profile change (200) B
+/// answers accordingly, polled every millisecond: `rounds` of each. Panics
+/// when one takes longer than `bound`.
+async fn propagation(a: &TestApp, b: &TestApp, rounds: usize, bound: Duration) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(rounds * 2);
+    for round in 0..rounds {
+        let user = a.register().await;
+        // B holds the session, the user and the profile in its tiers.
+        assert_eq!(b.me(&user.access).await.status(), StatusCode::OK);
+        assert_eq!(b.me(&user.access).await.status(), StatusCode::OK);
+
+        let bio = format!("round {round}");
+        let put = a
+            .client
+            .put(a.url("/api/v1/users/me/profile"))
+            .bearer_auth(&user.access)
+            .json(&json!({ "bio": bio }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), StatusCode::OK);
+        let changed = Instant::now();
+        loop {
+            let body: serde_json::Value = b.me(&user.access).await.json().await.unwrap();
+            if body["user"]["profile"]["bio"] == bio.as_str() {
+                break;
+            }
+            assert!(
+                changed.elapsed() < bound,
+                "a profile change on A was not seen on B within {bound:?}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        samples.push(changed.elapsed());
+
+        let logout = a.post_auth("/api/v1/auth/logout", &user.access, None).await;
+        assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+        let revoked = Instant::now();
+        while b.me(&user.access).await.status() != StatusCode::UNAUTHORIZED {
+            assert!(
+                revoked.elapsed() < bound,
+                "a logout on A was still served by B after {bound:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        samples.push(revoked.elapsed());
+    }
+    samples.sort();
+    samples
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p).div_ceil(100).saturating_sub(1)]
+}
+
+/// Two instances on one Redis and on a 3-master Cluster: a logout or a profile
+/// change on A is seen on B through the invalidation channel, long before any
+/// TTL (sessions live 5 s in L1, users and profiles 30 s). The suite checks a
+/// 1 s bound; `cargo xtask chaos`, running alone, checks the 50 ms p99 target.
+#[tokio::test]
+async fn changes_on_one_instance_reach_another_through_the_channel() {
+    let cluster = testkit::RedisCluster::start(3)
+        .expect("a Redis Cluster (redis-server and redis-cli must be installed)");
+    let rounds = if std::env::var_os("CHAOS_SECONDS").is_some() {
+        250
+    } else {
+        20
+    };
+    for (deployment, url) in [
+        ("one Redis", testkit::redis_url()),
+        ("a 3-master Cluster", cluster.url()),
+    ] {
+        let a = spawn_app_with(&[("REDIS_URL", &url), ("RATE_LIMIT_PER_IP", "1000000")]).await;
+        let b = crate::helpers::spawn_peer(&a, &[]).await;
+        for app in [&a, &b] {
+            assert!(
+                app.cache
+                    .as_ref()
+                    .unwrap()
+                    .wait_until_ready(Duration::from_secs(5))
+                    .await
+            );
+        }
+        let samples = propagation(&a, &b, rounds, Duration::from_secs(1)).await;
+        let (p50, p99) = (percentile(&samples, 50), percentile(&samples, 99));
+        eprintln!(
+            "invalidation A → B on {deployment}: {} changes, p50 {p50:?}, p99 {p99:?}, max {:?}",
+            samples.len(),
+            samples.last().unwrap()
+        );
+        chaos::report_latency(&format!("A → B, {deployment}"), &samples);
+        if std::env::var_os("CHAOS_SECONDS").is_some() {
+            assert!(
+                p99 <= Duration::from_millis(50),
+                "p99 {p99:?} on {deployment}"
+            );
+        }
+    }
+}
+
+/// The invalidation channel broken (Redis refuses the instances' SUBSCRIBE,
+/// by ACL, and their subscriptions are killed) while Redis itself works: B
+/// reads sessions from PostgreSQL and serves no cached user or profile older
+/// than the session L1 lifetime (5 s), so a logout on A is refused at once and
+/// a profile change is seen within 5 s.
+#[tokio::test]
+async fn with_the_channel_broken_changes_are_seen_within_the_session_l1_bound() {
+    let redis = testkit::RedisServer::start(&[]).expect("redis-server");
+    let a = spawn_app_with(&[
+        ("REDIS_URL", &redis.url()),
+        ("RATE_LIMIT_PER_IP", "1000000"),
+    ])
+    .await;
+    let b = crate::helpers::spawn_peer(&a, &[]).await;
+    for app in [&a, &b] {
+        assert!(
+            app.cache
+                .as_ref()
+                .unwrap()
+                .wait_until_ready(Duration::from_secs(5))
+                .await
+        );
+    }
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port().to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        cli(&[
+            "ACL",
+            "SETUSER",
+            "default",
+            "-subscribe",
+            "-psubscribe",
+            "-ssubscribe"
+        ])
+        .contains("OK")
+    );
+    cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for app in [&a, &b] {
+        while app
+            .cache
+            .as_ref()
+            .unwrap()
+            .wait_until_ready(Duration::from_millis(10))
+            .await
+        {
+            assert!(Instant::now() < deadline, "the channel did not go down");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let rounds = if std::env::var_os("CHAOS_SECONDS").is_some() {
+        10
+    } else {
+        2
+    };
+    // 5 s, plus a poll's worth.
+    let samples = propagation(&a, &b, rounds, Duration::from_millis(5_200)).await;
+    eprintln!(
+        "invalidation A → B with the channel broken: {} changes, p50 {:?}, max {:?}",
+        samples.len(),
+        percentile(&samples, 50),
+        samples.last().unwrap()
+    );
+    chaos::report_latency("A → B, invalidation channel broken", &samples);
+    // Still broken: nothing above was delivered by the channel.
+    assert!(
+        !b.cache
+            .as_ref()
+            .unwrap()
+            .wait_until_ready(Duration::from_millis(10))
+            .await
+    );
+}
