@@ -1,6 +1,8 @@
 //! `cargo xtask chaos [--seconds N]`: the fault scenarios of the test suite
-//! that run under [the chaos load] (Redis SIGKILLed and restarted, a Sentinel
-//! and a Cluster master SIGKILLed), one at a time with its fault (and its load) held `N` seconds (default
+//! that run under [the chaos load] (Redis SIGKILLed and restarted, slowed and
+//! partitioned by `tc`, a Sentinel and a Cluster master SIGKILLed, PostgreSQL
+//! crashed, a rolling restart behind nginx) and the invalidation-latency
+//! measurements, one at a time with its fault (and its load) held `N` seconds (default
 //! 20) instead of the suite's short variant, against servers the tests start
 //! on loopback ports and stop (a Redis Cluster with replicas, a Sentinel
 //! group, a `redis-server` to kill, …).
@@ -18,8 +20,13 @@ use crate::{cargo, root, run, test_services};
 /// The scenarios, as test names in `app`'s `it` binary.
 const SCENARIOS: &[&str] = &[
     "cache::redis_dying_and_returning_mid_flight_costs_no_request",
+    "faults::redis_slowed_and_partitioned_by_the_kernel_costs_no_request",
     "faults::a_sentinel_failover_under_load_costs_no_request",
     "faults::a_cluster_failover_under_load_costs_no_request",
+    "cache::a_postgres_crash_fails_fast_keeps_cached_reads_and_recovers",
+    "shutdown::a_rolling_restart_behind_nginx_loses_no_request",
+    "faults::changes_on_one_instance_reach_another_through_the_channel",
+    "faults::with_the_channel_broken_changes_are_seen_within_the_session_l1_bound",
 ];
 
 pub(crate) fn chaos(args: &[String]) -> Result<()> {
@@ -68,29 +75,52 @@ pub(crate) fn chaos(args: &[String]) -> Result<()> {
 }
 
 fn markdown(rows: &[Value], seconds: f64) -> String {
+    let ms = |row: &Value, key: &str| {
+        row[key]
+            .as_f64()
+            .map_or_else(|| "–".to_owned(), |ms| format!("{ms:.1} ms"))
+    };
     let mut out = format!(
-        "Each fault held {seconds} s under load (4 clients: `/me`, registrations, logouts, \
-         reads of logged-out sessions).\n\n\
+        "Each fault held {seconds} s under load (4 clients, 8 behind nginx: `/me`, registrations, \
+         logouts, reads of logged-out sessions).\n\n\
          | scenario | requests | errors | 5xx | p99 during the fault | time to recover | registered / logged out | integrity |\n\
          |---|---|---|---|---|---|---|---|\n"
     );
-    for row in rows {
-        let ms = |key: &str| {
-            row[key]
-                .as_f64()
-                .map_or_else(|| "–".to_owned(), |ms| format!("{ms:.1} ms"))
+    for row in rows.iter().filter(|row| row["kind"].is_null()) {
+        let refused = row["refused_503"].as_u64().unwrap_or(0);
+        let server_errors = if refused > 0 {
+            format!(
+                "{} ({refused} refused by design: 503)",
+                row["server_errors"]
+            )
+        } else {
+            row["server_errors"].to_string()
         };
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} / {} | {} |\n",
             row["scenario"].as_str().unwrap_or("?"),
             row["requests"],
             row["errors"],
-            row["server_errors"],
-            ms("p99_fault_ms"),
-            ms("recovered_ms"),
+            server_errors,
+            ms(row, "p99_fault_ms"),
+            ms(row, "recovered_ms"),
             row["registered"],
             row["revoked"],
             row["integrity"].as_str().unwrap_or("?"),
+        ));
+    }
+    out.push_str(
+        "\nA logout or profile change answered on one instance, until another answers accordingly:\n\n\
+         | between two instances | changes | p50 | p99 | max |\n|---|---|---|---|---|\n",
+    );
+    for row in rows.iter().filter(|row| row["kind"] == "latency") {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            row["scenario"].as_str().unwrap_or("?"),
+            row["changes"],
+            ms(row, "p50_ms"),
+            ms(row, "p99_ms"),
+            ms(row, "max_ms"),
         ));
     }
     out

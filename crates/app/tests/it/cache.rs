@@ -155,12 +155,20 @@ async fn a_redis_sentinel_group_given_as_a_seed_list_serves_two_instances() {
 #[tokio::test]
 async fn a_postgres_crash_fails_fast_keeps_cached_reads_and_recovers() {
     let postgres = testkit::PostgresServer::start();
-    let app = spawn_app_with(&[("DATABASE_URL", &postgres.url())]).await;
+    let app = spawn_app_with(&[
+        ("DATABASE_URL", &postgres.url()),
+        // The load registers faster than one address may.
+        ("RATE_LIMIT_PER_IP", "1000000"),
+    ])
+    .await;
     let tokens = app.register().await;
     me_ok(&app, &tokens.access).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     me_ok(&app, &tokens.access).await;
+    let load = crate::chaos::Load::start(&app, 4).await;
 
+    load.database_down(true);
+    load.fault_begins();
     postgres.crash();
     for _ in 0..3 {
         me_ok(&app, &tokens.access).await;
@@ -176,18 +184,36 @@ async fn a_postgres_crash_fails_fast_keeps_cached_reads_and_recovers() {
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.json::<Value>().await.unwrap()["postgres"], "down");
+    tokio::time::sleep(crate::chaos::hold(Duration::from_millis(300))).await;
 
     postgres.resume();
-    let mut recovered = false;
+    let resumed = std::time::Instant::now();
+    let mut recovered = None;
     for _ in 0..150 {
         if app.login(&email, PASSWORD).await.status() == StatusCode::OK {
-            recovered = true;
+            recovered = Some(resumed.elapsed());
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(recovered, "sign-in works again once PostgreSQL is back");
+    assert!(
+        recovered.is_some(),
+        "sign-in works again once PostgreSQL is back"
+    );
     assert_eq!(app.get_json("/readyz").await["postgres"], "up");
+    load.fault_ends();
+    // Requests sent before the database came back may still be refused.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    load.database_down(false);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    load.stop()
+        .await
+        .check(
+            "PostgreSQL crashed (immediate stop), then back",
+            &app,
+            recovered,
+        )
+        .await;
 }
 
 async fn writes_on_one_are_seen_on_the_other(a: &TestApp, b: &TestApp) {

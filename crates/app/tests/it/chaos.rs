@@ -10,6 +10,9 @@
 //! registration answered 201 exists, every logout answered 204 is revoked (in
 //! PostgreSQL and on the API), and nothing else was written.
 
+// Without the `cache` feature only the rolling restart drives the load.
+#![cfg_attr(not(feature = "cache"), allow(dead_code))]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,6 +36,8 @@ pub(crate) fn hold(ci: Duration) -> Duration {
 struct Shared {
     /// (during the fault, latency, what went wrong if anything, 5xx)
     samples: Vec<(bool, Duration, Option<String>, bool)>,
+    /// Requests that needed the database, refused with 503 while it was down.
+    refused: u64,
     registered: Vec<String>,
     revoked: Vec<String>,
     stale: u64,
@@ -41,6 +46,7 @@ struct Shared {
 pub(crate) struct Load {
     running: Arc<AtomicBool>,
     fault: Arc<AtomicBool>,
+    database_down: Arc<AtomicBool>,
     shared: Arc<Mutex<Shared>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -48,6 +54,7 @@ pub(crate) struct Load {
 /// What one scenario's load saw.
 pub(crate) struct Tally {
     pub(crate) requests: u64,
+    pub(crate) refused: u64,
     pub(crate) errors: Vec<String>,
     pub(crate) server_errors: u64,
     pub(crate) p99_fault: Duration,
@@ -60,14 +67,22 @@ impl Load {
     /// Starts `clients` clients against `app` (whose database the integrity
     /// check reads).
     pub(crate) async fn start(app: &TestApp, clients: usize) -> Self {
+        Self::start_at(app, &app.address, clients).await
+    }
+
+    /// The same, with requests sent to `base` (a load balancer in front of
+    /// `app`'s service).
+    pub(crate) async fn start_at(app: &TestApp, base: &str, clients: usize) -> Self {
         let running = Arc::new(AtomicBool::new(true));
         let fault = Arc::new(AtomicBool::new(false));
+        let database_down = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Mutex::new(Shared::default()));
         let mut tasks = Vec::new();
         for _ in 0..clients {
             let own = app.register().await;
-            let (client, base) = (app.client.clone(), app.address.clone());
+            let (client, base) = (app.client.clone(), base.to_owned());
             let (running, fault, shared) = (running.clone(), fault.clone(), shared.clone());
+            let database_down = database_down.clone();
             tasks.push(tokio::spawn(async move {
                 let mut mine: Vec<Tokens> = Vec::new();
                 let mut i = 0_u64;
@@ -75,18 +90,31 @@ impl Load {
                     i += 1;
                     let during = fault.load(Ordering::Relaxed);
                     let started = Instant::now();
-                    let (problem, server_error) = match i % 10 {
-                        0 => register(&client, &base, &shared, &mut mine).await,
-                        5 => logout(&client, &base, &shared, &mut mine).await,
-                        7 => revoked_me(&client, &base, &shared).await,
-                        _ => expect(me(&client, &base, &own.access).await, StatusCode::OK, "me"),
+                    let (outcome, needs_database) = match i % 10 {
+                        0 => (register(&client, &base, &shared, &mut mine).await, true),
+                        5 => (logout(&client, &base, &shared, &mut mine).await, true),
+                        7 => (revoked_me(&client, &base, &shared).await, true),
+                        _ => (
+                            expect(me(&client, &base, &own.access).await, StatusCode::OK, "me"),
+                            false,
+                        ),
                     };
                     let latency = started.elapsed();
-                    shared
-                        .lock()
-                        .unwrap()
-                        .samples
-                        .push((during, latency, problem, server_error));
+                    let server_error = outcome.status.is_some_and(|s| s.is_server_error());
+                    let mut shared = shared.lock().unwrap();
+                    // A signed-in user's cached reads must keep answering;
+                    // what needs the database may be refused while it is down.
+                    if needs_database
+                        && outcome.status == Some(StatusCode::SERVICE_UNAVAILABLE)
+                        && database_down.load(Ordering::Relaxed)
+                    {
+                        shared.refused += 1;
+                        shared.samples.push((during, latency, None, true));
+                    } else {
+                        shared
+                            .samples
+                            .push((during, latency, outcome.problem, server_error));
+                    }
                 }
             }));
         }
@@ -94,6 +122,7 @@ impl Load {
         Self {
             running,
             fault,
+            database_down,
             shared,
             tasks,
         }
@@ -105,6 +134,12 @@ impl Load {
 
     pub(crate) fn fault_ends(&self) {
         self.fault.store(false, Ordering::Relaxed);
+    }
+
+    /// While set, a 503 to a request that needs PostgreSQL is the designed
+    /// answer (counted as refused), not an error.
+    pub(crate) fn database_down(&self, down: bool) {
+        self.database_down.store(down, Ordering::Relaxed);
     }
 
     pub(crate) async fn stop(self) -> Tally {
@@ -122,6 +157,7 @@ impl Load {
             .unwrap_or_default();
         Tally {
             requests: shared.samples.len() as u64,
+            refused: shared.refused,
             errors: shared.samples.iter().filter_map(|s| s.2.clone()).collect(),
             server_errors: shared.samples.iter().filter(|s| s.3).count() as u64,
             p99_fault,
@@ -132,16 +168,28 @@ impl Load {
     }
 }
 
-type Outcome = (Option<String>, bool);
+/// What one request came to: what went wrong, if anything, and the status.
+struct Outcome {
+    problem: Option<String>,
+    status: Option<StatusCode>,
+}
+
+const FINE: Outcome = Outcome {
+    problem: None,
+    status: None,
+};
 
 fn expect(response: reqwest::Result<reqwest::Response>, want: StatusCode, what: &str) -> Outcome {
     match response {
-        Ok(r) if r.status() == want => (None, false),
-        Ok(r) => (
-            Some(format!("{what}: {}", r.status())),
-            r.status().is_server_error(),
-        ),
-        Err(error) => (Some(format!("{what}: {error}")), false),
+        Ok(r) if r.status() == want => FINE,
+        Ok(r) => Outcome {
+            problem: Some(format!("{what}: {}", r.status())),
+            status: Some(r.status()),
+        },
+        Err(error) => Outcome {
+            problem: Some(format!("{what}: {error}")),
+            status: None,
+        },
     }
 }
 
@@ -174,7 +222,7 @@ async fn register(
             let tokens = Tokens::from_body(r.json().await.unwrap());
             shared.lock().unwrap().registered.push(email);
             mine.push(tokens);
-            (None, false)
+            FINE
         }
         other => expect(other, StatusCode::CREATED, "register"),
     }
@@ -187,7 +235,7 @@ async fn logout(
     mine: &mut Vec<Tokens>,
 ) -> Outcome {
     let Some(tokens) = mine.pop() else {
-        return (None, false);
+        return FINE;
     };
     let response = client
         .post(format!("{base}/api/v1/auth/logout"))
@@ -197,7 +245,7 @@ async fn logout(
     match response {
         Ok(r) if r.status() == StatusCode::NO_CONTENT => {
             shared.lock().unwrap().revoked.push(tokens.access);
-            (None, false)
+            FINE
         }
         other => expect(other, StatusCode::NO_CONTENT, "logout"),
     }
@@ -206,14 +254,14 @@ async fn logout(
 async fn revoked_me(client: &reqwest::Client, base: &str, shared: &Mutex<Shared>) -> Outcome {
     let token = shared.lock().unwrap().revoked.last().cloned();
     let Some(token) = token else {
-        return (None, false);
+        return FINE;
     };
     let outcome = expect(
         me(client, base, &token).await,
         StatusCode::UNAUTHORIZED,
         "a logged-out session",
     );
-    if outcome.0.is_some() {
+    if outcome.status.is_some_and(|status| status.is_success()) {
         shared.lock().unwrap().stale += 1;
     }
     outcome
@@ -281,6 +329,7 @@ impl Tally {
             "requests": self.requests,
             "errors": self.errors.len(),
             "server_errors": self.server_errors,
+            "refused_503": self.refused,
             "p99_fault_ms": self.p99_fault.as_secs_f64() * 1000.0,
             "recovered_ms": recovered.map(|d| d.as_secs_f64() * 1000.0),
             "registered": self.registered.len(),

@@ -57,13 +57,20 @@ async fn redis_slowed_and_partitioned_by_the_kernel_costs_no_request() {
     }
     let redis =
         testkit::NetnsRedis::start().expect("a namespace with redis-server (iproute2, root)");
-    let app = spawn_app_with(&[("REDIS_URL", &redis.url())]).await;
+    let app = spawn_app_with(&[
+        ("REDIS_URL", &redis.url()),
+        // The load registers faster than one address may.
+        ("RATE_LIMIT_PER_IP", "1000000"),
+    ])
+    .await;
     let cache = app.cache.as_ref().expect("the cache is on");
     assert!(cache.wait_until_ready(Duration::from_secs(5)).await);
     let live = app.register().await;
     let gone = app.register().await;
     assert_eq!(app.me(&live.access).await.status(), StatusCode::OK);
     assert_eq!(app.me(&gone.access).await.status(), StatusCode::OK);
+    let load = chaos::Load::start(&app, 4).await;
+    load.fault_begins();
 
     // Slowed (netem's 300 ms, or a 16 kbit/s token bucket where the kernel has
     // no netem).
@@ -80,6 +87,7 @@ async fn redis_slowed_and_partitioned_by_the_kernel_costs_no_request() {
         slowest < Duration::from_secs(2),
         "a request took {slowest:?} with Redis slowed"
     );
+    tokio::time::sleep(chaos::hold(Duration::ZERO)).await;
 
     // Partitioned: every packet to Redis lost.
     let how = redis.partition().unwrap();
@@ -103,8 +111,11 @@ async fn redis_slowed_and_partitioned_by_the_kernel_costs_no_request() {
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK, "Redis down is not fatal");
 
+    tokio::time::sleep(chaos::hold(Duration::ZERO)).await;
+
     // Healed: the cache reconnects, replays what it missed, and is used again.
     redis.heal().unwrap();
+    let healed = Instant::now();
     assert!(
         cache.wait_until_ready(Duration::from_secs(15)).await,
         "the cache reconnects"
@@ -117,10 +128,21 @@ async fn redis_slowed_and_partitioned_by_the_kernel_costs_no_request() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let recovered = healed.elapsed();
+    load.fault_ends();
     for revoked in [&gone.access, &again.access] {
         assert_eq!(app.me(revoked).await.status(), StatusCode::UNAUTHORIZED);
     }
     assert_redis_used_again(&app, cache).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    load.stop()
+        .await
+        .check(
+            "Redis slowed, then partitioned (tc on a veth pair), then healed",
+            &app,
+            Some(recovered),
+        )
+        .await;
 }
 
 /// What a failover test saw.

@@ -9,7 +9,6 @@ mod account;
 mod admin;
 #[cfg(feature = "cache")]
 mod cache;
-#[cfg(feature = "cache")]
 mod chaos;
 mod errors;
 #[cfg(feature = "cache")]

@@ -3,13 +3,11 @@
 //! `deploy/nginx/load-balancer.conf`, loses no request.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, Tokens, spawn_app};
+use crate::helpers::{TestApp, spawn_app_with};
 
 /// An instance as an operator runs it: the binary, the service's environment
 /// and signing key, on `port`.
@@ -83,7 +81,8 @@ impl Drop for Instance {
 
 #[tokio::test]
 async fn a_rolling_restart_behind_nginx_loses_no_request() {
-    let app = spawn_app().await;
+    // The load registers faster than one address may.
+    let app = spawn_app_with(&[("RATE_LIMIT_PER_IP", "1000000")]).await;
     let key_file = std::env::temp_dir().join(testkit::unique_name("czt-key"));
     std::fs::write(&key_file, &app.signing_pem).unwrap();
     let client = reqwest::Client::new();
@@ -95,44 +94,15 @@ async fn a_rolling_restart_behind_nginx_loses_no_request() {
     let site = include_str!("../../../../deploy/nginx/load-balancer.conf")
         .replace("127.0.0.1:8081", &format!("127.0.0.1:{}", ports[0]))
         .replace("127.0.0.1:8082", &format!("127.0.0.1:{}", ports[1]));
-    let nginx = Arc::new(testkit::Nginx::start(&site));
-    let tokens: Vec<Tokens> = {
-        let mut tokens = Vec::new();
-        for _ in 0..4 {
-            tokens.push(app.register().await);
-        }
-        tokens
-    };
+    let nginx = testkit::Nginx::start(&site);
+    let probe = app.register().await;
 
-    // Eight clients read `/me` through nginx for as long as the restarts take.
-    let running = Arc::new(AtomicBool::new(true));
-    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let mut load = Vec::new();
-    for n in 0..8 {
-        let (running, ok, failed) = (running.clone(), ok.clone(), failed.clone());
-        let (nginx, token) = (nginx.clone(), tokens[n % tokens.len()].access.clone());
-        let client = client.clone();
-        load.push(tokio::spawn(async move {
-            let mut statuses = Vec::new();
-            while running.load(Ordering::Relaxed) {
-                let response = client
-                    .get(nginx.url("/api/v1/auth/me"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await;
-                match response.map(|r| r.status()) {
-                    Ok(StatusCode::OK) => ok.fetch_add(1, Ordering::Relaxed),
-                    other => {
-                        statuses.push(format!("{other:?}"));
-                        failed.fetch_add(1, Ordering::Relaxed)
-                    }
-                };
-            }
-            statuses
-        }));
-    }
+    // Eight clients (reads, registrations, logouts) through nginx for as long
+    // as the restarts take.
+    let load = crate::chaos::Load::start_at(&app, &nginx.url(""), 8).await;
     let settle = Duration::from_millis(500);
-    tokio::time::sleep(settle).await;
+    load.fault_begins();
+    let started = Instant::now();
     // One instance at a time: stop it (SIGTERM), start it again, wait until it
     // is ready, then the other.
     first.stop().await;
@@ -145,31 +115,31 @@ async fn a_rolling_restart_behind_nginx_loses_no_request() {
     tokio::time::sleep(settle).await;
     let mut second = Instance::start(&app, &key_file, ports[1]);
     second.wait_ready(&client).await;
-    tokio::time::sleep(settle).await;
-    running.store(false, Ordering::Relaxed);
-    let mut statuses = Vec::new();
-    for task in load {
-        statuses.extend(task.await.unwrap());
-    }
+    let restarted = started.elapsed();
+    load.fault_ends();
+    tokio::time::sleep(crate::chaos::hold(settle)).await;
+    let tally = load.stop().await;
     let _ = std::fs::remove_file(&key_file);
-    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
-    assert_eq!(
-        failed,
-        0,
-        "{failed} of {} requests failed: {statuses:?}\n{}",
-        ok + failed,
-        nginx.error_log()
-    );
-    assert!(ok > 100, "only {ok} requests ran");
+    if !tally.errors.is_empty() {
+        eprintln!("{}", nginx.error_log());
+    }
     // Both instances serve again.
     for port in ports {
         let me = client
             .get(format!("http://127.0.0.1:{port}/api/v1/auth/me"))
-            .bearer_auth(&tokens[0].access)
+            .bearer_auth(&probe.access)
             .send()
             .await
             .unwrap();
         assert_eq!(me.status(), StatusCode::OK);
     }
+    eprintln!("both instances restarted in {restarted:?}");
+    tally
+        .check(
+            "rolling restart (SIGTERM) of 2 instances behind nginx",
+            &app,
+            None,
+        )
+        .await;
     drop((first, second));
 }
