@@ -68,8 +68,13 @@ pub(crate) fn chaos(args: &[String]) -> Result<()> {
     println!("{table}");
     println!("xtask: chaos: {} written", dir.display());
     outcome?;
-    if rows.len() != SCENARIOS.len() {
-        bail!("{} of {} scenarios reported", rows.len(), SCENARIOS.len());
+    // Each scenario reports at least one row (the latency tests one per setup).
+    if rows.len() < SCENARIOS.len() {
+        bail!(
+            "only {} reports from {} scenarios",
+            rows.len(),
+            SCENARIOS.len()
+        );
     }
     Ok(())
 }
