@@ -1,7 +1,8 @@
 //! `cargo xtask chaos [--seconds N]`: the fault scenarios of the test suite
 //! that run under [the chaos load] (Redis SIGKILLed and restarted, slowed and
 //! partitioned by `tc`, a Sentinel and a Cluster master SIGKILLed, PostgreSQL
-//! crashed, a rolling restart behind nginx) and the invalidation-latency
+//! crashed, a rolling restart behind nginx, sustained load through PgBouncer in
+//! transaction mode) and the invalidation-latency
 //! measurements, one at a time with its fault (and its load) held `N` seconds (default
 //! 20) instead of the suite's short variant, against servers the tests start
 //! on loopback ports and stop (a Redis Cluster with replicas, a Sentinel
@@ -25,6 +26,7 @@ const SCENARIOS: &[&str] = &[
     "faults::a_cluster_failover_under_load_costs_no_request",
     "cache::a_postgres_crash_fails_fast_keeps_cached_reads_and_recovers",
     "shutdown::a_rolling_restart_behind_nginx_loses_no_request",
+    "pooler::the_service_works_behind_pgbouncer_in_transaction_mode",
     "faults::changes_on_one_instance_reach_another_through_the_channel",
     "faults::with_the_channel_broken_changes_are_seen_within_the_session_l1_bound",
 ];

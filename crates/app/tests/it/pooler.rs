@@ -1,8 +1,11 @@
 //! The service behind Debian's PgBouncer (1.18) in transaction mode, with two
 //! server connections shared by the service's ten: every kind of repository
 //! operation (single statements, transactions, the mail outbox) works and
-//! nothing is half-written; without `DATABASE_TRANSACTION_POOLER` the same
-//! pooler breaks sqlx's prepared statements, so the test can fail.
+//! nothing is half-written, also under the chaos load; without
+//! `DATABASE_TRANSACTION_POOLER` the same pooler breaks sqlx's prepared
+//! statements, so the test can fail.
+
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -89,6 +92,8 @@ async fn the_service_works_behind_pgbouncer_in_transaction_mode() {
             ("DATABASE_TRANSACTION_POOLER", "true"),
             // Every read goes to PostgreSQL.
             ("CACHE_ENABLED", "false"),
+            // The chaos load below registers faster than one address may.
+            ("RATE_LIMIT_PER_IP", "1000000"),
         ],
     )
     .await;
@@ -119,6 +124,21 @@ async fn the_service_works_behind_pgbouncer_in_transaction_mode() {
     .await
     .unwrap();
     assert_eq!((users, sessions, revoked), (20, 40, 20));
+
+    // Sustained: the chaos load through the pooler (checked on the direct
+    // instance, which shares the database).
+    let load = crate::chaos::Load::start(&pooled, 4).await;
+    load.fault_begins();
+    tokio::time::sleep(crate::chaos::hold(Duration::from_millis(500))).await;
+    load.fault_ends();
+    load.stop()
+        .await
+        .check(
+            "behind PgBouncer 1.18, transaction mode, 2 server connections (no fault)",
+            &direct,
+            None,
+        )
+        .await;
 
     // Migrations are refused through the pooler, with the reason.
     let config = app::config::Config::from_lookup(|key| match key {
