@@ -8,9 +8,11 @@
 //! them out, and every tenth (offset again) reads `/me` with a token logged out
 //! earlier, which must be refused. The integrity check afterwards: every
 //! registration answered 201 exists, every logout answered 204 is revoked (in
-//! PostgreSQL and on the API), and nothing else was written.
+//! PostgreSQL and on the API), and nothing else changed (no other user was
+//! written, every other session of theirs is still active).
 
-// Without the `cache` feature only the rolling restart drives the load.
+// Without the `cache` feature only the rolling restart and the pooler test
+// drive the load.
 #![cfg_attr(not(feature = "cache"), allow(dead_code))]
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -312,6 +314,21 @@ impl Tally {
             return Err(format!(
                 "{} logouts answered 204, {revoked} sessions revoked",
                 self.revoked.len()
+            ));
+        }
+        // Nothing else changed: every other session they opened is still active.
+        let active: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE u.email = ANY($1) AND s.revoked_at IS NULL",
+        )
+        .bind(&self.registered)
+        .fetch_one(&app.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        let expected = (self.registered.len() - self.revoked.len()) as i64;
+        if active != expected {
+            return Err(format!(
+                "{active} sessions of the registered users active, {expected} expected"
             ));
         }
         if self.stale > 0 {
