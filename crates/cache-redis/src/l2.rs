@@ -302,14 +302,7 @@ impl L2 {
         if deletes.iter().any(Option::is_none) {
             return false;
         }
-        let message = keys.join("\n");
-        self.call(
-            metrics,
-            Op::Publish,
-            client.publish::<i64, _, _>(self.channel.as_str(), message),
-        )
-        .await
-        .is_some()
+        self.publish(metrics, &keys.join("\n")).await
     }
 
     /// Publishes `message` on the invalidation channel; `true` when Redis took it.

@@ -331,6 +331,18 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
     sorted[(sorted.len() * p).div_ceil(100).saturating_sub(1)]
 }
 
+/// Two instances on `redis_url` (the second a peer of the first: same
+/// database, prefix and key), both with the cache ready.
+async fn two_instances(redis_url: &str) -> (TestApp, TestApp) {
+    let a = spawn_app_with(&[("REDIS_URL", redis_url), ("RATE_LIMIT_PER_IP", "1000000")]).await;
+    let b = crate::helpers::spawn_peer(&a, &[]).await;
+    for app in [&a, &b] {
+        let cache = app.cache.as_ref().expect("the cache is on");
+        assert!(cache.wait_until_ready(Duration::from_secs(5)).await);
+    }
+    (a, b)
+}
+
 /// Two instances on one Redis and on a 3-master Cluster: a logout or a profile
 /// change on A is seen on B through the invalidation channel, long before any
 /// TTL (sessions live 5 s in L1, users and profiles 30 s). The suite checks a
@@ -348,17 +360,7 @@ async fn changes_on_one_instance_reach_another_through_the_channel() {
         ("one Redis", testkit::redis_url()),
         ("a 3-master Cluster", cluster.url()),
     ] {
-        let a = spawn_app_with(&[("REDIS_URL", &url), ("RATE_LIMIT_PER_IP", "1000000")]).await;
-        let b = crate::helpers::spawn_peer(&a, &[]).await;
-        for app in [&a, &b] {
-            assert!(
-                app.cache
-                    .as_ref()
-                    .unwrap()
-                    .wait_until_ready(Duration::from_secs(5))
-                    .await
-            );
-        }
+        let (a, b) = two_instances(&url).await;
         let samples = propagation(&a, &b, rounds, Duration::from_secs(1)).await;
         let (p50, p99) = (percentile(&samples, 50), percentile(&samples, 99));
         eprintln!(
@@ -384,21 +386,7 @@ async fn changes_on_one_instance_reach_another_through_the_channel() {
 #[tokio::test]
 async fn with_the_channel_broken_changes_are_seen_within_the_session_l1_bound() {
     let redis = testkit::RedisServer::start(&[]).expect("redis-server");
-    let a = spawn_app_with(&[
-        ("REDIS_URL", &redis.url()),
-        ("RATE_LIMIT_PER_IP", "1000000"),
-    ])
-    .await;
-    let b = crate::helpers::spawn_peer(&a, &[]).await;
-    for app in [&a, &b] {
-        assert!(
-            app.cache
-                .as_ref()
-                .unwrap()
-                .wait_until_ready(Duration::from_secs(5))
-                .await
-        );
-    }
+    let (a, b) = two_instances(&redis.url()).await;
     let cli = |args: &[&str]| {
         let out = std::process::Command::new("redis-cli")
             .args(["-p", &redis.port().to_string()])
