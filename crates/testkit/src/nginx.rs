@@ -31,16 +31,7 @@ impl Nginx {
         let port = free_port();
         let dir = std::env::temp_dir().join(crate::unique_name("czt-nginx"));
         std::fs::create_dir_all(&dir).expect("nginx directory");
-        let site = site.replace("listen 127.0.0.1:8000", &format!("listen 127.0.0.1:{port}"));
-        let d = dir.display();
-        let conf = format!(
-            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-             error_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             {site}\n}}\n"
-        );
-        std::fs::write(dir.join("nginx.conf"), conf).expect("nginx.conf");
+        write_conf(&dir, port, site);
         let binary = binary();
         let child = Command::new(&binary)
             .arg("-p")
@@ -71,6 +62,45 @@ impl Nginx {
         nginx
     }
 
+    /// Replaces the site and reloads nginx as an operator would (`nginx -s
+    /// reload`): new workers take the new configuration, the old ones finish
+    /// the requests they hold and exit. Returns the old workers' pids, for
+    /// [`Nginx::exited`] (polled, so that an async test keeps its own clients
+    /// running meanwhile: an old worker waits for their half-sent requests).
+    pub fn reload(&self, site: &str) -> Vec<String> {
+        let old_workers = self.workers();
+        write_conf(&self.dir, self.port, site);
+        let status = Command::new(binary())
+            .arg("-p")
+            .arg(&self.dir)
+            .arg("-c")
+            .arg(self.dir.join("nginx.conf"))
+            .arg("-e")
+            .arg(self.dir.join("error.log"))
+            .args(["-s", "reload"])
+            .status()
+            .expect("nginx -s reload");
+        assert!(status.success(), "nginx -s reload: {}", self.error_log());
+        old_workers
+    }
+
+    /// Whether none of `workers` runs any more.
+    pub fn exited(&self, workers: &[String]) -> bool {
+        !self.workers().iter().any(|pid| workers.contains(pid))
+    }
+
+    /// The pids of the master's worker processes.
+    fn workers(&self) -> Vec<String> {
+        let output = Command::new("pgrep")
+            .args(["-P", &self.child.id().to_string()])
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
@@ -80,8 +110,32 @@ impl Nginx {
     }
 }
 
+/// nginx.conf around `site` (its `listen 127.0.0.1:8000` moved to `port`): in
+/// the foreground with a master process (so that it can reload), every file
+/// under `dir`.
+fn write_conf(dir: &std::path::Path, port: u16, site: &str) {
+    let site = site.replace("listen 127.0.0.1:8000", &format!("listen 127.0.0.1:{port}"));
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+         fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+         {site}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).expect("nginx.conf");
+}
+
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // SIGTERM: the master stops its workers (a SIGKILL would orphan them).
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -69,12 +69,17 @@ impl Load {
     /// Starts `clients` clients against `app` (whose database the integrity
     /// check reads).
     pub(crate) async fn start(app: &TestApp, clients: usize) -> Self {
-        Self::start_at(app, &app.address, clients, true).await
+        Self::start_at(app, &app.address, app.client.clone(), clients).await
     }
 
     /// The same with requests sent to `base` (a load balancer in front of
-    /// `app`'s service); with `writes` off, only reads of `/me`.
-    pub(crate) async fn start_at(app: &TestApp, base: &str, clients: usize, writes: bool) -> Self {
+    /// `app`'s service) by `client`.
+    pub(crate) async fn start_at(
+        app: &TestApp,
+        base: &str,
+        client: reqwest::Client,
+        clients: usize,
+    ) -> Self {
         let running = Arc::new(AtomicBool::new(true));
         let fault = Arc::new(AtomicBool::new(false));
         let database_down = Arc::new(AtomicBool::new(false));
@@ -82,7 +87,7 @@ impl Load {
         let mut tasks = Vec::new();
         for _ in 0..clients {
             let own = app.register().await;
-            let (client, base) = (app.client.clone(), base.to_owned());
+            let (client, base) = (client.clone(), base.to_owned());
             let (running, fault, shared) = (running.clone(), fault.clone(), shared.clone());
             let database_down = database_down.clone();
             tasks.push(tokio::spawn(async move {
@@ -92,7 +97,7 @@ impl Load {
                     i += 1;
                     let during = fault.load(Ordering::Relaxed);
                     let started = Instant::now();
-                    let (outcome, needs_database) = match if writes { i % 10 } else { 1 } {
+                    let (outcome, needs_database) = match i % 10 {
                         0 => (register(&client, &base, &shared, &mut mine).await, true),
                         5 => (logout(&client, &base, &shared, &mut mine).await, true),
                         7 => (revoked_me(&client, &base, &shared).await, true),
