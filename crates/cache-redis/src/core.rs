@@ -21,6 +21,12 @@ use crate::metrics::{CacheMetrics, Op, Tier};
 /// invalidation of its stripe is not stored.
 const STRIPES: usize = 1024;
 
+/// Sessions and API clients decide whether a request is let in: they are
+/// never served from a tier that may be missing an invalidation.
+fn guarded(entity: Entity) -> bool {
+    matches!(entity, Entity::Session | Entity::Client)
+}
+
 /// An L1 value, erased over the cached types.
 #[derive(Clone, Debug)]
 pub(crate) enum L1Value {
@@ -190,10 +196,8 @@ impl Core {
 
     fn l1_for(&self, entity: Entity) -> Option<&moka::sync::Cache<Key, L1Entry>> {
         let l1 = self.l1.as_ref()?;
-        // Sessions and API clients decide whether a request is let in: their
-        // L1 copies are only used while invalidations are arriving.
-        let guarded = matches!(entity, Entity::Session | Entity::Client);
-        (!guarded || self.channel_up.load(Ordering::Acquire)).then_some(l1)
+        // Their L1 copies are only used while invalidations are arriving.
+        (!guarded(entity) || self.channel_up.load(Ordering::Acquire)).then_some(l1)
     }
 
     /// Whether Redis may answer for `entity`. Sessions and API clients let
@@ -203,8 +207,7 @@ impl Core {
     /// (the node answering may be a promoted replica that lost the latest
     /// deletions; they are replayed before the channel counts as up again).
     fn l2_trusted(&self, entity: Entity, l2: &L2) -> bool {
-        let guarded = matches!(entity, Entity::Session | Entity::Client);
-        !guarded || (self.channel_up.load(Ordering::Acquire) && l2.pending_len() == 0)
+        !guarded(entity) || (self.channel_up.load(Ordering::Acquire) && l2.pending_len() == 0)
     }
 
     pub(crate) fn channel_is_up(&self) -> bool {

@@ -240,9 +240,7 @@ impl MfaRepository for PgMfa {
         .fetch_optional(&mut *conn)
         .await
         .db()?;
-        conn.done().await?;
         if failures.is_some_and(|failures| failures >= max_failures) {
-            let mut conn = self.db.conn().await?;
             sqlx::query!(
                 "DELETE FROM mfa_challenges WHERE token_hash = $1",
                 hash.as_bytes().as_slice()
@@ -250,9 +248,8 @@ impl MfaRepository for PgMfa {
             .execute(&mut *conn)
             .await
             .db()?;
-            conn.done().await?;
         }
-        Ok(())
+        conn.done().await
     }
 
     async fn take_challenge(&self, hash: &TokenHash) -> RepoResult<bool> {

@@ -158,10 +158,11 @@ impl Load {
         let mut during: Vec<Duration> =
             shared.samples.iter().filter(|s| s.0).map(|s| s.1).collect();
         during.sort();
-        let p99_fault = during
-            .get((during.len() * 99).div_ceil(100).saturating_sub(1))
-            .copied()
-            .unwrap_or_default();
+        let p99_fault = if during.is_empty() {
+            Duration::ZERO
+        } else {
+            percentile(&during, 99)
+        };
         Tally {
             requests: shared.samples.len() as u64,
             refused: shared.refused,
@@ -278,27 +279,21 @@ impl Tally {
     /// Every 201 registration exists, every 204 logout is revoked (in the
     /// database and on the API of `app`), and no other user was written.
     pub(crate) async fn integrity(&self, app: &TestApp) -> Result<(), String> {
-        let found: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = ANY($1)")
-            .bind(&self.registered)
-            .fetch_one(&app.pool)
-            .await
-            .map_err(|e| e.to_string())?;
-        if found != self.registered.len() as i64 {
+        let registered = self.registered.len() as i64;
+        // Of the registered, how many exist; of the load's addresses, how
+        // many were written (a refused or unanswered registration must not be).
+        let (found, written): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE email = ANY($1)),
+                    count(*) FILTER (WHERE email LIKE 'chaos-%')
+             FROM users",
+        )
+        .bind(&self.registered)
+        .fetch_one(&app.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        if found != registered || written != registered {
             return Err(format!(
-                "{} registrations answered 201, {found} exist",
-                self.registered.len()
-            ));
-        }
-        // No registration the load was refused (or never answered) was written.
-        let written: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM users WHERE email LIKE 'chaos-%'")
-                .fetch_one(&app.pool)
-                .await
-                .map_err(|e| e.to_string())?;
-        if written != self.registered.len() as i64 {
-            return Err(format!(
-                "{written} users written, {} registrations answered 201",
-                self.registered.len()
+                "{registered} registrations answered 201; {found} of them exist, {written} users written"
             ));
         }
         for token in &self.revoked {
@@ -307,33 +302,22 @@ impl Tally {
                 return Err(format!("a logout answered 204 is served: {status}"));
             }
         }
-        let revoked: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE u.email = ANY($1) AND s.revoked_at IS NOT NULL",
+        // Each registered user has its one session: revoked exactly when the
+        // logout was answered 204, active otherwise (nothing else changed).
+        let (revoked, active): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE s.revoked_at IS NOT NULL),
+                    count(*) FILTER (WHERE s.revoked_at IS NULL)
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE u.email = ANY($1)",
         )
         .bind(&self.registered)
         .fetch_one(&app.pool)
         .await
         .map_err(|e| e.to_string())?;
-        if revoked != self.revoked.len() as i64 {
+        let logged_out = self.revoked.len() as i64;
+        if (revoked, active) != (logged_out, registered - logged_out) {
             return Err(format!(
-                "{} logouts answered 204, {revoked} sessions revoked",
-                self.revoked.len()
-            ));
-        }
-        // Nothing else changed: every other session they opened is still active.
-        let active: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE u.email = ANY($1) AND s.revoked_at IS NULL",
-        )
-        .bind(&self.registered)
-        .fetch_one(&app.pool)
-        .await
-        .map_err(|e| e.to_string())?;
-        let expected = (self.registered.len() - self.revoked.len()) as i64;
-        if active != expected {
-            return Err(format!(
-                "{active} sessions of the registered users active, {expected} expected"
+                "{logged_out} logouts answered 204 of {registered} sessions; {revoked} revoked, {active} active"
             ));
         }
         if self.stale > 0 {
@@ -375,11 +359,16 @@ impl Tally {
     }
 }
 
+/// The `p`th percentile of `sorted` (nearest rank).
+pub(crate) fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p).div_ceil(100).saturating_sub(1)]
+}
+
 /// Reports how long changes took to reach another instance (sorted samples)
 /// to `CHAOS_REPORT`, as a row of the latency table.
 pub(crate) fn report_latency(scenario: &str, sorted: &[Duration]) {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let at = |p: usize| ms(sorted[(sorted.len() * p).div_ceil(100).saturating_sub(1)]);
+    let at = |p: usize| ms(percentile(sorted, p));
     let report = json!({
         "kind": "latency",
         "scenario": scenario,

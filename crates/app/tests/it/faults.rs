@@ -327,10 +327,6 @@ async fn propagation(a: &TestApp, b: &TestApp, rounds: usize, bound: Duration) -
     samples
 }
 
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    sorted[(sorted.len() * p).div_ceil(100).saturating_sub(1)]
-}
-
 /// Two instances on `redis_url` (the second a peer of the first: same
 /// database, prefix and key), both with the cache ready.
 async fn two_instances(redis_url: &str) -> (TestApp, TestApp) {
@@ -362,7 +358,10 @@ async fn changes_on_one_instance_reach_another_through_the_channel() {
     ] {
         let (a, b) = two_instances(&url).await;
         let samples = propagation(&a, &b, rounds, Duration::from_secs(1)).await;
-        let (p50, p99) = (percentile(&samples, 50), percentile(&samples, 99));
+        let (p50, p99) = (
+            chaos::percentile(&samples, 50),
+            chaos::percentile(&samples, 99),
+        );
         eprintln!(
             "invalidation A → B on {deployment}: {} changes, p50 {p50:?}, p99 {p99:?}, max {:?}",
             samples.len(),
@@ -430,7 +429,7 @@ async fn with_the_channel_broken_changes_are_seen_within_the_session_l1_bound() 
     eprintln!(
         "invalidation A → B with the channel broken: {} changes, p50 {:?}, max {:?}",
         samples.len(),
-        percentile(&samples, 50),
+        chaos::percentile(&samples, 50),
         samples.last().unwrap()
     );
     chaos::report_latency("A → B, invalidation channel broken", &samples);
