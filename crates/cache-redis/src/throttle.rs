@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::{Decision, LockoutPolicy, Quota, Throttle};
+use domain::{Attempt, Decision, LockoutPolicy, Quota, Throttle};
 use fred::types::Value;
 use fred::types::scripts::Script;
 
@@ -39,9 +39,15 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_ta
 return {1, math.floor((tolerance - (new_tat - now_us)) / interval), 0}
 "#;
 
-/// Counts a failure in the hash at KEYS[1]; locks from the threshold on.
-/// ARGV: threshold, window ms, base lock ms, max lock ms. Returns the lock ms.
-const FAIL: &str = r#"
+/// Counts an attempt in the hash at KEYS[1] before it is judged, unless the
+/// key is locked; locks from the threshold on. ARGV: threshold, window ms,
+/// base lock ms, max lock ms. Returns {1, lock ms started} when counted,
+/// {0, ms left} when locked.
+const ATTEMPT: &str = r#"
+local until_ms = tonumber(redis.call('HGET', KEYS[1], 'until'))
+if until_ms and until_ms > now then
+  return {0, math.floor(until_ms - now)}
+end
 local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
 local threshold = tonumber(ARGV[1])
 local lock = 0
@@ -51,14 +57,7 @@ if count >= threshold then
   redis.call('HSET', KEYS[1], 'until', now + lock)
 end
 redis.call('PEXPIRE', KEYS[1], math.floor(math.max(tonumber(ARGV[2]), lock)))
-return math.floor(lock)
-"#;
-
-/// The ms left of the lock at KEYS[1], 0 when none.
-const LOCKED: &str = r#"
-local until_ms = tonumber(redis.call('HGET', KEYS[1], 'until'))
-if not until_ms or until_ms <= now then return 0 end
-return math.floor(until_ms - now)
+return {1, math.floor(lock)}
 "#;
 
 const CLEAR: &str = "return redis.call('DEL', KEYS[1])";
@@ -67,8 +66,7 @@ pub struct RedisThrottle {
     cache: Cache,
     fallback: Arc<dyn Throttle>,
     gcra: Script,
-    fail: Script,
-    locked: Script,
+    attempt: Script,
     clear: Script,
 }
 
@@ -87,8 +85,7 @@ impl RedisThrottle {
             cache,
             fallback,
             gcra: timed(GCRA),
-            fail: timed(FAIL),
-            locked: timed(LOCKED),
+            attempt: timed(ATTEMPT),
             clear: Script::from_lua(CLEAR),
         }
     }
@@ -128,31 +125,24 @@ impl Throttle for RedisThrottle {
         }
     }
 
-    async fn locked_for(&self, key: &str) -> Option<Duration> {
-        match self
-            .run::<i64>(&self.locked, &self.key("lockout", key), Vec::new())
-            .await
-        {
-            Some(0) => None,
-            Some(ms) => Some(Duration::from_millis(ms.max(0) as u64)),
-            None => self.fallback.locked_for(key).await,
-        }
-    }
-
-    async fn record_failure(&self, key: &str, policy: LockoutPolicy) -> Option<Duration> {
+    async fn attempt(&self, key: &str, policy: LockoutPolicy) -> Attempt {
         let args = vec![
             Value::Integer(policy.threshold.into()),
             millis(policy.window),
             millis(policy.base_lock),
             millis(policy.max_lock),
         ];
-        match self
-            .run::<i64>(&self.fail, &self.key("lockout", key), args)
-            .await
-        {
-            Some(0) => None,
-            Some(ms) => Some(Duration::from_millis(ms.max(0) as u64)),
-            None => self.fallback.record_failure(key, policy).await,
+        let answer: Option<Vec<i64>> = self
+            .run(&self.attempt, &self.key("lockout", key), args)
+            .await;
+        let ms = |ms: i64| Duration::from_millis(ms.max(0) as u64);
+        match answer.as_deref() {
+            Some(&[0, left]) => Attempt::Locked(ms(left).max(Duration::from_millis(1))),
+            Some(&[_, 0]) => Attempt::Allowed { lock: None },
+            Some(&[_, lock]) => Attempt::Allowed {
+                lock: Some(ms(lock)),
+            },
+            _ => self.fallback.attempt(key, policy).await,
         }
     }
 

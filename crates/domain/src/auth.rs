@@ -14,7 +14,7 @@ use crate::password::{Password, PasswordHasher};
 use crate::ports::{AuditEvent, AuditLog, VerifiedTokens};
 use crate::ports::{MfaRepository, ProfileRepository, SessionRepository, UserRepository};
 use crate::refresh::{RefreshToken, RefreshTokens};
-use crate::throttle::{LockoutPolicy, MemoryThrottle, Throttle};
+use crate::throttle::{Attempt, LockoutPolicy, MemoryThrottle, Throttle};
 use crate::tokens::JwtKeys;
 use crate::user::{
     DisplayName, Email, NewSession, NewUser, Profile, ProfileUpdate, RotateOutcome, Session, User,
@@ -306,10 +306,15 @@ impl AuthService {
         // Keyed on the account *and* the client: an attacker elsewhere cannot
         // lock the owner out of their own device.
         let lock_key = lockout_key(email, client);
-        if let Some(retry_after) = self.throttle.locked_for(&lock_key).await {
-            event("login", "locked");
-            return Err(AuthError::AccountLocked { retry_after });
-        }
+        // Counted before the password is judged, so concurrent guesses cannot
+        // all pass a check made before any of them was recorded.
+        let lock = match self.throttle.attempt(&lock_key, self.lockout).await {
+            Attempt::Locked(retry_after) => {
+                event("login", "locked");
+                return Err(AuthError::AccountLocked { retry_after });
+            }
+            Attempt::Allowed { lock } => lock,
+        };
         let credentials = match Email::parse(email) {
             Ok(email) => self.users.credentials_by_email(&email).await?,
             Err(_) => None,
@@ -322,7 +327,7 @@ impl AuthService {
             if user_id.is_some() {
                 self.audit("login", FAILURE, user_id, client).await;
             }
-            if let Some(lock) = self.throttle.record_failure(&lock_key, self.lockout).await {
+            if let Some(lock) = lock {
                 tracing::warn!(
                     lock_secs = lock.as_secs(),
                     "sign-ins to an account locked for a client"

@@ -505,8 +505,15 @@ pub trait MfaRepository: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> RepoResult<Option<MfaChallenge>>;
 
-    /// Counts a wrong code; deletes the challenge at `max_failures`.
-    async fn fail_challenge(&self, hash: &TokenHash, max_failures: i32) -> RepoResult<()>;
+    /// Spends one of the challenge's attempts before a factor is judged, in
+    /// one conditional statement: the challenge if it is unexpired at `now`
+    /// and had fewer than `max_attempts`; `None` otherwise.
+    async fn attempt_challenge(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+        max_attempts: i32,
+    ) -> RepoResult<Option<MfaChallenge>>;
 
     /// Deletes the challenge: `true` for the one caller that took it.
     async fn take_challenge(&self, hash: &TokenHash) -> RepoResult<bool>;

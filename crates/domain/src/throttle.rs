@@ -91,21 +91,34 @@ impl Default for LockoutPolicy {
     }
 }
 
+/// What [`Throttle::attempt`] answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Judge it: the attempt is counted already, as a failure until
+    /// [`Throttle::clear_failures`] forgives it. `lock` is the lock this
+    /// attempt started (it reached the threshold), for the caller to report
+    /// if the attempt then fails.
+    Allowed { lock: Option<Duration> },
+    /// Refused unjudged: the key is locked for this long.
+    Locked(Duration),
+}
+
 /// Rate limits and lockouts, keyed by strings the caller builds (`ip:…`,
 /// `login:{email}:{ip}`). Infallible: an implementation that loses its store
 /// falls back to a local one.
 #[async_trait]
 pub trait Throttle: Send + Sync + 'static {
-    /// Counts one request against `key` under `quota`.
+    /// Counts one request of `key` against `quota`.
     async fn acquire(&self, key: &str, quota: Quota) -> Decision;
 
-    /// How long `key` stays locked, if it is.
-    async fn locked_for(&self, key: &str) -> Option<Duration>;
+    /// Counts an attempt at `key` *before* it is judged, in one atomic step
+    /// with the lock check: refused while `key` is locked; otherwise counted
+    /// (a failure until cleared) and, from `policy.threshold` on, the lock
+    /// starts with it. So a concurrent burst of any size gets at most the
+    /// threshold's attempts judged: the check and the count cannot interleave.
+    async fn attempt(&self, key: &str, policy: LockoutPolicy) -> Attempt;
 
-    /// Counts a failure; returns the lock it started, if any.
-    async fn record_failure(&self, key: &str, policy: LockoutPolicy) -> Option<Duration>;
-
-    /// Forgets the failures of `key` (a successful sign-in).
+    /// Forgets the failures of `key` (an attempt that passed).
     async fn clear_failures(&self, key: &str);
 }
 
@@ -188,13 +201,7 @@ impl Throttle for MemoryThrottle {
         }
     }
 
-    async fn locked_for(&self, key: &str) -> Option<Duration> {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let until = failures.get(key)?.locked_until?;
-        until.checked_duration_since(Instant::now())
-    }
-
-    async fn record_failure(&self, key: &str, policy: LockoutPolicy) -> Option<Duration> {
+    async fn attempt(&self, key: &str, policy: LockoutPolicy) -> Attempt {
         let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let entry = failures.entry(key.to_owned()).or_insert(Failures {
@@ -203,6 +210,13 @@ impl Throttle for MemoryThrottle {
             locked_until: None,
             window: policy.window,
         });
+        if let Some(left) = entry
+            .locked_until
+            .and_then(|until| until.checked_duration_since(now))
+            .filter(|left| !left.is_zero())
+        {
+            return Attempt::Locked(left);
+        }
         if now - entry.last >= policy.window {
             entry.count = 0;
         }
@@ -210,7 +224,7 @@ impl Throttle for MemoryThrottle {
         entry.last = now;
         let lock = policy.lock_after(entry.count);
         entry.locked_until = lock.map(|lock| now + lock);
-        lock
+        Attempt::Allowed { lock }
     }
 
     async fn clear_failures(&self, key: &str) {
@@ -239,19 +253,44 @@ mod tests {
 
         let policy = LockoutPolicy::default();
         for _ in 0..4 {
-            assert_eq!(throttle.record_failure("login", policy).await, None);
+            assert_eq!(
+                throttle.attempt("login", policy).await,
+                Attempt::Allowed { lock: None }
+            );
         }
+        // The fifth attempt is judged and starts the lock; none after it is.
         assert_eq!(
-            throttle.record_failure("login", policy).await,
-            Some(Duration::from_secs(30))
+            throttle.attempt("login", policy).await,
+            Attempt::Allowed {
+                lock: Some(Duration::from_secs(30))
+            }
         );
-        assert!(throttle.locked_for("login").await.is_some());
-        assert_eq!(
-            throttle.record_failure("login", policy).await,
-            Some(Duration::from_secs(60))
-        );
+        assert!(matches!(
+            throttle.attempt("login", policy).await,
+            Attempt::Locked(left) if left > Duration::from_secs(29)
+        ));
+        // Forgiven (the fifth passed): the next attempt is the first again.
         throttle.clear_failures("login").await;
-        assert_eq!(throttle.locked_for("login").await, None);
+        assert_eq!(
+            throttle.attempt("login", policy).await,
+            Attempt::Allowed { lock: None }
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_concurrent_burst_gets_at_most_the_threshold_judged() {
+        let throttle = std::sync::Arc::new(MemoryThrottle::default());
+        let policy = LockoutPolicy::default();
+        let attempts = (0..50).map(|_| {
+            let throttle = std::sync::Arc::clone(&throttle);
+            tokio::spawn(async move { throttle.attempt("burst", policy).await })
+        });
+        let answers = futures::future::join_all(attempts).await;
+        let judged = answers
+            .into_iter()
+            .filter(|a| matches!(a, Ok(Attempt::Allowed { .. })))
+            .count();
+        assert_eq!(judged, policy.threshold as usize);
     }
 
     #[test]

@@ -229,27 +229,30 @@ impl MfaRepository for PgMfa {
         }))
     }
 
-    async fn fail_challenge(&self, hash: &TokenHash, max_failures: i32) -> RepoResult<()> {
-        let _query = crate::observe("mfa", "fail_challenge");
+    async fn attempt_challenge(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+        max_attempts: i32,
+    ) -> RepoResult<Option<MfaChallenge>> {
+        let _query = crate::observe("mfa", "attempt_challenge");
         let mut conn = self.db.conn().await?;
-        let failures = sqlx::query_scalar!(
-            "UPDATE mfa_challenges SET failures = failures + 1
-             WHERE token_hash = $1 RETURNING failures",
-            hash.as_bytes().as_slice()
+        let row = sqlx::query!(
+            "UPDATE mfa_challenges SET attempts = attempts + 1
+             WHERE token_hash = $1 AND expires_at > $2 AND attempts < $3
+             RETURNING user_id, amr",
+            hash.as_bytes().as_slice(),
+            now,
+            max_attempts
         )
         .fetch_optional(&mut *conn)
         .await
         .db()?;
-        if failures.is_some_and(|failures| failures >= max_failures) {
-            sqlx::query!(
-                "DELETE FROM mfa_challenges WHERE token_hash = $1",
-                hash.as_bytes().as_slice()
-            )
-            .execute(&mut *conn)
-            .await
-            .db()?;
-        }
-        conn.done().await
+        conn.done().await?;
+        Ok(row.map(|row| MfaChallenge {
+            user_id: UserId::from_uuid(row.user_id),
+            amr: Amr::from_names(&row.amr),
+        }))
     }
 
     async fn take_challenge(&self, hash: &TokenHash) -> RepoResult<bool> {

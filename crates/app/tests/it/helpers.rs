@@ -89,6 +89,14 @@ pub async fn build_app(overrides: &[(&str, &str)]) -> (Application, TestApp) {
     let name = database.name;
 
     let signing_pem = ed25519_pem();
+    // One TOTP sealing key per deployment, so a peer opens the secrets too.
+    let mfa_key = {
+        use base64::Engine as _;
+        use rand::RngCore as _;
+        let mut key = [0_u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        base64::engine::general_purpose::STANDARD.encode(key)
+    };
     let mut vars: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".to_owned(), database.url),
         ("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
@@ -96,6 +104,7 @@ pub async fn build_app(overrides: &[(&str, &str)]) -> (Application, TestApp) {
         ("DATABASE_MAX_CONNECTIONS".to_owned(), "10".to_owned()),
         ("REDIS_URL".to_owned(), testkit::redis_url()),
         ("REDIS_KEY_PREFIX".to_owned(), name.clone()),
+        ("MFA_ENCRYPTION_KEY".to_owned(), mfa_key),
         (
             "MAIL_DIR".to_owned(),
             std::env::temp_dir().join(&name).display().to_string(),
@@ -280,4 +289,44 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     assert_eq!(problem.kind, format!("urn:codezest-auth:problem:{code}"));
     assert!(!problem.title.is_empty() && !problem.detail.is_empty());
     body
+}
+
+/// A second instance sharing `app`'s database, Redis and key, where limits
+/// are shared (the cache build); `None` without Redis, where each instance
+/// counts for itself.
+pub async fn shared_peer(app: &TestApp) -> Option<TestApp> {
+    if cfg!(feature = "cache") {
+        Some(spawn_peer(app, &[]).await)
+    } else {
+        None
+    }
+}
+
+/// Sends `n` requests at once, spread over `instances`; returns each
+/// answer's status and problem code (empty for a non-problem answer).
+pub async fn burst<'a, F, Fut>(
+    instances: &[&'a TestApp],
+    n: usize,
+    request: F,
+) -> Vec<(StatusCode, String)>
+where
+    F: Fn(&'a TestApp, usize) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    let requests = (0..n).map(|i| {
+        let response = request(instances[i % instances.len()], i);
+        async move {
+            let response = response.await;
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let code = body["code"].as_str().unwrap_or_default().to_owned();
+            (status, code)
+        }
+    });
+    futures::future::join_all(requests).await
+}
+
+/// How many of `answers` carry problem `code`.
+pub fn count(answers: &[(StatusCode, String)], code: &str) -> usize {
+    answers.iter().filter(|(_, c)| c == code).count()
 }

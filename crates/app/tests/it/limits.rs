@@ -7,7 +7,9 @@ use std::time::Duration;
 use reqwest::{Response, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app_with};
+use crate::helpers::{
+    PASSWORD, TestApp, assert_problem, burst, count, shared_peer, spawn_app_with,
+};
 
 async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> Response {
     app.client
@@ -180,4 +182,28 @@ mod shared {
         let response = app.login(email, PASSWORD).await;
         assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "account_locked").await;
     }
+}
+
+/// Wrong passwords sent at once, from one client, to two instances: the
+/// lockout counts each attempt before the password is judged, so no more are
+/// judged than the threshold — the rest are refused unjudged.
+#[tokio::test]
+async fn concurrent_wrong_passwords_get_no_more_judged_than_the_threshold() {
+    let app = spawn_app_with(&[
+        ("LOGIN_LOCKOUT_THRESHOLD", "5"),
+        ("RATE_LIMIT_LOGIN_PER_EMAIL", "0"),
+    ])
+    .await;
+    let peer = shared_peer(&app).await;
+    let instances: Vec<&TestApp> = [Some(&app), peer.as_ref()].into_iter().flatten().collect();
+    let email = "burst@example.com";
+    app.register_as(email).await;
+    let answers = burst(&instances, 24, |app, _| app.login(email, "a wrong guess")).await;
+    let judged = count(&answers, "invalid_credentials");
+    let locked = count(&answers, "account_locked");
+    assert_eq!(judged + locked, answers.len(), "{answers:?}");
+    assert_eq!(judged, 5, "{answers:?}");
+    // The owner's own right password, from that client, waits for the lock too.
+    let response = app.login(email, PASSWORD).await;
+    assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "account_locked").await;
 }

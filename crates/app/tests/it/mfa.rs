@@ -6,7 +6,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::helpers::{PASSWORD, TestApp, Tokens, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{
+    PASSWORD, TestApp, Tokens, assert_problem, burst, count, shared_peer, spawn_app, spawn_app_with,
+};
 use crate::tokens::claims_of;
 
 /// An authenticator app: the secret set-up showed, as `totp-rs` reads it.
@@ -366,6 +368,7 @@ async fn production_without_a_key_refuses_totp() {
     let app = spawn_app_with(&[
         ("APP_ENV", "production"),
         ("SMTP_URL", "smtp://127.0.0.1:1"),
+        ("MFA_ENCRYPTION_KEY", ""),
     ])
     .await;
     let user = app.register().await;
@@ -373,4 +376,58 @@ async fn production_without_a_key_refuses_totp() {
         .post_auth("/api/v1/auth/mfa/totp/setup", &user.access, None)
         .await;
     assert_problem(setup, StatusCode::SERVICE_UNAVAILABLE, "mfa_unavailable").await;
+}
+
+/// The probe's race: 8 `mfa_token`s × 12 wrong codes, all at once, over two
+/// instances. Every attempt is counted before its code is judged — on the
+/// challenge by one conditional `UPDATE`, for the user by one atomic step
+/// in the shared lockout — so the user's threshold bounds the codes judged
+/// (sequentially: 5; before the fix, concurrently: all 96).
+#[tokio::test]
+async fn concurrent_wrong_codes_get_no_more_judged_than_the_limits_allow() {
+    let app = spawn_app_with(&[("LOGIN_LOCKOUT_THRESHOLD", "5")]).await;
+    let peer = shared_peer(&app).await;
+    let instances: Vec<&TestApp> = [Some(&app), peer.as_ref()].into_iter().flatten().collect();
+    let email = email();
+    let user = app.register_as(&email).await;
+    enable_totp(&app, &user.access).await;
+    let mut tokens = Vec::new();
+    for _ in 0..8 {
+        tokens.push(mfa_token(&app, &email).await);
+    }
+    let answers = burst(&instances, 96, |app, i| {
+        let body = json!({"mfa_token": tokens[i % 8], "code": "000000"});
+        async move { verify(app, &body).await }
+    })
+    .await;
+    let judged = count(&answers, "invalid_code");
+    let unjudged = count(&answers, "account_locked") + count(&answers, "invalid_mfa_token");
+    assert_eq!(judged + unjudged, answers.len(), "{answers:?}");
+    assert_eq!(judged, 5, "{answers:?}");
+}
+
+/// One `mfa_token` is good for five judged codes however they arrive (the
+/// user's lockout set high enough not to be what stops them).
+#[tokio::test]
+async fn one_challenge_gets_five_codes_judged_under_a_burst() {
+    let app = spawn_app_with(&[("LOGIN_LOCKOUT_THRESHOLD", "1000")]).await;
+    let peer = shared_peer(&app).await;
+    let instances: Vec<&TestApp> = [Some(&app), peer.as_ref()].into_iter().flatten().collect();
+    let email = email();
+    let user = app.register_as(&email).await;
+    let (authenticator, _) = enable_totp(&app, &user.access).await;
+    let token = mfa_token(&app, &email).await;
+    let answers = burst(&instances, 40, |app, _| {
+        let body = json!({"mfa_token": token, "code": "000000"});
+        async move { verify(app, &body).await }
+    })
+    .await;
+    assert_eq!(count(&answers, "invalid_code"), 5, "{answers:?}");
+    assert_eq!(count(&answers, "invalid_mfa_token"), 35, "{answers:?}");
+    let spent = verify(
+        &app,
+        &json!({"mfa_token": token, "code": authenticator.next_code()}),
+    )
+    .await;
+    assert_problem(spent, StatusCode::UNAUTHORIZED, "invalid_mfa_token").await;
 }

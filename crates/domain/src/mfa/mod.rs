@@ -3,10 +3,11 @@
 //!
 //! A sign-in whose first factor passed (a password, a provider) for a user with
 //! a second factor opens no session: it stores a challenge, known by the
-//! SHA-256 of a 256-bit `mfa_token`, valid for five minutes and five wrong
-//! codes, and answers [`AuthError::MfaRequired`]. Wrong codes also count toward
-//! a per-user lockout (`mfa:{user_id}`): whoever holds the password gets the
-//! same few guesses per lock period from any number of addresses.
+//! SHA-256 of a 256-bit `mfa_token`, valid for five minutes and five judged
+//! codes, and answers [`AuthError::MfaRequired`]. Codes also count toward a
+//! per-user lockout (`mfa:{user_id}`): whoever holds the password gets the
+//! same few guesses per lock period from any number of addresses. Both limits
+//! count an attempt before judging it, so concurrent guesses cannot outrun them.
 
 mod codes;
 mod totp;
@@ -22,14 +23,15 @@ use crate::ids::UserId;
 use crate::passkey::PasskeyService;
 use crate::ports::{MfaChallenge, MfaRepository, StoredTotp};
 use crate::refresh::{MailToken, TokenHash};
+use crate::throttle::Attempt;
 
 pub use codes::{RECOVERY_CODES, RecoveryCode};
 pub use totp::{MfaKey, TotpSecret};
 
 /// How long an `mfa_token` lives.
 const CHALLENGE_TTL: time::Duration = time::Duration::minutes(5);
-/// Wrong codes after which an `mfa_token` is void.
-const MAX_CHALLENGE_FAILURES: i32 = 5;
+/// Codes judged on one `mfa_token`, at most (the last one may be right).
+const MAX_CHALLENGE_ATTEMPTS: i32 = 5;
 
 /// How TOTP is configured.
 #[derive(Debug, Clone)]
@@ -248,7 +250,10 @@ impl MfaService {
             .await
     }
 
-    /// Completes a sign-in that answered `mfa_required`.
+    /// Completes a sign-in that answered `mfa_required`. Each presented
+    /// factor spends one of the challenge's attempts *before* it is judged
+    /// (one conditional `UPDATE`), so no burst of concurrent requests gets
+    /// more than [`MAX_CHALLENGE_ATTEMPTS`] judged on one `mfa_token`.
     #[tracing::instrument(skip_all)]
     pub async fn verify(
         &self,
@@ -256,22 +261,18 @@ impl MfaService {
         factor: &Factor,
         client: &ClientInfo,
     ) -> Result<Authenticated, AuthError> {
-        let (hash, challenge) = self.challenge(mfa_token).await?;
+        let hash = MailToken::parse(mfa_token)
+            .ok_or(AuthError::InvalidMfaToken)?
+            .hash();
+        let challenge = self
+            .repo()
+            .attempt_challenge(&hash, OffsetDateTime::now_utc(), MAX_CHALLENGE_ATTEMPTS)
+            .await?
+            .ok_or(AuthError::InvalidMfaToken)?;
         let user_id = challenge.user_id;
-        let passed = self
+        let second = self
             .check_factor(user_id, factor, Some(&hash), "mfa_verify", client)
-            .await;
-        let second = match passed {
-            Ok(second) => second,
-            Err(error) => {
-                if matches!(error, AuthError::InvalidCode) {
-                    self.repo()
-                        .fail_challenge(&hash, MAX_CHALLENGE_FAILURES)
-                        .await?;
-                }
-                return Err(error);
-            }
-        };
+            .await?;
         if !self.repo().take_challenge(&hash).await? {
             return Err(AuthError::InvalidMfaToken);
         }
@@ -292,10 +293,14 @@ impl MfaService {
     ) -> Result<Amr, AuthError> {
         let lock_key = format!("mfa:{user_id}");
         let throttle = &self.auth.throttle;
-        if let Some(retry_after) = throttle.locked_for(&lock_key).await {
-            event(name, "locked");
-            return Err(AuthError::AccountLocked { retry_after });
-        }
+        // Counted before the code is judged (see `Throttle::attempt`).
+        let lock = match throttle.attempt(&lock_key, self.auth.lockout).await {
+            Attempt::Locked(retry_after) => {
+                event(name, "locked");
+                return Err(AuthError::AccountLocked { retry_after });
+            }
+            Attempt::Allowed { lock } => lock,
+        };
         let otp = |passed: bool| passed.then_some(Amr::OTP);
         let passed = match (factor, mfa_token) {
             (Factor::Totp(code), _) => otp(self.spend_totp_code(user_id, code).await?),
@@ -316,7 +321,7 @@ impl MfaService {
             throttle.clear_failures(&lock_key).await;
             return Ok(amr);
         }
-        if let Some(lock) = throttle.record_failure(&lock_key, self.auth.lockout).await {
+        if let Some(lock) = lock {
             tracing::warn!(
                 user_id = %user_id,
                 lock_secs = lock.as_secs(),
