@@ -35,8 +35,7 @@ impl TryFrom<RegisterRequest> for Registration {
     fn try_from(body: RegisterRequest) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let email = errors.check(Email::parse(&body.email));
-        let related = [body.email.as_str(), body.name.as_str()];
-        let password = errors.check(Password::parse(body.password, "password", &related));
+        let password = errors.check(Password::parse(body.password, "password"));
         let name = errors.check(DisplayName::parse(&body.name));
         match (email, password, name) {
             (Some(email), Some(password), Some(name)) => Ok(Registration {

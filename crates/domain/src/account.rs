@@ -14,7 +14,7 @@ use crate::auth::{AuthService, ClientInfo, FAILURE, Principal, SUCCESS, event};
 use crate::error::{AuthError, Denial};
 use crate::ids::UserId;
 use crate::mail::{MailKind, OutgoingMail};
-use crate::password::Password;
+use crate::password::NewPassword;
 use crate::ports::{
     AuditRecord, NewAccountToken, RecoveryRepository, TokenPurpose, UserRepository,
 };
@@ -151,7 +151,7 @@ impl AccountService {
     pub async fn reset_password(
         &self,
         token: &str,
-        new: Password,
+        new: NewPassword,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let token = MailToken::parse(token).ok_or(AuthError::LinkInvalid)?;
@@ -161,12 +161,16 @@ impl AccountService {
             event("password_reset", FAILURE);
             return Err(AuthError::LinkInvalid);
         };
+        let Some(user) = self.users().find_by_id(found.user_id).await? else {
+            return Err(AuthError::LinkInvalid);
+        };
         let current = self.users().credentials_by_id(found.user_id).await?;
         let current = current.as_ref().and_then(|c| c.password_hash.as_ref());
-        if current.is_some() && self.auth.hasher.verify(&new, current).await {
+        if current.is_some() && self.auth.hasher.verify(new.password(), current).await {
             return Err(AuthError::SamePassword);
         }
-        let hash = self.auth.hasher.hash(&new).await?;
+        let related = [user.email.as_str(), user.name.as_str()];
+        let hash = self.auth.hasher.hash_new(&new, &related).await?;
         let reset = self
             .recovery
             .reset_password(&token.hash(), found.user_id, &hash, now)

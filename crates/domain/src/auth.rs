@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::amr::Amr;
 use crate::error::{AuthError, Denial, Resource};
 use crate::ids::{SessionId, UserId};
-use crate::password::{Password, PasswordHasher};
+use crate::password::{NewPassword, Password, PasswordHasher};
 use crate::ports::{AuditEvent, AuditLog, VerifiedTokens};
 use crate::ports::{MfaRepository, ProfileRepository, SessionRepository, UserRepository};
 use crate::refresh::{RefreshToken, RefreshTokens};
@@ -79,7 +79,7 @@ pub struct Authenticated {
 #[derive(Debug)]
 pub struct Registration {
     pub email: Email,
-    pub password: Password,
+    pub password: NewPassword,
     pub name: DisplayName,
 }
 
@@ -271,7 +271,8 @@ impl AuthService {
         input: Registration,
         client: &ClientInfo,
     ) -> Result<Authenticated, AuthError> {
-        let password_hash = self.hasher.hash(&input.password).await?;
+        let related = [input.email.as_str(), input.name.as_str()];
+        let password_hash = self.hasher.hash_new(&input.password, &related).await?;
         let now = OffsetDateTime::now_utc();
         let user_id = UserId::new();
         let new_user = NewUser {
@@ -574,13 +575,13 @@ impl AuthService {
         &self,
         principal: &Principal,
         current: String,
-        new: Password,
+        new: NewPassword,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         self.require_recent_sign_in(principal)?;
         // The current password is checked next, so equal strings mean the
         // new password is the one the account has.
-        let same = bool::from(current.as_bytes().ct_eq(new.expose().as_bytes()));
+        let same = bool::from(current.as_bytes().ct_eq(new.password().expose().as_bytes()));
         if let Err(error) = self.check_password(principal.user_id, current).await {
             event("password_change", FAILURE);
             self.audit("password_change", FAILURE, Some(principal.user_id), client)
@@ -590,7 +591,9 @@ impl AuthService {
         if same {
             return Err(AuthError::SamePassword);
         }
-        let new_hash = self.hasher.hash(&new).await?;
+        let user = self.user(principal).await?;
+        let related = [user.email.as_str(), user.name.as_str()];
+        let new_hash = self.hasher.hash_new(&new, &related).await?;
         let changed = self
             .users
             .change_password(principal.user_id, &new_hash, principal.session_id)

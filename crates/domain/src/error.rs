@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::amr::MfaMethods;
-use crate::password::HashError;
+use crate::password::{HashError, NewPasswordError};
 use crate::refresh::MailToken;
 use crate::tokens::TokenError;
 use crate::validation::ValidationErrors;
@@ -202,6 +202,15 @@ impl From<RepoError> for AuthError {
 impl From<HashError> for AuthError {
     fn from(error: HashError) -> Self {
         Self::Internal(Box::new(error))
+    }
+}
+
+impl From<NewPasswordError> for AuthError {
+    fn from(error: NewPasswordError) -> Self {
+        match error {
+            NewPasswordError::Weak(refusal) => Self::Validation(refusal.into()),
+            NewPasswordError::Hash(error) => error.into(),
+        }
     }
 }
 

@@ -52,7 +52,9 @@ pub use passkey::{
     Assertion, Ceremony, CeremonyError, NewCredential, Passkey, PasskeyRepository, PasskeyService,
     PendingCeremony, Purpose, WebAuthn,
 };
-pub use password::{HashError, Password, PasswordHash, PasswordHasher};
+pub use password::{
+    HashError, NewPassword, NewPasswordError, Password, PasswordHash, PasswordHasher,
+};
 pub use ports::{
     AccountToken, AuditEvent, AuditLog, AuditRecord, EmailConfirmed, MailOutbox, NewAccountToken,
     PasswordReset, QueuedMail, RecoveryRepository, TokenPurpose,

@@ -77,7 +77,7 @@ async fn reset_password(
     AppJson(body): AppJson<ResetPasswordRequest>,
 ) -> Result<StatusCode> {
     state.limits.check_ip(client.ip).await?;
-    let new = Password::parse(body.new_password, "new_password", &[])?;
+    let new = Password::parse(body.new_password, "new_password")?;
     state
         .account
         .reset_password(&body.token, new, &client)

@@ -230,7 +230,7 @@ async fn change_password(
     AppJson(body): AppJson<ChangePasswordRequest>,
 ) -> Result<StatusCode> {
     state.limits.check_ip(client.ip).await?;
-    let new = Password::parse(body.new_password, "new_password", &[])?;
+    let new = Password::parse(body.new_password, "new_password")?;
     state
         .auth
         .change_password(&principal, body.current_password, new, &client)
