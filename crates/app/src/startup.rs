@@ -255,20 +255,22 @@ fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
     if !config.oauth.providers.is_empty() {
         tracing::info!(providers = ?oauth.provider_names(), "identity providers configured");
     }
+    let account = Arc::new(AccountService::new(
+        Arc::clone(&auth),
+        ports.recovery,
+        AccountSettings::new(&config.mail.app_url),
+    ));
     let passkeys = Arc::new(PasskeyService::new(
         Arc::clone(&auth),
         Arc::clone(&ports.passkeys),
         webauthn,
+        Arc::clone(&account),
     ));
     let mfa = MfaService::new(
         Arc::clone(&auth),
         Arc::clone(&passkeys),
+        Arc::clone(&account),
         config.mfa.settings.clone(),
-    );
-    let account = AccountService::new(
-        Arc::clone(&auth),
-        ports.recovery,
-        AccountSettings::new(&config.mail.app_url),
     );
     let admin = AdminService::new(
         Arc::clone(&auth),
@@ -286,7 +288,7 @@ fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
         background,
         state: AppState::new(api_http::Services {
             auth,
-            account: Arc::new(account),
+            account,
             mfa: Arc::new(mfa),
             passkeys,
             oauth: Arc::new(oauth),

@@ -14,10 +14,10 @@ use async_trait::async_trait;
 use domain::ports::{DeletedUser, PasswordChanged, RepoResult, UserDisabled, UserQuery};
 use domain::{
     AccountToken, ApiClient, ApiClientRepository, ClientId, Credentials, DisplayName, Email,
-    EmailConfirmed, NewAccountToken, NewOAuthAccount, NewSession, NewUser, OAuthAccount,
-    OAuthAccountRepository, OutgoingMail, PasswordHash, PasswordReset, Profile, ProfileRepository,
-    ProfileUpdate, ProviderName, RecoveryRepository, RotateOutcome, Session, SessionId,
-    SessionRepository, TokenHash, User, UserId, UserRepository,
+    EmailConfirmed, FactorRemoved, NewAccountToken, NewOAuthAccount, NewSession, NewUser,
+    OAuthAccount, OAuthAccountRepository, OutgoingMail, PasswordHash, PasswordReset, Profile,
+    ProfileRepository, ProfileUpdate, ProviderName, RecoveryRepository, RotateOutcome, Session,
+    SessionId, SessionRepository, TokenHash, User, UserId, UserRepository,
 };
 use time::OffsetDateTime;
 
@@ -420,6 +420,24 @@ impl<R: RecoveryRepository> RecoveryRepository for Cached<R> {
                 invalidate(&cache, &keys).await;
             }
             Ok(reset)
+        })
+        .await
+    }
+
+    async fn remove_factor(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<FactorRemoved>> {
+        let token = *token;
+        self.write(move |inner, cache| async move {
+            let removed = inner.remove_factor(&token, now).await?;
+            if let Some(removed) = &removed {
+                let mut keys = user_keys(removed.user_id, &removed.email).to_vec();
+                keys.extend(removed.revoked.iter().copied().map(Key::Session));
+                invalidate(&cache, &keys).await;
+            }
+            Ok(removed)
         })
         .await
     }

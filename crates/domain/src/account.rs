@@ -16,7 +16,7 @@ use crate::ids::UserId;
 use crate::mail::{MailKind, OutgoingMail};
 use crate::password::NewPassword;
 use crate::ports::{
-    AuditRecord, NewAccountToken, RecoveryRepository, TokenPurpose, UserRepository,
+    AuditRecord, FactorRef, NewAccountToken, RecoveryRepository, TokenPurpose, UserRepository,
 };
 use crate::refresh::MailToken;
 use crate::user::{Email, Profile, User};
@@ -29,6 +29,8 @@ pub struct AccountSettings {
     pub app_url: String,
     pub reset_ttl: Duration,
     pub verify_ttl: Duration,
+    /// How long the link in a "sign-in method added" notice removes it.
+    pub factor_removal_ttl: Duration,
 }
 
 impl AccountSettings {
@@ -37,6 +39,7 @@ impl AccountSettings {
             app_url: app_url.trim_end_matches('/').to_owned(),
             reset_ttl: Duration::minutes(30),
             verify_ttl: Duration::hours(24),
+            factor_removal_ttl: Duration::days(7),
         }
     }
 }
@@ -76,29 +79,35 @@ impl AccountService {
     /// Stores a new token for `user` and queues the mail that carries it.
     async fn issue(&self, user: &User, purpose: TokenPurpose, to: Email) -> Result<(), AuthError> {
         let token = MailToken::random();
+        let name = user.name.clone();
         let (ttl, kind) = match purpose {
             TokenPurpose::PasswordReset => (
                 self.settings.reset_ttl,
                 MailKind::PasswordReset {
-                    name: user.name.clone(),
+                    name,
                     link: self.link("reset-password", &token),
                 },
             ),
             TokenPurpose::EmailVerify => (
                 self.settings.verify_ttl,
                 MailKind::VerifyEmail {
-                    name: user.name.clone(),
+                    name,
                     link: self.link("verify-email", &token),
                 },
             ),
             TokenPurpose::EmailChange => (
                 self.settings.verify_ttl,
                 MailKind::ConfirmEmailChange {
-                    name: user.name.clone(),
+                    name,
                     link: self.link("verify-email", &token),
                     new_email: to.as_str().to_owned(),
                 },
             ),
+            TokenPurpose::FactorRemoval => {
+                return Err(AuthError::Internal(
+                    "a factor-removal link names its factor: use factor_added".into(),
+                ));
+            }
         };
         let record = NewAccountToken {
             hash: token.hash(),
@@ -106,10 +115,80 @@ impl AccountService {
             purpose,
             email: to.clone(),
             expires_at: OffsetDateTime::now_utc() + ttl,
+            factor: None,
         };
         self.recovery
             .issue(record, OutgoingMail { to, kind })
             .await?;
+        Ok(())
+    }
+
+    /// Tells the owner, at the account's address, that a sign-in method was
+    /// added, with a link that removes it (and ends every session) for
+    /// [`AccountSettings::factor_removal_ttl`]: someone who knew the password
+    /// and added one of their own cannot keep it past the owner's mailbox.
+    /// A failure to queue is logged; the factor stays.
+    pub async fn factor_added(&self, user_id: UserId, factor: FactorRef, described: String) {
+        let queued = async {
+            let user = self
+                .users()
+                .find_by_id(user_id)
+                .await?
+                .ok_or(SESSION_ENDED)?;
+            let token = MailToken::random();
+            let record = NewAccountToken {
+                hash: token.hash(),
+                user_id,
+                purpose: TokenPurpose::FactorRemoval,
+                email: user.email.clone(),
+                expires_at: OffsetDateTime::now_utc() + self.settings.factor_removal_ttl,
+                factor: Some(factor),
+            };
+            let mail = OutgoingMail {
+                to: user.email.clone(),
+                kind: MailKind::FactorAdded {
+                    name: user.name.clone(),
+                    factor: described,
+                    link: self.link("remove-sign-in-method", &token),
+                },
+            };
+            self.recovery.issue(record, mail).await?;
+            Ok::<_, AuthError>(())
+        };
+        if let Err(error) = queued.await {
+            tracing::error!(error = %error, user_id = %user_id, "queueing a sign-in method notice failed");
+        }
+    }
+
+    /// Uses the link of a "sign-in method added" notice: the factor goes
+    /// and every session of the account ends (whoever added it is signed out).
+    #[tracing::instrument(skip_all)]
+    pub async fn remove_factor_by_link(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let token = MailToken::parse(token).ok_or(AuthError::LinkInvalid)?;
+        let now = OffsetDateTime::now_utc();
+        let Some(removed) = self.recovery.remove_factor(&token.hash(), now).await? else {
+            event("factor_removed_by_link", FAILURE);
+            return Err(AuthError::LinkInvalid);
+        };
+        event("factor_removed_by_link", SUCCESS);
+        self.auth
+            .audit(
+                "factor_removed_by_link",
+                SUCCESS,
+                Some(removed.user_id),
+                client,
+            )
+            .await;
+        tracing::info!(
+            user_id = %removed.user_id,
+            removed = removed.removed,
+            revoked = removed.revoked.len(),
+            "sign-in method removed by the link of its notice"
+        );
         Ok(())
     }
 

@@ -192,6 +192,23 @@ impl AdminService {
         Ok(revoked.len())
     }
 
+    /// Removes every second factor of the user (passkeys, TOTP, recovery
+    /// codes): the way back for an owner stuck behind a factor someone else
+    /// added. Returns how many went; the user signs in with the password and
+    /// may add their own again.
+    pub async fn remove_factors(
+        &self,
+        admin: Admin,
+        id: UserId,
+        client: &ClientInfo,
+    ) -> Result<u64, AuthError> {
+        self.find(id).await?;
+        let removed = self.auth.mfa.remove_all_factors(id).await?;
+        self.audited("factors_removed", admin, id, client).await;
+        tracing::info!(user_id = %id, removed, "second factors removed by an admin");
+        Ok(removed)
+    }
+
     /// Replaces the user's roles. An admin cannot take `admin` from themself
     /// (someone else must), so the last admin cannot lock everyone out.
     pub async fn set_roles(

@@ -56,8 +56,8 @@ pub use password::{
     HashError, NewPassword, NewPasswordError, Password, PasswordHash, PasswordHasher,
 };
 pub use ports::{
-    AccountToken, AuditEvent, AuditLog, AuditRecord, EmailConfirmed, MailOutbox, NewAccountToken,
-    PasswordReset, QueuedMail, RecoveryRepository, TokenPurpose,
+    AccountToken, AuditEvent, AuditLog, AuditRecord, EmailConfirmed, FactorRef, FactorRemoved,
+    MailOutbox, NewAccountToken, PasswordReset, QueuedMail, RecoveryRepository, TokenPurpose,
 };
 pub use ports::{
     AuthorizationRequest, DeletedUser, ExternalIdentity, IdentityProvider, MfaChallenge,

@@ -25,6 +25,14 @@ pub enum MailKind {
     },
     /// Sent to the previous address once a change took effect.
     EmailChanged { name: String, new_email: String },
+    /// Sent when a sign-in method was added, with a link that removes it:
+    /// `{APP_URL}/remove-sign-in-method?token=…`
+    FactorAdded {
+        name: String,
+        /// What was added, in words ("an authenticator app (TOTP)", "a passkey named …").
+        factor: String,
+        link: String,
+    },
 }
 
 impl MailKind {
@@ -35,6 +43,7 @@ impl MailKind {
             Self::VerifyEmail { .. } => "verify_email",
             Self::ConfirmEmailChange { .. } => "confirm_email_change",
             Self::EmailChanged { .. } => "email_changed",
+            Self::FactorAdded { .. } => "factor_added",
         }
     }
 }

@@ -13,11 +13,12 @@ use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::account::AccountService;
 use crate::amr::Amr;
 use crate::auth::{AuthService, Authenticated, ClientInfo, FAILURE, Principal, SUCCESS, event};
 use crate::error::{AuthError, Resource};
 use crate::ids::UserId;
-use crate::ports::RepoResult;
+use crate::ports::{FactorRef, RepoResult};
 use crate::refresh::TokenHash;
 use crate::user::User;
 use crate::validation::FieldError;
@@ -208,6 +209,8 @@ pub struct PasskeyService {
     repo: Arc<dyn PasskeyRepository>,
     /// `None`: passkeys are not configured (`WEBAUTHN_RP_ID` / `_ORIGIN`).
     webauthn: Option<Arc<dyn WebAuthn>>,
+    /// Mails the "sign-in method added" notice.
+    account: Arc<AccountService>,
 }
 
 fn rejected(error: CeremonyError) -> AuthError {
@@ -225,11 +228,13 @@ impl PasskeyService {
         auth: Arc<AuthService>,
         repo: Arc<dyn PasskeyRepository>,
         webauthn: Option<Arc<dyn WebAuthn>>,
+        account: Arc<AccountService>,
     ) -> Self {
         Self {
             auth,
             repo,
             webauthn,
+            account,
         }
     }
 
@@ -262,11 +267,13 @@ impl PasskeyService {
         Ok(self.repo.list(principal.user_id).await?)
     }
 
-    /// Starts registering a passkey for the signed-in user.
+    /// Starts registering a passkey for the signed-in user. Adding a factor
+    /// needs a recent sign-in, as removing one does.
     pub async fn start_registration(
         &self,
         principal: &Principal,
     ) -> Result<(uuid::Uuid, Value), AuthError> {
+        self.auth.require_recent_sign_in(principal)?;
         let webauthn = self.webauthn()?;
         let user = self.auth.user(principal).await?;
         let existing = self.repo.list(user.id).await?;
@@ -280,7 +287,8 @@ impl PasskeyService {
             .await
     }
 
-    /// Finishes a registration started by the same user.
+    /// Finishes a registration started by the same user (still recently
+    /// signed in); the owner is mailed a notice with a link that removes it.
     pub async fn finish_registration(
         &self,
         principal: &Principal,
@@ -289,6 +297,7 @@ impl PasskeyService {
         credential: &Value,
         client: &ClientInfo,
     ) -> Result<Passkey, AuthError> {
+        self.auth.require_recent_sign_in(principal)?;
         let webauthn = self.webauthn()?;
         let pending = self
             .repo
@@ -315,6 +324,13 @@ impl PasskeyService {
         event("passkey_register", SUCCESS);
         self.auth
             .audit("passkey_added", SUCCESS, Some(principal.user_id), client)
+            .await;
+        self.account
+            .factor_added(
+                passkey.user_id,
+                FactorRef::Passkey(passkey.id),
+                format!("a passkey named “{}”", passkey.name),
+            )
             .await;
         Ok(passkey)
     }

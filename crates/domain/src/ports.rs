@@ -279,6 +279,8 @@ pub enum TokenPurpose {
     PasswordReset,
     EmailVerify,
     EmailChange,
+    /// The link in the notice of a sign-in method added: removes it.
+    FactorRemoval,
 }
 
 impl TokenPurpose {
@@ -287,13 +289,19 @@ impl TokenPurpose {
             Self::PasswordReset => "password_reset",
             Self::EmailVerify => "email_verify",
             Self::EmailChange => "email_change",
+            Self::FactorRemoval => "factor_removal",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::PasswordReset, Self::EmailVerify, Self::EmailChange]
-            .into_iter()
-            .find(|purpose| purpose.as_str() == raw)
+        [
+            Self::PasswordReset,
+            Self::EmailVerify,
+            Self::EmailChange,
+            Self::FactorRemoval,
+        ]
+        .into_iter()
+        .find(|purpose| purpose.as_str() == raw)
     }
 }
 
@@ -306,6 +314,47 @@ pub struct NewAccountToken {
     /// The address the token proves: the user's own, or the new one of a change.
     pub email: Email,
     pub expires_at: OffsetDateTime,
+    /// The sign-in method a [`TokenPurpose::FactorRemoval`] link removes.
+    pub factor: Option<FactorRef>,
+}
+
+/// One of a user's second factors, as a removal link names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorRef {
+    /// TOTP (with its recovery codes).
+    Totp,
+    /// A passkey, by its id.
+    Passkey(uuid::Uuid),
+}
+
+impl FactorRef {
+    /// As stored: `totp`, or `passkey:{id}`.
+    pub fn to_stored(self) -> String {
+        match self {
+            Self::Totp => "totp".to_owned(),
+            Self::Passkey(id) => format!("passkey:{id}"),
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.split_once(':') {
+            None if raw == "totp" => Some(Self::Totp),
+            Some(("passkey", id)) => id.parse().ok().map(Self::Passkey),
+            _ => None,
+        }
+    }
+}
+
+/// A removal link that was used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactorRemoved {
+    pub user_id: UserId,
+    pub email: Email,
+    pub factor: FactorRef,
+    /// `false` when the factor was gone already (the user removed it).
+    pub removed: bool,
+    /// Every session it revoked.
+    pub revoked: Vec<SessionId>,
 }
 
 /// A stored token that is unused and unexpired.
@@ -370,6 +419,15 @@ pub trait RecoveryRepository: Send + Sync + 'static {
         token: &TokenHash,
         now: OffsetDateTime,
     ) -> RepoResult<Option<EmailConfirmed>>;
+
+    /// Spends a factor-removal token: removes the factor it names (TOTP with
+    /// its recovery codes, or the passkey) and revokes every session of the
+    /// user, in one transaction. `None` when the token is not usable.
+    async fn remove_factor(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<FactorRemoved>>;
 }
 
 /// A mail waiting in the outbox, claimed by one sender.
@@ -514,6 +572,11 @@ pub trait MfaRepository: Send + Sync + 'static {
         now: OffsetDateTime,
         max_attempts: i32,
     ) -> RepoResult<Option<MfaChallenge>>;
+
+    /// Removes every second factor of the user (passkeys, TOTP, recovery
+    /// codes, pending challenges): an administrator's answer to factors a
+    /// thief added. Returns how many factors went.
+    async fn remove_all_factors(&self, user_id: UserId) -> RepoResult<u64>;
 
     /// Deletes the challenge: `true` for the one caller that took it.
     async fn take_challenge(&self, hash: &TokenHash) -> RepoResult<bool>;

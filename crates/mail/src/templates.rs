@@ -37,7 +37,8 @@ impl Templates {
             "password_reset",
             "verify_email",
             "confirm_email_change",
-            "email_changed"
+            "email_changed",
+            "factor_added"
         ) {
             env.add_template(name, source)
                 .expect("the built-in mail templates compile");
@@ -51,6 +52,7 @@ impl Templates {
             MailKind::VerifyEmail { .. } => "Verify your email address",
             MailKind::ConfirmEmailChange { .. } => "Confirm your new email address",
             MailKind::EmailChanged { .. } => "Your email address was changed",
+            MailKind::FactorAdded { .. } => "A sign-in method was added to your account",
         }
     }
 
@@ -97,6 +99,11 @@ mod tests {
             MailKind::EmailChanged {
                 name: "Ann".into(),
                 new_email: "new@example.com".into(),
+            },
+            MailKind::FactorAdded {
+                name: "Ann".into(),
+                factor: "a passkey named “<phone>”".into(),
+                link: "https://app/remove-sign-in-method?token=abc".into(),
             },
         ];
         for kind in &kinds {

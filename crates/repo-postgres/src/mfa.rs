@@ -255,6 +255,42 @@ impl MfaRepository for PgMfa {
         }))
     }
 
+    async fn remove_all_factors(&self, user_id: UserId) -> RepoResult<u64> {
+        let _query = crate::observe("mfa", "remove_all_factors");
+        let mut tx = self.db.begin().await?;
+        let passkeys = sqlx::query!("DELETE FROM passkeys WHERE user_id = $1", user_id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .db()?
+            .rows_affected();
+        // An unconfirmed set-up goes too, but only an active TOTP counts.
+        let totp = sqlx::query_scalar!(
+            "DELETE FROM mfa_totp WHERE user_id = $1 RETURNING confirmed_at IS NOT NULL",
+            user_id.as_uuid()
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?
+        .flatten()
+        .map_or(0, u64::from);
+        sqlx::query!(
+            "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
+            user_id.as_uuid()
+        )
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        sqlx::query!(
+            "DELETE FROM mfa_challenges WHERE user_id = $1",
+            user_id.as_uuid()
+        )
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        tx.commit().await.db()?;
+        Ok(passkeys + totp)
+    }
+
     async fn take_challenge(&self, hash: &TokenHash) -> RepoResult<bool> {
         let _query = crate::observe("mfa", "take_challenge");
         let mut conn = self.db.conn().await?;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::ports::RepoResult;
 use domain::{
-    AccountToken, Email, EmailConfirmed, MailOutbox, NewAccountToken, OutgoingMail, PasswordHash,
-    PasswordReset, QueuedMail, RecoveryRepository, RepoError, SessionId, TokenHash, TokenPurpose,
-    User, UserId,
+    AccountToken, Email, EmailConfirmed, FactorRef, FactorRemoved, MailOutbox, NewAccountToken,
+    OutgoingMail, PasswordHash, PasswordReset, QueuedMail, RecoveryRepository, RepoError,
+    SessionId, TokenHash, TokenPurpose, User, UserId,
 };
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -94,22 +94,27 @@ impl RecoveryRepository for PgRecovery {
     async fn issue(&self, token: NewAccountToken, mail: OutgoingMail) -> RepoResult<()> {
         let _query = crate::observe("recovery", "issue");
         let mut tx = self.db.begin().await?;
+        // A new link voids the earlier ones of its purpose; a removal link
+        // names its own factor and voids nothing.
+        if token.purpose != TokenPurpose::FactorRemoval {
+            sqlx::query!(
+                "DELETE FROM account_tokens WHERE user_id = $1 AND purpose = $2",
+                token.user_id.as_uuid(),
+                token.purpose.as_str()
+            )
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        }
         sqlx::query!(
-            "DELETE FROM account_tokens WHERE user_id = $1 AND purpose = $2",
-            token.user_id.as_uuid(),
-            token.purpose.as_str()
-        )
-        .execute(&mut *tx)
-        .await
-        .db()?;
-        sqlx::query!(
-            "INSERT INTO account_tokens (token_hash, user_id, purpose, email, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO account_tokens (token_hash, user_id, purpose, email, expires_at, factor)
+             VALUES ($1, $2, $3, $4, $5, $6)",
             token.hash.as_bytes().as_slice(),
             token.user_id.as_uuid(),
             token.purpose.as_str(),
             token.email.as_str(),
-            token.expires_at
+            token.expires_at,
+            token.factor.map(FactorRef::to_stored)
         )
         .execute(&mut *tx)
         .await
@@ -262,6 +267,78 @@ impl RecoveryRepository for PgRecovery {
         Ok(Some(EmailConfirmed {
             user,
             previous_email,
+        }))
+    }
+
+    async fn remove_factor(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<FactorRemoved>> {
+        let _query = crate::observe("recovery", "remove_factor");
+        let mut tx = self.db.begin().await?;
+        let row = sqlx::query!(
+            "UPDATE account_tokens SET used_at = $2
+             WHERE token_hash = $1 AND purpose = 'factor_removal' AND used_at IS NULL
+               AND expires_at > $2
+             RETURNING user_id, factor",
+            token.as_bytes().as_slice(),
+            now
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?;
+        let Some(row) = row else { return Ok(None) };
+        let user_id = UserId::from_uuid(row.user_id);
+        let factor = row
+            .factor
+            .as_deref()
+            .and_then(FactorRef::parse)
+            .ok_or_else(|| RepoError::other("stored factor of a removal link is invalid"))?;
+        let removed = match factor {
+            FactorRef::Totp => {
+                sqlx::query!(
+                    "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
+                    user_id.as_uuid()
+                )
+                .execute(&mut *tx)
+                .await
+                .db()?;
+                sqlx::query!("DELETE FROM mfa_totp WHERE user_id = $1", user_id.as_uuid())
+                    .execute(&mut *tx)
+                    .await
+                    .db()?
+            }
+            FactorRef::Passkey(id) => sqlx::query!(
+                "DELETE FROM passkeys WHERE user_id = $1 AND id = $2",
+                user_id.as_uuid(),
+                id
+            )
+            .execute(&mut *tx)
+            .await
+            .db()?,
+        }
+        .rows_affected()
+            > 0;
+        let email = sqlx::query_scalar!("SELECT email FROM users WHERE id = $1", user_id.as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .db()?;
+        let revoked = sqlx::query_scalar!(
+            "UPDATE sessions SET revoked_at = now(), revoked_reason = 'factor_removed'
+             WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+            user_id.as_uuid()
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .db()?;
+        tx.commit().await.db()?;
+        Ok(Some(FactorRemoved {
+            user_id,
+            email: stored_email(&email)?,
+            factor,
+            removed,
+            revoked: revoked.into_iter().map(SessionId::from_uuid).collect(),
         }))
     }
 }

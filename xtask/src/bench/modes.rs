@@ -21,9 +21,10 @@ impl Bench {
             .stdout(Stdio::null());
         run(migrate)?;
         let hash = domain::PasswordHasher::owasp()
-            .hash(
-                &domain::Password::parse(PASSWORD.into(), "password", &[])
+            .hash_new(
+                &domain::Password::parse(PASSWORD.into(), "password")
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+                &[],
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;

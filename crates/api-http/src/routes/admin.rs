@@ -35,6 +35,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(disable_user))
         .routes(routes!(enable_user))
         .routes(routes!(revoke_user_sessions))
+        .routes(routes!(remove_user_factors))
         .routes(routes!(set_roles))
         .routes(routes!(create_client, list_clients))
         .routes(routes!(delete_client))
@@ -216,6 +217,32 @@ async fn enable_user(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     state.admin.enable(admin, user_id(&id)?, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove every second factor of a user (passkeys, TOTP, recovery codes): the
+/// way back for an owner locked out by a factor someone else added.
+#[utoipa::path(
+    delete, path = "/api/v1/admin/users/{id}/mfa", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id (UUID)")),
+    responses(
+        (status = 204, description = "Every passkey, TOTP and recovery code of the user removed; the password signs in alone"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn remove_user_factors(
+    State(state): State<AppState>,
+    Extension(admin): Extension<Admin>,
+    Client(client): Client,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    state
+        .admin
+        .remove_factors(admin, user_id(&id)?, &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

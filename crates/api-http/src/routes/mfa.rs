@@ -24,6 +24,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(regenerate_recovery_codes))
         .routes(routes!(verify))
         .routes(routes!(webauthn_challenge))
+        .routes(routes!(remove_by_link))
 }
 
 /// The longest code field read: a recovery code with spaces to spare.
@@ -207,6 +208,7 @@ async fn status(
     post, path = "/api/v1/auth/mfa/totp/setup", tag = "mfa",
     security(("bearer" = [])),
     responses(
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; adding a sign-in method needs a recent one", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The secret, its `otpauth://` URI and a QR code; confirm with a code to turn it on", body = TotpSetupResponse),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "TOTP is on already (`mfa_already_enabled`)", body = Problem, content_type = "application/problem+json"),
@@ -231,6 +233,7 @@ async fn setup_totp(
     security(("bearer" = [])),
     request_body = CodeRequest,
     responses(
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; adding a sign-in method needs a recent one", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "TOTP is on; the recovery codes are shown this once", body = RecoveryCodesResponse),
         (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No set-up started (`mfa_not_enabled`) or TOTP on already (`mfa_already_enabled`)", body = Problem, content_type = "application/problem+json"),
@@ -348,4 +351,36 @@ async fn webauthn_challenge(
     state.limits.check_ip(client.ip).await?;
     let public_key = state.mfa.webauthn_challenge(&body.mfa_token).await?;
     Ok(Json(WebAuthnRequestResponse { public_key }))
+}
+
+/// Use the link of a "sign-in method added" notice: the method it announced
+/// is removed and every session of the account ends.
+#[utoipa::path(
+    post, path = "/api/v1/auth/mfa/remove-by-link", tag = "mfa",
+    request_body = RemovalLinkRequest,
+    responses(
+        (status = 204, description = "The sign-in method is gone (or was already) and every session has ended; reset the password next"),
+        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn remove_by_link(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AppJson(body): AppJson<RemovalLinkRequest>,
+) -> Result<StatusCode> {
+    state.limits.check_ip(client.ip).await?;
+    state
+        .account
+        .remove_factor_by_link(&body.token, &client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RemovalLinkRequest {
+    /// The token from the notice's link (`…/remove-sign-in-method?token=…`).
+    pub token: String,
 }

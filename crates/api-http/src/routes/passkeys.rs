@@ -102,6 +102,7 @@ pub struct LoginFinishRequest {
     post, path = "/api/v1/auth/passkeys/register/start", tag = "passkeys",
     security(("bearer" = [])),
     responses(
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; adding a sign-in method needs a recent one", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "Options for `navigator.credentials.create` (a discoverable credential; the account's passkeys excluded)", body = CeremonyResponse),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The account holds 20 passkeys (`too_many_passkeys`)", body = Problem, content_type = "application/problem+json"),
@@ -128,6 +129,7 @@ async fn register_start(
     security(("bearer" = [])),
     request_body = RegisterFinishRequest,
     responses(
+        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; adding a sign-in method needs a recent one", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "Registered", body = PasskeyDto),
         (status = 400, description = "An unknown, expired or used `challenge_id` (`invalid_challenge`), or an answer that fails the ceremony: origin, RP id, challenge, signature, user verification (`passkey_rejected`)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),

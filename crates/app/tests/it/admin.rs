@@ -400,3 +400,34 @@ async fn pages_neither_repeat_nor_skip_users_while_others_sign_up() {
     let wild = page(&app, &admin.access, "query=%25").await;
     assert_eq!(wild["users"], json!([]));
 }
+
+/// An admin removes every second factor of a user: the owner, stuck behind
+/// a factor someone else added, signs in with the password alone again.
+#[tokio::test]
+async fn an_admin_removes_a_users_second_factors() {
+    let app = spawn_app().await;
+    let admin = admin_of(&app).await;
+    let email = format!("stuck-{}@example.com", Uuid::new_v4().simple());
+    let user = app.register_as(&email).await;
+    crate::mfa::enable_totp(&app, &user.access).await;
+    crate::mfa::mfa_token(&app, &email).await;
+    let path = format!("/api/v1/admin/users/{}/mfa", user.user_id);
+    let by_user = app.delete_auth(&path, &user.access, &json!({})).await;
+    assert_problem(by_user, StatusCode::FORBIDDEN, "forbidden").await;
+    let removed = app.delete_auth(&path, &admin.access, &json!({})).await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
+    let detail: Value = app
+        .get_auth(
+            &format!("/api/v1/admin/users/{}", user.user_id),
+            &admin.access,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["mfa"]["totp"], false, "{detail}");
+    let unknown = format!("/api/v1/admin/users/{}/mfa", Uuid::new_v4());
+    let missing = app.delete_auth(&unknown, &admin.access, &json!({})).await;
+    assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
+}

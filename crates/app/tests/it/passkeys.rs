@@ -314,3 +314,52 @@ async fn without_a_relying_party_passkeys_are_unavailable() {
     )
     .await;
 }
+
+/// The probe's thief: a session whose sign-in is older than
+/// `STEP_UP_MAX_AGE` (refreshing does not renew it) can add no sign-in
+/// method — neither a passkey nor TOTP — until someone signs in again.
+#[tokio::test]
+async fn adding_a_sign_in_method_needs_a_recent_sign_in() {
+    let app = app_with(&[("STEP_UP_MAX_AGE", "1")]).await;
+    let email = format!("stale-{}@example.com", uuid::Uuid::new_v4().simple());
+    let user = app.register_as(&email).await;
+    // Started while recent; finished too late: refused at the finish as well.
+    let started = register_start(&app, &user.access).await;
+    let mut browser = Browser::new();
+    let credential = browser.create(&started["publicKey"]);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let refreshed = Tokens::from_body(app.refresh(&user.refresh).await.json().await.unwrap());
+    let late = register_finish(
+        &app,
+        &refreshed.access,
+        &started["challenge_id"],
+        credential,
+    )
+    .await;
+    assert_problem(late, StatusCode::FORBIDDEN, "reauthentication_required").await;
+    for path in [
+        "/api/v1/auth/passkeys/register/start",
+        "/api/v1/auth/mfa/totp/setup",
+    ] {
+        let refused = app.post_auth(path, &refreshed.access, None).await;
+        assert_problem(refused, StatusCode::FORBIDDEN, "reauthentication_required").await;
+    }
+    let confirm = app
+        .post_auth(
+            "/api/v1/auth/mfa/totp/confirm",
+            &refreshed.access,
+            Some(&json!({"code": "123456"})),
+        )
+        .await;
+    assert_problem(confirm, StatusCode::FORBIDDEN, "reauthentication_required").await;
+    let listed: Value = app
+        .get_auth("/api/v1/auth/passkeys", &refreshed.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]));
+    // A fresh sign-in may.
+    let fresh = Tokens::from_body(app.login(&email, PASSWORD).await.json().await.unwrap());
+    register(&app, &mut browser, &fresh.access).await;
+}

@@ -164,7 +164,8 @@ async fn a_password_reset_does_not_bypass_the_second_factor() {
     let user = app.register_as(&email).await;
     let (authenticator, _) = crate::mfa::enable_totp(&app, &user.access).await;
     forgot(&app, &email).await;
-    let token = mailed_token(&sink, &email, 2, "reset-password").await;
+    // Mails: the verification, the notice of TOTP added, the reset.
+    let token = mailed_token(&sink, &email, 3, "reset-password").await;
     assert_eq!(
         reset(&app, &token, NEW_PASSWORD).await.status(),
         StatusCode::NO_CONTENT
@@ -578,4 +579,57 @@ async fn audit_events_past_retention_are_deleted() {
         .await
         .unwrap();
     assert_eq!(events.len(), 1, "recent events stay");
+}
+
+/// A sign-in method added is announced at the account's address with a link
+/// that removes it and signs every device out: the owner's way back from a
+/// thief who knew the password and planted a factor (the probe's case: stuck
+/// at `mfa_required` behind a secret they never saw). Each notice removes
+/// what it announced, once.
+#[tokio::test]
+async fn a_sign_in_method_added_is_announced_with_a_link_that_removes_it() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink).await;
+    let email = address();
+    let thief = app.register_as(&email).await;
+    crate::mfa::enable_totp(&app, &thief.access).await;
+    // Mail 1 verifies the address; mail 2 is the notice.
+    let token = mailed_token(&sink, &email, 2, "remove-sign-in-method").await;
+    let notice = sink
+        .messages_to(&email)
+        .into_iter()
+        .map(|m| testkit::readable(&m))
+        .find(|m| m.contains("Subject: A sign-in method was added to your account"))
+        .expect("the notice");
+    assert!(notice.contains("an authenticator app (TOTP)"), "{notice}");
+    crate::mfa::mfa_token(&app, &email).await;
+
+    let remove = |token: String| {
+        let app = &app;
+        async move {
+            app.post("/api/v1/auth/mfa/remove-by-link", &json!({"token": token}))
+                .await
+        }
+    };
+    assert_eq!(remove(token.clone()).await.status(), StatusCode::NO_CONTENT);
+    // Whoever added it is signed out; the password alone signs in again.
+    assert_problem(
+        app.me(&thief.access).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
+    assert_problem(
+        remove(token).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_token",
+    )
+    .await;
+    assert_problem(
+        remove("not-a-token".to_owned()).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_token",
+    )
+    .await;
 }

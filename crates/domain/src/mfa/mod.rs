@@ -16,12 +16,13 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use crate::account::AccountService;
 use crate::amr::{Amr, MfaMethods};
 use crate::auth::{AuthService, Authenticated, ClientInfo, FAILURE, Principal, SUCCESS, event};
 use crate::error::{AuthError, MfaRequired};
 use crate::ids::UserId;
 use crate::passkey::PasskeyService;
-use crate::ports::{MfaChallenge, MfaRepository, StoredTotp};
+use crate::ports::{FactorRef, MfaChallenge, MfaRepository, StoredTotp};
 use crate::refresh::{MailToken, TokenHash};
 use crate::throttle::Attempt;
 
@@ -72,6 +73,8 @@ pub struct MfaStatus {
 pub struct MfaService {
     auth: Arc<AuthService>,
     passkeys: Arc<PasskeyService>,
+    /// Mails the "sign-in method added" notice.
+    account: Arc<AccountService>,
     settings: MfaSettings,
 }
 
@@ -79,11 +82,13 @@ impl MfaService {
     pub fn new(
         auth: Arc<AuthService>,
         passkeys: Arc<PasskeyService>,
+        account: Arc<AccountService>,
         settings: MfaSettings,
     ) -> Self {
         Self {
             auth,
             passkeys,
+            account,
             settings,
         }
     }
@@ -119,13 +124,15 @@ impl MfaService {
     }
 
     /// Starts TOTP set-up: a new secret, inactive until confirmed (an earlier
-    /// unconfirmed one is replaced).
+    /// unconfirmed one is replaced). Adding a factor needs a recent sign-in,
+    /// as removing one does: a stolen session of any age must not plant one.
     #[tracing::instrument(skip_all)]
     pub async fn setup_totp(
         &self,
         principal: &Principal,
         client: &ClientInfo,
     ) -> Result<TotpSetup, AuthError> {
+        self.auth.require_recent_sign_in(principal)?;
         let key = self.key()?;
         let user = self.auth.user(principal).await?;
         let secret = TotpSecret::random();
@@ -147,7 +154,8 @@ impl MfaService {
     }
 
     /// Activates the pending secret with its first correct code; returns a
-    /// new set of recovery codes (any earlier set is void).
+    /// new set of recovery codes (any earlier set is void). Needs a recent
+    /// sign-in; the owner is mailed a notice with a link that removes it.
     #[tracing::instrument(skip_all)]
     pub async fn confirm_totp(
         &self,
@@ -155,6 +163,7 @@ impl MfaService {
         code: &str,
         client: &ClientInfo,
     ) -> Result<Vec<RecoveryCode>, AuthError> {
+        self.auth.require_recent_sign_in(principal)?;
         let user_id = principal.user_id;
         let stored = match self.repo().totp(user_id).await? {
             Some(stored) if stored.confirmed => return Err(AuthError::MfaAlreadyEnabled),
@@ -175,6 +184,13 @@ impl MfaService {
             .audit("mfa_enrol", SUCCESS, Some(user_id), client)
             .await;
         tracing::info!(user_id = %user_id, "TOTP enabled");
+        self.account
+            .factor_added(
+                user_id,
+                FactorRef::Totp,
+                "an authenticator app (TOTP)".to_owned(),
+            )
+            .await;
         Ok(codes)
     }
 
