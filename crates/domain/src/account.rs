@@ -338,8 +338,17 @@ impl AccountService {
         if self.users().find_by_email(&new_email).await?.is_some() {
             return Err(AuthError::EmailTaken);
         }
-        self.issue(&user, TokenPurpose::EmailChange, new_email)
+        self.issue(&user, TokenPurpose::EmailChange, new_email.clone())
             .await?;
+        // The current address hears of it now, not only once it took effect.
+        let notice = OutgoingMail {
+            to: user.email.clone(),
+            kind: MailKind::EmailChangeRequested {
+                name: user.name.clone(),
+                new_email: new_email.as_str().to_owned(),
+            },
+        };
+        self.recovery.enqueue(notice).await?;
         self.auth
             .audit("email_change_requested", SUCCESS, Some(user.id), client)
             .await;

@@ -25,6 +25,9 @@ pub enum MailKind {
     },
     /// Sent to the previous address once a change took effect.
     EmailChanged { name: String, new_email: String },
+    /// Sent to the current address when a change to another was requested
+    /// (the change itself waits for the new address's link).
+    EmailChangeRequested { name: String, new_email: String },
     /// Sent when a sign-in method was added, with a link that removes it:
     /// `{APP_URL}/remove-sign-in-method?token=…`
     FactorAdded {
@@ -43,6 +46,7 @@ impl MailKind {
             Self::VerifyEmail { .. } => "verify_email",
             Self::ConfirmEmailChange { .. } => "confirm_email_change",
             Self::EmailChanged { .. } => "email_changed",
+            Self::EmailChangeRequested { .. } => "email_change_requested",
             Self::FactorAdded { .. } => "factor_added",
         }
     }

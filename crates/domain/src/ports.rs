@@ -136,7 +136,8 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// Revokes one active session of `user_id`; `false` when there is none.
     async fn revoke(&self, user_id: UserId, id: SessionId) -> RepoResult<bool>;
 
-    /// Revokes every active session of the user; returns which.
+    /// Revokes every active session of the user and voids their outstanding
+    /// reset and email-change links, in one transaction; returns which sessions.
     async fn revoke_all(&self, user_id: UserId) -> RepoResult<Vec<SessionId>>;
 
     /// The session whose *current* refresh token has this hash, active or not
@@ -399,7 +400,7 @@ pub trait RecoveryRepository: Send + Sync + 'static {
     -> RepoResult<Option<AccountToken>>;
 
     /// Spends a reset token of `user_id`, stores the new hash, voids the user's
-    /// other reset tokens and revokes every session. `None` when the token is no
+    /// other reset and email-change links and revokes every session. `None` when the token is no
     /// longer usable (spent concurrently, expired).
     async fn reset_password(
         &self,

@@ -38,6 +38,7 @@ impl Templates {
             "verify_email",
             "confirm_email_change",
             "email_changed",
+            "email_change_requested",
             "factor_added"
         ) {
             env.add_template(name, source)
@@ -52,6 +53,7 @@ impl Templates {
             MailKind::VerifyEmail { .. } => "Verify your email address",
             MailKind::ConfirmEmailChange { .. } => "Confirm your new email address",
             MailKind::EmailChanged { .. } => "Your email address was changed",
+            MailKind::EmailChangeRequested { .. } => "A change of your email address was requested",
             MailKind::FactorAdded { .. } => "A sign-in method was added to your account",
         }
     }
@@ -100,6 +102,10 @@ mod tests {
                 name: "Ann".into(),
                 new_email: "new@example.com".into(),
             },
+            MailKind::EmailChangeRequested {
+                name: "Ann".into(),
+                new_email: "new@example.com".into(),
+            },
             MailKind::FactorAdded {
                 name: "Ann".into(),
                 factor: "a passkey named “<phone>”".into(),
@@ -110,7 +116,10 @@ mod tests {
             let rendered = templates.render(kind).unwrap();
             assert!(rendered.text.contains("Ann"), "{}", rendered.text);
             assert!(rendered.html.contains("Ann"));
-            if !matches!(kind, MailKind::EmailChanged { .. }) {
+            if !matches!(
+                kind,
+                MailKind::EmailChanged { .. } | MailKind::EmailChangeRequested { .. }
+            ) {
                 assert!(rendered.text.contains("token=abc"));
                 assert!(rendered.html.contains("token=abc"));
             }

@@ -85,6 +85,23 @@ async fn spend(
     .transpose()
 }
 
+/// Voids every outstanding reset and email-change link of the user: what
+/// ends sessions (a reset, a password change, signing out everywhere) also
+/// ends the links someone with one of those sessions may have requested —
+/// an email change requested by a thief must not survive the owner's
+/// recovery.
+pub(crate) async fn void_pending_links(conn: &mut PgConnection, user_id: UserId) -> RepoResult<()> {
+    sqlx::query!(
+        "DELETE FROM account_tokens
+         WHERE user_id = $1 AND used_at IS NULL AND purpose IN ('password_reset', 'email_change')",
+        user_id.as_uuid()
+    )
+    .execute(conn)
+    .await
+    .db()?;
+    Ok(())
+}
+
 fn stored_purpose(raw: &str) -> RepoResult<TokenPurpose> {
     TokenPurpose::parse(raw).ok_or_else(|| RepoError::other("stored token purpose is invalid"))
 }
@@ -183,13 +200,7 @@ impl RecoveryRepository for PgRecovery {
         .await
         .db()?;
         let Some(email) = email else { return Ok(None) };
-        sqlx::query!(
-            "DELETE FROM account_tokens WHERE user_id = $1 AND purpose = 'password_reset'",
-            user_id.as_uuid()
-        )
-        .execute(&mut *tx)
-        .await
-        .db()?;
+        void_pending_links(&mut tx, user_id).await?;
         let revoked = sqlx::query_scalar!(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_reset'
              WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",

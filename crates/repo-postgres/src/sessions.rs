@@ -176,16 +176,17 @@ impl SessionRepository for PgSessions {
 
     async fn revoke_all(&self, user_id: UserId) -> RepoResult<Vec<SessionId>> {
         let _query = crate::observe("sessions", "revoke_all");
-        let mut conn = self.db.conn().await?;
+        let mut tx = self.db.begin().await?;
         let ids = sqlx::query_scalar!(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout_all'
              WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
             user_id.as_uuid()
         )
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut *tx)
         .await
         .db()?;
-        conn.done().await?;
+        crate::recovery::void_pending_links(&mut tx, user_id).await?;
+        tx.commit().await.db()?;
         Ok(ids.into_iter().map(SessionId::from_uuid).collect())
     }
 

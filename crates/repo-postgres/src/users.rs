@@ -225,6 +225,7 @@ impl UserRepository for PgUsers {
         .await
         .db()?;
         let Some(email) = email else { return Ok(None) };
+        crate::recovery::void_pending_links(&mut tx, id).await?;
         let revoked = sqlx::query_scalar!(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_change'
              WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id",

@@ -355,14 +355,20 @@ async fn email_changes_only_when_the_new_address_is_verified() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["user"]["email"], new.as_str());
     assert_eq!(body["user"]["email_verified"], true);
-    // The old address is told.
-    let notices = sink.wait_for(&old, 2).await;
-    let notice = notices
-        .iter()
-        .map(|mail| testkit::readable(mail))
-        .find(|mail| mail.contains("Subject: Your email address was changed"))
-        .expect("the notice to the old address");
-    assert!(notice.contains(&new), "{notice}");
+    // The old address is told: when the change was requested, and when it
+    // took effect (with the verification, three mails).
+    let notices = sink.wait_for(&old, 3).await;
+    for subject in [
+        "Subject: A change of your email address was requested",
+        "Subject: Your email address was changed",
+    ] {
+        let notice = notices
+            .iter()
+            .map(|mail| testkit::readable(mail))
+            .find(|mail| mail.contains(subject))
+            .unwrap_or_else(|| panic!("{subject} to the old address"));
+        assert!(notice.contains(&new), "{notice}");
+    }
     // Both instances see the new address; sign-in follows it.
     let me: Value = peer.me(&tokens.access).await.json().await.unwrap();
     assert_eq!(me["user"]["email"], new.as_str());
@@ -632,4 +638,72 @@ async fn a_sign_in_method_added_is_announced_with_a_link_that_removes_it() {
         "invalid_token",
     )
     .await;
+}
+
+/// The probe's takeover: a thief with a session requests an email change (or
+/// a reset link); the owner recovers — reset, password change, or signing
+/// out everywhere — and the thief's pending link must die with it.
+#[tokio::test]
+async fn recovery_voids_pending_email_changes_and_reset_links() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink).await;
+    for recovery in ["logout-all", "password change", "reset"] {
+        let email = address();
+        let owner = app.register_as(&email).await;
+        let thief_address = address();
+        let change = app
+            .post_auth(
+                "/api/v1/auth/email/change",
+                &owner.access,
+                Some(&json!({"new_email": thief_address, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(change.status(), StatusCode::ACCEPTED);
+        let change_token = mailed_token(&sink, &thief_address, 1, "verify-email").await;
+        forgot(&app, &email).await;
+        // Verification, change requested, reset.
+        let reset_token = mailed_token(&sink, &email, 3, "reset-password").await;
+        match recovery {
+            "logout-all" => {
+                let response = app
+                    .post_auth("/api/v1/auth/logout-all", &owner.access, None)
+                    .await;
+                assert_eq!(response.status(), StatusCode::NO_CONTENT);
+            }
+            "password change" => {
+                let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
+                let response = app
+                    .post_auth("/api/v1/auth/password/change", &owner.access, Some(&body))
+                    .await;
+                assert_eq!(response.status(), StatusCode::NO_CONTENT);
+            }
+            _ => {
+                forgot(&app, &email).await;
+                let own = mailed_token(&sink, &email, 4, "reset-password").await;
+                assert_eq!(
+                    reset(&app, &own, NEW_PASSWORD).await.status(),
+                    StatusCode::NO_CONTENT
+                );
+            }
+        }
+        assert_problem(
+            verify(&app, &change_token).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+        )
+        .await;
+        if recovery != "reset" {
+            assert_problem(
+                reset(&app, &reset_token, "yet another passphrase").await,
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+            )
+            .await;
+        }
+        assert_eq!(
+            app.login(&thief_address, PASSWORD).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{recovery}"
+        );
+    }
 }
