@@ -1,6 +1,8 @@
 //! Rate limits on the endpoints that take credentials or send mail (GCRA): per
-//! client address on every such route, per account on login and on "forgot
-//! password", per user on verification mails and email changes. The counts live
+//! client address on every such route (an IPv6 client by its /64), per
+//! account *and* client on login and on "forgot password" (so nobody
+//! elsewhere can spend the owner's allowance), per user on verification
+//! mails and email changes. The counts live
 //! in a [`Throttle`] — Redis, shared by every instance, when the cache is on; in
 //! process otherwise, and whenever Redis is down. Over a limit: 429
 //! `rate_limited` with `Retry-After` and the `RateLimit-*` headers, before any
@@ -10,7 +12,7 @@ use std::fmt::Display;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use domain::{Quota, Throttle};
+use domain::{Quota, Throttle, client_key};
 
 use crate::error::ApiError;
 
@@ -19,9 +21,9 @@ use crate::error::ApiError;
 pub struct RateLimitSettings {
     /// Requests per minute per client address to each limited route.
     pub per_ip_per_minute: u32,
-    /// Login attempts per minute per account.
+    /// Login attempts per minute per account and client.
     pub login_per_email_per_minute: u32,
-    /// Reset mails per hour per address.
+    /// Reset requests per hour per address and client.
     pub forgot_per_email_per_hour: u32,
     /// Verification mails per hour per user.
     pub verify_send_per_user_per_hour: u32,
@@ -105,13 +107,21 @@ impl RateLimits {
 
     pub(crate) async fn check_ip(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
         match ip {
-            Some(ip) => self.check(Limit::Ip, ip).await,
+            Some(ip) => self.check(Limit::Ip, client_key(Some(ip))).await,
             None => Ok(()),
         }
     }
 
-    /// Per account, keyed by the address as typed ([`domain::Email::key_of`]).
-    pub(crate) async fn check_email(&self, limit: Limit, email: &str) -> Result<(), ApiError> {
-        self.check(limit, domain::Email::key_of(email)).await
+    /// Per account and client, keyed by the address as typed
+    /// ([`domain::Email::key_of`]) and [`client_key`]: like the lockout, an
+    /// attacker elsewhere cannot use up the owner's own allowance.
+    pub(crate) async fn check_account(
+        &self,
+        limit: Limit,
+        email: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), ApiError> {
+        let key = format!("{}:{}", domain::Email::key_of(email), client_key(ip));
+        self.check(limit, key).await
     }
 }

@@ -19,6 +19,7 @@ use crate::ports::{
     AuditRecord, FactorRef, NewAccountToken, RecoveryRepository, TokenPurpose, UserRepository,
 };
 use crate::refresh::MailToken;
+use crate::throttle::Quota;
 use crate::user::{Email, Profile, User};
 use crate::validation::FieldError;
 
@@ -43,6 +44,9 @@ impl AccountSettings {
         }
     }
 }
+
+/// Reset mails an account's mailbox receives, at most, whoever asks.
+const RESET_MAILS: Quota = Quota::per_hour(5);
 
 /// The most events `GET /auth/events` returns.
 pub const MAX_EVENTS: i64 = 100;
@@ -216,6 +220,21 @@ impl AccountService {
             tracing::info!("password reset requested for an unknown address");
             return Ok(());
         };
+        // The request limit is per address *and* client (nobody elsewhere
+        // can use up the owner's); what reaches the mailbox is capped per
+        // account, whoever asks. Over the cap nothing new is sent, and the
+        // answer is the same: the latest mail's link (30 min) still works.
+        let mailbox = format!("reset_mail:{}", user.id);
+        if !self
+            .auth
+            .throttle
+            .acquire(&mailbox, RESET_MAILS)
+            .await
+            .allowed
+        {
+            tracing::info!(user_id = %user.id, "reset mails to this account capped: none queued");
+            return Ok(());
+        }
         self.issue(&user, TokenPurpose::PasswordReset, user.email.clone())
             .await?;
         self.auth

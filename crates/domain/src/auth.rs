@@ -14,7 +14,7 @@ use crate::password::{NewPassword, Password, PasswordHasher};
 use crate::ports::{AuditEvent, AuditLog, VerifiedTokens};
 use crate::ports::{MfaRepository, ProfileRepository, SessionRepository, UserRepository};
 use crate::refresh::{RefreshToken, RefreshTokens};
-use crate::throttle::{Attempt, LockoutPolicy, MemoryThrottle, Throttle};
+use crate::throttle::{Attempt, LockoutPolicy, MemoryThrottle, Throttle, client_key};
 use crate::tokens::JwtKeys;
 use crate::user::{
     DisplayName, Email, NewSession, NewUser, Profile, ProfileUpdate, RotateOutcome, Session, User,
@@ -608,13 +608,9 @@ impl AuthService {
 }
 
 /// The lockout key of a sign-in: the address as typed (trimmed, lower-cased,
-/// bounded) and the client's address.
+/// bounded) and the client ([`client_key`]: an IPv6 client by its /64).
 fn lockout_key(email: &str, client: &ClientInfo) -> String {
-    let email = Email::key_of(email);
-    match client.ip {
-        Some(ip) => format!("login:{email}:{ip}"),
-        None => format!("login:{email}:-"),
-    }
+    format!("login:{}:{}", Email::key_of(email), client_key(client.ip))
 }
 
 /// A sign-in's outcome as metrics and the audit trail name it.

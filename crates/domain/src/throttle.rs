@@ -6,6 +6,7 @@
 //! in-process [`MemoryThrottle`] answers instead — never no limit at all.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -18,6 +19,21 @@ use governor::{Quota as GovernorQuota, RateLimiter};
 
 type Limiter =
     RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+/// The part of a client's address that names it in a limit or a lockout key:
+/// an IPv4 address whole, an IPv6 address by its /64 (one subscriber's
+/// allocation: rotating the low 64 bits must not buy new allowances), `-`
+/// when the address is unknown.
+pub fn client_key(ip: Option<IpAddr>) -> String {
+    match ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => {
+            let network = u128::from(v6) & !((1_u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(network))
+        }
+        None => "-".to_owned(),
+    }
+}
 
 /// `burst` requests per `period`, replenished evenly (GCRA).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -291,6 +307,20 @@ mod tests {
             .filter(|a| matches!(a, Ok(Attempt::Allowed { .. })))
             .count();
         assert_eq!(judged, policy.threshold as usize);
+    }
+
+    #[test]
+    fn clients_are_keyed_by_ipv4_address_and_ipv6_64() {
+        let key = |ip: &str| client_key(Some(ip.parse().unwrap()));
+        assert_eq!(key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            key("2001:db8:1:2::9")
+        );
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(client_key(None), "-");
     }
 
     #[test]

@@ -54,7 +54,10 @@ async fn forgot_password(
     AppJson(body): AppJson<ForgotPasswordRequest>,
 ) -> Result<Accepted> {
     state.limits.check_ip(client.ip).await?;
-    state.limits.check_email(Limit::Forgot, &body.email).await?;
+    state
+        .limits
+        .check_account(Limit::Forgot, &body.email, client.ip)
+        .await?;
     state.account.forgot_password(&body.email, &client)?;
     Ok(accepted())
 }

@@ -80,7 +80,7 @@ async fn login(
     state.limits.check_ip(client.ip).await?;
     state
         .limits
-        .check_email(Limit::LoginEmail, &body.email)
+        .check_account(Limit::LoginEmail, &body.email, client.ip)
         .await?;
     let auth = state
         .auth

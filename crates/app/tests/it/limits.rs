@@ -207,3 +207,72 @@ async fn concurrent_wrong_passwords_get_no_more_judged_than_the_threshold() {
     let response = app.login(email, PASSWORD).await;
     assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "account_locked").await;
 }
+
+async fn forgot_from(app: &TestApp, ip: &str, email: &str) -> Response {
+    app.client
+        .post(app.url("/api/v1/auth/password/forgot"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"email": email}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The probe's malicious lockout through the limits: wrong passwords and
+/// reset requests from elsewhere used to spend the per-account allowance
+/// (17 of 20 owner sign-ins refused). Keyed by account *and* client now,
+/// like the lockout: the attacker is limited, the owner is not.
+#[tokio::test]
+async fn per_account_limits_are_the_attackers_not_the_owners() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1/32, ::1"),
+        ("RATE_LIMIT_LOGIN_PER_EMAIL", "3"),
+        ("RATE_LIMIT_FORGOT_PER_EMAIL", "2"),
+        ("LOGIN_LOCKOUT_THRESHOLD", "100"),
+    ])
+    .await;
+    let email = "owner@example.com";
+    app.register_as(email).await;
+    let (attacker, owner) = ("203.0.113.9", "198.51.100.7");
+    for _ in 0..3 {
+        let response = login_from(&app, attacker, email, "a wrong guess").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = login_from(&app, attacker, email, "a wrong guess").await;
+    assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert_eq!(
+        login_from(&app, owner, email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            forgot_from(&app, attacker, email).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let limited = forgot_from(&app, attacker, email).await;
+    assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert_eq!(
+        forgot_from(&app, owner, email).await.status(),
+        StatusCode::ACCEPTED
+    );
+}
+
+/// An IPv6 client is one /64: rotating the interface identifier buys no new
+/// allowance; another /64 is another client.
+#[tokio::test]
+async fn ipv6_clients_are_limited_by_their_64() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1/32, ::1"),
+        ("RATE_LIMIT_PER_IP", "2"),
+    ])
+    .await;
+    for ip in ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9"] {
+        let response = login_from(&app, ip, "nobody@example.com", PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let same_64 = login_from(&app, "2001:db8:1:2::abcd", "nobody@example.com", PASSWORD).await;
+    assert_problem(same_64, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    let other_64 = login_from(&app, "2001:db8:1:3::1", "nobody@example.com", PASSWORD).await;
+    assert_eq!(other_64.status(), StatusCode::UNAUTHORIZED);
+}

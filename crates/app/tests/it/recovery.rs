@@ -707,3 +707,45 @@ async fn recovery_voids_pending_email_changes_and_reset_links() {
         );
     }
 }
+
+/// Reset requests are limited per address *and* client, so what reaches the
+/// mailbox is capped per account, whoever asks: five reset mails an hour
+/// (the latest link still works for the owner), however many clients ask.
+#[tokio::test]
+async fn reset_mails_to_one_mailbox_are_capped_whoever_asks() {
+    let sink = SmtpSink::start();
+    let app = spawn_app_with(&[
+        ("SMTP_URL", &sink.url()),
+        ("APP_URL", "https://app.example.com/"),
+        ("TRUSTED_PROXIES", "127.0.0.1/32, ::1"),
+    ])
+    .await;
+    let email = address();
+    app.register_as(&email).await;
+    for i in 0..8 {
+        let response = app
+            .client
+            .post(app.url("/api/v1/auth/password/forgot"))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .json(&json!({"email": email}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    // The verification and five resets; nothing more arrives.
+    sink.wait_for(&email, 6).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mails = sink.messages_to(&email);
+    assert_eq!(mails.len(), 6);
+    // Each new link voided the one before: the owner's newest one works.
+    let mut worked = 0;
+    for mail in &mails {
+        if let Some(token) = link_token(&testkit::readable(mail), "reset-password") {
+            if reset(&app, &token, NEW_PASSWORD).await.status() == StatusCode::NO_CONTENT {
+                worked += 1;
+            }
+        }
+    }
+    assert_eq!(worked, 1);
+}
