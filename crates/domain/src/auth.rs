@@ -15,7 +15,7 @@ use crate::ports::{AuditEvent, AuditLog, VerifiedTokens};
 use crate::ports::{MfaRepository, ProfileRepository, SessionRepository, UserRepository};
 use crate::refresh::{RefreshToken, RefreshTokens};
 use crate::throttle::{Attempt, LockoutPolicy, MemoryThrottle, Throttle, client_key};
-use crate::tokens::JwtKeys;
+use crate::tokens::{Claimed, JwtKeys};
 use crate::user::{
     DisplayName, Email, NewSession, NewUser, Profile, ProfileUpdate, RotateOutcome, Session, User,
 };
@@ -252,7 +252,10 @@ impl AuthService {
             session.id,
             session.created_at,
             session.amr,
-            &user.roles,
+            Claimed {
+                roles: &user.roles,
+                email_verified: user.email_verified,
+            },
             now,
         )?;
         Ok(Authenticated {

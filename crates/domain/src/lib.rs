@@ -68,7 +68,9 @@ pub use ports::{
 pub use refresh::{MailToken, RefreshToken, RefreshTokens, TokenHash};
 pub use roles::ADMIN;
 pub use throttle::{Attempt, Decision, LockoutPolicy, MemoryThrottle, Quota, Throttle, client_key};
-pub use tokens::{AccessClaims, JwtAlgorithm, JwtConfig, JwtKeys, KeyError, PublicJwk, TokenError};
+pub use tokens::{
+    AccessClaims, Claimed, JwtAlgorithm, JwtConfig, JwtKeys, KeyError, PublicJwk, TokenError,
+};
 pub use user::{
     Credentials, DisplayName, Email, MAX_ROLES, NewOAuthAccount, NewSession, NewUser, OAuthAccount,
     Profile, ProfileUpdate, ProviderName, RotateOutcome, Session, User,

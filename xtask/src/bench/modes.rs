@@ -48,7 +48,14 @@ impl Bench {
                 hashes.push(token.hash().as_bytes().to_vec());
                 let access = self
                     .eddsa
-                    .issue(user, session, now, domain::Amr::PWD, &[], now)
+                    .issue(
+                        user,
+                        session,
+                        now,
+                        domain::Amr::PWD,
+                        domain::Claimed::default(),
+                        now,
+                    )
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 writeln!(access_lines, "{access}")?;
                 writeln!(refresh_lines, "{}", token.expose())?;
@@ -303,7 +310,14 @@ impl Bench {
             writeln!(
                 lines,
                 "{}",
-                keys.issue(*user, *session, now, domain::Amr::PWD, &[], now)?
+                keys.issue(
+                    *user,
+                    *session,
+                    now,
+                    domain::Amr::PWD,
+                    domain::Claimed::default(),
+                    now
+                )?
             )?;
         }
         std::fs::write(&file, lines)?;

@@ -34,6 +34,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 const USER_ID: HeaderName = HeaderName::from_static("x-auth-user-id");
 const SESSION_ID: HeaderName = HeaderName::from_static("x-auth-session-id");
 const EMAIL: HeaderName = HeaderName::from_static("x-auth-email");
+const EMAIL_VERIFIED: HeaderName = HeaderName::from_static("x-auth-email-verified");
 const ROLES: HeaderName = HeaderName::from_static("x-auth-roles");
 
 /// `forward_auth_total{outcome}`, looked up once: this is a hot path.
@@ -58,6 +59,7 @@ fn counted(allowed: bool) {
                 ("X-Auth-User-Id" = String, description = "The user's id (UUID)"),
                 ("X-Auth-Session-Id" = String, description = "The session's id (UUID)"),
                 ("X-Auth-Email" = String, description = "The user's email address"),
+                ("X-Auth-Email-Verified" = String, description = "`true` when that address was verified, else `false`: an unverified address is not an identity"),
                 ("X-Auth-Roles" = String, description = "The user's roles, comma-separated (empty for none)"),
             )),
         (status = 401, description = "Missing, malformed, invalid or expired token, or an ended session (`unauthorized`, with `WWW-Authenticate`)", body = Problem, content_type = "application/problem+json"),
@@ -107,6 +109,10 @@ async fn verify(
             )?,
         ),
         (EMAIL, header(user.email.as_str())?),
+        (
+            EMAIL_VERIFIED,
+            HeaderValue::from_static(if user.email_verified { "true" } else { "false" }),
+        ),
         (ROLES, roles(&user.roles)?),
     ];
     Ok((StatusCode::OK, headers).into_response())

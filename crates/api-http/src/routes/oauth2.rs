@@ -58,6 +58,10 @@ pub struct IntrospectionResponse {
     /// The user's email address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// Whether that address was verified (by a mailed link or a provider
+    /// that vouched for it): an unverified address is not an identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     /// The session's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
@@ -86,6 +90,7 @@ impl IntrospectionResponse {
             active: false,
             sub: None,
             username: None,
+            email_verified: None,
             sid: None,
             exp: None,
             iat: None,
@@ -102,6 +107,7 @@ impl IntrospectionResponse {
             active: true,
             sub: Some(token.user.id.to_string()),
             username: Some(token.user.email.as_str().to_owned()),
+            email_verified: Some(token.user.email_verified),
             sid: Some(token.session_id.to_string()),
             exp: Some(token.exp),
             iat: Some(token.iat),

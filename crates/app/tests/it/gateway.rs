@@ -45,6 +45,7 @@ async fn forward_auth_answers_with_the_identity_or_401() {
         .to_owned();
     assert_eq!(header("x-auth-session-id"), sid);
     assert_eq!(header("x-auth-email"), tokens.response.user.email);
+    assert_eq!(header("x-auth-email-verified"), "false");
     assert_eq!(header("x-auth-roles"), "");
     assert!(response.bytes().await.unwrap().is_empty());
     // A Unicode address travels as its UTF-8 bytes, not as a 500.
@@ -127,7 +128,11 @@ async fn upstream() -> String {
                     .unwrap_or_default()
                     .to_owned()
             };
-            axum::Json(json!({"user_id": get("x-user-id"), "email": get("x-user-email")}))
+            axum::Json(json!({
+                "user_id": get("x-user-id"),
+                "email": get("x-user-email"),
+                "email_verified": get("x-user-email-verified"),
+            }))
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -153,7 +158,9 @@ async fn nginx_auth_request_lets_signed_in_users_through_until_they_log_out() {
             request = request.bearer_auth(token);
         }
         if forged {
-            request = request.header("X-User-Id", "someone-else");
+            request = request
+                .header("X-User-Id", "someone-else")
+                .header("X-User-Email-Verified", "true");
         }
         request.send()
     };
@@ -167,6 +174,10 @@ async fn nginx_auth_request_lets_signed_in_users_through_until_they_log_out() {
         "nginx sets the identity, not the client"
     );
     assert_eq!(body["email"], tokens.response.user.email.as_str());
+    assert_eq!(
+        body["email_verified"], "false",
+        "nobody verified the address (and the client's own header is replaced)"
+    );
 
     for token in [None, Some("not-a-token")] {
         assert_eq!(

@@ -412,3 +412,53 @@ async fn the_metadata_document_advertises_the_endpoints_and_the_cli_makes_client
             .any(|w| client.secret.as_bytes().windows(8).any(|s| s == w))
     );
 }
+
+/// The probe's finding: an address nobody verified went downstream as
+/// identity. Forward-auth, introspection and the access token now say
+/// whether it was verified — `false` until the mailed link is used, `true`
+/// after (the token from the next refresh).
+#[tokio::test]
+async fn downstream_learns_whether_the_address_was_verified() {
+    let sink = testkit::SmtpSink::start();
+    let app = crate::helpers::spawn_app_with(&[
+        ("SMTP_URL", &sink.url()),
+        ("APP_URL", "https://app.example.com/"),
+    ])
+    .await;
+    let admin = admin_of(&app).await;
+    let client = new_client(&app, &admin.access).await;
+    let email = format!("someone-{}@example.com", uuid::Uuid::new_v4().simple());
+    let user = app.register_as(&email).await;
+    let forward_auth = |access: String| {
+        let app = &app;
+        async move {
+            let response = app.get_auth("/api/v1/auth/verify", &access).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            response.headers()["x-auth-email-verified"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(forward_auth(user.access.clone()).await, "false");
+    assert_eq!(
+        introspect(&app, &client, &user.access).await["email_verified"],
+        false
+    );
+    assert_eq!(claims_of(&user.access)["email_verified"], false);
+
+    let mail = sink.wait_for(&email, 1).await;
+    let token = testkit::link_token(&testkit::readable(&mail[0]), "verify-email").unwrap();
+    let verified = app
+        .post("/api/v1/auth/email/verify", &json!({"token": token}))
+        .await;
+    assert_eq!(verified.status(), StatusCode::OK);
+    assert_eq!(forward_auth(user.access.clone()).await, "true");
+    assert_eq!(
+        introspect(&app, &client, &user.access).await["email_verified"],
+        true
+    );
+    let refreshed: Value = app.refresh(&user.refresh).await.json().await.unwrap();
+    let access = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(claims_of(access)["email_verified"], true);
+}

@@ -128,6 +128,17 @@ pub struct AccessClaims {
     /// The user's roles when the token was issued (possibly none).
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Whether the user's address was verified when the token was issued
+    /// (OIDC's claim): an unverified address is not an identity.
+    #[serde(default)]
+    pub email_verified: bool,
+}
+
+/// What an access token says of its user besides who they are.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Claimed<'a> {
+    pub roles: &'a [String],
+    pub email_verified: bool,
 }
 
 impl AccessClaims {
@@ -256,7 +267,7 @@ impl JwtKeys {
         session: SessionId,
         signed_in_at: OffsetDateTime,
         amr: Amr,
-        roles: &[String],
+        claimed: Claimed<'_>,
         now: OffsetDateTime,
     ) -> Result<String, TokenError> {
         let iat = now.unix_timestamp();
@@ -270,7 +281,8 @@ impl JwtKeys {
             jti: Uuid::new_v4(),
             auth_time: Some(signed_in_at.unix_timestamp()),
             amr: amr.names().map(str::to_owned).collect(),
-            roles: roles.to_vec(),
+            roles: claimed.roles.to_vec(),
+            email_verified: claimed.email_verified,
         };
         let mut header = Header::new(self.algorithm.jwt());
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
@@ -382,7 +394,14 @@ mod tests {
         let cache = Remembered::default();
         let now = OffsetDateTime::now_utc();
         let token = keys
-            .issue(UserId::new(), SessionId::new(), now, Amr::PWD, &[], now)
+            .issue(
+                UserId::new(),
+                SessionId::new(),
+                now,
+                Amr::PWD,
+                Claimed::default(),
+                now,
+            )
             .unwrap();
         let first = keys.verify_cached(&token, Some(&cache)).unwrap();
         assert_eq!(keys.verify_cached(&token, Some(&cache)).unwrap(), first);
@@ -430,7 +449,7 @@ mod tests {
                     session,
                     OffsetDateTime::now_utc(),
                     Amr::PWD,
-                    &[],
+                    Claimed::default(),
                     OffsetDateTime::now_utc(),
                 )
                 .unwrap();
@@ -452,7 +471,7 @@ mod tests {
                 SessionId::new(),
                 OffsetDateTime::now_utc(),
                 Amr::PWD,
-                &[],
+                Claimed::default(),
                 OffsetDateTime::now_utc(),
             )
             .unwrap();
@@ -490,7 +509,7 @@ mod tests {
                 SessionId::new(),
                 long_ago,
                 Amr::PWD,
-                &[],
+                Claimed::default(),
                 long_ago,
             )
             .unwrap();
