@@ -264,6 +264,11 @@ fn auth_row(error: &AuthError) -> Row {
         }
         AuthError::NotFound(_) => row(S::NOT_FOUND, "not_found", "Not found"),
         AuthError::AccountDisabled => row(S::FORBIDDEN, "account_disabled", "Account disabled"),
+        AuthError::EmailNotVerified => row(
+            S::FORBIDDEN,
+            "email_not_verified",
+            "Email address not verified",
+        ),
         AuthError::Forbidden(_) => row(S::FORBIDDEN, "forbidden", "Forbidden"),
         AuthError::SelfAdministration => row(
             S::CONFLICT,
@@ -363,6 +368,7 @@ fn oauth_row(failure: &OAuthFailure) -> Row {
         F::AlreadyLinked => (S::CONFLICT, "already_linked"),
         F::LastSignInMethod => (S::CONFLICT, "last_sign_in_method"),
         F::RedirectNotAllowed => (S::BAD_REQUEST, "redirect_not_allowed"),
+        F::EmailUnverified => (S::FORBIDDEN, "oauth_email_unverified"),
     };
     row(status, code, FAILED)
 }

@@ -417,6 +417,12 @@ impl<R: RecoveryRepository> RecoveryRepository for Cached<R> {
             if let Some(reset) = &reset {
                 let mut keys = user_keys(user_id, &reset.email).to_vec();
                 keys.extend(reset.revoked.iter().copied().map(Key::Session));
+                keys.extend(
+                    reset
+                        .unlinked
+                        .iter()
+                        .map(|provider| Key::OAuth(user_id, provider.clone())),
+                );
                 invalidate(&cache, &keys).await;
             }
             Ok(reset)
@@ -456,6 +462,13 @@ impl<R: RecoveryRepository> RecoveryRepository for Cached<R> {
                 if let Some(previous) = &confirmed.previous_email {
                     keys.push(Key::UserByEmail(previous.clone()));
                 }
+                keys.extend(confirmed.revoked.iter().copied().map(Key::Session));
+                keys.extend(
+                    confirmed
+                        .unlinked
+                        .iter()
+                        .map(|provider| Key::OAuth(user.id, provider.clone())),
+                );
                 invalidate(&cache, &keys).await;
             }
             Ok(confirmed)

@@ -83,26 +83,25 @@ impl AccountService {
     /// Stores a new token for `user` and queues the mail that carries it.
     async fn issue(&self, user: &User, purpose: TokenPurpose, to: Email) -> Result<(), AuthError> {
         let token = MailToken::random();
-        let name = user.name.clone();
         let (ttl, kind) = match purpose {
             TokenPurpose::PasswordReset => (
                 self.settings.reset_ttl,
                 MailKind::PasswordReset {
-                    name,
+                    name: greeting(user, true),
                     link: self.link("reset-password", &token),
                 },
             ),
             TokenPurpose::EmailVerify => (
                 self.settings.verify_ttl,
                 MailKind::VerifyEmail {
-                    name,
+                    name: greeting(user, false),
                     link: self.link("verify-email", &token),
                 },
             ),
             TokenPurpose::EmailChange => (
                 self.settings.verify_ttl,
                 MailKind::ConfirmEmailChange {
-                    name,
+                    name: greeting(user, false),
                     link: self.link("verify-email", &token),
                     new_email: to.as_str().to_owned(),
                 },
@@ -151,7 +150,7 @@ impl AccountService {
             let mail = OutgoingMail {
                 to: user.email.clone(),
                 kind: MailKind::FactorAdded {
-                    name: user.name.clone(),
+                    name: greeting(&user, true),
                     factor: described,
                     link: self.link("remove-sign-in-method", &token),
                 },
@@ -363,7 +362,7 @@ impl AccountService {
         let notice = OutgoingMail {
             to: user.email.clone(),
             kind: MailKind::EmailChangeRequested {
-                name: user.name.clone(),
+                name: greeting(&user, true),
                 new_email: new_email.as_str().to_owned(),
             },
         };
@@ -407,6 +406,18 @@ impl AccountService {
             .audit_log
             .recent(user_id, limit.clamp(1, MAX_EVENTS))
             .await?)
+    }
+}
+
+/// The name a mail greets with: the account's, only in mail to its own
+/// address once that is verified. Anyone can register any address with any
+/// name ("Claim your prize at …"); a mail to an address nobody confirmed must
+/// not carry it. Empty: the templates say "Hello,".
+fn greeting(user: &User, to_the_accounts_address: bool) -> String {
+    if to_the_accounts_address && user.email_verified {
+        user.name.clone()
+    } else {
+        String::new()
     }
 }
 

@@ -181,6 +181,33 @@ impl AuthService {
         self.audit_by(event, outcome, user_id, None, client).await;
     }
 
+    /// [`AuthService::audit`] written after the answer, not before it: a
+    /// failed sign-in of a known address must cost what one of an unknown
+    /// address costs (enumeration by timing), so its record is not on the
+    /// answer's path.
+    fn audit_detached(
+        &self,
+        event: &'static str,
+        outcome: &'static str,
+        user_id: Option<UserId>,
+        client: &ClientInfo,
+    ) {
+        let record = AuditEvent {
+            user_id,
+            actor: None,
+            event,
+            outcome,
+            ip: client.ip,
+            user_agent: client.user_agent.clone(),
+        };
+        let log = Arc::clone(&self.audit_log);
+        tokio::spawn(async move {
+            if let Err(error) = log.record(record).await {
+                tracing::error!(error = %error, event, "writing the audit trail failed");
+            }
+        });
+    }
+
     /// [`AuthService::audit`] of something `actor` (an admin) did to `user_id`.
     pub(crate) async fn audit_by(
         &self,
@@ -329,7 +356,7 @@ impl AuthService {
             event("login", FAILURE);
             let user_id = credentials.map(|c| c.user_id);
             if user_id.is_some() {
-                self.audit("login", FAILURE, user_id, client).await;
+                self.audit_detached("login", FAILURE, user_id, client);
             }
             if let Some(lock) = lock {
                 tracing::warn!(
@@ -338,7 +365,7 @@ impl AuthService {
                 );
                 event("lockout", "locked");
                 if user_id.is_some() {
-                    self.audit("login_lockout", "locked", user_id, client).await;
+                    self.audit_detached("login_lockout", "locked", user_id, client);
                 }
             }
             return Err(AuthError::InvalidCredentials);
@@ -477,6 +504,18 @@ impl AuthService {
         let user = self.user(principal).await?;
         let profile = self.profiles.find_by_user(principal.user_id).await?;
         Ok((user, profile))
+    }
+
+    /// The signed-in user, if their address is verified: what adding a
+    /// sign-in method or a provider link needs (pre-account hijacking: an
+    /// address registered by someone else must not carry their way in).
+    pub(crate) async fn verified_user(&self, principal: &Principal) -> Result<User, AuthError> {
+        let user = self.user(principal).await?;
+        if !user.email_verified {
+            event("factor_add", "email_not_verified");
+            return Err(AuthError::EmailNotVerified);
+        }
+        Ok(user)
     }
 
     /// The signed-in user alone (forward-auth's identity, without the profile).

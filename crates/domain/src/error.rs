@@ -150,6 +150,13 @@ pub enum AuthError {
     PasskeysUnavailable,
     #[error("This account has as many passkeys as it may hold; remove one first.")]
     TooManyPasskeys,
+    /// Adding a sign-in method (TOTP, a passkey, a provider link) to an
+    /// account whose address nobody verified: whoever registered someone
+    /// else's address must not plant a way in before its owner shows up.
+    #[error(
+        "Verify your email address first: sign-in methods and provider links need a verified address."
+    )]
+    EmailNotVerified,
     /// The account was disabled by an admin (its password was right).
     #[error("This account is disabled.")]
     AccountDisabled,
@@ -263,4 +270,8 @@ pub enum OAuthFailure {
     LastSignInMethod,
     #[error("redirect_to is not an allowed destination")]
     RedirectNotAllowed,
+    #[error(
+        "the identity provider did not verify this email address, so it cannot create or claim an account; verify it with the provider, or sign up with a password"
+    )]
+    EmailUnverified,
 }

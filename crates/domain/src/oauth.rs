@@ -173,6 +173,13 @@ impl OAuthService {
         {
             return Err(OAuthFailure::RedirectNotAllowed.into());
         }
+        // A link is a way in: only to an account whose address is verified.
+        if let Some(user_id) = link_user {
+            let user = self.users.find_by_id(user_id).await?;
+            if !user.is_some_and(|user| user.email_verified) {
+                return Err(AuthError::EmailNotVerified);
+            }
+        }
         let state = random_token();
         let verifier = random_token();
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -326,6 +333,8 @@ impl OAuthService {
 
     /// A first login with this identity: a new user, or — only when allowed
     /// and both sides verified the email — the local account with that email.
+    /// An address the provider did not verify never creates or claims an
+    /// account: it would let anyone pre-register someone else's address.
     async fn first_login(
         &self,
         provider_name: &ProviderName,
@@ -336,6 +345,9 @@ impl OAuthService {
             .as_deref()
             .and_then(|e| Email::parse(e).ok())
             .ok_or(OAuthFailure::NoEmail)?;
+        if !identity.email_verified {
+            return Err(OAuthFailure::EmailUnverified.into());
+        }
         if let Some(existing) = self.users.find_by_email(&email).await? {
             if !(self.settings.link_verified_email
                 && identity.email_verified

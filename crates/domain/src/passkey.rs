@@ -275,7 +275,7 @@ impl PasskeyService {
     ) -> Result<(uuid::Uuid, Value), AuthError> {
         self.auth.require_recent_sign_in(principal)?;
         let webauthn = self.webauthn()?;
-        let user = self.auth.user(principal).await?;
+        let user = self.auth.verified_user(principal).await?;
         let existing = self.repo.list(user.id).await?;
         if existing.len() >= MAX_PASSKEYS {
             return Err(AuthError::TooManyPasskeys);
@@ -299,6 +299,7 @@ impl PasskeyService {
     ) -> Result<Passkey, AuthError> {
         self.auth.require_recent_sign_in(principal)?;
         let webauthn = self.webauthn()?;
+        self.auth.verified_user(principal).await?;
         let pending = self
             .repo
             .take_ceremony(challenge_id, Purpose::Register)

@@ -373,6 +373,9 @@ pub struct PasswordReset {
     pub email: Email,
     /// Every session it revoked.
     pub revoked: Vec<SessionId>,
+    /// On an account whose address was unverified (the reset is the first
+    /// proof of the mailbox): the providers unlinked with its factors.
+    pub unlinked: Vec<ProviderName>,
 }
 
 /// An address verified, or an email change completed.
@@ -381,6 +384,11 @@ pub struct EmailConfirmed {
     pub user: User,
     /// The address the user had before, when this completed a change.
     pub previous_email: Option<Email>,
+    /// On the first verification of the account: every session revoked
+    /// (factors and provider links went too) …
+    pub revoked: Vec<SessionId>,
+    /// … and the providers unlinked.
+    pub unlinked: Vec<ProviderName>,
 }
 
 /// Mailed tokens and the state changes they authorise. Every method that

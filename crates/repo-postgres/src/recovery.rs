@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use domain::ports::RepoResult;
 use domain::{
     AccountToken, Email, EmailConfirmed, FactorRef, FactorRemoved, MailOutbox, NewAccountToken,
-    OutgoingMail, PasswordHash, PasswordReset, QueuedMail, RecoveryRepository, RepoError,
-    SessionId, TokenHash, TokenPurpose, User, UserId,
+    OutgoingMail, PasswordHash, PasswordReset, ProviderName, QueuedMail, RecoveryRepository,
+    RepoError, SessionId, TokenHash, TokenPurpose, User, UserId,
 };
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -102,6 +102,47 @@ pub(crate) async fn void_pending_links(conn: &mut PgConnection, user_id: UserId)
     Ok(())
 }
 
+/// The first proof that the account's owner holds its address (the first
+/// verification, or a reset of an unverified account): whatever was attached
+/// to the account before it — passkeys, TOTP, recovery codes, pending second
+/// steps, provider links — may be a squatter's who registered the address
+/// first (pre-account hijacking), so it goes. Nothing of the kind can be
+/// added to an unverified account any more; this also ends what older
+/// versions allowed. Returns the providers unlinked.
+async fn purge_before_first_proof(
+    conn: &mut PgConnection,
+    user_id: UserId,
+) -> RepoResult<Vec<ProviderName>> {
+    let id = user_id.as_uuid();
+    sqlx::query!("DELETE FROM passkeys WHERE user_id = $1", id)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    sqlx::query!("DELETE FROM mfa_totp WHERE user_id = $1", id)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    sqlx::query!("DELETE FROM mfa_recovery_codes WHERE user_id = $1", id)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    sqlx::query!("DELETE FROM mfa_challenges WHERE user_id = $1", id)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    let providers = sqlx::query_scalar!(
+        "DELETE FROM oauth_accounts WHERE user_id = $1 RETURNING provider",
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .db()?;
+    providers
+        .iter()
+        .map(|provider| crate::stored_provider(provider))
+        .collect()
+}
+
 fn stored_purpose(raw: &str) -> RepoResult<TokenPurpose> {
     TokenPurpose::parse(raw).ok_or_else(|| RepoError::other("stored token purpose is invalid"))
 }
@@ -191,15 +232,26 @@ impl RecoveryRepository for PgRecovery {
         if spent.as_ref().map(|(owner, ..)| *owner) != Some(user_id) {
             return Ok(None);
         }
-        let email = sqlx::query_scalar!(
-            "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING email",
+        // A reset proves the mailbox: the address is verified from now on,
+        // and on an unverified account that is the first proof.
+        let row = sqlx::query!(
+            r#"UPDATE users u SET password_hash = $2, email_verified = true, updated_at = now()
+               FROM (SELECT email_verified FROM users WHERE id = $1 FOR UPDATE) before
+               WHERE u.id = $1
+               RETURNING u.email, before.email_verified AS "was_verified!""#,
             user_id.as_uuid(),
             hash.expose_phc()
         )
         .fetch_optional(&mut *tx)
         .await
         .db()?;
-        let Some(email) = email else { return Ok(None) };
+        let Some(row) = row else { return Ok(None) };
+        let email = row.email;
+        let unlinked = if row.was_verified {
+            Vec::new()
+        } else {
+            purge_before_first_proof(&mut tx, user_id).await?
+        };
         void_pending_links(&mut tx, user_id).await?;
         let revoked = sqlx::query_scalar!(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_reset'
@@ -214,6 +266,7 @@ impl RecoveryRepository for PgRecovery {
             user_id,
             email: stored_email(&email)?,
             revoked: revoked.into_iter().map(SessionId::from_uuid).collect(),
+            unlinked,
         }))
     }
 
@@ -228,16 +281,17 @@ impl RecoveryRepository for PgRecovery {
         let Some((user_id, purpose, address)) = spend(&mut tx, token, &purposes, now).await? else {
             return Ok(None);
         };
-        let previous = sqlx::query_scalar!(
-            "SELECT email FROM users WHERE id = $1 FOR UPDATE",
+        let before = sqlx::query!(
+            "SELECT email, email_verified FROM users WHERE id = $1 FOR UPDATE",
             user_id.as_uuid()
         )
         .fetch_optional(&mut *tx)
         .await
         .db()?;
-        let Some(previous) = previous.as_deref().map(stored_email).transpose()? else {
+        let Some(before) = before else {
             return Ok(None);
         };
+        let previous = stored_email(&before.email)?;
         let changing = purpose == TokenPurpose::EmailChange;
         // A verification proves the address it was sent to: once the account
         // moved to another address, it proves nothing.
@@ -257,6 +311,25 @@ impl RecoveryRepository for PgRecovery {
         .await
         .db()?;
         let user = User::try_from(row)?;
+        // The first proof that the owner holds the address the account was
+        // registered with: what was attached before may be a squatter's, and
+        // so may every session. (A change proves only the new address, to
+        // whoever holds the session that asked for it.)
+        let (revoked, unlinked) = if before.email_verified || changing {
+            (Vec::new(), Vec::new())
+        } else {
+            let unlinked = purge_before_first_proof(&mut tx, user_id).await?;
+            let revoked = sqlx::query_scalar!(
+                "UPDATE sessions SET revoked_at = now(), revoked_reason = 'email_verified'
+                 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+                user_id.as_uuid()
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .db()?;
+            let revoked = revoked.into_iter().map(SessionId::from_uuid).collect();
+            (revoked, unlinked)
+        };
         let previous_email = if changing && previous != address {
             // Every link mailed to the old address stops working.
             sqlx::query!(
@@ -278,6 +351,8 @@ impl RecoveryRepository for PgRecovery {
         Ok(Some(EmailConfirmed {
             user,
             previous_email,
+            revoked,
+            unlinked,
         }))
     }
 

@@ -62,8 +62,9 @@ impl Bench {
                 self.users.push((user, session));
             }
             sqlx::query(
-                "INSERT INTO users (id, email, name, password_hash)
-                 SELECT id, email, 'Bench User', $3 FROM UNNEST($1::uuid[], $2::text[]) AS t(id, email)",
+                "INSERT INTO users (id, email, name, password_hash, email_verified)
+                 SELECT id, email, 'Bench User', $3, true
+                 FROM UNNEST($1::uuid[], $2::text[]) AS t(id, email)",
             )
             .bind(&ids)
             .bind(&emails)

@@ -90,6 +90,16 @@ impl ListUsersQuery {
         {
             return Err(domain::FieldError::new("query", "must be at most 254 characters").into());
         }
+        // No address holds a control character (`Email::parse`), and
+        // PostgreSQL refuses NUL in text outright: say so, not 500.
+        if email_prefix
+            .as_ref()
+            .is_some_and(|q| q.chars().any(char::is_control))
+        {
+            return Err(
+                domain::FieldError::new("query", "must not contain control characters").into(),
+            );
+        }
         let before = self
             .cursor
             .map(|c| {

@@ -49,8 +49,13 @@ impl From<User> for AdminUserDto {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListUsersQuery {
-    /// Users whose email address starts with this (any letter case).
-    #[param(max_length = 254, example = "ada")]
+    /// Users whose email address starts with this (any letter case); no
+    /// control characters.
+    #[param(
+        max_length = 254,
+        example = "ada",
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub query: Option<String>,
     /// Only users created at or after this time (RFC 3339).
     #[param(format = DateTime)]

@@ -179,6 +179,7 @@ async fn authorize(
         (status = 400, description = "Bad, replayed, expired or foreign `state`; a provider error; wrong `iss`; a rejected ID token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`mfa_required`: the account has a second factor; the problem carries `mfa_token` and `methods` (with `redirect_to`: a 302 whose fragment has `error=mfa_required&mfa_token=…&methods=…`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`oauth_email_unverified`: the provider did not verify the address, which therefore neither creates nor claims an account; `account_disabled`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`account_exists`: a local account has this email; sign in and link", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider is unavailable", body = Problem, content_type = "application/problem+json"),
     )
@@ -281,6 +282,7 @@ fn with_fragment(target: &str, fragment: &str) -> String {
     responses(
         (status = 200, description = "Open this URL in the browser (which receives the `cz_oauth` cookie with this response)", body = AuthorizeUrl),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`email_not_verified`: a provider link needs a verified address", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
     )
 )]

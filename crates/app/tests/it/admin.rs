@@ -408,7 +408,7 @@ async fn an_admin_removes_a_users_second_factors() {
     let app = spawn_app().await;
     let admin = admin_of(&app).await;
     let email = format!("stuck-{}@example.com", Uuid::new_v4().simple());
-    let user = app.register_as(&email).await;
+    let user = app.register_verified(&email).await;
     crate::mfa::enable_totp(&app, &user.access).await;
     crate::mfa::mfa_token(&app, &email).await;
     let path = format!("/api/v1/admin/users/{}/mfa", user.user_id);
@@ -430,4 +430,24 @@ async fn an_admin_removes_a_users_second_factors() {
     let unknown = format!("/api/v1/admin/users/{}/mfa", Uuid::new_v4());
     let missing = app.delete_auth(&unknown, &admin.access, &json!({})).await;
     assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+/// A NUL (or any control character) in the search is a 422 that names the
+/// field, not a 500 from PostgreSQL refusing it.
+#[tokio::test]
+async fn a_control_character_in_the_user_search_is_a_422() {
+    let app = spawn_app().await;
+    let admin = admin_of(&app).await;
+    for query in ["%00", "ada%00", "%1B[31m"] {
+        let response = app
+            .get_auth(&format!("/api/v1/admin/users?query={query}"), &admin.access)
+            .await;
+        let problem = assert_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "query", "{problem}");
+    }
 }

@@ -330,3 +330,65 @@ where
 pub fn count(answers: &[(StatusCode, String)], code: &str) -> usize {
     answers.iter().filter(|(_, c)| c == code).count()
 }
+
+impl TestApp {
+    /// The token of the newest `{page}?token=` link mailed to `to`, read from
+    /// the `.eml` files of `MAIL_DIR` (the development transport the tests
+    /// use unless they start an SMTP sink); waits up to 10 s for it.
+    pub async fn mailed_link(&self, to: &str, page: &str) -> String {
+        let dir = PathBuf::from(&self.env["MAIL_DIR"]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let mut found: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|entry| {
+                    let mail = std::fs::read_to_string(entry.path()).ok()?;
+                    let modified = entry.metadata().ok()?.modified().ok()?;
+                    let to_line = format!("To: {to}");
+                    mail.contains(&to_line)
+                        .then(|| testkit::link_token(&mail, page))
+                        .flatten()
+                        .map(|token| (modified, token))
+                })
+                .collect();
+            found.sort();
+            if let Some((_, token)) = found.pop() {
+                return token;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {page} link mailed to {to} in {}",
+                dir.display()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Uses a verification link and signs in again: the first proof of an
+    /// address ends the sessions opened before it (pre-account hijacking).
+    pub async fn verify_and_sign_in(&self, email: &str, token: &str) -> Tokens {
+        let verified = self
+            .post("/api/v1/auth/email/verify", &json!({"token": token}))
+            .await;
+        assert_eq!(verified.status(), StatusCode::OK);
+        let login = self.login(email, PASSWORD).await;
+        assert_eq!(login.status(), StatusCode::OK);
+        Tokens::from_body(login.json().await.unwrap())
+    }
+
+    /// [`TestApp::register_verified`] with a fresh address.
+    pub async fn verified_user(&self) -> Tokens {
+        self.register_verified(&format!("user-{}@example.com", Uuid::new_v4().simple()))
+            .await
+    }
+
+    /// A user whose address is verified (so they may add sign-in methods),
+    /// signed in after the verification.
+    pub async fn register_verified(&self, email: &str) -> Tokens {
+        self.register_as(email).await;
+        let token = self.mailed_link(email, "verify-email").await;
+        self.verify_and_sign_in(email, &token).await
+    }
+}

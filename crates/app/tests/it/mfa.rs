@@ -110,7 +110,7 @@ fn email() -> String {
 async fn totp_enrol_confirm_then_login_needs_a_fresh_code() {
     let app = spawn_app().await;
     let email = email();
-    let user = app.register_as(&email).await;
+    let user = app.register_verified(&email).await;
     assert_eq!(amr(&user), json!(["pwd"]));
     assert_eq!(
         status(&app, &user.access).await,
@@ -195,7 +195,7 @@ async fn totp_enrol_confirm_then_login_needs_a_fresh_code() {
 async fn recovery_codes_work_once_regenerate_and_turn_totp_off() {
     let app = spawn_app().await;
     let email = email();
-    let user = app.register_as(&email).await;
+    let user = app.register_verified(&email).await;
     let (_, codes) = enable_totp(&app, &user.access).await;
 
     // A recovery code, typed in upper case with spaces, signs in once.
@@ -299,7 +299,7 @@ async fn recovery_codes_work_once_regenerate_and_turn_totp_off() {
 async fn wrong_codes_void_the_challenge_and_lock_the_second_step() {
     let app = spawn_app_with(&[("LOGIN_LOCKOUT_THRESHOLD", "5")]).await;
     let email = email();
-    let user = app.register_as(&email).await;
+    let user = app.register_verified(&email).await;
     let (authenticator, _) = enable_totp(&app, &user.access).await;
     let token = mfa_token(&app, &email).await;
     for _ in 0..5 {
@@ -330,7 +330,7 @@ async fn wrong_codes_void_the_challenge_and_lock_the_second_step() {
 async fn turning_totp_off_needs_a_recent_sign_in() {
     let app = spawn_app_with(&[("STEP_UP_MAX_AGE", "1")]).await;
     let email = email();
-    let user = app.register_as(&email).await;
+    let user = app.register_verified(&email).await;
     let (authenticator, codes) = enable_totp(&app, &user.access).await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     for (path, body) in [
@@ -389,7 +389,7 @@ async fn concurrent_wrong_codes_get_no_more_judged_than_the_limits_allow() {
     let peer = shared_peer(&app).await;
     let instances: Vec<&TestApp> = [Some(&app), peer.as_ref()].into_iter().flatten().collect();
     let email = email();
-    let user = app.register_as(&email).await;
+    let user = app.register_verified(&email).await;
     enable_totp(&app, &user.access).await;
     let mut tokens = Vec::new();
     for _ in 0..8 {
@@ -414,7 +414,7 @@ async fn one_challenge_gets_five_codes_judged_under_a_burst() {
     let peer = shared_peer(&app).await;
     let instances: Vec<&TestApp> = [Some(&app), peer.as_ref()].into_iter().flatten().collect();
     let email = email();
-    let user = app.register_as(&email).await;
+    let user = app.register_verified(&email).await;
     let (authenticator, _) = enable_totp(&app, &user.access).await;
     let token = mfa_token(&app, &email).await;
     let answers = burst(&instances, 40, |app, _| {

@@ -425,7 +425,14 @@ async fn an_existing_local_account_is_not_taken_over() {
 async fn a_signed_in_user_links_and_unlinks_a_provider() {
     let oidc = Provider::start(false).await;
     let app = app_with(&oidc, None, &[]).await;
-    let local = app.register_as("carol@example.com").await;
+    // A link is a way in: not to an account whose address nobody verified.
+    let squatter = app.register_as("carol@example.com").await;
+    let refused = app
+        .post_auth("/api/v1/auth/oauth/acme/link", &squatter.access, None)
+        .await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "email_not_verified").await;
+    let token = app.mailed_link("carol@example.com", "verify-email").await;
+    let local = app.verify_and_sign_in("carol@example.com", &token).await;
     let response = app
         .post_auth("/api/v1/auth/oauth/acme/link", &local.access, None)
         .await;
@@ -662,10 +669,24 @@ async fn github_logins_use_the_user_and_emails_api_and_redirect_with_a_fragment(
     let oidc = Provider::start(false).await;
     let github = Provider::start(true).await;
     let app = app_with(&oidc, Some(&github), &[]).await;
+    // An address GitHub has not verified neither creates nor claims an
+    // account: anyone could pre-register someone else's address that way.
     github.next(Script {
         email_verified: false,
         ..person("4242", "octo@example.com")
     });
+    assert_problem(
+        sign_in(&app, "github").await,
+        StatusCode::FORBIDDEN,
+        "oauth_email_unverified",
+    )
+    .await;
+    let created: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(created, 0);
+    github.next(person("4242", "octo@example.com"));
     let response = sign_in(&app, "github").await;
     assert_eq!(response.status(), StatusCode::OK);
     let tokens = Tokens::from_body(response.json().await.unwrap());
@@ -673,10 +694,7 @@ async fn github_logins_use_the_user_and_emails_api_and_redirect_with_a_fragment(
         tokens.response.user.email, "octo@example.com",
         "the primary address"
     );
-    assert!(
-        !tokens.response.user.email_verified,
-        "GitHub had not verified it"
-    );
+    assert!(tokens.response.user.email_verified, "GitHub verified it");
     assert_eq!(tokens.response.user.name, "Ext Ernal");
     // Returning: the same numeric id finds the same user, whatever the email now.
     github.next(Script {

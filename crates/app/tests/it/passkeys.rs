@@ -75,7 +75,7 @@ async fn login(app: &TestApp, browser: &mut Browser) -> reqwest::Response {
 #[tokio::test]
 async fn a_passkey_registers_and_signs_in_without_an_address() {
     let app = app().await;
-    let user = app.register().await;
+    let user = app.verified_user().await;
     let mut browser = Browser::new();
     let passkey = register(&app, &mut browser, &user.access).await;
     assert_eq!(passkey["name"], "Soft passkey");
@@ -118,7 +118,7 @@ async fn a_passkey_registers_and_signs_in_without_an_address() {
         .await
         .unwrap();
     assert_problem(blank, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    let other = app.register().await;
+    let other = app.verified_user().await;
     let foreign = app.delete_auth(&path, &other.access, &json!({})).await;
     assert_problem(foreign, StatusCode::NOT_FOUND, "not_found").await;
     let removed = app.delete_auth(&path, &signed_in.access, &json!({})).await;
@@ -130,7 +130,7 @@ async fn a_passkey_registers_and_signs_in_without_an_address() {
 #[tokio::test]
 async fn wrong_origins_wrong_rp_ids_and_replayed_challenges_are_refused() {
     let app = app().await;
-    let user = app.register().await;
+    let user = app.verified_user().await;
 
     // A look-alike site: the browser signs for its own origin.
     let start = register_start(&app, &user.access).await;
@@ -156,7 +156,7 @@ async fn wrong_origins_wrong_rp_ids_and_replayed_challenges_are_refused() {
     // A challenge works once, and only for the user who started it.
     let start = register_start(&app, &user.access).await;
     let credential = Browser::new().create(&start["publicKey"]);
-    let other = app.register().await;
+    let other = app.verified_user().await;
     let stolen = register_finish(
         &app,
         &other.access,
@@ -204,7 +204,7 @@ async fn wrong_origins_wrong_rp_ids_and_replayed_challenges_are_refused() {
 #[tokio::test]
 async fn a_cloned_authenticators_counter_is_refused() {
     let app = app().await;
-    let user = app.register().await;
+    let user = app.verified_user().await;
     let mut browser = Browser::new();
     register(&app, &mut browser, &user.access).await;
     // Each use counts up, and each count above the last is accepted.
@@ -237,7 +237,7 @@ async fn a_cloned_authenticators_counter_is_refused() {
 async fn a_passkey_serves_as_the_second_factor() {
     let app = app_with(&[("STEP_UP_MAX_AGE", "2")]).await;
     let email = format!("pk-{}@example.com", uuid::Uuid::new_v4().simple());
-    let user = app.register_as(&email).await;
+    let user = app.register_verified(&email).await;
     let mut browser = Browser::new();
     register(&app, &mut browser, &user.access).await;
     // A passkey alone does not make the password need a second factor.
@@ -322,7 +322,7 @@ async fn without_a_relying_party_passkeys_are_unavailable() {
 async fn adding_a_sign_in_method_needs_a_recent_sign_in() {
     let app = app_with(&[("STEP_UP_MAX_AGE", "1")]).await;
     let email = format!("stale-{}@example.com", uuid::Uuid::new_v4().simple());
-    let user = app.register_as(&email).await;
+    let user = app.register_verified(&email).await;
     // Started while recent; finished too late: refused at the finish as well.
     let started = register_start(&app, &user.access).await;
     let mut browser = Browser::new();
@@ -362,4 +362,88 @@ async fn adding_a_sign_in_method_needs_a_recent_sign_in() {
     // A fresh sign-in may.
     let fresh = Tokens::from_body(app.login(&email, PASSWORD).await.json().await.unwrap());
     register(&app, &mut browser, &fresh.access).await;
+}
+
+/// Pre-account hijacking: whoever registers someone else's address (it stays
+/// unverified) can attach no sign-in method to it; and when the owner first
+/// proves the address — the verification link, or a reset — whatever was
+/// attached before (here as an older version allowed it) and every session
+/// opened before it are gone.
+#[tokio::test]
+async fn an_unverified_account_takes_no_sign_in_method_and_its_first_proof_clears_it() {
+    let app = app().await;
+    let email = format!("victim-{}@example.com", uuid::Uuid::new_v4().simple());
+    let squatter = app.register_as(&email).await;
+    for path in [
+        "/api/v1/auth/passkeys/register/start",
+        "/api/v1/auth/mfa/totp/setup",
+    ] {
+        let refused = app.post_auth(path, &squatter.access, None).await;
+        assert_problem(refused, StatusCode::FORBIDDEN, "email_not_verified").await;
+    }
+    // What an older version let the squatter attach: a TOTP factor.
+    sqlx::query(
+        "INSERT INTO mfa_totp (user_id, secret_sealed, confirmed_at)
+         VALUES ($1::uuid, $2, now())",
+    )
+    .bind(&squatter.user_id)
+    .bind(vec![7_u8; 60])
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    crate::mfa::mfa_token(&app, &email).await;
+
+    // The owner uses the verification link that reached their mailbox.
+    let token = app.mailed_link(&email, "verify-email").await;
+    let verified = app
+        .post("/api/v1/auth/email/verify", &json!({"token": token}))
+        .await;
+    assert_eq!(verified.status(), StatusCode::OK);
+    assert_problem(
+        app.me(&squatter.access).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let factors: i64 = sqlx::query_scalar("SELECT count(*) FROM mfa_totp WHERE user_id = $1::uuid")
+        .bind(&squatter.user_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(factors, 0);
+    // (The squatter's password still works until the owner resets it: the
+    // verification mail tells the owner to, and a reset ends it.)
+    assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
+
+    // A reset of an unverified account is such a first proof as well.
+    let other = format!("victim-{}@example.com", uuid::Uuid::new_v4().simple());
+    let squatter = app.register_as(&other).await;
+    sqlx::query(
+        "INSERT INTO mfa_totp (user_id, secret_sealed, confirmed_at)
+         VALUES ($1::uuid, $2, now())",
+    )
+    .bind(&squatter.user_id)
+    .bind(vec![7_u8; 60])
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let forgot = app
+        .post("/api/v1/auth/password/forgot", &json!({"email": other}))
+        .await;
+    assert_eq!(forgot.status(), StatusCode::ACCEPTED);
+    let token = app.mailed_link(&other, "reset-password").await;
+    let reset = app
+        .post(
+            "/api/v1/auth/password/reset",
+            &json!({"token": token, "new_password": "the owner's own passphrase"}),
+        )
+        .await;
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    let owner = app.login(&other, "the owner's own passphrase").await;
+    assert_eq!(owner.status(), StatusCode::OK, "no second factor left");
+    let owner: Value = owner.json().await.unwrap();
+    assert_eq!(
+        owner["user"]["email_verified"], true,
+        "a reset proves the mailbox"
+    );
 }

@@ -45,6 +45,14 @@ async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
         .await
 }
 
+/// Registers `email` and verifies it through the sink (the first mail to
+/// it), then signs in again: a user who may add sign-in methods.
+async fn verified(app: &TestApp, sink: &SmtpSink, email: &str) -> crate::helpers::Tokens {
+    app.register_as(email).await;
+    let token = mailed_token(sink, email, 1, "verify-email").await;
+    app.verify_and_sign_in(email, &token).await
+}
+
 /// Waits (up to 10 s) until the `count(*)` query `sql` answers `want`.
 async fn wait_for_count(pool: &sqlx::PgPool, sql: &'static str, want: i64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -161,7 +169,7 @@ async fn a_password_reset_does_not_bypass_the_second_factor() {
     let sink = SmtpSink::start();
     let app = app_with_mail(&sink).await;
     let email = address();
-    let user = app.register_as(&email).await;
+    let user = verified(&app, &sink, &email).await;
     let (authenticator, _) = crate::mfa::enable_totp(&app, &user.access).await;
     forgot(&app, &email).await;
     // Mails: the verification, the notice of TOTP added, the reset.
@@ -259,6 +267,16 @@ async fn registration_mails_a_verification_link_that_works_once() {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["user"]["email_verified"], true);
+    // The first proof of the address ends every session opened before it
+    // (whoever registered it may not be its owner); signing in again works.
+    assert_problem(
+        app.me(&tokens.access).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let tokens =
+        crate::helpers::Tokens::from_body(app.login(&email, PASSWORD).await.json().await.unwrap());
     let me: Value = app.me(&tokens.access).await.json().await.unwrap();
     assert_eq!(
         me["user"]["email_verified"], true,
@@ -597,7 +615,8 @@ async fn a_sign_in_method_added_is_announced_with_a_link_that_removes_it() {
     let sink = SmtpSink::start();
     let app = app_with_mail(&sink).await;
     let email = address();
-    let thief = app.register_as(&email).await;
+    // Someone who knows the owner's password, on a verified account.
+    let thief = verified(&app, &sink, &email).await;
     crate::mfa::enable_totp(&app, &thief.access).await;
     // Mail 1 verifies the address; mail 2 is the notice.
     let token = mailed_token(&sink, &email, 2, "remove-sign-in-method").await;
@@ -748,4 +767,48 @@ async fn reset_mails_to_one_mailbox_are_capped_whoever_asks() {
         }
     }
     assert_eq!(worked, 1);
+}
+
+/// Anyone can register any address with any name: mail to an address nobody
+/// confirmed (the verification, a reset of an unverified account, an email
+/// change's confirmation) greets no one by it, so a name like a phishing
+/// line never reaches a stranger's inbox.
+#[tokio::test]
+async fn names_stay_out_of_mail_to_unconfirmed_addresses() {
+    let sink = SmtpSink::start();
+    let app = app_with_mail(&sink).await;
+    let email = address();
+    let name = "Claim your prize at https://prize.example";
+    let response = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": email, "password": PASSWORD, "name": name}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    forgot(&app, &email).await;
+    let mails = sink.wait_for(&email, 2).await;
+    for mail in &mails {
+        let mail = testkit::readable(mail);
+        assert!(!mail.contains("prize.example"), "{mail}");
+        assert!(mail.contains("Hello,"), "{mail}");
+    }
+    // Once the owner confirmed the address, mail to it greets them by name.
+    let token = mailed_token(&sink, &email, 2, "verify-email").await;
+    let tokens = app.verify_and_sign_in(&email, &token).await;
+    let change = app
+        .post_auth(
+            "/api/v1/auth/email/change",
+            &tokens.access,
+            Some(&json!({"new_email": address(), "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(change.status(), StatusCode::ACCEPTED);
+    let mails = sink.wait_for(&email, 3).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| testkit::readable(m).contains("Hello Claim your prize")),
+        "the owner's own name, to the owner's confirmed address"
+    );
 }

@@ -134,7 +134,7 @@ impl MfaService {
     ) -> Result<TotpSetup, AuthError> {
         self.auth.require_recent_sign_in(principal)?;
         let key = self.key()?;
-        let user = self.auth.user(principal).await?;
+        let user = self.auth.verified_user(principal).await?;
         let secret = TotpSecret::random();
         let sealed = key.seal(user.id, &secret);
         if !self.repo().begin_totp(user.id, &sealed).await? {
@@ -164,7 +164,7 @@ impl MfaService {
         client: &ClientInfo,
     ) -> Result<Vec<RecoveryCode>, AuthError> {
         self.auth.require_recent_sign_in(principal)?;
-        let user_id = principal.user_id;
+        let user_id = self.auth.verified_user(principal).await?.id;
         let stored = match self.repo().totp(user_id).await? {
             Some(stored) if stored.confirmed => return Err(AuthError::MfaAlreadyEnabled),
             Some(stored) => stored,
