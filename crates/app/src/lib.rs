@@ -6,5 +6,6 @@
 
 pub mod config;
 pub mod metrics;
+mod server;
 pub mod startup;
 pub mod telemetry;

@@ -2,7 +2,6 @@
 //! binds the listener and serves until told to stop.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +27,8 @@ pub struct Application {
     /// Periodic tasks; stopped with the server.
     background: Vec<tokio::task::JoinHandle<()>>,
     router: axum::Router,
+    /// `HTTP_HEADER_READ_TIMEOUT`.
+    header_read_timeout: Duration,
     pool: Db,
     port: u16,
     #[cfg(feature = "cache")]
@@ -85,6 +86,7 @@ impl Application {
             metrics_port,
             background,
             router: api_http::router(state),
+            header_read_timeout: config.server.header_read_timeout,
             pool,
             port,
             #[cfg(feature = "cache")]
@@ -122,12 +124,13 @@ impl Application {
             "listening"
         );
         let metrics = tokio::spawn(crate::metrics::serve(self.metrics_listener));
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        crate::server::serve(
+            self.listener,
+            self.router,
+            self.header_read_timeout,
+            shutdown,
+        )
+        .await?;
         metrics.abort();
         for task in &self.background {
             task.abort();

@@ -1,6 +1,7 @@
-//! `APP_ENV`, `BIND_ADDR`, `METRICS_ADDR`.
+//! `APP_ENV`, `BIND_ADDR`, `METRICS_ADDR`, `HTTP_HEADER_READ_TIMEOUT`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::env::{Env, Result};
 
@@ -16,6 +17,10 @@ pub struct ServerSettings {
     pub bind_addr: SocketAddr,
     /// Prometheus `/metrics`, kept off the public listener.
     pub metrics_addr: SocketAddr,
+    /// How long a connection has to deliver a complete request head, from
+    /// its opening or the previous response (so idle kept-alive connections
+    /// close after it too).
+    pub header_read_timeout: Duration,
 }
 
 impl ServerSettings {
@@ -42,6 +47,7 @@ impl ServerSettings {
                 "127.0.0.1:9464",
                 "a socket address like 127.0.0.1:9464",
             )?,
+            header_read_timeout: env.seconds("HTTP_HEADER_READ_TIMEOUT", 30, 1)?,
         })
     }
 }

@@ -225,3 +225,51 @@ async fn every_answer_carries_the_security_headers() {
         assert!(header("content-security-policy").starts_with("default-src 'none'"));
     }
 }
+
+/// A connection that trickles a partial request head, or sits idle after a
+/// response, used to stay open forever (a socket and a task each: slowloris).
+/// Both are closed after `HTTP_HEADER_READ_TIMEOUT` now.
+#[tokio::test]
+async fn partial_heads_and_idle_connections_are_closed() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = crate::helpers::spawn_app_with(&[("HTTP_HEADER_READ_TIMEOUT", "1")]).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    // Reads until the server closes the connection (or 5 s pass).
+    async fn closed_by_server(stream: &mut tokio::net::TcpStream) -> bool {
+        let mut buffer = [0_u8; 4096];
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+                Ok(Ok(0) | Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    let mut partial = tokio::net::TcpStream::connect(&address).await.unwrap();
+    partial
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .unwrap();
+    assert!(
+        closed_by_server(&mut partial).await,
+        "a partial head was held open"
+    );
+
+    let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = [0_u8; 15];
+    idle.read_exact(&mut response).await.unwrap();
+    assert_eq!(&response, b"HTTP/1.1 200 OK");
+    assert!(
+        closed_by_server(&mut idle).await,
+        "an idle connection was held open"
+    );
+
+    // Prompt clients are unaffected.
+    let healthy = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(healthy.status(), StatusCode::OK);
+}
