@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
+use crate::amr::Amr;
 use crate::auth::{AuthService, Authenticated, ClientInfo, event};
 use crate::error::{AuthError, ProviderError, RepoError, Resource};
 use crate::error::{MfaRequired, OAuthFailure};
@@ -24,6 +25,7 @@ use crate::ports::{
     AuthorizationRequest, ExternalIdentity, IdentityProvider, OAuthAccountRepository, PendingLogin,
     PendingLoginRepository, UserRepository,
 };
+use crate::refresh::MailToken;
 use crate::user::{DisplayName, Email, NewOAuthAccount, NewUser, OAuthAccount, ProviderName};
 
 #[derive(Debug, Clone)]
@@ -71,7 +73,17 @@ pub enum Completed {
         required: MfaRequired,
         redirect_to: Option<String>,
     },
+    /// Signed in, with a redirect: the front end gets a one-time code (in
+    /// the fragment) that opens the session at `/auth/oauth/exchange`, never
+    /// tokens in a URL (browser history, referrers, extensions).
+    HandedOff {
+        code: MailToken,
+        redirect_to: String,
+    },
 }
+
+/// How long a hand-off code works.
+const HANDOFF_TTL: time::Duration = time::Duration::seconds(60);
 
 pub struct OAuthService {
     auth: Arc<AuthService>,
@@ -312,6 +324,21 @@ impl OAuthService {
             Some(account) => account.user_id,
             None => self.first_login(provider_name, &identity).await?,
         };
+        if let Some(redirect_to) = pending.redirect_to {
+            let handed_off = self.hand_off(user_id).await;
+            let outcome = crate::auth::outcome_of(&handed_off);
+            self.auth
+                .audit("oauth_login", outcome, Some(user_id), client)
+                .await;
+            return match handed_off {
+                Ok(code) => Ok(Completed::HandedOff { code, redirect_to }),
+                Err(AuthError::MfaRequired(required)) => Ok(Completed::MfaRequired {
+                    required,
+                    redirect_to: Some(redirect_to),
+                }),
+                Err(error) => Err(error),
+            };
+        }
         let signed_in = self.auth.sign_in_federated(user_id, client).await;
         let outcome = crate::auth::outcome_of(&signed_in);
         self.auth
@@ -329,6 +356,40 @@ impl OAuthService {
             }),
             Err(error) => Err(error),
         }
+    }
+
+    /// A provider sign-in ending in a redirect: the second factor's challenge
+    /// if the user has one, else a one-time code for the sign-in.
+    async fn hand_off(&self, user_id: UserId) -> Result<MailToken, AuthError> {
+        let mfa = self.auth.federated_factors(user_id).await?;
+        self.auth
+            .second_factor_if_any(user_id, mfa, Amr::FED)
+            .await?;
+        let code = MailToken::random();
+        let expires_at = OffsetDateTime::now_utc() + HANDOFF_TTL;
+        self.pending
+            .save_handoff(&code.hash(), user_id, Amr::FED, expires_at)
+            .await?;
+        Ok(code)
+    }
+
+    /// Exchanges a hand-off code (single use, 60 s) for the session it stands
+    /// for: the token response a JSON callback would have answered.
+    #[tracing::instrument(skip_all)]
+    pub async fn exchange(
+        &self,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<Authenticated, AuthError> {
+        let code = MailToken::parse(code).ok_or(OAuthFailure::InvalidState)?;
+        let (user_id, amr) = self
+            .pending
+            .take_handoff(&code.hash(), OffsetDateTime::now_utc())
+            .await?
+            .ok_or(OAuthFailure::InvalidState)?;
+        let signed_in = self.auth.open_session(user_id, amr, client).await;
+        event("oauth_exchange", crate::auth::outcome_of(&signed_in));
+        signed_in
     }
 
     /// A first login with this identity: a new user, or — only when allowed

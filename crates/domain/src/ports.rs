@@ -9,6 +9,7 @@
 //! invalidate (the affected ids and emails), so a decorator never has to read
 //! before it writes.
 
+use crate::amr::Amr;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -249,6 +250,21 @@ pub trait PendingLoginRepository: Send + Sync + 'static {
     async fn save(&self, login: &PendingLogin) -> RepoResult<()>;
     /// Removes and returns the pending login: a state works once.
     async fn take(&self, state_hash: &[u8; 32]) -> RepoResult<Option<PendingLogin>>;
+    /// Stores a completed sign-in under the hash of the one-time code the
+    /// redirect hands the front end.
+    async fn save_handoff(
+        &self,
+        code: &TokenHash,
+        user_id: UserId,
+        amr: Amr,
+        expires_at: OffsetDateTime,
+    ) -> RepoResult<()>;
+    /// Removes and returns the sign-in of an unexpired code: a code works once.
+    async fn take_handoff(
+        &self,
+        code: &TokenHash,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<(UserId, Amr)>>;
 }
 
 /// What a request needs of a verified access token: small and `Copy`, so the
@@ -516,7 +532,7 @@ pub struct StoredTotp {
 pub struct MfaChallenge {
     pub user_id: UserId,
     /// How the first factor was passed.
-    pub amr: crate::amr::Amr,
+    pub amr: Amr,
 }
 
 /// Second factors: TOTP secrets, recovery codes, and the sign-ins waiting for

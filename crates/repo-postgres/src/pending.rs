@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use domain::ports::RepoResult;
-use domain::{PendingLogin, PendingLoginRepository, UserId};
+use domain::{Amr, PendingLogin, PendingLoginRepository, TokenHash, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -90,5 +90,52 @@ impl PendingLoginRepository for PgPendingLogins {
             })
         })
         .transpose()
+    }
+
+    async fn save_handoff(
+        &self,
+        code: &TokenHash,
+        user_id: UserId,
+        amr: Amr,
+        expires_at: OffsetDateTime,
+    ) -> RepoResult<()> {
+        let _query = crate::observe("pending_logins", "save_handoff");
+        let amr: Vec<String> = amr.names().map(str::to_owned).collect();
+        let mut tx = self.db.begin().await?;
+        sqlx::query!("DELETE FROM oauth_handoffs WHERE expires_at < now()")
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        sqlx::query!(
+            "INSERT INTO oauth_handoffs (code_hash, user_id, amr, expires_at) VALUES ($1, $2, $3, $4)",
+            code.as_bytes().as_slice(),
+            user_id.as_uuid(),
+            &amr,
+            expires_at
+        )
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        tx.commit().await.db()
+    }
+
+    async fn take_handoff(
+        &self,
+        code: &TokenHash,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<(UserId, Amr)>> {
+        let _query = crate::observe("pending_logins", "take_handoff");
+        let mut conn = self.db.conn().await?;
+        let row = sqlx::query!(
+            "DELETE FROM oauth_handoffs WHERE code_hash = $1 AND expires_at > $2
+             RETURNING user_id, amr",
+            code.as_bytes().as_slice(),
+            now
+        )
+        .fetch_optional(&mut *conn)
+        .await
+        .db()?;
+        conn.done().await?;
+        Ok(row.map(|row| (UserId::from_uuid(row.user_id), Amr::from_names(&row.amr))))
     }
 }

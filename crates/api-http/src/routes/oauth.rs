@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::dto::TokenResponse;
 use crate::error::{ApiError, Problem, Result};
-use crate::extract::{AuthUser, Client};
+use crate::extract::{AppJson, AuthUser, Client};
 use crate::state::AppState;
 
 /// The cookie binding a login to the browser that started it.
@@ -26,6 +26,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(authorize))
         .routes(routes!(callback))
+        .routes(routes!(exchange))
         .routes(routes!(link))
         .routes(routes!(accounts))
         .routes(routes!(unlink))
@@ -175,7 +176,7 @@ async fn authorize(
     params(("provider" = String, Path), CallbackQuery),
     responses(
         (status = 200, description = "Signed in (or, for a link flow, the linked account)", body = TokenResponse),
-        (status = 302, description = "To `redirect_to`, with `access_token`, `refresh_token`, `token_type` and `expires_in` in the fragment"),
+        (status = 302, description = "To `redirect_to`, with a one-time `code` in the fragment (exchange it at `POST /api/v1/auth/oauth/exchange` within 60 s; tokens never travel in a URL)"),
         (status = 400, description = "Bad, replayed, expired or foreign `state`; a provider error; wrong `iss`; a rejected ID token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`mfa_required`: the account has a second factor; the problem carries `mfa_token` and `methods` (with `redirect_to`: a 302 whose fragment has `error=mfa_required&mfa_token=…&methods=…`)", body = Problem, content_type = "application/problem+json"),
@@ -252,6 +253,10 @@ fn answer(state: &AppState, completed: Completed) -> Result<Response> {
             let refusal = ApiError::from(AuthError::MfaRequired(required)).into_response();
             Ok((clear, refusal).into_response())
         }
+        Completed::HandedOff { code, redirect_to } => found(
+            &with_fragment(&redirect_to, &format!("code={}", code.expose())),
+            binding_cookie(state, ""),
+        ),
         Completed::MfaRequired {
             required,
             redirect_to: Some(target),
@@ -267,6 +272,36 @@ fn answer(state: &AppState, completed: Completed) -> Result<Response> {
             )
         }
     }
+}
+
+/// The one-time code a redirecting sign-in handed the front end.
+#[derive(Deserialize, ToSchema)]
+pub struct ExchangeRequest {
+    /// The `code` from the redirect's fragment.
+    pub code: String,
+}
+
+/// Exchange the one-time code of a redirecting provider sign-in for tokens.
+#[utoipa::path(
+    post, path = "/api/v1/auth/oauth/exchange", tag = "oauth",
+    request_body = ExchangeRequest,
+    responses(
+        (status = 200, description = "Signed in: the session opens now", body = TokenResponse),
+        (status = 400, description = "`invalid_oauth_state`: unknown, used or expired code (60 s, single use); or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn exchange(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AppJson(body): AppJson<ExchangeRequest>,
+) -> Result<Json<TokenResponse>> {
+    state.limits.check_ip(client.ip).await?;
+    let tokens = state.oauth.exchange(&body.code, &client).await?;
+    Ok(Json(tokens.into()))
 }
 
 fn with_fragment(target: &str, fragment: &str) -> String {

@@ -713,7 +713,9 @@ async fn github_logins_use_the_user_and_emails_api_and_redirect_with_a_fragment(
     )
     .await;
 
-    // redirect_to from the allow-list: the tokens travel in the fragment.
+    // redirect_to from the allow-list: a one-time code travels in the
+    // fragment — never a token (browser history, referrers, extensions) —
+    // and opens the session when exchanged, once, within 60 s.
     github.next(person("4242", "octo@example.com"));
     let flow = start(
         &app,
@@ -723,12 +725,29 @@ async fn github_logins_use_the_user_and_emails_api_and_redirect_with_a_fragment(
     .await;
     let response = finish(&app, &flow).await;
     assert_eq!(response.status(), StatusCode::FOUND);
-    let location = response.headers()["location"].to_str().unwrap();
-    assert!(
-        location.starts_with("https://spa.example.com/signed-in#access_token="),
-        "{location}"
-    );
-    assert!(location.contains("&refresh_token=") && location.contains("token_type=Bearer"));
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let code = location
+        .strip_prefix("https://spa.example.com/signed-in#code=")
+        .unwrap_or_else(|| panic!("{location}"));
+    assert!(!location.contains("token"), "{location}");
+    let exchange = |code: String| {
+        let app = &app;
+        async move {
+            app.post("/api/v1/auth/oauth/exchange", &json!({"code": code}))
+                .await
+        }
+    };
+    let exchanged = exchange(code.to_owned()).await;
+    assert_eq!(exchanged.status(), StatusCode::OK);
+    let exchanged = Tokens::from_body(exchanged.json().await.unwrap());
+    assert_eq!(exchanged.user_id, tokens.user_id);
+    assert_eq!(app.me(&exchanged.access).await.status(), StatusCode::OK);
+    assert_problem(
+        exchange(code.to_owned()).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_oauth_state",
+    )
+    .await;
     // Anywhere else is refused before the provider is even asked.
     for target in [
         "https://evil.example.com/",

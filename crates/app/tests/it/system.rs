@@ -86,6 +86,7 @@ async fn openapi_document_covers_every_route() {
         ("/api/v1/auth/email/change", "post"),
         ("/api/v1/auth/events", "get"),
         ("/api/v1/auth/mfa/remove-by-link", "post"),
+        ("/api/v1/auth/oauth/exchange", "post"),
         ("/api/v1/admin/users/{id}/mfa", "delete"),
         ("/healthz", "get"),
         ("/readyz", "get"),

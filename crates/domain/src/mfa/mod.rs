@@ -388,8 +388,20 @@ impl AuthService {
         first: Amr,
         client: &ClientInfo,
     ) -> Result<Authenticated, AuthError> {
+        self.second_factor_if_any(user_id, mfa, first).await?;
+        self.open_session(user_id, first, client).await
+    }
+
+    /// For a user with a second factor: stores a challenge and answers
+    /// [`AuthError::MfaRequired`]; `Ok` when the first factor is all there is.
+    pub(crate) async fn second_factor_if_any(
+        &self,
+        user_id: UserId,
+        mfa: MfaMethods,
+        first: Amr,
+    ) -> Result<(), AuthError> {
         if !mfa.any() {
-            return self.open_session(user_id, first, client).await;
+            return Ok(());
         }
         let methods = MfaMethods {
             webauthn: mfa.webauthn && self.passkeys_enabled,
@@ -408,17 +420,23 @@ impl AuthService {
         Err(AuthError::MfaRequired(MfaRequired { mfa_token, methods }))
     }
 
+    /// The second factors of a user a provider signed in (refused when the
+    /// account is disabled).
+    pub(crate) async fn federated_factors(&self, user_id: UserId) -> Result<MfaMethods, AuthError> {
+        let credentials = self.users.credentials_by_id(user_id).await?;
+        if credentials.as_ref().is_some_and(|c| c.disabled) {
+            return Err(AuthError::AccountDisabled);
+        }
+        Ok(credentials.map(|c| c.mfa).unwrap_or_default())
+    }
+
     /// [`AuthService::sign_in`] for an identity proven by a provider.
     pub(crate) async fn sign_in_federated(
         &self,
         user_id: UserId,
         client: &ClientInfo,
     ) -> Result<Authenticated, AuthError> {
-        let credentials = self.users.credentials_by_id(user_id).await?;
-        if credentials.as_ref().is_some_and(|c| c.disabled) {
-            return Err(AuthError::AccountDisabled);
-        }
-        let mfa = credentials.map(|c| c.mfa).unwrap_or_default();
+        let mfa = self.federated_factors(user_id).await?;
         self.sign_in(user_id, mfa, Amr::FED, client).await
     }
 }
