@@ -104,7 +104,7 @@ impl CacheValue for User {
     fn from_stored(s: StoredUser) -> Option<Self> {
         Some(User {
             id: UserId::from_uuid(s.id),
-            email: Email::parse(&s.email).ok()?,
+            email: Email::from_stored(&s.email),
             name: s.name,
             email_verified: s.email_verified,
             created_at: at(s.created_at)?,

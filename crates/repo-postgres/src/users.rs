@@ -396,5 +396,8 @@ impl UserRepository for PgUsers {
 }
 
 pub(crate) fn stored_email(email: &str) -> RepoResult<Email> {
-    Email::parse(email).map_err(|e| RepoError::other(format!("stored email is invalid: {e}")))
+    if email.is_empty() {
+        return Err(RepoError::other("a stored email is empty"));
+    }
+    Ok(Email::from_stored(email))
 }

@@ -444,3 +444,36 @@ async fn instances_sharing_a_database_serve_the_same_accounts() {
     assert_eq!(a.me(&on_b.access).await.status(), StatusCode::OK);
     assert_eq!(b.me(&on_a.access).await.status(), StatusCode::OK);
 }
+
+/// Look-alike addresses used to become separate accounts: fullwidth forms and
+/// the punycode of a domain are the same address now (`409 email_taken`), and
+/// invisible characters, mixed scripts and IP literals are refused (422).
+#[tokio::test]
+async fn look_alike_addresses_are_the_same_account_or_refused() {
+    let app = spawn_app().await;
+    app.register_as("ada@example.com").await;
+    app.register_as("zoë@exämple.com").await;
+    let register = |email: &str| {
+        let body = json!({"email": email, "password": PASSWORD, "name": "Look Alike"});
+        let app = &app;
+        async move { app.post("/api/v1/auth/register", &body).await }
+    };
+    for same in ["ａｄａ@ｅｘａｍｐｌｅ.ｃｏｍ", "zoë@xn--exmple-cua.com"] {
+        assert_problem(register(same).await, StatusCode::CONFLICT, "email_taken").await;
+    }
+    for refused in [
+        "\u{430}da@example.com",
+        "ada\u{200B}@example.com",
+        "ada@192.0.2.1",
+    ] {
+        assert_problem(
+            register(refused).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+    // And signing in with the fullwidth form finds the account.
+    let login = app.login("ａｄａ@ｅｘａｍｐｌｅ.ｃｏｍ", PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::OK);
+}
