@@ -258,37 +258,9 @@ impl MfaRepository for PgMfa {
     async fn remove_all_factors(&self, user_id: UserId) -> RepoResult<u64> {
         let _query = crate::observe("mfa", "remove_all_factors");
         let mut tx = self.db.begin().await?;
-        let passkeys = sqlx::query!("DELETE FROM passkeys WHERE user_id = $1", user_id.as_uuid())
-            .execute(&mut *tx)
-            .await
-            .db()?
-            .rows_affected();
-        // An unconfirmed set-up goes too, but only an active TOTP counts.
-        let totp = sqlx::query_scalar!(
-            "DELETE FROM mfa_totp WHERE user_id = $1 RETURNING confirmed_at IS NOT NULL",
-            user_id.as_uuid()
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .db()?
-        .flatten()
-        .map_or(0, u64::from);
-        sqlx::query!(
-            "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
-            user_id.as_uuid()
-        )
-        .execute(&mut *tx)
-        .await
-        .db()?;
-        sqlx::query!(
-            "DELETE FROM mfa_challenges WHERE user_id = $1",
-            user_id.as_uuid()
-        )
-        .execute(&mut *tx)
-        .await
-        .db()?;
+        let removed = delete_factors(&mut tx, user_id).await?;
         tx.commit().await.db()?;
-        Ok(passkeys + totp)
+        Ok(removed)
     }
 
     async fn take_challenge(&self, hash: &TokenHash) -> RepoResult<bool> {
@@ -315,4 +287,47 @@ impl MfaRepository for PgMfa {
         conn.done().await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Deletes the user's TOTP (a pending set-up too) with its recovery codes;
+/// `Some(active)` when there was one.
+pub(crate) async fn delete_totp(
+    conn: &mut PgConnection,
+    user_id: UserId,
+) -> RepoResult<Option<bool>> {
+    sqlx::query!(
+        "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
+        user_id.as_uuid()
+    )
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    let totp = sqlx::query_scalar!(
+        r#"DELETE FROM mfa_totp WHERE user_id = $1 RETURNING confirmed_at IS NOT NULL AS "active!""#,
+        user_id.as_uuid()
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .db()?;
+    Ok(totp)
+}
+
+/// Deletes every second factor of the user — passkeys, TOTP, recovery codes,
+/// pending second steps; returns how many factors (passkeys, an active TOTP)
+/// went.
+pub(crate) async fn delete_factors(conn: &mut PgConnection, user_id: UserId) -> RepoResult<u64> {
+    let passkeys = sqlx::query!("DELETE FROM passkeys WHERE user_id = $1", user_id.as_uuid())
+        .execute(&mut *conn)
+        .await
+        .db()?
+        .rows_affected();
+    let totp = delete_totp(&mut *conn, user_id).await?;
+    sqlx::query!(
+        "DELETE FROM mfa_challenges WHERE user_id = $1",
+        user_id.as_uuid()
+    )
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    Ok(passkeys + u64::from(totp == Some(true)))
 }

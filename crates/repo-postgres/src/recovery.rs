@@ -10,7 +10,7 @@ use domain::ports::RepoResult;
 use domain::{
     AccountToken, Email, EmailConfirmed, FactorRef, FactorRemoved, MailOutbox, NewAccountToken,
     OutgoingMail, PasswordHash, PasswordReset, ProviderName, QueuedMail, RecoveryRepository,
-    RepoError, SessionId, TokenHash, TokenPurpose, User, UserId,
+    RepoError, TokenHash, TokenPurpose, User, UserId,
 };
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -18,6 +18,8 @@ use tokio::sync::Notify;
 
 use crate::Db;
 use crate::DbResultExt as _;
+use crate::mfa::{delete_factors, delete_totp};
+use crate::sessions::end_every_session;
 use crate::users::{UserRow, stored_email};
 
 /// `RecoveryRepository` and `MailOutbox` on PostgreSQL. `queued` is notified
@@ -113,26 +115,10 @@ async fn purge_before_first_proof(
     conn: &mut PgConnection,
     user_id: UserId,
 ) -> RepoResult<Vec<ProviderName>> {
-    let id = user_id.as_uuid();
-    sqlx::query!("DELETE FROM passkeys WHERE user_id = $1", id)
-        .execute(&mut *conn)
-        .await
-        .db()?;
-    sqlx::query!("DELETE FROM mfa_totp WHERE user_id = $1", id)
-        .execute(&mut *conn)
-        .await
-        .db()?;
-    sqlx::query!("DELETE FROM mfa_recovery_codes WHERE user_id = $1", id)
-        .execute(&mut *conn)
-        .await
-        .db()?;
-    sqlx::query!("DELETE FROM mfa_challenges WHERE user_id = $1", id)
-        .execute(&mut *conn)
-        .await
-        .db()?;
+    delete_factors(&mut *conn, user_id).await?;
     let providers = sqlx::query_scalar!(
         "DELETE FROM oauth_accounts WHERE user_id = $1 RETURNING provider",
-        id
+        user_id.as_uuid()
     )
     .fetch_all(&mut *conn)
     .await
@@ -253,19 +239,12 @@ impl RecoveryRepository for PgRecovery {
             purge_before_first_proof(&mut tx, user_id).await?
         };
         void_pending_links(&mut tx, user_id).await?;
-        let revoked = sqlx::query_scalar!(
-            "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_reset'
-             WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
-            user_id.as_uuid()
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .db()?;
+        let revoked = end_every_session(&mut tx, user_id, "password_reset").await?;
         tx.commit().await.db()?;
         Ok(Some(PasswordReset {
             user_id,
             email: stored_email(&email)?,
-            revoked: revoked.into_iter().map(SessionId::from_uuid).collect(),
+            revoked,
             unlinked,
         }))
     }
@@ -319,15 +298,7 @@ impl RecoveryRepository for PgRecovery {
             (Vec::new(), Vec::new())
         } else {
             let unlinked = purge_before_first_proof(&mut tx, user_id).await?;
-            let revoked = sqlx::query_scalar!(
-                "UPDATE sessions SET revoked_at = now(), revoked_reason = 'email_verified'
-                 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
-                user_id.as_uuid()
-            )
-            .fetch_all(&mut *tx)
-            .await
-            .db()?;
-            let revoked = revoked.into_iter().map(SessionId::from_uuid).collect();
+            let revoked = end_every_session(&mut tx, user_id, "email_verified").await?;
             (revoked, unlinked)
         };
         let previous_email = if changing && previous != address {
@@ -382,49 +353,32 @@ impl RecoveryRepository for PgRecovery {
             .and_then(FactorRef::parse)
             .ok_or_else(|| RepoError::other("stored factor of a removal link is invalid"))?;
         let removed = match factor {
-            FactorRef::Totp => {
+            FactorRef::Totp => delete_totp(&mut tx, user_id).await?.is_some(),
+            FactorRef::Passkey(id) => {
                 sqlx::query!(
-                    "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
-                    user_id.as_uuid()
+                    "DELETE FROM passkeys WHERE user_id = $1 AND id = $2",
+                    user_id.as_uuid(),
+                    id
                 )
                 .execute(&mut *tx)
                 .await
-                .db()?;
-                sqlx::query!("DELETE FROM mfa_totp WHERE user_id = $1", user_id.as_uuid())
-                    .execute(&mut *tx)
-                    .await
-                    .db()?
+                .db()?
+                .rows_affected()
+                    > 0
             }
-            FactorRef::Passkey(id) => sqlx::query!(
-                "DELETE FROM passkeys WHERE user_id = $1 AND id = $2",
-                user_id.as_uuid(),
-                id
-            )
-            .execute(&mut *tx)
-            .await
-            .db()?,
-        }
-        .rows_affected()
-            > 0;
+        };
         let email = sqlx::query_scalar!("SELECT email FROM users WHERE id = $1", user_id.as_uuid())
             .fetch_one(&mut *tx)
             .await
             .db()?;
-        let revoked = sqlx::query_scalar!(
-            "UPDATE sessions SET revoked_at = now(), revoked_reason = 'factor_removed'
-             WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
-            user_id.as_uuid()
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .db()?;
+        let revoked = end_every_session(&mut tx, user_id, "factor_removed").await?;
         tx.commit().await.db()?;
         Ok(Some(FactorRemoved {
             user_id,
             email: stored_email(&email)?,
             factor,
             removed,
-            revoked: revoked.into_iter().map(SessionId::from_uuid).collect(),
+            revoked,
         }))
     }
 }

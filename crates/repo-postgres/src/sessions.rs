@@ -5,7 +5,7 @@ use domain::ports::RepoResult;
 use domain::{
     Amr, NewSession, RotateOutcome, Session, SessionId, SessionRepository, TokenHash, UserId,
 };
-use sqlx::{Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -177,17 +177,10 @@ impl SessionRepository for PgSessions {
     async fn revoke_all(&self, user_id: UserId) -> RepoResult<Vec<SessionId>> {
         let _query = crate::observe("sessions", "revoke_all");
         let mut tx = self.db.begin().await?;
-        let ids = sqlx::query_scalar!(
-            "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout_all'
-             WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
-            user_id.as_uuid()
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .db()?;
+        let ids = end_every_session(&mut tx, user_id, "logout_all").await?;
         crate::recovery::void_pending_links(&mut tx, user_id).await?;
         tx.commit().await.db()?;
-        Ok(ids.into_iter().map(SessionId::from_uuid).collect())
+        Ok(ids)
     }
 
     async fn find_by_refresh_token(&self, hash: &TokenHash) -> RepoResult<Option<Session>> {
@@ -313,4 +306,23 @@ async fn resolve_spent(
         session_id: session.id,
         user_id: session.user_id,
     })
+}
+
+/// Revokes every active session of the user for `reason` (recorded in
+/// `revoked_reason`); returns which, for the caches to forget.
+pub(crate) async fn end_every_session(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    reason: &str,
+) -> RepoResult<Vec<SessionId>> {
+    let ids = sqlx::query_scalar!(
+        "UPDATE sessions SET revoked_at = now(), revoked_reason = $2
+         WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+        user_id.as_uuid(),
+        reason
+    )
+    .fetch_all(conn)
+    .await
+    .db()?;
+    Ok(ids.into_iter().map(SessionId::from_uuid).collect())
 }

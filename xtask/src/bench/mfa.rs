@@ -35,9 +35,14 @@ impl Bench {
     pub(super) async fn mfa(&mut self) -> Result<Mfa> {
         let n = self.options.users.min(200);
         println!("xtask bench: second factors, {n} users");
+        // The passkey benchmark registers its users through the API and must
+        // verify their addresses (a passkey needs one): it reads the
+        // verification links from the `.eml` files written here.
+        let mail_dir = self.dir.join("mail");
         let relying_party = [
             ("WEBAUTHN_RP_ID", "localhost".to_owned()),
             ("WEBAUTHN_RP_ORIGIN", "http://localhost:3000".to_owned()),
+            ("MAIL_DIR", mail_dir.display().to_string()),
         ];
         let service = self
             .start_service_with(Mode::TwoTier, &relying_party)
@@ -55,7 +60,7 @@ impl Bench {
             let code = json!({"recovery_code": user.recovery});
             recovery.push(second_step(&client, &service.base, user, code).await?);
         }
-        let passkeys = passkey_bench(&service.base, n)?;
+        let passkeys = passkey_bench(&service.base, n, &mail_dir)?;
         service.stop();
         let without = self.service_mode(Mode::TwoTier).await?;
         let mut db = PgConnection::connect(&self.database_url).await?;
@@ -93,8 +98,9 @@ impl Bench {
     }
 }
 
-/// Runs `examples/passkey_bench.rs` (release) against `base`; its JSON.
-fn passkey_bench(base: &str, n: usize) -> Result<Value> {
+/// Runs `examples/passkey_bench.rs` (release) against `base`, whose mail goes
+/// to `mail_dir`; its JSON.
+fn passkey_bench(base: &str, n: usize, mail_dir: &std::path::Path) -> Result<Value> {
     let output = cargo()
         .args([
             "run",
@@ -107,6 +113,7 @@ fn passkey_bench(base: &str, n: usize) -> Result<Value> {
             "--",
         ])
         .args([base, &n.to_string()])
+        .arg(mail_dir)
         .stderr(Stdio::inherit())
         .output()?;
     if !output.status.success() {

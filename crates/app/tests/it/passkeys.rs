@@ -382,15 +382,7 @@ async fn an_unverified_account_takes_no_sign_in_method_and_its_first_proof_clear
         assert_problem(refused, StatusCode::FORBIDDEN, "email_not_verified").await;
     }
     // What an older version let the squatter attach: a TOTP factor.
-    sqlx::query(
-        "INSERT INTO mfa_totp (user_id, secret_sealed, confirmed_at)
-         VALUES ($1::uuid, $2, now())",
-    )
-    .bind(&squatter.user_id)
-    .bind(vec![7_u8; 60])
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    plant_totp(&app, &squatter.user_id).await;
     crate::mfa::mfa_token(&app, &email).await;
 
     // The owner uses the verification link that reached their mailbox.
@@ -418,15 +410,7 @@ async fn an_unverified_account_takes_no_sign_in_method_and_its_first_proof_clear
     // A reset of an unverified account is such a first proof as well.
     let other = format!("victim-{}@example.com", uuid::Uuid::new_v4().simple());
     let squatter = app.register_as(&other).await;
-    sqlx::query(
-        "INSERT INTO mfa_totp (user_id, secret_sealed, confirmed_at)
-         VALUES ($1::uuid, $2, now())",
-    )
-    .bind(&squatter.user_id)
-    .bind(vec![7_u8; 60])
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    plant_totp(&app, &squatter.user_id).await;
     let forgot = app
         .post("/api/v1/auth/password/forgot", &json!({"email": other}))
         .await;
@@ -446,4 +430,18 @@ async fn an_unverified_account_takes_no_sign_in_method_and_its_first_proof_clear
         owner["user"]["email_verified"], true,
         "a reset proves the mailbox"
     );
+}
+
+/// What an older version let anyone attach to an unverified account: a TOTP
+/// factor, written as it stored one.
+async fn plant_totp(app: &TestApp, user_id: &str) {
+    sqlx::query(
+        "INSERT INTO mfa_totp (user_id, secret_sealed, confirmed_at)
+         VALUES ($1::uuid, $2, now())",
+    )
+    .bind(user_id)
+    .bind(vec![7_u8; 60])
+    .execute(&app.pool)
+    .await
+    .unwrap();
 }
