@@ -32,6 +32,18 @@ impl Service {
     }
 }
 
+/// A benchmark that fails half-way must not leave its service running: an
+/// orphan keeps sending the bench database's outbox (seen: it delivered the
+/// next run's queued reset mails before the run could count them).
+impl Drop for Service {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A `redis-server` of the benchmark's own, so its command counts are ours.
 pub(super) struct Redis {
     /// Killed when the benchmark ends.
