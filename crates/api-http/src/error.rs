@@ -9,7 +9,8 @@ use std::borrow::Cow;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::{
-    AuthError, BoxError, Denial, OAuthFailure, ProviderError, RepoError, Resource, ValidationErrors,
+    AuthError, BoxError, Denial, MfaRequired, OAuthFailure, ProviderError, RepoError, Resource,
+    ValidationErrors,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -39,6 +40,11 @@ pub enum ApiError {
     /// client authentication at once.
     #[error("{0}")]
     InvalidOAuthRequest(&'static str),
+    /// Not a failure but the next step of a sign-in, answered as the
+    /// contract's `401 mfa_required` problem carrying `mfa_token` and
+    /// `methods`.
+    #[error("This account has a second factor: complete the sign-in with one of its methods.")]
+    SecondFactor(MfaRequired),
     /// Answered with `Retry-After` and `RateLimit-*`.
     #[error("Too many requests; retry in {} s.", retry_secs(*retry_after))]
     RateLimited {
@@ -180,6 +186,7 @@ impl ApiError {
                 row(S::BAD_REQUEST, "invalid_request", "Invalid request")
             }
             Self::Internal(_) => INTERNAL,
+            Self::SecondFactor(_) => row(S::UNAUTHORIZED, "mfa_required", "Second factor required"),
             Self::Auth(error) => auth_row(error),
         }
     }
@@ -195,7 +202,7 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let row = self.row();
         let (mfa_token, methods) = match self {
-            Self::Auth(AuthError::MfaRequired(required)) => (
+            Self::SecondFactor(required) => (
                 Some(required.mfa_token.expose().to_owned()),
                 Some(
                     required
@@ -291,7 +298,6 @@ fn auth_row(error: &AuthError) -> Row {
             "reauthentication_required",
             "Recent sign-in required",
         ),
-        AuthError::MfaRequired(_) => row(S::UNAUTHORIZED, "mfa_required", "Second factor required"),
         AuthError::InvalidMfaToken => row(S::UNAUTHORIZED, "invalid_mfa_token", "Sign-in expired"),
         AuthError::InvalidCode => row(S::UNAUTHORIZED, "invalid_code", "Incorrect code"),
         AuthError::MfaAlreadyEnabled => row(

@@ -14,8 +14,9 @@ use crate::password::{NewPassword, Password, PasswordHasher};
 use crate::ports::{AuditEvent, AuditLog, VerifiedTokens};
 use crate::ports::{MfaRepository, ProfileRepository, SessionRepository, UserRepository};
 use crate::refresh::{RefreshToken, RefreshTokens};
+use crate::signin::{OpenedSession, SignIn};
 use crate::throttle::{Attempt, LockoutPolicy, MemoryThrottle, Throttle, client_key};
-use crate::tokens::{Claimed, JwtKeys};
+use crate::tokens::JwtKeys;
 use crate::user::{
     DisplayName, Email, NewSession, NewUser, Profile, ProfileUpdate, RotateOutcome, Session, User,
 };
@@ -99,7 +100,7 @@ pub struct AuthService {
     pub(crate) mfa: Arc<dyn MfaRepository>,
     pub(crate) hasher: PasswordHasher,
     pub(crate) audit_log: Arc<dyn AuditLog>,
-    pub(crate) keys: Arc<JwtKeys>,
+    keys: Arc<JwtKeys>,
     pub(crate) verified: Option<Arc<dyn VerifiedTokens>>,
     pub(crate) throttle: Arc<dyn Throttle>,
     pub(crate) lockout: LockoutPolicy,
@@ -246,7 +247,7 @@ impl AuthService {
         }
     }
 
-    fn new_session(
+    pub(crate) fn new_session(
         &self,
         user_id: UserId,
         amr: Amr,
@@ -266,41 +267,13 @@ impl AuthService {
         (session, token)
     }
 
-    fn tokens_for(
-        &self,
-        session: &Session,
-        refresh_token: RefreshToken,
-        user: User,
-        profile: Option<Profile>,
-        now: OffsetDateTime,
-    ) -> Result<Authenticated, AuthError> {
-        let access_token = self.keys.issue(
-            session.user_id,
-            session.id,
-            session.created_at,
-            session.amr,
-            Claimed {
-                roles: &user.roles,
-                email_verified: user.email_verified,
-            },
-            now,
-        )?;
-        Ok(Authenticated {
-            access_token,
-            refresh_token,
-            expires_in: self.keys.access_ttl().whole_seconds(),
-            user,
-            profile,
-        })
-    }
-
-    /// Creates an account and signs it in.
+    /// Creates an account and opens its first session.
     #[tracing::instrument(skip_all)]
     pub async fn register(
         &self,
         input: Registration,
         client: &ClientInfo,
-    ) -> Result<Authenticated, AuthError> {
+    ) -> Result<OpenedSession, AuthError> {
         let related = [input.email.as_str(), input.name.as_str()];
         let password_hash = self.hasher.hash_new(&input.password, &related).await?;
         let now = OffsetDateTime::now_utc();
@@ -312,7 +285,7 @@ impl AuthService {
             email_verified: false,
             password_hash: Some(password_hash),
         };
-        let (new_session, token) = self.new_session(user_id, Amr::PWD, client, now);
+        let (new_session, refresh_token) = self.new_session(user_id, Amr::PWD, client, now);
         let (user, session) = self
             .users
             .create_with_session(new_user, new_session)
@@ -321,18 +294,23 @@ impl AuthService {
         event("register", SUCCESS);
         self.audit("register", SUCCESS, Some(user.id), client).await;
         tracing::info!(user_id = %user.id, session_id = %session.id, "user registered");
-        self.tokens_for(&session, token, user, None, now)
+        Ok(OpenedSession {
+            session,
+            refresh_token,
+            user,
+            profile: None,
+        })
     }
 
-    /// Checks a password and opens a session. Unknown email and wrong password
-    /// fail alike, in status, body and time.
+    /// Checks a password and opens a session, or asks for the second factor.
+    /// Unknown email and wrong password fail alike, in status, body and time.
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
         email: &str,
         password: String,
         client: &ClientInfo,
-    ) -> Result<Authenticated, AuthError> {
+    ) -> Result<SignIn, AuthError> {
         let password = Password::presented(password).ok_or(AuthError::InvalidCredentials)?;
         // Keyed on the account *and* the client: an attacker elsewhere cannot
         // lock the owner out of their own device.
@@ -381,34 +359,10 @@ impl AuthService {
         let signed_in = self
             .sign_in(user_id, credentials.mfa, Amr::PWD, client)
             .await;
-        let outcome = outcome_of(&signed_in);
+        let outcome = SignIn::outcome_of(&signed_in);
         event("login", outcome);
         self.audit("login", outcome, Some(user_id), client).await;
         signed_in
-    }
-
-    /// Opens a new session for a user whose identity was proven (`amr` says
-    /// how): the last step of every sign-in.
-    pub(crate) async fn open_session(
-        &self,
-        user_id: UserId,
-        amr: Amr,
-        client: &ClientInfo,
-    ) -> Result<Authenticated, AuthError> {
-        let now = OffsetDateTime::now_utc();
-        let user = self
-            .users
-            .find_by_id(user_id)
-            .await?
-            .ok_or(AuthError::InvalidCredentials)?;
-        if user.disabled {
-            return Err(AuthError::AccountDisabled);
-        }
-        let (new_session, token) = self.new_session(user_id, amr, client, now);
-        let session = self.sessions.create(new_session).await?;
-        let profile = self.profiles.find_by_user(user_id).await?;
-        tracing::info!(user_id = %user_id, session_id = %session.id, "session opened");
-        self.tokens_for(&session, token, user, profile, now)
     }
 
     /// Rotates a refresh token: the presented one is spent and its successor
@@ -653,15 +607,6 @@ impl AuthService {
 /// bounded) and the client ([`client_key`]: an IPv6 client by its /64).
 fn lockout_key(email: &str, client: &ClientInfo) -> String {
     format!("login:{}:{}", Email::key_of(email), client_key(client.ip))
-}
-
-/// A sign-in's outcome as metrics and the audit trail name it.
-pub(crate) fn outcome_of<T>(result: &Result<T, AuthError>) -> &'static str {
-    match result {
-        Ok(_) => SUCCESS,
-        Err(AuthError::MfaRequired(_)) => "mfa_required",
-        Err(_) => FAILURE,
-    }
 }
 
 pub(crate) const SUCCESS: &str = "success";

@@ -7,9 +7,7 @@
 
 use std::fmt;
 
-use crate::amr::MfaMethods;
 use crate::password::{HashError, NewPasswordError};
-use crate::refresh::MailToken;
 use crate::tokens::TokenError;
 use crate::validation::ValidationErrors;
 
@@ -119,10 +117,6 @@ pub enum AuthError {
     /// again (step-up).
     #[error("Sign in again to do this: it needs a sign-in from the last {} s.", .max_age.whole_seconds())]
     ReauthenticationRequired { max_age: time::Duration },
-    /// The password (or provider) was right; a second factor must complete
-    /// the sign-in at `/auth/mfa/verify`.
-    #[error("This account has a second factor: complete the sign-in with one of its methods.")]
-    MfaRequired(MfaRequired),
     /// An `mfa_token` that is unknown, expired, completed or voided.
     #[error("This sign-in has expired or is complete; sign in again.")]
     InvalidMfaToken,
@@ -181,14 +175,6 @@ pub enum AuthError {
     /// A sign-in with an external identity provider failed.
     #[error(transparent)]
     OAuth(#[from] OAuthFailure),
-}
-
-/// What a client needs to complete a sign-in with a second factor. The token
-/// is a secret: it is shown to the client once and never logged.
-#[derive(Debug)]
-pub struct MfaRequired {
-    pub mfa_token: MailToken,
-    pub methods: MfaMethods,
 }
 
 impl From<Denial> for AuthError {

@@ -28,6 +28,7 @@ pub mod password;
 pub mod ports;
 pub mod refresh;
 pub mod roles;
+pub mod signin;
 pub mod throttle;
 pub mod tokens;
 pub mod user;
@@ -40,14 +41,12 @@ pub use auth::{
     AuthPorts, AuthService, AuthSettings, Authenticated, ClientInfo, Principal, Registration,
 };
 pub use clients::{ApiClient, ApiClientRepository, ClientName, ClientSecret, ClientService};
-pub use error::{
-    AuthError, BoxError, Denial, MfaRequired, OAuthFailure, ProviderError, RepoError, Resource,
-};
+pub use error::{AuthError, BoxError, Denial, OAuthFailure, ProviderError, RepoError, Resource};
 pub use ids::{ClientId, SessionId, UserId};
 pub use introspection::{ActiveToken, TokenKind};
 pub use mail::{MailKind, OutgoingMail};
 pub use mfa::{Factor, MfaKey, MfaService, MfaSettings, MfaStatus, RecoveryCode, TotpSetup};
-pub use oauth::{Callback, Completed, OAuthService, OAuthSettings, Started};
+pub use oauth::{Callback, Completed, HandOff, OAuthService, OAuthSettings, Started};
 pub use passkey::{
     Assertion, Ceremony, CeremonyError, NewCredential, Passkey, PasskeyRepository, PasskeyService,
     PendingCeremony, Purpose, WebAuthn,
@@ -67,6 +66,7 @@ pub use ports::{
 };
 pub use refresh::{MailToken, RefreshToken, RefreshTokens, TokenHash};
 pub use roles::ADMIN;
+pub use signin::{MfaRequired, OpenedSession, SignIn};
 pub use throttle::{Attempt, Decision, LockoutPolicy, MemoryThrottle, Quota, Throttle, client_key};
 pub use tokens::{
     AccessClaims, Claimed, JwtAlgorithm, JwtConfig, JwtKeys, KeyError, PublicJwk, TokenError,

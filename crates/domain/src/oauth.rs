@@ -17,15 +17,16 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use crate::amr::Amr;
-use crate::auth::{AuthService, Authenticated, ClientInfo, event};
+use crate::auth::{AuthService, ClientInfo, event};
+use crate::error::OAuthFailure;
 use crate::error::{AuthError, ProviderError, RepoError, Resource};
-use crate::error::{MfaRequired, OAuthFailure};
 use crate::ids::UserId;
 use crate::ports::{
     AuthorizationRequest, ExternalIdentity, IdentityProvider, OAuthAccountRepository, PendingLogin,
     PendingLoginRepository, UserRepository,
 };
 use crate::refresh::MailToken;
+use crate::signin::{MfaRequired, SignIn};
 use crate::user::{DisplayName, Email, NewOAuthAccount, NewUser, OAuthAccount, ProviderName};
 
 #[derive(Debug, Clone)]
@@ -60,26 +61,25 @@ pub struct Callback {
 
 #[derive(Debug)]
 pub enum Completed {
-    SignedIn {
-        tokens: Box<Authenticated>,
-        redirect_to: Option<String>,
-    },
+    /// No redirect: the sign-in's next step, answered to the caller.
+    SignedIn(SignIn),
     Linked {
         account: OAuthAccount,
         redirect_to: Option<String>,
     },
-    /// The user has a second factor: complete at `/auth/mfa/verify`.
-    MfaRequired {
-        required: MfaRequired,
-        redirect_to: Option<String>,
-    },
-    /// Signed in, with a redirect: the front end gets a one-time code (in
-    /// the fragment) that opens the session at `/auth/oauth/exchange`, never
-    /// tokens in a URL (browser history, referrers, extensions).
-    HandedOff {
-        code: MailToken,
-        redirect_to: String,
-    },
+    /// A sign-in that ends in a redirect: a one-time code that opens the
+    /// session at `/auth/oauth/exchange` (never tokens in a URL: browser
+    /// history, referrers, extensions), or the second factor's challenge.
+    Redirect { next: HandOff, redirect_to: String },
+}
+
+/// What a redirecting provider sign-in hands the front end.
+#[derive(Debug)]
+pub enum HandOff {
+    /// Single use, [`HANDOFF_TTL`]: exchanged for the session.
+    Code(MailToken),
+    /// The account has a second factor: complete at `/auth/mfa/verify`.
+    SecondFactor(MfaRequired),
 }
 
 /// How long a hand-off code works.
@@ -326,61 +326,54 @@ impl OAuthService {
         };
         if let Some(redirect_to) = pending.redirect_to {
             let handed_off = self.hand_off(user_id).await;
-            let outcome = crate::auth::outcome_of(&handed_off);
+            let outcome = match &handed_off {
+                Ok(HandOff::Code(_)) => crate::auth::SUCCESS,
+                Ok(HandOff::SecondFactor(_)) => "mfa_required",
+                Err(_) => crate::auth::FAILURE,
+            };
             self.auth
                 .audit("oauth_login", outcome, Some(user_id), client)
                 .await;
-            return match handed_off {
-                Ok(code) => Ok(Completed::HandedOff { code, redirect_to }),
-                Err(AuthError::MfaRequired(required)) => Ok(Completed::MfaRequired {
-                    required,
-                    redirect_to: Some(redirect_to),
-                }),
-                Err(error) => Err(error),
-            };
+            return Ok(Completed::Redirect {
+                next: handed_off?,
+                redirect_to,
+            });
         }
         let signed_in = self.auth.sign_in_federated(user_id, client).await;
-        let outcome = crate::auth::outcome_of(&signed_in);
         self.auth
-            .audit("oauth_login", outcome, Some(user_id), client)
+            .audit(
+                "oauth_login",
+                SignIn::outcome_of(&signed_in),
+                Some(user_id),
+                client,
+            )
             .await;
-        let redirect_to = pending.redirect_to;
-        match signed_in {
-            Ok(tokens) => Ok(Completed::SignedIn {
-                tokens: Box::new(tokens),
-                redirect_to,
-            }),
-            Err(AuthError::MfaRequired(required)) => Ok(Completed::MfaRequired {
-                required,
-                redirect_to,
-            }),
-            Err(error) => Err(error),
-        }
+        Ok(Completed::SignedIn(signed_in?))
     }
 
     /// A provider sign-in ending in a redirect: the second factor's challenge
     /// if the user has one, else a one-time code for the sign-in.
-    async fn hand_off(&self, user_id: UserId) -> Result<MailToken, AuthError> {
+    async fn hand_off(&self, user_id: UserId) -> Result<HandOff, AuthError> {
         let mfa = self.auth.federated_factors(user_id).await?;
-        self.auth
+        if let Some(required) = self
+            .auth
             .second_factor_if_any(user_id, mfa, Amr::FED)
-            .await?;
+            .await?
+        {
+            return Ok(HandOff::SecondFactor(required));
+        }
         let code = MailToken::random();
         let expires_at = OffsetDateTime::now_utc() + HANDOFF_TTL;
         self.pending
             .save_handoff(&code.hash(), user_id, Amr::FED, expires_at)
             .await?;
-        Ok(code)
+        Ok(HandOff::Code(code))
     }
 
     /// Exchanges a hand-off code (single use, 60 s) for the session it stands
     /// for: the token response a JSON callback would have answered.
     #[tracing::instrument(skip_all)]
-    pub async fn exchange(
-        &self,
-        code: &str,
-        client: &ClientInfo,
-    ) -> Result<Authenticated, AuthError> {
+    pub async fn exchange(&self, code: &str, client: &ClientInfo) -> Result<SignIn, AuthError> {
         let code = MailToken::parse(code).ok_or(OAuthFailure::InvalidState)?;
         let (user_id, amr) = self
             .pending
@@ -388,7 +381,7 @@ impl OAuthService {
             .await?
             .ok_or(OAuthFailure::InvalidState)?;
         let signed_in = self.auth.open_session(user_id, amr, client).await;
-        event("oauth_exchange", crate::auth::outcome_of(&signed_in));
+        event("oauth_exchange", SignIn::outcome_of(&signed_in));
         signed_in
     }
 

@@ -15,11 +15,12 @@ use time::OffsetDateTime;
 
 use crate::account::AccountService;
 use crate::amr::Amr;
-use crate::auth::{AuthService, Authenticated, ClientInfo, FAILURE, Principal, SUCCESS, event};
+use crate::auth::{AuthService, ClientInfo, FAILURE, Principal, SUCCESS, event};
 use crate::error::{AuthError, Resource};
 use crate::ids::UserId;
 use crate::ports::{FactorRef, RepoResult};
 use crate::refresh::TokenHash;
+use crate::signin::SignIn;
 use crate::user::User;
 use crate::validation::FieldError;
 
@@ -371,7 +372,7 @@ impl PasskeyService {
         self.keep(ceremony, Purpose::Login, None, None).await
     }
 
-    /// Finishes a passwordless sign-in: the token response. A passkey is
+    /// Finishes a passwordless sign-in: an opened session. A passkey is
     /// multi-factor by itself (possession and user verification), so no second
     /// step follows.
     pub async fn finish_login(
@@ -379,7 +380,7 @@ impl PasskeyService {
         challenge_id: uuid::Uuid,
         credential: &Value,
         client: &ClientInfo,
-    ) -> Result<Authenticated, AuthError> {
+    ) -> Result<SignIn, AuthError> {
         let webauthn = self.webauthn()?;
         let pending = self
             .repo

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use domain::{Password, Registration, Resource, SessionId};
+use domain::{Password, Registration, Resource, SessionId, SignIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -11,10 +11,20 @@ use crate::dto::{
     ChangePasswordRequest, LoginRequest, RefreshRequest, RegisterRequest, SessionDto,
     TokenResponse, UserResponse,
 };
-use crate::error::{Problem, Result};
+use crate::error::{ApiError, Problem, Result};
 use crate::extract::{AppJson, AuthUser, Client};
 use crate::limit::Limit;
 use crate::state::AppState;
+
+/// A sign-in's next step as the API answers it: tokens for an opened
+/// session, the `mfa_required` problem (with its `mfa_token`) for a second
+/// factor.
+pub(crate) fn token_response(state: &AppState, step: SignIn) -> Result<Json<TokenResponse>> {
+    match step {
+        SignIn::Opened(opened) => Ok(Json(state.auth.issue_tokens(*opened)?.into())),
+        SignIn::SecondFactor(required) => Err(ApiError::SecondFactor(required)),
+    }
+}
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,13 +59,14 @@ async fn register(
 ) -> Result<(StatusCode, Json<TokenResponse>)> {
     state.limits.check_ip(client.ip).await?;
     let registration = Registration::try_from(body)?;
-    let auth = state.auth.register(registration, &client).await?;
+    let opened = state.auth.register(registration, &client).await?;
     // The account exists whatever happens to its verification mail: a failure
     // to queue it is logged, and the user can ask for it again.
-    if let Err(error) = state.account.verify_new_account(&auth.user).await {
+    if let Err(error) = state.account.verify_new_account(&opened.user).await {
         tracing::error!(error = %error, "queueing the verification mail failed");
     }
-    Ok((StatusCode::CREATED, Json(auth.into())))
+    let tokens = state.auth.issue_tokens(opened)?;
+    Ok((StatusCode::CREATED, Json(tokens.into())))
 }
 
 /// Sign in with email and password.
@@ -82,11 +93,11 @@ async fn login(
         .limits
         .check_account(Limit::LoginEmail, &body.email, client.ip)
         .await?;
-    let auth = state
+    let step = state
         .auth
         .login(&body.email, body.password, &client)
         .await?;
-    Ok(Json(auth.into()))
+    token_response(&state, step)
 }
 
 /// Exchange a refresh token for a new pair (rotation).

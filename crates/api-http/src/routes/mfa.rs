@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use crate::dto::TokenResponse;
 use crate::error::{Problem, Result};
 use crate::extract::{AppJson, AuthUser, Client};
+use crate::routes::auth::token_response;
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -326,8 +327,8 @@ async fn verify(
 ) -> Result<Json<TokenResponse>> {
     state.limits.check_ip(client.ip).await?;
     let factor = body.factor()?;
-    let auth = state.mfa.verify(&body.mfa_token, &factor, &client).await?;
-    Ok(Json(auth.into()))
+    let step = state.mfa.verify(&body.mfa_token, &factor, &client).await?;
+    token_response(&state, step)
 }
 
 /// WebAuthn options to complete a sign-in with one of the account's passkeys.

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
-use domain::{AuthError, Callback, Completed, OAuthFailure, ProviderName};
+use domain::{Callback, Completed, HandOff, OAuthFailure, ProviderName};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -14,8 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::dto::TokenResponse;
-use crate::error::{ApiError, Problem, Result};
+use crate::error::{Problem, Result};
 use crate::extract::{AppJson, AuthUser, Client};
+use crate::routes::auth::token_response;
 use crate::state::AppState;
 
 /// The cookie binding a login to the browser that started it.
@@ -217,24 +218,10 @@ async fn callback(
 fn answer(state: &AppState, completed: Completed) -> Result<Response> {
     let clear = [(header::SET_COOKIE, binding_cookie(state, ""))];
     match completed {
-        Completed::SignedIn {
-            tokens,
-            redirect_to: None,
-        } => Ok((clear, Json(TokenResponse::from(*tokens))).into_response()),
-        Completed::SignedIn {
-            tokens,
-            redirect_to: Some(target),
-        } => {
-            let tokens = TokenResponse::from(*tokens);
-            let fragment = format!(
-                "access_token={}&refresh_token={}&token_type=Bearer&expires_in={}",
-                tokens.access_token, tokens.refresh_token, tokens.expires_in
-            );
-            found(
-                &with_fragment(&target, &fragment),
-                binding_cookie(state, ""),
-            )
-        }
+        Completed::SignedIn(step) => match token_response(state, step) {
+            Ok(tokens) => Ok((clear, tokens).into_response()),
+            Err(refusal) => Ok((clear, refusal).into_response()),
+        },
         Completed::Linked {
             account,
             redirect_to: None,
@@ -246,20 +233,16 @@ fn answer(state: &AppState, completed: Completed) -> Result<Response> {
             &with_fragment(&target, &format!("linked={}", account.provider)),
             binding_cookie(state, ""),
         ),
-        Completed::MfaRequired {
-            required,
-            redirect_to: None,
-        } => {
-            let refusal = ApiError::from(AuthError::MfaRequired(required)).into_response();
-            Ok((clear, refusal).into_response())
-        }
-        Completed::HandedOff { code, redirect_to } => found(
+        Completed::Redirect {
+            next: HandOff::Code(code),
+            redirect_to,
+        } => found(
             &with_fragment(&redirect_to, &format!("code={}", code.expose())),
             binding_cookie(state, ""),
         ),
-        Completed::MfaRequired {
-            required,
-            redirect_to: Some(target),
+        Completed::Redirect {
+            next: HandOff::SecondFactor(required),
+            redirect_to,
         } => {
             let fragment = format!(
                 "error=mfa_required&mfa_token={}&methods={}",
@@ -267,7 +250,7 @@ fn answer(state: &AppState, completed: Completed) -> Result<Response> {
                 required.methods.names().join(",")
             );
             found(
-                &with_fragment(&target, &fragment),
+                &with_fragment(&redirect_to, &fragment),
                 binding_cookie(state, ""),
             )
         }
@@ -300,8 +283,8 @@ async fn exchange(
     AppJson(body): AppJson<ExchangeRequest>,
 ) -> Result<Json<TokenResponse>> {
     state.limits.check_ip(client.ip).await?;
-    let tokens = state.oauth.exchange(&body.code, &client).await?;
-    Ok(Json(tokens.into()))
+    let step = state.oauth.exchange(&body.code, &client).await?;
+    token_response(&state, step)
 }
 
 fn with_fragment(target: &str, fragment: &str) -> String {

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::dto::TokenResponse;
 use crate::error::{ApiError, Problem, Result};
 use crate::extract::{AppJson, AuthUser, Client};
+use crate::routes::auth::token_response;
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -263,9 +264,9 @@ async fn login_finish(
     AppJson(body): AppJson<LoginFinishRequest>,
 ) -> Result<Json<TokenResponse>> {
     state.limits.check_ip(client.ip).await?;
-    let auth = state
+    let step = state
         .passkeys
         .finish_login(body.challenge_id, &body.credential, &client)
         .await?;
-    Ok(Json(auth.into()))
+    token_response(&state, step)
 }

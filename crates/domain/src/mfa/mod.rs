@@ -4,7 +4,7 @@
 //! A sign-in whose first factor passed (a password, a provider) for a user with
 //! a second factor opens no session: it stores a challenge, known by the
 //! SHA-256 of a 256-bit `mfa_token`, valid for five minutes and five judged
-//! codes, and answers [`AuthError::MfaRequired`]. Codes also count toward a
+//! codes, and answers [`SignIn::SecondFactor`]. Codes also count toward a
 //! per-user lockout (`mfa:{user_id}`): whoever holds the password gets the
 //! same few guesses per lock period from any number of addresses. Both limits
 //! count an attempt before judging it, so concurrent guesses cannot outrun them.
@@ -17,20 +17,19 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::account::AccountService;
-use crate::amr::{Amr, MfaMethods};
-use crate::auth::{AuthService, Authenticated, ClientInfo, FAILURE, Principal, SUCCESS, event};
-use crate::error::{AuthError, MfaRequired};
+use crate::amr::Amr;
+use crate::auth::{AuthService, ClientInfo, FAILURE, Principal, SUCCESS, event};
+use crate::error::AuthError;
 use crate::ids::UserId;
 use crate::passkey::PasskeyService;
 use crate::ports::{FactorRef, MfaChallenge, MfaRepository, StoredTotp};
 use crate::refresh::{MailToken, TokenHash};
+use crate::signin::SignIn;
 use crate::throttle::Attempt;
 
 pub use codes::{RECOVERY_CODES, RecoveryCode};
 pub use totp::{MfaKey, TotpSecret};
 
-/// How long an `mfa_token` lives.
-const CHALLENGE_TTL: time::Duration = time::Duration::minutes(5);
 /// Codes judged on one `mfa_token`, at most (the last one may be right).
 const MAX_CHALLENGE_ATTEMPTS: i32 = 5;
 
@@ -276,7 +275,7 @@ impl MfaService {
         mfa_token: &str,
         factor: &Factor,
         client: &ClientInfo,
-    ) -> Result<Authenticated, AuthError> {
+    ) -> Result<SignIn, AuthError> {
         let hash = MailToken::parse(mfa_token)
             .ok_or(AuthError::InvalidMfaToken)?
             .hash();
@@ -375,69 +374,6 @@ impl MfaService {
                 .await;
         }
         Ok(used)
-    }
-}
-
-impl AuthService {
-    /// The end of a first factor: a session, or — for a user with a second
-    /// factor — a challenge and [`AuthError::MfaRequired`].
-    pub(crate) async fn sign_in(
-        &self,
-        user_id: UserId,
-        mfa: MfaMethods,
-        first: Amr,
-        client: &ClientInfo,
-    ) -> Result<Authenticated, AuthError> {
-        self.second_factor_if_any(user_id, mfa, first).await?;
-        self.open_session(user_id, first, client).await
-    }
-
-    /// For a user with a second factor: stores a challenge and answers
-    /// [`AuthError::MfaRequired`]; `Ok` when the first factor is all there is.
-    pub(crate) async fn second_factor_if_any(
-        &self,
-        user_id: UserId,
-        mfa: MfaMethods,
-        first: Amr,
-    ) -> Result<(), AuthError> {
-        if !mfa.any() {
-            return Ok(());
-        }
-        let methods = MfaMethods {
-            webauthn: mfa.webauthn && self.passkeys_enabled,
-            ..mfa
-        };
-        let mfa_token = MailToken::random();
-        let challenge = MfaChallenge {
-            user_id,
-            amr: first,
-        };
-        let expires_at = OffsetDateTime::now_utc() + CHALLENGE_TTL;
-        self.mfa
-            .create_challenge(&mfa_token.hash(), &challenge, expires_at)
-            .await?;
-        tracing::info!(user_id = %user_id, "second factor required");
-        Err(AuthError::MfaRequired(MfaRequired { mfa_token, methods }))
-    }
-
-    /// The second factors of a user a provider signed in (refused when the
-    /// account is disabled).
-    pub(crate) async fn federated_factors(&self, user_id: UserId) -> Result<MfaMethods, AuthError> {
-        let credentials = self.users.credentials_by_id(user_id).await?;
-        if credentials.as_ref().is_some_and(|c| c.disabled) {
-            return Err(AuthError::AccountDisabled);
-        }
-        Ok(credentials.map(|c| c.mfa).unwrap_or_default())
-    }
-
-    /// [`AuthService::sign_in`] for an identity proven by a provider.
-    pub(crate) async fn sign_in_federated(
-        &self,
-        user_id: UserId,
-        client: &ClientInfo,
-    ) -> Result<Authenticated, AuthError> {
-        let mfa = self.federated_factors(user_id).await?;
-        self.sign_in(user_id, mfa, Amr::FED, client).await
     }
 }
 
