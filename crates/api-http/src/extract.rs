@@ -140,8 +140,12 @@ impl FromRequestParts<AppState> for AuthUser {
             .filter(|token| !token.is_empty())
             .ok_or(Denial::MalformedHeader)?;
         let principal = state.auth.authenticate(token).await?;
-        // On the request span, so the access log line names the user.
+        // On the request span, so every line of the request names the user,
+        // and for the access line.
         tracing::Span::current().record("user_id", tracing::field::display(principal.user_id));
+        if let Some(slot) = parts.extensions.get::<crate::access::UserSlot>() {
+            slot.set(principal.user_id);
+        }
         Ok(Self(principal))
     }
 }

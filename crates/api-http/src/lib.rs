@@ -10,6 +10,7 @@
 //! `domain` alone: repositories, caches and identity providers reach it through
 //! domain traits inside [`AppState`], wired by the `app` crate.
 
+pub mod access;
 mod dto;
 mod error;
 mod extract;
@@ -37,7 +38,7 @@ use tower_http::request_id::{
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -206,6 +207,7 @@ pub fn router(state: AppState) -> Router {
     );
     let x_request_id = HeaderName::from_static("x-request-id");
     let trace_id_of = state.trace_id_of.clone();
+    let access_trace_id_of = state.trace_id_of.clone();
 
     let middleware = ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(
@@ -231,9 +233,13 @@ pub fn router(state: AppState) -> Router {
                     }
                     span
                 })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                // The access line is the sink's (`access`), not an event.
+                .on_response(())
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::ERROR)),
         )
+        .layer(axum::middleware::from_fn(move |request, next| {
+            access::log(access_trace_id_of.clone(), request, next)
+        }))
         .layer(PropagateRequestIdLayer::new(x_request_id))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TimeoutLayer::with_status_code(

@@ -62,10 +62,7 @@ fn main() -> ExitCode {
             return ExitCode::from(78);
         }
     };
-    let telemetry = app::telemetry::init(
-        config.telemetry.log_format,
-        config.telemetry.otlp_endpoint.as_deref(),
-    );
+    let telemetry = app::telemetry::init(&config.telemetry);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -31,7 +31,11 @@ async fn request_spans_are_exported_over_otlp_http() {
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, collector).await });
 
-    let telemetry = app::telemetry::init(app::config::LogFormat::Json, Some(&endpoint));
+    let telemetry = app::telemetry::init(&app::config::TelemetrySettings {
+        log_format: app::config::LogFormat::Json,
+        access_log: true,
+        otlp_endpoint: Some(endpoint.clone()),
+    });
     assert!(telemetry.exporting());
     let app = helpers::spawn_app_with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]).await;
     let tokens = app.register().await;

@@ -132,6 +132,12 @@ struct Options {
     /// (at quotas no load here reaches), as in production; `--limits off`
     /// measures without the limit checks.
     limits: bool,
+    /// `--service-env K=V` (repeatable): set for every instance of the
+    /// service, e.g. `ACCESS_LOG=off` or `RUST_LOG=warn` for an A/B.
+    service_env: Vec<(String, String)>,
+    /// `--binary PATH`: bench this build of the service (an earlier commit's,
+    /// for an A/B) instead of building the release binary.
+    binary: Option<PathBuf>,
     /// `--modes-only`: the modes' runs alone (e.g. `--modes floor,two-tier,
     /// forward-auth,two-tier,forward-auth` for an interleaved A/B), none of the
     /// write, mail, revocation and memory stages.
@@ -151,16 +157,26 @@ impl Options {
             quick,
             limits: true,
             modes_only: false,
+            service_env: Vec::new(),
+            binary: None,
         };
         use lexopt::prelude::*;
         const USAGE: &str = "options: --quick --users N --concurrency N --duration SECONDS \
-             --warmup SECONDS --large-users N --limits on|off --modes-only \
+             --warmup SECONDS --large-users N --limits on|off --modes-only --service-env K=V --binary PATH \
              --modes db-only,redis-only,two-tier,two-tier-hs256,forward-auth,introspection,floor,floor-eddsa";
         let mut parser = lexopt::Parser::from_args(args);
         while let Some(arg) = parser.next()? {
             match arg {
                 Long("quick") => {}
                 Long("modes-only") => options.modes_only = true,
+                Long("binary") => options.binary = Some(parser.value()?.into()),
+                Long("service-env") => {
+                    let pair = parser.value()?.string()?;
+                    let (key, value) = pair
+                        .split_once('=')
+                        .ok_or_else(|| anyhow::anyhow!("--service-env {pair}: K=V"))?;
+                    options.service_env.push((key.to_owned(), value.to_owned()));
+                }
                 Long("users") => options.users = parser.value()?.parse()?,
                 Long("concurrency") => options.concurrency = parser.value()?.parse()?,
                 Long("duration") => options.duration = parser.value()?.parse()?,
@@ -282,17 +298,19 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     ensure_redis(&env_or("TEST_REDIS_URL", crate::DEFAULT_REDIS_URL))?;
     ensure_wrk()?;
     crate::ensure_openssl()?;
-    println!("xtask bench: building the release binary");
-    let mut build = cargo();
-    build.args([
-        "build",
-        "--release",
-        "--package",
-        "app",
-        "--bin",
-        "codezest-auth",
-    ]);
-    run(build)?;
+    if options.binary.is_none() {
+        println!("xtask bench: building the release binary");
+        let mut build = cargo();
+        build.args([
+            "build",
+            "--release",
+            "--package",
+            "app",
+            "--bin",
+            "codezest-auth",
+        ]);
+        run(build)?;
+    }
     let mut floor = cargo();
     floor.args([
         "build",
@@ -387,7 +405,10 @@ impl Bench {
         std::fs::write(&key_file, &pem)?;
         let eddsa = Arc::new(JwtKeys::from_config(jwt_config(JwtAlgorithm::EdDSA, &pem))?);
         Ok(Self {
-            binary: root().join("target/release/codezest-auth"),
+            binary: options
+                .binary
+                .clone()
+                .unwrap_or_else(|| root().join("target/release/codezest-auth")),
             tokens_file: dir.join("access-tokens.txt"),
             refresh_file: dir.join("refresh-tokens.txt"),
             database_url: testkit::with_database(&admin_url, "codezest_bench"),

@@ -139,6 +139,7 @@ impl Bench {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
+        env.extend(self.options.service_env.iter().cloned());
         env.push(("BIND_ADDR".into(), format!("127.0.0.1:{port}")));
         env.push(("METRICS_ADDR".into(), format!("127.0.0.1:{metrics_port}")));
         match mode {

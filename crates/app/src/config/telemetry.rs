@@ -1,4 +1,4 @@
-//! `LOG_FORMAT`, `OTEL_EXPORTER_OTLP_ENDPOINT`.
+//! `LOG_FORMAT`, `ACCESS_LOG`, `OTEL_EXPORTER_OTLP_ENDPOINT`.
 
 use super::env::{ConfigError, Env, Result};
 
@@ -11,6 +11,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct TelemetrySettings {
     pub log_format: LogFormat,
+    /// One line per answered request (`ACCESS_LOG`, default on).
+    pub access_log: bool,
     /// Export spans over OTLP/HTTP to it (e.g. `http://otel-collector:4318`);
     /// unset, spans stay local.
     pub otlp_endpoint: Option<String>,
@@ -36,6 +38,7 @@ impl TelemetrySettings {
                     ("json", LogFormat::Json),
                 ],
             )?,
+            access_log: env.flag("ACCESS_LOG", true)?,
             otlp_endpoint,
         })
     }

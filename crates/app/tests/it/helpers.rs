@@ -54,7 +54,11 @@ impl Tokens {
 fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
         // Kept for the whole run: dropping it would stop the log writer.
-        std::mem::forget(app::telemetry::init(app::config::LogFormat::Pretty, None));
+        std::mem::forget(app::telemetry::init(&app::config::TelemetrySettings {
+            log_format: app::config::LogFormat::Pretty,
+            access_log: false,
+            otlp_endpoint: None,
+        }));
     }
 }
 

@@ -264,7 +264,18 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
     let body = json!({"refresh_token": third.refresh});
     call(&http, request, body, StatusCode::NO_CONTENT).await;
 
+    // A client's request id is kept in the access line, escaped.
+    let odd_id = r#"client "id" \ with quotes"#;
+    let healthz = http
+        .get(format!("{}/healthz", service.base))
+        .header("x-request-id", odd_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(healthz.status(), StatusCode::OK);
+
     let logs = service.stop();
+    access_lines_are_json_naming_route_status_and_user(&logs, odd_id);
     for tokens in [&first, &second, &third] {
         secrets.extend([tokens.access.clone(), tokens.refresh.clone()]);
         // A JWT's signature alone is a leak too.
@@ -284,4 +295,35 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
         let line = logs.lines().find(|line| line.contains(secret.as_str()));
         assert!(line.is_none(), "a secret in the logs: {line:?}");
     }
+}
+
+/// The access log (`ACCESS_LOG`, on by default) writes one JSON line per
+/// answered request: route pattern, status, latency, request id and — once
+/// authenticated — the user.
+fn access_lines_are_json_naming_route_status_and_user(logs: &str, odd_id: &str) {
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let access: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["target"] == "access")
+        .collect();
+    assert!(access.len() > 10, "too few access lines: {logs}");
+    let logout = access
+        .iter()
+        .find(|line| line["span"]["route"] == "/api/v1/auth/logout")
+        .expect("an access line for the logout");
+    assert_eq!(logout["fields"]["status"], 204);
+    assert_eq!(logout["span"]["method"], "POST");
+    assert!(logout["fields"]["latency_us"].is_u64(), "{logout}");
+    assert!(logout["span"]["user_id"].is_string(), "{logout}");
+    assert_eq!(logout["span"]["request_id"].as_str().unwrap().len(), 36);
+    let health = access
+        .iter()
+        .find(|line| line["span"]["request_id"] == odd_id)
+        .expect("the client's request id, escaped");
+    assert_eq!(health["span"]["route"], "/healthz");
+    assert!(health["span"].get("user_id").is_none(), "{health}");
 }
