@@ -2,8 +2,8 @@
 //! converted here, at the edge, and requests are parsed into domain value types.
 
 use domain::{
-    AuditRecord, Authenticated, DisplayName, Email, Password, Profile, ProfileUpdate, Registration,
-    Session, SessionId, User, ValidationErrors,
+    DisplayName, Email, Password, ProfileUpdate, SessionId, ValidationErrors, auth::Authenticated,
+    auth::Registration, ports::AuditRecord, user::Profile, user::Session, user::User,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;

@@ -9,8 +9,8 @@ use std::borrow::Cow;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::{
-    AuthError, BoxError, Denial, MfaRequired, OAuthFailure, ProviderError, RepoError, Resource,
-    ValidationErrors,
+    ValidationErrors, error::AuthError, error::BoxError, error::Denial, error::OAuthFailure,
+    error::ProviderError, error::RepoError, error::Resource, signin::MfaRequired,
 };
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use axum::http::request::Parts;
-use domain::{ClientInfo, Denial, Principal};
+use domain::{auth::ClientInfo, auth::Principal, error::Denial};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -250,13 +250,13 @@ mod tests {
             parse_json::<Login>(br#"{"email":"a","password":"b"} x"#),
             Err(ApiError::MalformedJson(_))
         ));
-        let Err(ApiError::Auth(domain::AuthError::Validation(errors))) =
+        let Err(ApiError::Auth(domain::error::AuthError::Validation(errors))) =
             parse_json::<Login>(br#"{"email":"a@b.co"}"#)
         else {
             panic!("expected a validation error");
         };
         assert_eq!(errors.errors()[0].field, "password");
-        let Err(ApiError::Auth(domain::AuthError::Validation(errors))) =
+        let Err(ApiError::Auth(domain::error::AuthError::Validation(errors))) =
             parse_json::<Login>(br#"{"email":1,"password":"x"}"#)
         else {
             panic!("expected a validation error");
@@ -265,7 +265,7 @@ mod tests {
         assert!(parse_json::<Login>(br#"{"email":"a","password":"b"}"#).is_ok());
         // Arrays, scalars and null are JSON, but not the object asked for.
         for body in [&br#"["a","b"]"#[..], b"[null]", b" 1", b"null", b"\"x\""] {
-            let Err(ApiError::Auth(domain::AuthError::Validation(errors))) =
+            let Err(ApiError::Auth(domain::error::AuthError::Validation(errors))) =
                 parse_json::<Login>(body)
             else {
                 panic!("{} was accepted", String::from_utf8_lossy(body));

@@ -121,8 +121,8 @@ fn api(state: Option<AppState>) -> OpenApiRouter<AppState> {
         .merge(routes::account::router())
         .merge(routes::mfa::router())
         .merge(routes::passkeys::router())
-        .merge(routes::oauth::router())
-        .merge(routes::oauth2::router())
+        .merge(routes::federation::router())
+        .merge(routes::provider::router())
         .merge(admin)
         .merge(routes::system::router())
 }

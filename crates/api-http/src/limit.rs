@@ -12,7 +12,7 @@ use std::fmt::Display;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use domain::{Quota, Throttle, client_key};
+use domain::{ports::Quota, ports::Throttle, throttle::client_key};
 
 use crate::error::ApiError;
 

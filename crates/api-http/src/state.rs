@@ -2,8 +2,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use domain::{
-    AccountService, AdminService, AuthService, ClientService, MfaService, OAuthService,
-    PasskeyService,
+    account::AccountService, admin::AdminService, auth::AuthService, clients::ClientService,
+    federation::FederationService, mfa::MfaService, passkey::PasskeyService,
 };
 
 use crate::limit::RateLimits;
@@ -23,7 +23,7 @@ pub struct Services {
     /// Passkeys: registration, management, passwordless sign-in.
     pub passkeys: Arc<PasskeyService>,
     /// Sign-in with external providers (none configured: every provider is unknown).
-    pub oauth: Arc<OAuthService>,
+    pub federation: Arc<FederationService>,
     /// The admin API's operations.
     pub admin: Arc<AdminService>,
     /// API clients: registration and authentication at the OAuth 2.0 endpoints.

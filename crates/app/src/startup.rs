@@ -8,8 +8,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use api_http::{AppState, RateLimits, ServiceStatus};
 use domain::{
-    AccountService, AccountSettings, AdminService, AuthPorts, AuthService, ClientService, JwtKeys,
-    MemoryThrottle, MfaService, OAuthService, PasskeyService, PasswordHasher, Throttle, WebAuthn,
+    account::AccountService, account::AccountSettings, admin::AdminService, auth::AuthPorts,
+    auth::AuthService, clients::ClientService, federation::FederationService, mfa::MfaService,
+    passkey::PasskeyService, password::PasswordHasher, ports::Throttle, ports::WebAuthn,
+    throttle::MemoryThrottle, tokens::JwtKeys,
 };
 use readiness::PgReadiness;
 use repo_postgres::Db;
@@ -149,11 +151,11 @@ pub async fn grant_admin(config: &Config, email: &str) -> anyhow::Result<()> {
     let email = domain::Email::parse(email)
         .map_err(|e| anyhow::anyhow!("{email:?} is not an email address: {}", e.message))?;
     let cli = Cli::open(config, "other instances see the new role").await?;
-    let granted = cli.auth.grant_role(&email, domain::ADMIN).await;
+    let granted = cli.auth.grant_role(&email, domain::roles::ADMIN).await;
     cli.pool.close().await;
     match granted {
         Ok(_) => Ok(()),
-        Err(domain::AuthError::NotFound(_)) => {
+        Err(domain::error::AuthError::NotFound(_)) => {
             anyhow::bail!("no account has the address {email}: register it first")
         }
         Err(error) => Err(anyhow::Error::new(error).context("granting the admin role failed")),
@@ -168,7 +170,7 @@ pub async fn create_client(config: &Config, name: &str) -> anyhow::Result<(Strin
     let cli = Cli::open(config, "nothing is stale").await?;
     let clients = ClientService::new(Arc::clone(&cli.auth), Arc::clone(&cli.ports.clients));
     let command_line =
-        domain::ClientInfo::new(Some("codezest-auth clients create (command line)"), None);
+        domain::auth::ClientInfo::new(Some("codezest-auth clients create (command line)"), None);
     let created = clients.create(name, None, &command_line).await;
     cli.pool.close().await;
     let (client, secret) = created.context("creating the API client failed")?;
@@ -242,21 +244,21 @@ fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
     ));
     let webauthn = relying_party(config)?;
     let auth = auth_service(config, &ports, keys, webauthn.is_some());
-    let providers = oauth::providers(
-        config.oauth.providers.clone(),
-        config.oauth.provider_timeout,
+    let providers = federation::providers(
+        config.federation.providers.clone(),
+        config.federation.provider_timeout,
     )
     .map_err(anyhow::Error::msg)?;
-    let oauth = OAuthService::new(
+    let federation = FederationService::new(
         Arc::clone(&auth),
         ports.users,
         Arc::clone(&ports.oauth),
         ports.pending,
         providers,
-        config.oauth.settings.clone(),
+        config.federation.settings.clone(),
     );
-    if !config.oauth.providers.is_empty() {
-        tracing::info!(providers = ?oauth.provider_names(), "identity providers configured");
+    if !config.federation.providers.is_empty() {
+        tracing::info!(providers = ?federation.provider_names(), "identity providers configured");
     }
     let account = Arc::new(AccountService::new(
         Arc::clone(&auth),
@@ -294,10 +296,10 @@ fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
             account,
             mfa: Arc::new(mfa),
             passkeys,
-            oauth: Arc::new(oauth),
+            federation: Arc::new(federation),
             admin: Arc::new(admin),
             clients: Arc::new(clients),
-            public_base_url: config.oauth.settings.public_base_url.clone(),
+            public_base_url: config.federation.settings.public_base_url.clone(),
             readiness,
             limits,
             trusted_proxies: config.limits.trusted_proxies.clone(),
@@ -376,20 +378,20 @@ fn relying_party(config: &Config) -> anyhow::Result<Option<Arc<dyn WebAuthn>>> {
 
 /// The implementations of the domain's ports, chosen once.
 struct Ports {
-    users: Arc<dyn domain::UserRepository>,
-    sessions: Arc<dyn domain::SessionRepository>,
-    profiles: Arc<dyn domain::ProfileRepository>,
-    oauth: Arc<dyn domain::OAuthAccountRepository>,
-    pending: Arc<dyn domain::PendingLoginRepository>,
-    verified: Option<Arc<dyn domain::VerifiedTokens>>,
-    recovery: Arc<dyn domain::RecoveryRepository>,
-    mfa: Arc<dyn domain::MfaRepository>,
-    passkeys: Arc<dyn domain::PasskeyRepository>,
-    clients: Arc<dyn domain::ApiClientRepository>,
+    users: Arc<dyn domain::ports::UserRepository>,
+    sessions: Arc<dyn domain::ports::SessionRepository>,
+    profiles: Arc<dyn domain::ports::ProfileRepository>,
+    oauth: Arc<dyn domain::ports::OAuthAccountRepository>,
+    pending: Arc<dyn domain::ports::PendingLoginRepository>,
+    verified: Option<Arc<dyn domain::ports::VerifiedTokens>>,
+    recovery: Arc<dyn domain::ports::RecoveryRepository>,
+    mfa: Arc<dyn domain::ports::MfaRepository>,
+    passkeys: Arc<dyn domain::ports::PasskeyRepository>,
+    clients: Arc<dyn domain::ports::ApiClientRepository>,
     /// Rate limits and lockouts: Redis when the cache is on, else in process.
     throttle: Arc<dyn Throttle>,
     outbox: background::Outbox,
-    audit: Arc<dyn domain::AuditLog>,
+    audit: Arc<dyn domain::ports::AuditLog>,
 }
 
 struct Chosen {

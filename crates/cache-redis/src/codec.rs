@@ -11,8 +11,8 @@
 use std::net::IpAddr;
 
 use domain::{
-    ApiClient, ClientId, ClientName, Email, OAuthAccount, Profile, ProviderName, Session,
-    SessionId, TokenHash, User, UserId,
+    ClientId, ClientName, Email, ProviderName, SessionId, TokenHash, UserId, ports::ApiClient,
+    user::OAuthAccount, user::Profile, user::Session, user::User,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use domain::{ApiClient, OAuthAccount, Profile, RepoError, Session, User};
+use domain::{
+    error::RepoError, ports::ApiClient, user::OAuthAccount, user::Profile, user::Session,
+    user::User,
+};
 use moka::Expiry;
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;

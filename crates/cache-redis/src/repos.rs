@@ -13,11 +13,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::ports::{DeletedUser, PasswordChanged, RepoResult, UserDisabled, UserQuery};
 use domain::{
-    AccountToken, ApiClient, ApiClientRepository, ClientId, Credentials, DisplayName, Email,
-    EmailConfirmed, FactorRemoved, NewAccountToken, NewOAuthAccount, NewSession, NewUser,
-    OAuthAccount, OAuthAccountRepository, OutgoingMail, PasswordHash, PasswordReset, Profile,
-    ProfileRepository, ProfileUpdate, ProviderName, RecoveryRepository, RotateOutcome, Session,
-    SessionId, SessionRepository, TokenHash, User, UserId, UserRepository,
+    ClientId, DisplayName, Email, PasswordHash, ProfileUpdate, ProviderName, SessionId, TokenHash,
+    UserId, mail::OutgoingMail, ports::AccountToken, ports::ApiClient, ports::ApiClientRepository,
+    ports::EmailConfirmed, ports::FactorRemoved, ports::NewAccountToken,
+    ports::OAuthAccountRepository, ports::PasswordReset, ports::ProfileRepository,
+    ports::RecoveryRepository, ports::SessionRepository, ports::UserRepository, user::Credentials,
+    user::NewOAuthAccount, user::NewSession, user::NewUser, user::OAuthAccount, user::Profile,
+    user::RotateOutcome, user::Session, user::User,
 };
 use time::OffsetDateTime;
 
@@ -58,7 +60,7 @@ impl<R: Send + Sync + 'static> Cached<R> {
     {
         let task = tokio::spawn(write(Arc::clone(&self.inner), self.cache.clone()));
         task.await
-            .map_err(|e| domain::RepoError::other(format!("a cached write failed: {e}")))?
+            .map_err(|e| domain::error::RepoError::other(format!("a cached write failed: {e}")))?
     }
 }
 

@@ -1,14 +1,16 @@
-//! [`domain::Throttle`] on Redis: rate limits and login lockouts shared by
+//! [`domain::ports::Throttle`] on Redis: rate limits and login lockouts shared by
 //! every instance, one atomic Lua script per check (one key each, so they work
 //! on a cluster too), timed by Redis's own clock. When Redis is unusable (an
 //! error, a timeout, the breaker open) the fallback — the in-process
-//! [`domain::MemoryThrottle`] — answers: a limit never lapses.
+//! [`domain::throttle::MemoryThrottle`] — answers: a limit never lapses.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::{Attempt, Decision, LockoutPolicy, Quota, Throttle};
+use domain::{
+    ports::Attempt, ports::Decision, ports::LockoutPolicy, ports::Quota, ports::Throttle,
+};
 use fred::types::Value;
 use fred::types::scripts::Script;
 

@@ -1,4 +1,4 @@
-//! The in-process verified-token cache (`domain::VerifiedTokens`): SHA-256 of an
+//! The in-process verified-token cache (`domain::ports::VerifiedTokens`): SHA-256 of an
 //! access token → its validated claims, bounded, each entry expiring with its
 //! token. Spares the signature check (EdDSA: ~50 µs of CPU) when a client
 //! presents the same token again, which is every request until it refreshes.
@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use domain::{VerifiedToken, VerifiedTokens};
+use domain::{ports::VerifiedToken, ports::VerifiedTokens};
 use moka::Expiry;
 
 #[derive(Clone, Copy)]

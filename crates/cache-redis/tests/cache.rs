@@ -10,9 +10,10 @@ use async_trait::async_trait;
 use cache_redis::{Cache, CacheConfig, Cached};
 use domain::ports::RepoResult;
 use domain::{
-    DisplayName, Email, NewOAuthAccount, NewSession, NewUser, OAuthAccountRepository, Profile,
-    ProfileRepository, ProfileUpdate, ProviderName, RefreshTokens, SessionId, SessionRepository,
-    UserId, UserRepository,
+    DisplayName, Email, ProfileUpdate, ProviderName, SessionId, UserId,
+    ports::OAuthAccountRepository, ports::ProfileRepository, ports::SessionRepository,
+    ports::UserRepository, refresh::RefreshTokens, user::NewOAuthAccount, user::NewSession,
+    user::NewUser, user::Profile,
 };
 use fred::prelude::*;
 use repo_postgres::{PgOAuthAccounts, PgProfiles, PgRepositories, PgSessions, PgUsers};
@@ -246,7 +247,7 @@ async fn users_are_read_through_both_tiers_and_invalidated_on_every_write() {
             .revoked_at
             .is_none()
     );
-    let hash = domain::PasswordHasher::with_params(8, 1, 1, 1)
+    let hash = domain::password::PasswordHasher::with_params(8, 1, 1, 1)
         .hash(&domain::Password::presented("a long enough password".into()).unwrap())
         .await
         .unwrap();
@@ -413,7 +414,7 @@ async fn session_writes_invalidate_their_sessions() {
         )
         .await
         .unwrap();
-    assert!(matches!(outcome, domain::RotateOutcome::Rotated(_)));
+    assert!(matches!(outcome, domain::user::RotateOutcome::Rotated(_)));
     let rotated = sessions.find_by_id(session.id).await.unwrap().unwrap();
     assert!(rotated.last_used_at >= session.last_used_at);
     let outcome = sessions
@@ -426,7 +427,7 @@ async fn session_writes_invalidate_their_sessions() {
         .await
         .unwrap();
     assert!(
-        matches!(outcome, domain::RotateOutcome::Reused { .. }),
+        matches!(outcome, domain::user::RotateOutcome::Reused { .. }),
         "{outcome:?}"
     );
     assert!(
@@ -776,7 +777,7 @@ async fn cached_values_hold_no_secrets_and_sessions_never_outlive_their_life() {
     let users = cache.wrap(env.repos().users);
     let sessions = cache.wrap(env.repos().sessions);
     let mut user = new_user("secret@example.com");
-    let hash = domain::PasswordHasher::with_params(8, 1, 1, 1)
+    let hash = domain::password::PasswordHasher::with_params(8, 1, 1, 1)
         .hash(&domain::Password::presented("hunter2 hunter2".into()).unwrap())
         .await
         .unwrap();

@@ -15,11 +15,11 @@ use crate::error::{AuthError, Denial};
 use crate::ids::UserId;
 use crate::mail::{MailKind, OutgoingMail};
 use crate::password::NewPassword;
+use crate::ports::Quota;
 use crate::ports::{
     AuditRecord, FactorRef, NewAccountToken, RecoveryRepository, TokenPurpose, UserRepository,
 };
 use crate::refresh::MailToken;
-use crate::throttle::Quota;
 use crate::user::{Email, Profile, User};
 use crate::validation::FieldError;
 

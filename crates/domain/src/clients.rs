@@ -6,57 +6,13 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use crate::auth::{AuthService, ClientInfo, SUCCESS};
 use crate::error::{AuthError, Resource};
 use crate::ids::{ClientId, UserId};
-use crate::ports::RepoResult;
-use crate::refresh::{RefreshToken, TokenHash};
-use crate::user::DisplayName;
-use crate::validation::FieldError;
-
-/// A client secret as handed out once: the same 256-bit base64url form as a
-/// refresh token, and stored the same way (SHA-256).
-pub type ClientSecret = RefreshToken;
-
-/// A registered client, as stored (never with its secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiClient {
-    pub id: ClientId,
-    pub name: ClientName,
-    pub secret_hash: TokenHash,
-    pub created_at: OffsetDateTime,
-    /// The admin who made it; `None` from the command line.
-    pub created_by: Option<UserId>,
-}
-
-/// A client's display name: the rules of a person's ([`DisplayName`]):
-/// trimmed, 1–100 characters, no control characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientName(DisplayName);
-
-impl ClientName {
-    pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        DisplayName::parse(raw).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-}
-
-#[async_trait]
-pub trait ApiClientRepository: Send + Sync + 'static {
-    async fn create(&self, client: ApiClient) -> RepoResult<ApiClient>;
-    async fn find(&self, id: ClientId) -> RepoResult<Option<ApiClient>>;
-    /// Every client, oldest first.
-    async fn list(&self) -> RepoResult<Vec<ApiClient>>;
-    /// `false` when there was no such client.
-    async fn delete(&self, id: ClientId) -> RepoResult<bool>;
-}
+use crate::ports::{ApiClient, ApiClientRepository, ClientName, ClientSecret};
 
 /// Registers, lists, removes and authenticates API clients.
 pub struct ClientService {

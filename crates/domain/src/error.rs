@@ -8,32 +8,9 @@
 use std::fmt;
 
 use crate::password::{HashError, NewPasswordError};
+pub use crate::ports::{BoxError, ProviderError, RepoError};
 use crate::tokens::TokenError;
 use crate::validation::ValidationErrors;
-
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// What a repository can fail with. Constraint violations that mean something to
-/// a user are their own variants; everything else is opaque.
-#[derive(Debug, thiserror::Error)]
-pub enum RepoError {
-    #[error("this email address is already registered")]
-    EmailTaken,
-    #[error("this provider account is already linked")]
-    OAuthAccountTaken,
-    #[error("this passkey is already registered")]
-    PasskeyTaken,
-    #[error("storage is unavailable")]
-    Unavailable(#[source] BoxError),
-    #[error("storage operation failed")]
-    Other(#[source] BoxError),
-}
-
-impl RepoError {
-    pub fn other(error: impl Into<BoxError>) -> Self {
-        Self::Other(error.into())
-    }
-}
 
 /// Why a request carries no usable credentials (401). Each reason is safe to
 /// show: none tells an attacker more than "this token does not work".
@@ -215,18 +192,6 @@ impl From<TokenError> for AuthError {
             signing @ TokenError::Signing(_) => Self::Internal(Box::new(signing)),
         }
     }
-}
-
-/// A provider failure, as the caller may see it (never a token or a code).
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
-    /// The provider could not be reached, timed out or answered garbage: 502.
-    #[error("the identity provider is unavailable: {0}")]
-    Unavailable(String),
-    /// The provider refused the code, or its answer failed validation (ID token
-    /// signature, issuer, audience, expiry, nonce): 400.
-    #[error("the identity provider's answer was rejected: {0}")]
-    Rejected(String),
 }
 
 /// Why an OAuth request failed; each maps to a status and a problem code.

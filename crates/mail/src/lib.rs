@@ -2,7 +2,7 @@
 //! `lettre`, or `.eml` files for development) and the background sender that
 //! drains the outbox.
 //!
-//! The domain queues an [`domain::OutgoingMail`] in the transaction that makes
+//! The domain queues an [`domain::mail::OutgoingMail`] in the transaction that makes
 //! it necessary; [`Sender`] claims due mails (one instance per mail, by lease),
 //! renders and sends them, and marks each sent — or schedules a retry with
 //! back-off, giving up after [`SenderSettings::max_attempts`].

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::{MailOutbox, QueuedMail};
+use domain::{ports::MailOutbox, ports::QueuedMail};
 use futures::StreamExt as _;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};

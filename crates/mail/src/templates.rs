@@ -1,7 +1,7 @@
 //! The mail templates, compiled into the binary: `templates/{name}.txt` and
 //! `templates/{name}.html` for each [`MailKind`]. HTML output is auto-escaped.
 
-use domain::MailKind;
+use domain::mail::MailKind;
 use minijinja::Environment;
 
 /// A rendered mail.

@@ -1,4 +1,4 @@
-//! `domain::WebAuthn` on `webauthn-rs`, the Kanidm project's WebAuthn library:
+//! `domain::ports::WebAuthn` on `webauthn-rs`, the Kanidm project's WebAuthn library:
 //! every check of a ceremony — challenge, origin, RP id hash, signature, user
 //! verification, signature counter, backup flags — is its own.
 //!
@@ -9,8 +9,8 @@
 //! because the state never leaves the server and is single use).
 
 use domain::{
-    Assertion, Ceremony, CeremonyError, NewCredential, Passkey as StoredPasskey, User, UserId,
-    WebAuthn,
+    UserId, ports::Assertion, ports::Ceremony, ports::CeremonyError, ports::NewCredential,
+    ports::Passkey as StoredPasskey, ports::WebAuthn, user::User,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;

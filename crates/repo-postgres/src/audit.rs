@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use async_trait::async_trait;
 use domain::ports::RepoResult;
-use domain::{AuditEvent, AuditLog, AuditRecord, UserId};
+use domain::{UserId, ports::AuditEvent, ports::AuditLog, ports::AuditRecord};
 use time::OffsetDateTime;
 use uuid::Uuid;
 

@@ -2,7 +2,10 @@
 
 use async_trait::async_trait;
 use domain::ports::RepoResult;
-use domain::{ApiClient, ApiClientRepository, ClientId, ClientName, RepoError, TokenHash, UserId};
+use domain::{
+    ClientId, ClientName, TokenHash, UserId, error::RepoError, ports::ApiClient,
+    ports::ApiClientRepository,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 

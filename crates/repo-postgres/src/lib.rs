@@ -25,7 +25,7 @@ mod db;
 
 use std::time::Duration;
 
-use domain::RepoError;
+use domain::error::RepoError;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 

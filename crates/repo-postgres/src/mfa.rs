@@ -5,7 +5,9 @@
 
 use async_trait::async_trait;
 use domain::ports::RepoResult;
-use domain::{Amr, MfaChallenge, MfaRepository, StoredTotp, TokenHash, UserId};
+use domain::{
+    Amr, TokenHash, UserId, ports::MfaChallenge, ports::MfaRepository, ports::StoredTotp,
+};
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 

@@ -1,7 +1,8 @@
 use async_trait::async_trait;
 use domain::ports::RepoResult;
 use domain::{
-    NewOAuthAccount, OAuthAccount, OAuthAccountRepository, ProviderName, RepoError, UserId,
+    ProviderName, UserId, error::RepoError, ports::OAuthAccountRepository, user::NewOAuthAccount,
+    user::OAuthAccount,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -3,7 +3,10 @@
 
 use async_trait::async_trait;
 use domain::ports::RepoResult;
-use domain::{Assertion, Passkey, PasskeyRepository, PendingCeremony, Purpose, TokenHash, UserId};
+use domain::{
+    TokenHash, UserId, ports::Assertion, ports::Passkey, ports::PasskeyRepository,
+    ports::PendingCeremony, ports::Purpose,
+};
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;

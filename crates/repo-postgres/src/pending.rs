@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use domain::ports::RepoResult;
-use domain::{Amr, PendingLogin, PendingLoginRepository, TokenHash, UserId};
+use domain::{Amr, TokenHash, UserId, ports::PendingLogin, ports::PendingLoginRepository};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -33,7 +33,7 @@ struct PendingRow {
 fn hash32(bytes: Vec<u8>) -> RepoResult<[u8; 32]> {
     bytes
         .try_into()
-        .map_err(|_| domain::RepoError::other("stored hash is not 32 bytes"))
+        .map_err(|_| domain::error::RepoError::other("stored hash is not 32 bytes"))
 }
 
 #[async_trait]

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use domain::ports::RepoResult;
-use domain::{Profile, ProfileRepository, ProfileUpdate, UserId};
+use domain::{ProfileUpdate, UserId, ports::ProfileRepository, user::Profile};
 use time::OffsetDateTime;
 use uuid::Uuid;
 

@@ -8,9 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::ports::RepoResult;
 use domain::{
-    AccountToken, Email, EmailConfirmed, FactorRef, FactorRemoved, MailOutbox, NewAccountToken,
-    OutgoingMail, PasswordHash, PasswordReset, ProviderName, QueuedMail, RecoveryRepository,
-    RepoError, TokenHash, TokenPurpose, User, UserId,
+    Email, PasswordHash, ProviderName, TokenHash, UserId, error::RepoError, mail::OutgoingMail,
+    ports::AccountToken, ports::EmailConfirmed, ports::FactorRef, ports::FactorRemoved,
+    ports::MailOutbox, ports::NewAccountToken, ports::PasswordReset, ports::QueuedMail,
+    ports::RecoveryRepository, ports::TokenPurpose, user::User,
 };
 use sqlx::PgConnection;
 use time::OffsetDateTime;

@@ -3,7 +3,8 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use domain::ports::RepoResult;
 use domain::{
-    Amr, NewSession, RotateOutcome, Session, SessionId, SessionRepository, TokenHash, UserId,
+    Amr, SessionId, TokenHash, UserId, ports::SessionRepository, user::NewSession,
+    user::RotateOutcome, user::Session,
 };
 use sqlx::{PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;

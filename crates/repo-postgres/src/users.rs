@@ -1,8 +1,9 @@
 use async_trait::async_trait;
 use domain::ports::{DeletedUser, PasswordChanged, RepoResult, UserDisabled, UserQuery};
 use domain::{
-    Credentials, DisplayName, Email, MfaMethods, NewSession, NewUser, PasswordHash, RepoError,
-    Session, SessionId, User, UserId, UserRepository,
+    DisplayName, Email, MfaMethods, PasswordHash, SessionId, UserId, error::RepoError,
+    ports::UserRepository, user::Credentials, user::NewSession, user::NewUser, user::Session,
+    user::User,
 };
 use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;

@@ -34,7 +34,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use domain::{JwtAlgorithm, JwtConfig, JwtKeys, RefreshTokens, SessionId, UserId};
+use domain::{
+    SessionId, UserId, refresh::RefreshTokens, tokens::JwtAlgorithm, tokens::JwtConfig,
+    tokens::JwtKeys,
+};
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use serde::Serialize;
 use serde_json::{Value, json};

@@ -20,7 +20,7 @@ impl Bench {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null());
         run(migrate)?;
-        let hash = domain::PasswordHasher::owasp()
+        let hash = domain::password::PasswordHasher::owasp()
             .hash_new(
                 &domain::Password::parse(PASSWORD.into(), "password")
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?,
@@ -53,7 +53,7 @@ impl Bench {
                         session,
                         now,
                         domain::Amr::PWD,
-                        domain::Claimed::default(),
+                        domain::tokens::Claimed::default(),
                         now,
                     )
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -317,7 +317,7 @@ impl Bench {
                     *session,
                     now,
                     domain::Amr::PWD,
-                    domain::Claimed::default(),
+                    domain::tokens::Claimed::default(),
                     now
                 )?
             )?;
@@ -394,7 +394,7 @@ impl Bench {
 /// as `codezest-auth clients create` would: its `Authorization: Basic …`.
 async fn api_client(db: &mut PgConnection) -> Result<String> {
     use base64::Engine as _;
-    let (id, secret) = (uuid::Uuid::now_v7(), domain::ClientSecret::random());
+    let (id, secret) = (uuid::Uuid::now_v7(), domain::ports::ClientSecret::random());
     sqlx::query("INSERT INTO api_clients (id, name, secret_hash) VALUES ($1, 'bench', $2)")
         .bind(id)
         .bind(secret.hash().as_bytes().as_slice())

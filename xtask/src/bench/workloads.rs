@@ -91,7 +91,7 @@ impl Bench {
                     SessionId::from_uuid(*session),
                     now,
                     domain::Amr::PWD,
-                    domain::Claimed::default(),
+                    domain::tokens::Claimed::default(),
                     now,
                 )
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

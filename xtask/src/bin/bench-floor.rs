@@ -1,6 +1,6 @@
 //! The benchmark's floor: the least an authenticated `GET /api/v1/auth/me` can
 //! cost on this machine. axum, the service's own token check
-//! (`domain::JwtKeys::verify`, no cache), a body of the service's size, and
+//! (`domain::tokens::JwtKeys::verify`, no cache), a body of the service's size, and
 //! nothing else: no middleware, no logging, headers read in place, the body
 //! shared rather than copied. It uses the service's allocator, so a ratio to it
 //! measures the service's work, not an allocator. Built in release by
@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use domain::{JwtAlgorithm, JwtConfig, JwtKeys};
+use domain::{tokens::JwtAlgorithm, tokens::JwtConfig, tokens::JwtKeys};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

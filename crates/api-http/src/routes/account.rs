@@ -218,7 +218,7 @@ async fn events(
     AppQuery(query): AppQuery<EventsQuery>,
 ) -> Result<Json<Vec<AuditEventDto>>> {
     let limit = query.limit.unwrap_or(50);
-    if !(1..=domain::MAX_EVENTS).contains(&limit) {
+    if !(1..=domain::account::MAX_EVENTS).contains(&limit) {
         return Err(domain::FieldError::new("limit", "must be from 1 to 100").into());
     }
     let events = state.account.events(principal.user_id, limit).await?;

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::{Extension, Json};
-use domain::{Admin, ClientId, ClientName, UserId, UserQuery};
+use domain::{ClientId, ClientName, UserId, admin::Admin, ports::UserQuery};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa_axum::router::OpenApiRouter;
@@ -56,7 +56,8 @@ async fn require_admin(
 
 /// A path's user id; anything but a UUID names no user (404).
 fn user_id(raw: &str) -> Result<UserId> {
-    raw.parse().map_err(|_| domain::Resource::User.into())
+    raw.parse()
+        .map_err(|_| domain::error::Resource::User.into())
 }
 
 fn instant(field: &'static str, raw: Option<&str>) -> Result<Option<OffsetDateTime>> {
@@ -379,7 +380,7 @@ async fn delete_client(
 ) -> Result<StatusCode> {
     let id: ClientId = id
         .parse()
-        .map_err(|_| ApiError::from(domain::Resource::ApiClient))?;
+        .map_err(|_| ApiError::from(domain::error::Resource::ApiClient))?;
     state.clients.delete(id, admin.user_id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

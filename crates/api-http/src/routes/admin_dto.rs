@@ -1,13 +1,13 @@
 //! The admin API's JSON shapes.
 
-use domain::{ApiClient, ClientSecret, User, UserDetail};
+use domain::{admin::UserDetail, ports::ApiClient, ports::ClientSecret, user::User};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::dto::{SessionDto, UserDto};
-use crate::routes::oauth::OAuthAccountDto;
+use crate::routes::federation::OAuthAccountDto;
 use crate::routes::passkeys::PasskeyDto;
 
 /// A user as the listing shows them.

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use domain::{Password, Registration, Resource, SessionId, SignIn};
+use domain::{Password, SessionId, auth::Registration, error::Resource, signin::SignIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

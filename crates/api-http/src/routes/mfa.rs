@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use domain::{Factor, FieldError, MfaStatus, RecoveryCode, TotpSetup};
+use domain::{FieldError, mfa::Factor, mfa::MfaStatus, mfa::RecoveryCode, mfa::TotpSetup};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

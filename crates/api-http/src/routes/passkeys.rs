@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use domain::Passkey;
+use domain::ports::Passkey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -34,7 +34,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// A path's passkey id; anything but a UUID names no passkey (404).
 fn passkey_id(raw: &str) -> Result<Uuid, ApiError> {
     raw.parse()
-        .map_err(|_| ApiError::from(domain::Resource::Passkey))
+        .map_err(|_| ApiError::from(domain::error::Resource::Passkey))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use domain::{MfaKey, MfaSettings};
+use domain::{mfa::MfaKey, mfa::MfaSettings};
 use secrecy::ExposeSecret as _;
 
 use super::env::{ConfigError, Env, Result};

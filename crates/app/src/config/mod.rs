@@ -3,18 +3,18 @@
 //!
 //! One section per concern, each read by its own `from_env` through the small
 //! reader in [`env`]; where a crate owns the settings it needs
-//! (`repo_postgres::PgSettings`, `domain::JwtConfig`, `cache_redis::CacheConfig`,
-//! `api_http::RateLimitSettings`, `oauth::ProviderConfig`), the section holds
+//! (`repo_postgres::PgSettings`, `domain::tokens::JwtConfig`, `cache_redis::CacheConfig`,
+//! `api_http::RateLimitSettings`, `federation::ProviderConfig`), the section holds
 //! that type, so nothing is copied field by field at start-up. Secrets are
 //! `SecretString` from the moment they are read.
 
 mod cache;
 mod database;
 mod env;
+mod federation;
 mod limits;
 mod mail;
 mod mfa;
-mod oauth;
 mod server;
 mod telemetry;
 mod tokens;
@@ -22,10 +22,10 @@ mod tokens;
 pub use cache::CacheSettings;
 pub use database::{DEFAULT_DATABASE_URL, DatabaseSettings};
 pub use env::{ConfigError, Env};
+pub use federation::FederationConfig;
 pub use limits::LimitSettings;
 pub use mail::{MailSettings, MailTransport};
 pub use mfa::MfaConfig;
-pub use oauth::OAuthConfig;
 pub use server::{AppEnv, ServerSettings};
 pub use telemetry::{LogFormat, TelemetrySettings};
 pub use tokens::TokenSettings;
@@ -36,7 +36,7 @@ pub struct Config {
     pub database: DatabaseSettings,
     pub tokens: TokenSettings,
     pub cache: CacheSettings,
-    pub oauth: OAuthConfig,
+    pub federation: FederationConfig,
     pub limits: LimitSettings,
     pub mail: MailSettings,
     pub mfa: MfaConfig,
@@ -53,14 +53,18 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env::new(&lookup);
         let server = ServerSettings::from_env(&env)?;
-        let oauth = OAuthConfig::from_env(&env)?;
+        let federation = FederationConfig::from_env(&env)?;
         Ok(Self {
             database: DatabaseSettings::from_env(&env)?,
             tokens: TokenSettings::from_env(&env, server.app_env)?,
             cache: CacheSettings::from_env(&env)?,
-            mail: MailSettings::from_env(&env, server.app_env, &oauth.settings.public_base_url)?,
-            mfa: MfaConfig::from_env(&env, server.app_env, &oauth.settings.public_base_url)?,
-            oauth,
+            mail: MailSettings::from_env(
+                &env,
+                server.app_env,
+                &federation.settings.public_base_url,
+            )?,
+            mfa: MfaConfig::from_env(&env, server.app_env, &federation.settings.public_base_url)?,
+            federation,
             limits: LimitSettings::from_env(&env)?,
             telemetry: TelemetrySettings::from_env(&env)?,
             server,
@@ -74,7 +78,7 @@ mod tests {
 
     use secrecy::ExposeSecret as _;
 
-    use domain::JwtAlgorithm;
+    use domain::tokens::JwtAlgorithm;
 
     use super::*;
 
@@ -139,7 +143,7 @@ mod tests {
         .unwrap();
         let printed = format!(
             "{:?} {:?} {:?}",
-            config.database, config.oauth, config.cache
+            config.database, config.federation, config.cache
         );
         assert!(!printed.contains("hunter2"), "{printed}");
     }
@@ -240,25 +244,25 @@ mod tests {
         ])
         .unwrap();
         let names: Vec<&str> = config
-            .oauth
+            .federation
             .providers
             .iter()
             .map(|p| p.name.as_str())
             .collect();
         assert_eq!(names, ["github", "okta", "corp-sso"]);
         assert!(matches!(
-            &config.oauth.providers[1].kind,
-            ::oauth::ProviderKind::Oidc { issuer } if issuer == "https://example.okta.com"
+            &config.federation.providers[1].kind,
+            ::federation::ProviderKind::Oidc { issuer } if issuer == "https://example.okta.com"
         ));
         assert_eq!(
-            config.oauth.settings.redirect_allowlist,
+            config.federation.settings.redirect_allowlist,
             ["https://app.example.com", "https://admin.example.com"]
         );
         assert_eq!(
-            config.oauth.settings.public_base_url,
+            config.federation.settings.public_base_url,
             "http://127.0.0.1:3001"
         );
-        assert!(!config.oauth.settings.link_verified_email);
+        assert!(!config.federation.settings.link_verified_email);
     }
 
     #[test]

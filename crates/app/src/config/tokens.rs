@@ -1,7 +1,7 @@
 //! `JWT_*`, `ACCESS_TOKEN_TTL`, `REFRESH_TOKEN_TTL`, `REFRESH_REUSE_GRACE`,
 //! `STEP_UP_MAX_AGE`.
 
-use domain::{AuthSettings, JwtAlgorithm, JwtConfig};
+use domain::{auth::AuthSettings, tokens::JwtAlgorithm, tokens::JwtConfig};
 
 use super::env::{ConfigError, Env, Result};
 use super::server::AppEnv;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use domain::{AuditLog, MailOutbox, MfaRepository, PasskeyService};
+use domain::{passkey::PasskeyService, ports::AuditLog, ports::MailOutbox, ports::MfaRepository};
 use mail::{Sender, SenderSettings, Transport};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -48,7 +48,7 @@ pub(super) fn mail_sender(
 }
 
 /// The in-process throttle remembers every key it saw; forget settled ones.
-pub(super) fn forget_limits(memory: Arc<domain::MemoryThrottle>) -> JoinHandle<()> {
+pub(super) fn forget_limits(memory: Arc<domain::throttle::MemoryThrottle>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {

@@ -22,10 +22,10 @@ use crate::auth::{AuthService, ClientInfo, FAILURE, Principal, SUCCESS, event};
 use crate::error::AuthError;
 use crate::ids::UserId;
 use crate::passkey::PasskeyService;
+use crate::ports::Attempt;
 use crate::ports::{FactorRef, MfaChallenge, MfaRepository, StoredTotp};
 use crate::refresh::{MailToken, TokenHash};
 use crate::signin::SignIn;
-use crate::throttle::Attempt;
 
 pub use codes::{RECOVERY_CODES, RecoveryCode};
 pub use totp::{MfaKey, TotpSecret};

@@ -1,6 +1,8 @@
 //! The auth services: register, login, refresh, logout, the authenticated
 //! principal, sessions, profile and password changes.
 
+mod signin;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -11,11 +13,12 @@ use crate::amr::Amr;
 use crate::error::{AuthError, Denial, Resource};
 use crate::ids::{SessionId, UserId};
 use crate::password::{NewPassword, Password, PasswordHasher};
+use crate::ports::{Attempt, LockoutPolicy, Throttle};
 use crate::ports::{AuditEvent, AuditLog, VerifiedTokens};
 use crate::ports::{MfaRepository, ProfileRepository, SessionRepository, UserRepository};
 use crate::refresh::{RefreshToken, RefreshTokens};
 use crate::signin::{OpenedSession, SignIn};
-use crate::throttle::{Attempt, LockoutPolicy, MemoryThrottle, Throttle, client_key};
+use crate::throttle::{MemoryThrottle, client_key};
 use crate::tokens::JwtKeys;
 use crate::user::{
     DisplayName, Email, NewSession, NewUser, Profile, ProfileUpdate, RotateOutcome, Session, User,

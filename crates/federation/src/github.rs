@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use domain::{
-    AuthorizationRequest, ExternalIdentity, IdentityProvider, ProviderError, ProviderName,
+    ProviderName, error::ProviderError, ports::AuthorizationRequest, ports::ExternalIdentity,
+    ports::IdentityProvider,
 };
 use oauth2::TokenResponse as _;
 use serde::Deserialize;

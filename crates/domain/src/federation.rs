@@ -1,6 +1,6 @@
 //! Sign-in with external identity providers (OAuth 2.0 / OpenID Connect): the
 //! provider trait the `oauth` crate implements, the pending-login store, and
-//! `OAuthService`, which runs the flow and turns an external identity into a
+//! `FederationService`, which runs the flow and turns an external identity into a
 //! session exactly like a password login.
 //!
 //! Accounts are keyed by (provider, subject), never by email. An email that
@@ -30,7 +30,7 @@ use crate::signin::{MfaRequired, SignIn};
 use crate::user::{DisplayName, Email, NewOAuthAccount, NewUser, OAuthAccount, ProviderName};
 
 #[derive(Debug, Clone)]
-pub struct OAuthSettings {
+pub struct FederationSettings {
     /// `PUBLIC_BASE_URL`: the service as browsers reach it.
     pub public_base_url: String,
     /// `OAUTH_LINK_VERIFIED_EMAIL`: link a first login to the local account with
@@ -85,13 +85,13 @@ pub enum HandOff {
 /// How long a hand-off code works.
 const HANDOFF_TTL: time::Duration = time::Duration::seconds(60);
 
-pub struct OAuthService {
+pub struct FederationService {
     auth: Arc<AuthService>,
     users: Arc<dyn UserRepository>,
     accounts: Arc<dyn OAuthAccountRepository>,
     pending: Arc<dyn PendingLoginRepository>,
     providers: HashMap<ProviderName, Arc<dyn IdentityProvider>>,
-    settings: OAuthSettings,
+    settings: FederationSettings,
 }
 
 fn random_token() -> String {
@@ -104,14 +104,14 @@ fn digest(value: &str) -> [u8; 32] {
     Sha256::digest(value.as_bytes()).into()
 }
 
-impl OAuthService {
+impl FederationService {
     pub fn new(
         auth: Arc<AuthService>,
         users: Arc<dyn UserRepository>,
         accounts: Arc<dyn OAuthAccountRepository>,
         pending: Arc<dyn PendingLoginRepository>,
         providers: Vec<Arc<dyn IdentityProvider>>,
-        settings: OAuthSettings,
+        settings: FederationSettings,
     ) -> Self {
         Self {
             auth,

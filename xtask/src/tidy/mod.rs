@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::{cargo, root};
 
+mod modules;
+
 /// Crates that do I/O (or bring a C library): the domain must depend on none of them.
 const IO_CRATES: [&str; 12] = [
     "sqlx",
@@ -29,7 +31,7 @@ const IO_CRATES: [&str; 12] = [
 const ADAPTERS: [&str; 6] = [
     "repo-postgres",
     "cache-redis",
-    "oauth",
+    "federation",
     "api-http",
     "mail",
     "passkeys",
@@ -42,7 +44,7 @@ const PRODUCTION: [&str; 8] = [
     "passkeys",
     "repo-postgres",
     "cache-redis",
-    "oauth",
+    "federation",
     "api-http",
     "app",
 ];
@@ -61,6 +63,14 @@ pub(crate) fn tidy() -> Result<()> {
     let metadata: Value = serde_json::from_slice(&output.stdout)?;
     let mut problems = check(&dependencies(&metadata));
     problems.extend(pool_executors(&root().join("crates/repo-postgres/src"))?);
+    problems.extend(serialized_domain_types(&root().join("crates/domain/src"))?);
+    match modules::layers(&modules::graph(&root().join("crates/domain/src"))?) {
+        Ok(layers) => println!("xtask: tidy: domain modules: {}", modules::order(&layers)),
+        Err(cycle) => problems.push(format!(
+            "domain modules form a cycle: {} (each names another through crate::…)",
+            cycle.join(", ")
+        )),
+    }
     if !problems.is_empty() {
         bail!(
             "architecture invariants broken:\n  {}",
@@ -92,6 +102,41 @@ fn pool_executors(dir: &std::path::Path) -> Result<Vec<String>> {
                     path.display(),
                     number + 1
                 ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// Domain types are not `Serialize` (the JSON shapes are the HTTP crates'),
+/// save the few payloads the domain itself composes.
+fn serialized_domain_types(dir: &std::path::Path) -> Result<Vec<String>> {
+    /// The JWT payload (`tokens/`), the outbox payload (`mail.rs`) and the
+    /// `Email` it carries (`user.rs`).
+    const ALLOWED: [&str; 3] = ["tokens/mod.rs", "mail.rs", "user.rs"];
+    let mut problems = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(dir)?.to_string_lossy().replace('\\', "/");
+            if path.extension().is_none_or(|ext| ext != "rs")
+                || ALLOWED.contains(&relative.as_str())
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)?;
+            for (number, line) in text.lines().enumerate() {
+                if line.trim_start().starts_with("#[derive(") && line.contains("Serialize") {
+                    problems.push(format!(
+                        "crates/domain/src/{relative}:{}: a domain type derives Serialize; the JSON shape belongs in api-types",
+                        number + 1
+                    ));
+                }
             }
         }
     }
@@ -160,7 +205,7 @@ mod tests {
             ("domain", &["thiserror", "jsonwebtoken"][..]),
             ("repo-postgres", &["domain", "sqlx"][..]),
             ("cache-redis", &["domain", "fred", "moka"][..]),
-            ("oauth", &["domain", "reqwest"][..]),
+            ("federation", &["domain", "reqwest"][..]),
             ("api-http", &["domain", "axum"][..]),
             (
                 "app",
@@ -168,7 +213,7 @@ mod tests {
                     "domain",
                     "repo-postgres",
                     "cache-redis",
-                    "oauth",
+                    "federation",
                     "api-http",
                 ][..],
             ),
@@ -192,7 +237,7 @@ mod tests {
             ("domain", "sqlx"),
             ("domain", "api-http"),
             ("cache-redis", "repo-postgres"),
-            ("api-http", "oauth"),
+            ("api-http", "federation"),
             ("app", "testkit"),
             ("testkit", "domain"),
         ] {

@@ -2,20 +2,20 @@
 
 use std::time::Duration;
 
-use domain::{OAuthSettings, ProviderName};
-use oauth::{ProviderConfig, ProviderKind};
+use domain::{ProviderName, federation::FederationSettings};
+use federation::{ProviderConfig, ProviderKind};
 
 use super::env::{ConfigError, Env, Result, http_url};
 
 #[derive(Debug, Clone)]
-pub struct OAuthConfig {
-    pub settings: OAuthSettings,
+pub struct FederationConfig {
+    pub settings: FederationSettings,
     pub providers: Vec<ProviderConfig>,
     /// `OAUTH_PROVIDER_TIMEOUT`: bound on every call to a provider (default 10 s).
     pub provider_timeout: Duration,
 }
 
-impl OAuthConfig {
+impl FederationConfig {
     pub fn from_env(env: &Env<'_>) -> Result<Self> {
         let public_base_url = env.http_url("PUBLIC_BASE_URL", "http://127.0.0.1:3001")?;
         let redirect_allowlist = env
@@ -31,7 +31,7 @@ impl OAuthConfig {
             ));
         }
         Ok(Self {
-            settings: OAuthSettings {
+            settings: FederationSettings {
                 public_base_url,
                 link_verified_email: env.flag("OAUTH_LINK_VERIFIED_EMAIL", false)?,
                 redirect_allowlist,
@@ -55,15 +55,15 @@ fn providers(env: &Env<'_>) -> Result<Vec<ProviderConfig>> {
             client_id,
             client_secret,
             kind: ProviderKind::Oidc {
-                issuer: oauth::GOOGLE_ISSUER.into(),
+                issuer: federation::GOOGLE_ISSUER.into(),
             },
         });
     }
     if let Some((client_id, client_secret)) =
         client(env, "OAUTH_GITHUB_CLIENT_ID", "OAUTH_GITHUB_CLIENT_SECRET")?
     {
-        let web_url = env.http_url("OAUTH_GITHUB_URL", oauth::GITHUB_WEB_URL)?;
-        let api_url = env.http_url("OAUTH_GITHUB_API_URL", oauth::GITHUB_API_URL)?;
+        let web_url = env.http_url("OAUTH_GITHUB_URL", federation::GITHUB_WEB_URL)?;
+        let api_url = env.http_url("OAUTH_GITHUB_API_URL", federation::GITHUB_API_URL)?;
         providers.push(ProviderConfig {
             name: builtin("github"),
             client_id,

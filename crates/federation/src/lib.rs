@@ -1,4 +1,4 @@
-//! Identity providers for codezest-auth, implementing `domain::IdentityProvider`
+//! Identity providers for codezest-auth, implementing `domain::ports::IdentityProvider`
 //! on the `oauth2` crate: any OpenID Connect issuer (found by discovery, its
 //! JWKS cached), Google (an OIDC issuer with a known address) and GitHub
 //! (OAuth 2.0 plus its user and emails API; GitHub is not OIDC).
@@ -13,7 +13,7 @@ mod oidc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::{IdentityProvider, ProviderError, ProviderName};
+use domain::{ProviderName, error::ProviderError, ports::IdentityProvider};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -137,7 +137,7 @@ fn oauth_client(
 /// The authorization URL with `state`, PKCE `S256` and (OIDC) `nonce`.
 fn authorize_url(
     client: &OAuthClient,
-    request: &domain::AuthorizationRequest<'_>,
+    request: &domain::ports::AuthorizationRequest<'_>,
     scopes: &[&str],
 ) -> Result<String, ProviderError> {
     let redirect = RedirectUrl::new(request.redirect_uri.to_owned())

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use domain::{
-    AuthorizationRequest, ExternalIdentity, IdentityProvider, ProviderError, ProviderName,
+    ProviderName, error::ProviderError, ports::AuthorizationRequest, ports::ExternalIdentity,
+    ports::IdentityProvider,
 };
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};

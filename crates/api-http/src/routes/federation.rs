@@ -6,7 +6,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
-use domain::{Callback, Completed, HandOff, OAuthFailure, ProviderName};
+use domain::{
+    ProviderName, error::OAuthFailure, federation::Callback, federation::Completed,
+    federation::HandOff,
+};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -69,8 +72,8 @@ pub(crate) struct OAuthAccountDto {
     linked_at: OffsetDateTime,
 }
 
-impl From<domain::OAuthAccount> for OAuthAccountDto {
-    fn from(account: domain::OAuthAccount) -> Self {
+impl From<domain::user::OAuthAccount> for OAuthAccountDto {
+    fn from(account: domain::user::OAuthAccount) -> Self {
         Self {
             provider: account.provider.to_string(),
             subject: account.subject,
@@ -95,7 +98,7 @@ fn binding_cookie(state: &AppState, value: &str) -> HeaderValue {
         .path(COOKIE_PATH)
         .max_age(max_age)
         .http_only(true)
-        .secure(secure_cookies(state.oauth.public_base_url()))
+        .secure(secure_cookies(state.federation.public_base_url()))
         .same_site(SameSite::Lax)
         .build();
     HeaderValue::from_str(&cookie.to_string()).expect("a base64url cookie is a valid header")
@@ -162,7 +165,7 @@ async fn authorize(
     let provider = provider_name(provider)?;
     state.limits.check_ip(client.ip).await?;
     let started = state
-        .oauth
+        .federation
         .begin(&provider, query.redirect_to.as_deref(), None)
         .await?;
     found(
@@ -196,7 +199,7 @@ async fn callback(
     let provider = provider_name(provider)?;
     state.limits.check_ip(client.ip).await?;
     let completed = state
-        .oauth
+        .federation
         .complete(
             &provider,
             Callback {
@@ -283,7 +286,7 @@ async fn exchange(
     AppJson(body): AppJson<ExchangeRequest>,
 ) -> Result<Json<TokenResponse>> {
     state.limits.check_ip(client.ip).await?;
-    let step = state.oauth.exchange(&body.code, &client).await?;
+    let step = state.federation.exchange(&body.code, &client).await?;
     token_response(&state, step)
 }
 
@@ -312,7 +315,7 @@ async fn link(
 ) -> Result<Response> {
     let provider = provider_name(provider)?;
     let started = state
-        .oauth
+        .federation
         .begin(
             &provider,
             query.redirect_to.as_deref(),
@@ -344,7 +347,7 @@ async fn accounts(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<Vec<OAuthAccountDto>>> {
-    let accounts = state.oauth.accounts(principal.user_id).await?;
+    let accounts = state.federation.accounts(principal.user_id).await?;
     Ok(Json(accounts.into_iter().map(Into::into).collect()))
 }
 
@@ -368,7 +371,7 @@ async fn unlink(
 ) -> Result<StatusCode> {
     let provider = provider_name(provider)?;
     state
-        .oauth
+        .federation
         .unlink(principal.user_id, &provider, &client)
         .await?;
     Ok(StatusCode::NO_CONTENT)

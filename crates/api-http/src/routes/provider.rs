@@ -14,7 +14,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use domain::{ActiveToken, ApiClient, AuthError, TokenKind};
+use domain::{
+    error::AuthError, introspection::ActiveToken, introspection::TokenKind, ports::ApiClient,
+};
 use metrics::Counter;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -102,7 +104,7 @@ impl IntrospectionResponse {
         }
     }
 
-    fn active(token: ActiveToken, keys: &domain::JwtKeys) -> Self {
+    fn active(token: ActiveToken, keys: &domain::tokens::JwtKeys) -> Self {
         Self {
             active: true,
             sub: Some(token.user.id.to_string()),
@@ -192,7 +194,8 @@ async fn revoke(
     let api_client = authenticate(&state, &headers, &form).await?;
     let token = required_token(&form)?;
     let hint = TokenKind::from_hint(form.token_type_hint.as_deref());
-    let client = domain::ClientInfo::new(Some(&format!("API client {}", api_client.id)), client.ip);
+    let client =
+        domain::auth::ClientInfo::new(Some(&format!("API client {}", api_client.id)), client.ip);
     state.auth.revoke_token(token, hint, &client).await?;
     Ok(StatusCode::OK)
 }
