@@ -8,7 +8,8 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use axum::http::request::Parts;
-use domain::{auth::ClientInfo, auth::Principal, error::Denial};
+use domain::ClientInfo;
+use domain::{auth::Principal, error::Denial};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;

@@ -29,7 +29,7 @@ pub struct Services {
     /// API clients: registration and authentication at the OAuth 2.0 endpoints.
     pub clients: Arc<ClientService>,
     /// `PUBLIC_BASE_URL`: where this service is reached (RFC 8414 metadata).
-    pub public_base_url: String,
+    pub public_base_url: domain::HttpUrl,
     pub readiness: Arc<dyn ReadinessProbe>,
     pub limits: Arc<RateLimits>,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.

@@ -6,20 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use api_http::{AppState, RateLimits, ServiceStatus};
-use domain::{
-    account::AccountService, account::AccountSettings, admin::AdminService, auth::AuthPorts,
-    auth::AuthService, clients::ClientService, federation::FederationService, mfa::MfaService,
-    passkey::PasskeyService, password::PasswordHasher, ports::Throttle, ports::WebAuthn,
-    throttle::MemoryThrottle, tokens::JwtKeys,
-};
-use readiness::PgReadiness;
+use api_http::ServiceStatus;
+use domain::auth::AuthService;
+use domain::clients::ClientService;
+use domain::password::PasswordHasher;
+use domain::throttle::MemoryThrottle;
 use repo_postgres::Db;
-use repo_postgres::PgRepositories;
 use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
 
-use crate::config::{AppEnv, Config, TokenSettings};
+use crate::config::Config;
 
 /// The service, bound and ready to serve.
 pub struct Application {
@@ -168,9 +164,9 @@ pub async fn create_client(config: &Config, name: &str) -> anyhow::Result<(Strin
     let name = domain::ClientName::parse(name)
         .map_err(|e| anyhow::anyhow!("{name:?} is not a client name: {}", e.message))?;
     let cli = Cli::open(config, "nothing is stale").await?;
-    let clients = ClientService::new(Arc::clone(&cli.auth), Arc::clone(&cli.ports.clients));
+    let clients = ClientService::new(Arc::clone(&cli.ports.clients), Arc::clone(&cli.ports.audit));
     let command_line =
-        domain::auth::ClientInfo::new(Some("codezest-auth clients create (command line)"), None);
+        domain::ClientInfo::new(Some("codezest-auth clients create (command line)"), None);
     let created = clients.create(name, None, &command_line).await;
     cli.pool.close().await;
     let (client, secret) = created.context("creating the API client failed")?;
@@ -205,7 +201,8 @@ impl Cli {
         }
         #[cfg(not(feature = "cache"))]
         let _ = without_redis;
-        let auth = auth_service(config, &ports, jwt_keys(config)?, false);
+        let hasher = PasswordHasher::owasp();
+        let auth = auth_service(config, &ports, &hasher, jwt_keys(config)?, false);
         Ok(Self { pool, ports, auth })
     }
 }
@@ -214,270 +211,6 @@ impl Cli {
 pub fn connect(config: &Config) -> anyhow::Result<Db> {
     repo_postgres::connect_lazy(config.database.url.expose_secret(), &config.database.pool)
         .context("DATABASE_URL is not a valid PostgreSQL connection string")
-}
-
-/// Builds the services over `pool`.
-pub fn build_state(config: &Config, pool: Db) -> anyhow::Result<AppState> {
-    Ok(wire(config, pool)?.state)
-}
-
-struct Wiring {
-    state: AppState,
-    /// The mail sender and the audit retention, started with the server.
-    background: Vec<tokio::task::JoinHandle<()>>,
-    #[cfg(feature = "cache")]
-    cache: Option<cache_redis::Cache>,
-}
-
-fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
-    let keys = jwt_keys(config)?;
-    let memory = Arc::new(MemoryThrottle::default());
-    let Chosen {
-        ports,
-        readiness,
-        #[cfg(feature = "cache")]
-        cache,
-    } = choose(config, pool, Arc::clone(&memory))?;
-    let limits = Arc::new(RateLimits::new(
-        config.limits.rates,
-        Arc::clone(&ports.throttle),
-    ));
-    let webauthn = relying_party(config)?;
-    let auth = auth_service(config, &ports, keys, webauthn.is_some());
-    let providers = federation::providers(
-        config.federation.providers.clone(),
-        config.federation.provider_timeout,
-    )
-    .map_err(anyhow::Error::msg)?;
-    let federation = FederationService::new(
-        Arc::clone(&auth),
-        ports.users,
-        Arc::clone(&ports.oauth),
-        ports.pending,
-        providers,
-        config.federation.settings.clone(),
-    );
-    if !config.federation.providers.is_empty() {
-        tracing::info!(providers = ?federation.provider_names(), "identity providers configured");
-    }
-    let account = Arc::new(AccountService::new(
-        Arc::clone(&auth),
-        ports.recovery,
-        AccountSettings::new(&config.mail.app_url),
-    ));
-    let passkeys = Arc::new(PasskeyService::new(
-        Arc::clone(&auth),
-        Arc::clone(&ports.passkeys),
-        webauthn,
-        Arc::clone(&account),
-    ));
-    let mfa = MfaService::new(
-        Arc::clone(&auth),
-        Arc::clone(&passkeys),
-        Arc::clone(&account),
-        config.mfa.settings.clone(),
-    );
-    let admin = AdminService::new(
-        Arc::clone(&auth),
-        Arc::clone(&ports.oauth),
-        Arc::clone(&ports.passkeys),
-    );
-    let clients = ClientService::new(Arc::clone(&auth), Arc::clone(&ports.clients));
-    let mut background = vec![
-        background::audit_retention(ports.audit, config.mail.audit_retention),
-        background::purge_mfa_challenges(ports.mfa, Arc::clone(&passkeys)),
-        background::forget_limits(memory),
-    ];
-    background.extend(background::mail_sender(&config.mail, ports.outbox)?);
-    Ok(Wiring {
-        background,
-        state: AppState::new(api_http::Services {
-            auth,
-            account,
-            mfa: Arc::new(mfa),
-            passkeys,
-            federation: Arc::new(federation),
-            admin: Arc::new(admin),
-            clients: Arc::new(clients),
-            public_base_url: config.federation.settings.public_base_url.clone(),
-            readiness,
-            limits,
-            trusted_proxies: config.limits.trusted_proxies.clone(),
-            trace_id_of: trace_id_of(config),
-        }),
-        #[cfg(feature = "cache")]
-        cache,
-    })
-}
-
-/// The JWT keys, with a loud warning when they are ephemeral (and, when no
-/// `MFA_ENCRYPTION_KEY` is set, what that means for TOTP).
-fn jwt_keys(config: &Config) -> anyhow::Result<JwtKeys> {
-    let jwt = config.tokens.jwt.clone();
-    let variable = TokenSettings::key_variable(jwt.algorithm);
-    let keys = JwtKeys::from_config(jwt).map_err(|e| anyhow::anyhow!("{variable}: {e}"))?;
-    if keys.is_ephemeral() {
-        // Config refuses this in production; say it loudly everywhere else.
-        debug_assert!(config.server.app_env != AppEnv::Production);
-        tracing::warn!(
-            algorithm = keys.algorithm().as_str(),
-            "no JWT key configured: using an ephemeral key; every token dies with this process. \
-             Set JWT_PRIVATE_KEY_FILE (or JWT_SECRET for HS256) for anything but development"
-        );
-    }
-    if config.mfa.key_missing {
-        tracing::warn!(
-            production = config.mfa.settings.key.is_none(),
-            "no MFA_ENCRYPTION_KEY: in production TOTP is unavailable (503); elsewhere secrets are \
-             sealed under an ephemeral key and become unreadable when this process stops"
-        );
-    }
-    Ok(keys)
-}
-
-fn auth_service(config: &Config, ports: &Ports, keys: JwtKeys, passkeys: bool) -> Arc<AuthService> {
-    let mut auth = AuthService::new(
-        AuthPorts {
-            users: Arc::clone(&ports.users),
-            sessions: Arc::clone(&ports.sessions),
-            profiles: Arc::clone(&ports.profiles),
-            audit_log: Arc::clone(&ports.audit),
-            mfa: Arc::clone(&ports.mfa),
-        },
-        PasswordHasher::owasp(),
-        Arc::new(keys),
-        config.tokens.auth,
-    );
-    if let Some(verified) = &ports.verified {
-        auth = auth.with_verified_tokens(Arc::clone(verified));
-    }
-    auth = auth.with_lockout(Arc::clone(&ports.throttle), config.limits.lockout);
-    Arc::new(auth.with_passkeys(passkeys))
-}
-
-/// The WebAuthn relying party: `None` (passkeys off, with a warning) when the
-/// default one, from `PUBLIC_BASE_URL`, is not valid (an IP address); a
-/// configured one that is not valid stops start-up.
-fn relying_party(config: &Config) -> anyhow::Result<Option<Arc<dyn WebAuthn>>> {
-    let rp = &config.mfa.relying_party;
-    match passkeys::WebauthnRs::new(rp) {
-        Ok(webauthn) => Ok(Some(Arc::new(webauthn))),
-        Err(error) if config.mfa.relying_party_explicit => {
-            Err(anyhow::anyhow!("WEBAUTHN_RP_ID: {error}"))
-        }
-        Err(error) => {
-            tracing::warn!(
-                %error,
-                "passkeys are off: set WEBAUTHN_RP_ID and WEBAUTHN_RP_ORIGIN (e.g. localhost and \
-                 http://localhost:3000) to turn them on"
-            );
-            Ok(None)
-        }
-    }
-}
-
-/// The implementations of the domain's ports, chosen once.
-struct Ports {
-    users: Arc<dyn domain::ports::UserRepository>,
-    sessions: Arc<dyn domain::ports::SessionRepository>,
-    profiles: Arc<dyn domain::ports::ProfileRepository>,
-    oauth: Arc<dyn domain::ports::OAuthAccountRepository>,
-    pending: Arc<dyn domain::ports::PendingLoginRepository>,
-    verified: Option<Arc<dyn domain::ports::VerifiedTokens>>,
-    recovery: Arc<dyn domain::ports::RecoveryRepository>,
-    mfa: Arc<dyn domain::ports::MfaRepository>,
-    passkeys: Arc<dyn domain::ports::PasskeyRepository>,
-    clients: Arc<dyn domain::ports::ApiClientRepository>,
-    /// Rate limits and lockouts: Redis when the cache is on, else in process.
-    throttle: Arc<dyn Throttle>,
-    outbox: background::Outbox,
-    audit: Arc<dyn domain::ports::AuditLog>,
-}
-
-struct Chosen {
-    ports: Ports,
-    readiness: Arc<dyn api_http::ReadinessProbe>,
-    #[cfg(feature = "cache")]
-    cache: Option<cache_redis::Cache>,
-}
-
-/// PostgreSQL repositories, wrapped in the cache when it is built in and on.
-fn choose(config: &Config, pool: Db, memory: Arc<MemoryThrottle>) -> anyhow::Result<Chosen> {
-    let repos = PgRepositories::new(pool.clone());
-    let pending = Arc::new(repo_postgres::PgPendingLogins::new(pool.clone()));
-    let recovery = repo_postgres::PgRecovery::new(pool.clone());
-    let outbox = background::Outbox {
-        queued: recovery.queued(),
-        outbox: Arc::new(recovery.clone()),
-    };
-    let audit = Arc::new(repo_postgres::PgAudit::new(pool.clone()));
-    // Nothing of second factors is cached: login reads them with the
-    // password hash, on the uncached credentials path.
-    let mfa = Arc::new(repo_postgres::PgMfa::new(pool.clone()));
-    let passkeys = Arc::new(repo_postgres::PgPasskeys::new(pool.clone()));
-    let clients = repo_postgres::PgApiClients::new(pool.clone());
-    #[cfg(feature = "cache")]
-    if config.cache.enabled {
-        let cache = cached::connect(&config.cache)?;
-        return Ok(Chosen {
-            ports: Ports {
-                users: Arc::new(cache.wrap(repos.users)),
-                sessions: Arc::new(cache.wrap(repos.sessions)),
-                profiles: Arc::new(cache.wrap(repos.profiles)),
-                oauth: Arc::new(cache.wrap(repos.oauth)),
-                pending,
-                verified: Some(Arc::new(cache_redis::VerifiedTokenCache::new(
-                    config.cache.config.l1_max_entries.max(10_000),
-                ))),
-                recovery: Arc::new(cache.wrap(recovery)),
-                mfa,
-                passkeys,
-                clients: Arc::new(cache.wrap(clients)),
-                throttle: Arc::new(cache_redis::RedisThrottle::new(cache.clone(), memory)),
-                outbox,
-                audit,
-            },
-            readiness: Arc::new(cached::CacheReadiness {
-                postgres: PgReadiness { pool },
-                cache: cache.clone(),
-            }),
-            cache: Some(cache),
-        });
-    }
-    if !config.cache.enabled {
-        tracing::info!("CACHE_ENABLED=false: every read goes to PostgreSQL");
-    } else if !cfg!(feature = "cache") {
-        tracing::info!("built without the `cache` feature: every read goes to PostgreSQL");
-    }
-    Ok(Chosen {
-        ports: Ports {
-            users: Arc::new(repos.users),
-            sessions: Arc::new(repos.sessions),
-            profiles: Arc::new(repos.profiles),
-            oauth: Arc::new(repos.oauth),
-            pending,
-            verified: None,
-            recovery: Arc::new(recovery),
-            mfa,
-            passkeys,
-            clients: Arc::new(clients),
-            throttle: memory,
-            outbox,
-            audit,
-        },
-        readiness: Arc::new(PgReadiness { pool }),
-        #[cfg(feature = "cache")]
-        cache: None,
-    })
-}
-
-/// Reads trace ids off request spans when spans are exported.
-fn trace_id_of(config: &Config) -> Option<api_http::TraceIdOf> {
-    config
-        .telemetry
-        .otlp_endpoint
-        .is_some()
-        .then(|| Arc::new(crate::telemetry::trace_id) as api_http::TraceIdOf)
 }
 
 /// Applies pending migrations to `DATABASE_URL`. Creates the database first when it does not exist.
@@ -530,6 +263,10 @@ pub async fn shutdown_signal() {
 }
 
 mod background;
+mod wiring;
+
+pub use wiring::build_state;
+use wiring::{Chosen, Ports, Wiring, auth_service, choose, jwt_keys, wire};
 
 mod readiness {
     use super::{Db, Duration};

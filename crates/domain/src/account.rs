@@ -10,12 +10,17 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::auth::{AuthService, ClientInfo, FAILURE, Principal, SUCCESS, event};
+use crate::audit::{Audit, AuditKind, Outcome};
+use crate::auth::{AuthService, FAILURE, Principal, SUCCESS, event};
+use crate::client_info::ClientInfo;
 use crate::error::{AuthError, Denial};
 use crate::ids::UserId;
+use crate::links::{HttpUrl, MailedLinks};
 use crate::mail::{MailKind, OutgoingMail};
 use crate::password::NewPassword;
+use crate::password::PasswordHasher;
 use crate::ports::Quota;
+use crate::ports::{AuditLog, ProfileRepository, Throttle};
 use crate::ports::{
     AuditRecord, FactorRef, NewAccountToken, RecoveryRepository, TokenPurpose, UserRepository,
 };
@@ -26,8 +31,8 @@ use crate::validation::FieldError;
 /// Where links point and how long they work.
 #[derive(Debug, Clone)]
 pub struct AccountSettings {
-    /// The front end's base URL (`APP_URL`), without a trailing slash.
-    pub app_url: String,
+    /// The mailed links, under the front end's base URL (`APP_URL`).
+    pub links: MailedLinks,
     pub reset_ttl: Duration,
     pub verify_ttl: Duration,
     /// How long the link in a "sign-in method added" notice removes it.
@@ -35,9 +40,9 @@ pub struct AccountSettings {
 }
 
 impl AccountSettings {
-    pub fn new(app_url: &str) -> Self {
+    pub fn new(app_url: HttpUrl) -> Self {
         Self {
-            app_url: app_url.trim_end_matches('/').to_owned(),
+            links: MailedLinks::new(app_url),
             reset_ttl: Duration::minutes(30),
             verify_ttl: Duration::hours(24),
             factor_removal_ttl: Duration::days(7),
@@ -51,9 +56,24 @@ const RESET_MAILS: Quota = Quota::per_hour(5);
 /// The most events `GET /auth/events` returns.
 pub const MAX_EVENTS: i64 = 100;
 
+/// The storage [`AccountService`] reaches.
+pub struct AccountPorts {
+    pub users: Arc<dyn UserRepository>,
+    pub profiles: Arc<dyn ProfileRepository>,
+    pub recovery: Arc<dyn RecoveryRepository>,
+    /// Caps the reset mails an account receives.
+    pub throttle: Arc<dyn Throttle>,
+    pub audit_log: Arc<dyn AuditLog>,
+}
+
 pub struct AccountService {
     auth: Arc<AuthService>,
+    users: Arc<dyn UserRepository>,
+    profiles: Arc<dyn ProfileRepository>,
     recovery: Arc<dyn RecoveryRepository>,
+    throttle: Arc<dyn Throttle>,
+    audit: Audit,
+    hasher: PasswordHasher,
     settings: AccountSettings,
 }
 
@@ -62,22 +82,35 @@ const SESSION_ENDED: AuthError = AuthError::Denied(Denial::SessionEnded);
 impl AccountService {
     pub fn new(
         auth: Arc<AuthService>,
-        recovery: Arc<dyn RecoveryRepository>,
+        ports: AccountPorts,
+        hasher: PasswordHasher,
         settings: AccountSettings,
     ) -> Self {
+        let AccountPorts {
+            users,
+            profiles,
+            recovery,
+            throttle,
+            audit_log,
+        } = ports;
         Self {
             auth,
+            users,
+            profiles,
             recovery,
+            throttle,
+            audit: Audit::new(audit_log),
+            hasher,
             settings,
         }
     }
 
     fn users(&self) -> &dyn UserRepository {
-        self.auth.users.as_ref()
+        self.users.as_ref()
     }
 
     fn link(&self, page: &str, token: &MailToken) -> String {
-        format!("{}/{page}?token={}", self.settings.app_url, token.expose())
+        self.settings.links.link(page, token)
     }
 
     /// Stores a new token for `user` and queues the mail that carries it.
@@ -178,10 +211,10 @@ impl AccountService {
             return Err(AuthError::LinkInvalid);
         };
         event("factor_removed_by_link", SUCCESS);
-        self.auth
-            .audit(
-                "factor_removed_by_link",
-                SUCCESS,
+        self.audit
+            .record(
+                AuditKind::FactorRemovedByLink,
+                Outcome::Success,
                 Some(removed.user_id),
                 client,
             )
@@ -224,20 +257,19 @@ impl AccountService {
         // account, whoever asks. Over the cap nothing new is sent, and the
         // answer is the same: the latest mail's link (30 min) still works.
         let mailbox = format!("reset_mail:{}", user.id);
-        if !self
-            .auth
-            .throttle
-            .acquire(&mailbox, RESET_MAILS)
-            .await
-            .allowed
-        {
+        if !self.throttle.acquire(&mailbox, RESET_MAILS).await.allowed {
             tracing::info!(user_id = %user.id, "reset mails to this account capped: none queued");
             return Ok(());
         }
         self.issue(&user, TokenPurpose::PasswordReset, user.email.clone())
             .await?;
-        self.auth
-            .audit("password_reset_requested", SUCCESS, Some(user.id), client)
+        self.audit
+            .record(
+                AuditKind::PasswordResetRequested,
+                Outcome::Success,
+                Some(user.id),
+                client,
+            )
             .await;
         tracing::info!(user_id = %user.id, "password reset mail queued");
         Ok(())
@@ -263,19 +295,24 @@ impl AccountService {
         };
         let current = self.users().credentials_by_id(found.user_id).await?;
         let current = current.as_ref().and_then(|c| c.password_hash.as_ref());
-        if current.is_some() && self.auth.hasher.verify(new.password(), current).await {
+        if current.is_some() && self.hasher.verify(new.password(), current).await {
             return Err(AuthError::SamePassword);
         }
         let related = [user.email.as_str(), user.name.as_str()];
-        let hash = self.auth.hasher.hash_new(&new, &related).await?;
+        let hash = self.hasher.hash_new(&new, &related).await?;
         let reset = self
             .recovery
             .reset_password(&token.hash(), found.user_id, &hash, now)
             .await?
             .ok_or(AuthError::LinkInvalid)?;
         event("password_reset", SUCCESS);
-        self.auth
-            .audit("password_reset", SUCCESS, Some(reset.user_id), client)
+        self.audit
+            .record(
+                AuditKind::PasswordReset,
+                Outcome::Success,
+                Some(reset.user_id),
+                client,
+            )
             .await;
         tracing::info!(user_id = %reset.user_id, revoked = reset.revoked.len(), "password reset");
         Ok(())
@@ -316,15 +353,18 @@ impl AccountService {
             return Err(AuthError::LinkInvalid);
         };
         let user = confirmed.user;
-        let name = if confirmed.previous_email.is_some() {
-            "email_changed"
+        let kind = if confirmed.previous_email.is_some() {
+            AuditKind::EmailChanged
         } else {
-            "email_verified"
+            AuditKind::EmailVerified
         };
+        let name = kind.name();
         event(name, SUCCESS);
-        self.auth.audit(name, SUCCESS, Some(user.id), client).await;
+        self.audit
+            .record(kind, Outcome::Success, Some(user.id), client)
+            .await;
         tracing::info!(user_id = %user.id, "{name}");
-        let profile = self.auth.profiles.find_by_user(user.id).await?;
+        let profile = self.profiles.find_by_user(user.id).await?;
         Ok((user, profile))
     }
 
@@ -367,8 +407,13 @@ impl AccountService {
             },
         };
         self.recovery.enqueue(notice).await?;
-        self.auth
-            .audit("email_change_requested", SUCCESS, Some(user.id), client)
+        self.audit
+            .record(
+                AuditKind::EmailChangeRequested,
+                Outcome::Success,
+                Some(user.id),
+                client,
+            )
             .await;
         Ok(())
     }
@@ -392,8 +437,13 @@ impl AccountService {
             .await?
             .ok_or(SESSION_ENDED)?;
         event("account_delete", SUCCESS);
-        self.auth
-            .audit("account_deleted", SUCCESS, Some(principal.user_id), client)
+        self.audit
+            .record(
+                AuditKind::AccountDeleted,
+                Outcome::Success,
+                Some(principal.user_id),
+                client,
+            )
             .await;
         tracing::info!(user_id = %principal.user_id, sessions = deleted.sessions.len(), "account deleted");
         Ok(())
@@ -402,8 +452,7 @@ impl AccountService {
     /// The user's own recent events, newest first (`limit` ≤ [`MAX_EVENTS`]).
     pub async fn events(&self, user_id: UserId, limit: i64) -> Result<Vec<AuditRecord>, AuthError> {
         Ok(self
-            .auth
-            .audit_log
+            .audit
             .recent(user_id, limit.clamp(1, MAX_EVENTS))
             .await?)
     }

@@ -7,9 +7,12 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::auth::{AuthService, ClientInfo, Principal, SUCCESS};
+use crate::audit::{Audit, AuditKind, Outcome};
+use crate::auth::{AuthService, Principal};
+use crate::client_info::ClientInfo;
 use crate::error::{AuthError, Resource};
 use crate::ids::UserId;
+use crate::ports::{AuditLog, MfaRepository, ProfileRepository, SessionRepository, UserRepository};
 use crate::ports::{OAuthAccountRepository, UserQuery};
 use crate::ports::{Passkey, PasskeyRepository};
 use crate::roles::ADMIN;
@@ -46,22 +49,48 @@ pub struct Admin {
     pub user_id: UserId,
 }
 
+/// The storage [`AdminService`] reaches.
+pub struct AdminPorts {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub profiles: Arc<dyn ProfileRepository>,
+    pub mfa: Arc<dyn MfaRepository>,
+    pub oauth_accounts: Arc<dyn OAuthAccountRepository>,
+    pub passkeys: Arc<dyn PasskeyRepository>,
+    pub audit_log: Arc<dyn AuditLog>,
+}
+
 pub struct AdminService {
     auth: Arc<AuthService>,
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    profiles: Arc<dyn ProfileRepository>,
+    mfa: Arc<dyn MfaRepository>,
     oauth_accounts: Arc<dyn OAuthAccountRepository>,
     passkeys: Arc<dyn PasskeyRepository>,
+    audit: Audit,
 }
 
 impl AdminService {
-    pub fn new(
-        auth: Arc<AuthService>,
-        oauth_accounts: Arc<dyn OAuthAccountRepository>,
-        passkeys: Arc<dyn PasskeyRepository>,
-    ) -> Self {
-        Self {
-            auth,
+    pub fn new(auth: Arc<AuthService>, ports: AdminPorts) -> Self {
+        let AdminPorts {
+            users,
+            sessions,
+            profiles,
+            mfa,
             oauth_accounts,
             passkeys,
+            audit_log,
+        } = ports;
+        Self {
+            auth,
+            users,
+            sessions,
+            profiles,
+            mfa,
+            oauth_accounts,
+            passkeys,
+            audit: Audit::new(audit_log),
         }
     }
 
@@ -81,7 +110,7 @@ impl AdminService {
         let limit = query.limit.clamp(1, MAX_PAGE);
         // One more than asked: whether a next page exists, without a count.
         query.limit = limit + 1;
-        let mut users = self.auth.users.list(&query).await?;
+        let mut users = self.users.list(&query).await?;
         let more = users.len() > limit as usize;
         users.truncate(limit as usize);
         let next = if more {
@@ -94,15 +123,14 @@ impl AdminService {
 
     pub async fn user(&self, _: Admin, id: UserId) -> Result<UserDetail, AuthError> {
         let user = self.find(id).await?;
-        let profile = self.auth.profiles.find_by_user(id).await?;
+        let profile = self.profiles.find_by_user(id).await?;
         let sessions = self
-            .auth
             .sessions
             .list_active(id, OffsetDateTime::now_utc())
             .await?;
         let oauth_accounts = self.oauth_accounts.list_for_user(id).await?;
-        let totp = self.auth.mfa.totp(id).await?.is_some_and(|t| t.confirmed);
-        let recovery_codes_left = self.auth.mfa.recovery_codes_left(id).await?;
+        let totp = self.mfa.totp(id).await?.is_some_and(|t| t.confirmed);
+        let recovery_codes_left = self.mfa.recovery_codes_left(id).await?;
         let passkeys = self.passkeys.list(id).await?;
         Ok(UserDetail {
             user,
@@ -145,15 +173,14 @@ impl AdminService {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let changed = self
-            .auth
             .users
             .set_disabled(id, disabled)
             .await?
             .ok_or(AuthError::NotFound(Resource::User))?;
         let event = if disabled {
-            "user_disabled"
+            AuditKind::UserDisabled
         } else {
-            "user_enabled"
+            AuditKind::UserEnabled
         };
         self.audited(event, admin, id, client).await;
         tracing::info!(user_id = %id, disabled, revoked = changed.revoked.len(), "user disabled or enabled");
@@ -168,12 +195,12 @@ impl AdminService {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         not_self(admin, id)?;
-        self.auth
-            .users
+        self.users
             .delete(id)
             .await?
             .ok_or(AuthError::NotFound(Resource::User))?;
-        self.audited("user_deleted", admin, id, client).await;
+        self.audited(AuditKind::UserDeleted, admin, id, client)
+            .await;
         tracing::info!(user_id = %id, "user deleted by an admin");
         Ok(())
     }
@@ -186,8 +213,9 @@ impl AdminService {
         client: &ClientInfo,
     ) -> Result<usize, AuthError> {
         self.find(id).await?;
-        let revoked = self.auth.sessions.revoke_all(id).await?;
-        self.audited("sessions_revoked", admin, id, client).await;
+        let revoked = self.sessions.revoke_all(id).await?;
+        self.audited(AuditKind::SessionsRevoked, admin, id, client)
+            .await;
         tracing::info!(user_id = %id, revoked = revoked.len(), "sessions revoked by an admin");
         Ok(revoked.len())
     }
@@ -203,8 +231,9 @@ impl AdminService {
         client: &ClientInfo,
     ) -> Result<u64, AuthError> {
         self.find(id).await?;
-        let removed = self.auth.mfa.remove_all_factors(id).await?;
-        self.audited("factors_removed", admin, id, client).await;
+        let removed = self.mfa.remove_all_factors(id).await?;
+        self.audited(AuditKind::FactorsRemoved, admin, id, client)
+            .await;
         tracing::info!(user_id = %id, removed, "second factors removed by an admin");
         Ok(removed)
     }
@@ -223,27 +252,31 @@ impl AdminService {
             return Err(AuthError::SelfAdministration);
         }
         let user = self
-            .auth
             .users
             .set_roles(id, &roles)
             .await?
             .ok_or(AuthError::NotFound(Resource::User))?;
-        self.audited("roles_set", admin, id, client).await;
+        self.audited(AuditKind::RolesSet, admin, id, client).await;
         tracing::info!(user_id = %id, roles = ?user.roles, "roles set by an admin");
         Ok(user)
     }
 
     async fn find(&self, id: UserId) -> Result<User, AuthError> {
-        self.auth
-            .users
+        self.users
             .find_by_id(id)
             .await?
             .ok_or(AuthError::NotFound(Resource::User))
     }
 
-    async fn audited(&self, event: &'static str, admin: Admin, id: UserId, client: &ClientInfo) {
-        self.auth
-            .audit_by(event, SUCCESS, Some(id), Some(admin.user_id), client)
+    async fn audited(&self, event: AuditKind, admin: Admin, id: UserId, client: &ClientInfo) {
+        self.audit
+            .record_by(
+                event,
+                Outcome::Success,
+                Some(id),
+                Some(admin.user_id),
+                client,
+            )
             .await;
     }
 }

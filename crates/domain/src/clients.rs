@@ -9,20 +9,25 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
-use crate::auth::{AuthService, ClientInfo, SUCCESS};
+use crate::audit::{Audit, AuditKind, Outcome};
+use crate::client_info::ClientInfo;
 use crate::error::{AuthError, Resource};
 use crate::ids::{ClientId, UserId};
+use crate::ports::AuditLog;
 use crate::ports::{ApiClient, ApiClientRepository, ClientName, ClientSecret};
 
 /// Registers, lists, removes and authenticates API clients.
 pub struct ClientService {
-    auth: Arc<AuthService>,
     clients: Arc<dyn ApiClientRepository>,
+    audit: Audit,
 }
 
 impl ClientService {
-    pub fn new(auth: Arc<AuthService>, clients: Arc<dyn ApiClientRepository>) -> Self {
-        Self { auth, clients }
+    pub fn new(clients: Arc<dyn ApiClientRepository>, audit_log: Arc<dyn AuditLog>) -> Self {
+        Self {
+            clients,
+            audit: Audit::new(audit_log),
+        }
     }
 
     /// Registers a client; its secret is returned here and never again.
@@ -44,8 +49,14 @@ impl ClientService {
                 created_by: actor,
             })
             .await?;
-        self.auth
-            .audit_by("api_client_created", SUCCESS, None, actor, client)
+        self.audit
+            .record_by(
+                AuditKind::ApiClientCreated,
+                Outcome::Success,
+                None,
+                actor,
+                client,
+            )
             .await;
         tracing::info!(client_id = %created.id, name = created.name.as_str(), "API client created");
         Ok((created, secret))
@@ -65,8 +76,14 @@ impl ClientService {
         if !self.clients.delete(id).await? {
             return Err(AuthError::NotFound(Resource::ApiClient));
         }
-        self.auth
-            .audit_by("api_client_deleted", SUCCESS, None, Some(actor), client)
+        self.audit
+            .record_by(
+                AuditKind::ApiClientDeleted,
+                Outcome::Success,
+                None,
+                Some(actor),
+                client,
+            )
             .await;
         tracing::info!(client_id = %id, "API client deleted");
         Ok(())

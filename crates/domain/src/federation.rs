@@ -17,10 +17,14 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use crate::amr::Amr;
-use crate::auth::{AuthService, ClientInfo, event};
+use crate::audit::{Audit, AuditKind, Outcome};
+use crate::auth::{AuthService, event};
+use crate::client_info::ClientInfo;
 use crate::error::OAuthFailure;
 use crate::error::{AuthError, ProviderError, RepoError, Resource};
 use crate::ids::UserId;
+use crate::links::HttpUrl;
+use crate::ports::AuditLog;
 use crate::ports::{
     AuthorizationRequest, ExternalIdentity, IdentityProvider, OAuthAccountRepository, PendingLogin,
     PendingLoginRepository, UserRepository,
@@ -32,12 +36,13 @@ use crate::user::{DisplayName, Email, NewOAuthAccount, NewUser, OAuthAccount, Pr
 #[derive(Debug, Clone)]
 pub struct FederationSettings {
     /// `PUBLIC_BASE_URL`: the service as browsers reach it.
-    pub public_base_url: String,
+    pub public_base_url: HttpUrl,
     /// `OAUTH_LINK_VERIFIED_EMAIL`: link a first login to the local account with
     /// the same email when both sides have verified it.
     pub link_verified_email: bool,
-    /// `OAUTH_REDIRECT_ALLOWLIST`: origins (or URL prefixes) `redirect_to` may name.
-    pub redirect_allowlist: Vec<String>,
+    /// `OAUTH_REDIRECT_ALLOWLIST`: origins (or URL prefixes) `redirect_to` may
+    /// name, parsed once.
+    pub redirect_allowlist: Vec<HttpUrl>,
     /// How long a started login waits for its callback (at most 10 minutes).
     pub pending_ttl: time::Duration,
 }
@@ -85,8 +90,17 @@ pub enum HandOff {
 /// How long a hand-off code works.
 const HANDOFF_TTL: time::Duration = time::Duration::seconds(60);
 
+/// The storage [`FederationService`] reaches.
+pub struct FederationPorts {
+    pub users: Arc<dyn UserRepository>,
+    pub accounts: Arc<dyn OAuthAccountRepository>,
+    pub pending: Arc<dyn PendingLoginRepository>,
+    pub audit_log: Arc<dyn AuditLog>,
+}
+
 pub struct FederationService {
     auth: Arc<AuthService>,
+    audit: Audit,
     users: Arc<dyn UserRepository>,
     accounts: Arc<dyn OAuthAccountRepository>,
     pending: Arc<dyn PendingLoginRepository>,
@@ -107,14 +121,19 @@ fn digest(value: &str) -> [u8; 32] {
 impl FederationService {
     pub fn new(
         auth: Arc<AuthService>,
-        users: Arc<dyn UserRepository>,
-        accounts: Arc<dyn OAuthAccountRepository>,
-        pending: Arc<dyn PendingLoginRepository>,
+        ports: FederationPorts,
         providers: Vec<Arc<dyn IdentityProvider>>,
         settings: FederationSettings,
     ) -> Self {
+        let FederationPorts {
+            users,
+            accounts,
+            pending,
+            audit_log,
+        } = ports;
         Self {
             auth,
+            audit: Audit::new(audit_log),
             users,
             accounts,
             pending,
@@ -127,7 +146,7 @@ impl FederationService {
     }
 
     /// `PUBLIC_BASE_URL`: the service as browsers reach it.
-    pub fn public_base_url(&self) -> &str {
+    pub fn public_base_url(&self) -> &HttpUrl {
         &self.settings.public_base_url
     }
 
@@ -145,10 +164,9 @@ impl FederationService {
     }
 
     pub fn redirect_uri(&self, provider: &ProviderName) -> String {
-        format!(
-            "{}/api/v1/auth/oauth/{provider}/callback",
-            self.settings.public_base_url.trim_end_matches('/')
-        )
+        self.settings
+            .public_base_url
+            .join(&format!("/api/v1/auth/oauth/{provider}/callback"))
     }
 
     /// Whether `redirect_to` may be sent to: an absolute http(s) URL without
@@ -156,19 +174,13 @@ impl FederationService {
     /// under the entry's path (parsed with the `url` crate, so `https://evil.com@app…`,
     /// `//app…`, backslashes and `javascript:` never pass).
     fn allowed_redirect(&self, target: &str) -> bool {
-        let Some(target) = absolute_http(target) else {
+        let Some(target) = HttpUrl::parse(target) else {
             return false;
         };
-        self.settings.redirect_allowlist.iter().any(|allowed| {
-            let Some(allowed) = absolute_http(allowed) else {
-                return false;
-            };
-            let prefix = allowed.path().trim_end_matches('/');
-            target.origin() == allowed.origin()
-                && (target.path() == prefix
-                    || prefix.is_empty()
-                    || target.path().starts_with(&format!("{prefix}/")))
-        })
+        self.settings
+            .redirect_allowlist
+            .iter()
+            .any(|allowed| allowed.admits(&target))
     }
 
     /// Starts a login (or, with `link_user`, the linking of a provider).
@@ -308,8 +320,13 @@ impl FederationService {
 
         if let Some(user_id) = pending.link_user {
             let account = self.link(user_id, provider_name, &identity).await?;
-            self.auth
-                .audit("oauth_link", crate::auth::SUCCESS, Some(user_id), client)
+            self.audit
+                .record(
+                    AuditKind::OauthLink,
+                    Outcome::Success,
+                    Some(user_id),
+                    client,
+                )
                 .await;
             return Ok(Completed::Linked {
                 account,
@@ -327,12 +344,12 @@ impl FederationService {
         if let Some(redirect_to) = pending.redirect_to {
             let handed_off = self.hand_off(user_id).await;
             let outcome = match &handed_off {
-                Ok(HandOff::Code(_)) => crate::auth::SUCCESS,
-                Ok(HandOff::SecondFactor(_)) => "mfa_required",
-                Err(_) => crate::auth::FAILURE,
+                Ok(HandOff::Code(_)) => Outcome::Success,
+                Ok(HandOff::SecondFactor(_)) => Outcome::MfaRequired,
+                Err(_) => Outcome::Failure,
             };
-            self.auth
-                .audit("oauth_login", outcome, Some(user_id), client)
+            self.audit
+                .record(AuditKind::OauthLogin, outcome, Some(user_id), client)
                 .await;
             return Ok(Completed::Redirect {
                 next: handed_off?,
@@ -340,9 +357,9 @@ impl FederationService {
             });
         }
         let signed_in = self.auth.sign_in_federated(user_id, client).await;
-        self.auth
-            .audit(
-                "oauth_login",
+        self.audit
+            .record(
+                AuditKind::OauthLogin,
                 SignIn::outcome_of(&signed_in),
                 Some(user_id),
                 client,
@@ -381,7 +398,7 @@ impl FederationService {
             .await?
             .ok_or(OAuthFailure::InvalidState)?;
         let signed_in = self.auth.open_session(user_id, amr, client).await;
-        event("oauth_exchange", SignIn::outcome_of(&signed_in));
+        event("oauth_exchange", SignIn::outcome_of(&signed_in).name());
         signed_in
     }
 
@@ -497,8 +514,13 @@ impl FederationService {
             return Err(AuthError::NotFound(Resource::LinkedProvider));
         }
         tracing::info!(%user_id, provider = %provider_name, "provider unlinked");
-        self.auth
-            .audit("oauth_unlink", crate::auth::SUCCESS, Some(user_id), client)
+        self.audit
+            .record(
+                AuditKind::OauthUnlink,
+                Outcome::Success,
+                Some(user_id),
+                client,
+            )
             .await;
         Ok(())
     }
@@ -506,28 +528,4 @@ impl FederationService {
 
 fn truncate(text: &str, max: usize) -> String {
     text.chars().filter(|c| !c.is_control()).take(max).collect()
-}
-
-/// `raw` as an absolute http(s) URL with a host and no credentials.
-fn absolute_http(raw: &str) -> Option<url::Url> {
-    let url = url::Url::parse(raw).ok()?;
-    (matches!(url.scheme(), "http" | "https")
-        && url.host_str().is_some()
-        && url.username().is_empty()
-        && url.password().is_none())
-    .then_some(url)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_absolute_http_urls_without_credentials_pass() {
-        assert!(absolute_http("https://app.example.com/cb?x=1").is_some());
-        assert!(absolute_http("https://evil.com@app.example.com/").is_none());
-        assert!(absolute_http("javascript:alert(1)").is_none());
-        assert!(absolute_http("//app.example.com").is_none());
-        assert!(absolute_http("ftp://app.example.com").is_none());
-    }
 }

@@ -14,12 +14,15 @@
 pub mod account;
 pub mod admin;
 pub mod amr;
+pub mod audit;
 pub mod auth;
+pub mod client_info;
 pub mod clients;
 pub mod error;
 pub mod federation;
 pub mod ids;
 pub mod introspection;
+pub mod links;
 pub mod mail;
 pub mod mfa;
 pub mod passkey;
@@ -37,7 +40,9 @@ pub mod validation;
 // else is reached by its module path (`domain::auth::AuthService`,
 // `domain::ports::UserRepository`, `domain::error::AuthError`).
 pub use amr::{Amr, MfaMethods};
+pub use client_info::ClientInfo;
 pub use ids::{ClientId, SessionId, UserId};
+pub use links::HttpUrl;
 pub use password::{NewPassword, Password, PasswordHash};
 pub use ports::ClientName;
 pub use refresh::{MailToken, RefreshToken, TokenHash};

@@ -15,9 +15,12 @@ use time::OffsetDateTime;
 
 use crate::account::AccountService;
 use crate::amr::Amr;
-use crate::auth::{AuthService, ClientInfo, FAILURE, Principal, SUCCESS, event};
+use crate::audit::{Audit, AuditKind, Outcome};
+use crate::auth::{AuthService, FAILURE, Principal, SUCCESS, event};
+use crate::client_info::ClientInfo;
 use crate::error::{AuthError, Resource};
 use crate::ids::UserId;
+use crate::ports::AuditLog;
 use crate::ports::{
     Ceremony, CeremonyError, FactorRef, Passkey, PasskeyRepository, Purpose, WebAuthn,
 };
@@ -46,6 +49,7 @@ pub fn parse_name(raw: &str) -> Result<String, FieldError> {
 pub struct PasskeyService {
     auth: Arc<AuthService>,
     repo: Arc<dyn PasskeyRepository>,
+    audit: Audit,
     /// `None`: passkeys are not configured (`WEBAUTHN_RP_ID` / `_ORIGIN`).
     webauthn: Option<Arc<dyn WebAuthn>>,
     /// Mails the "sign-in method added" notice.
@@ -66,12 +70,14 @@ impl PasskeyService {
     pub fn new(
         auth: Arc<AuthService>,
         repo: Arc<dyn PasskeyRepository>,
+        audit_log: Arc<dyn AuditLog>,
         webauthn: Option<Arc<dyn WebAuthn>>,
         account: Arc<AccountService>,
     ) -> Self {
         Self {
             auth,
             repo,
+            audit: Audit::new(audit_log),
             webauthn,
             account,
         }
@@ -162,8 +168,13 @@ impl PasskeyService {
         };
         self.repo.add(&passkey).await?;
         event("passkey_register", SUCCESS);
-        self.auth
-            .audit("passkey_added", SUCCESS, Some(principal.user_id), client)
+        self.audit
+            .record(
+                AuditKind::PasskeyAdded,
+                Outcome::Success,
+                Some(principal.user_id),
+                client,
+            )
             .await;
         self.account
             .factor_added(
@@ -198,8 +209,13 @@ impl PasskeyService {
         if !self.repo.delete(principal.user_id, id).await? {
             return Err(AuthError::NotFound(Resource::Passkey));
         }
-        self.auth
-            .audit("passkey_removed", SUCCESS, Some(principal.user_id), client)
+        self.audit
+            .record(
+                AuditKind::PasskeyRemoved,
+                Outcome::Success,
+                Some(principal.user_id),
+                client,
+            )
             .await;
         Ok(())
     }
@@ -230,12 +246,12 @@ impl PasskeyService {
         let used = self
             .check(webauthn, credential, &pending.state, &passkeys, true)
             .await;
-        let outcome = if used.is_ok() { SUCCESS } else { FAILURE };
-        event("passkey_login", outcome);
+        let outcome = Outcome::of(used.is_ok());
+        event("passkey_login", outcome.name());
         let known = passkeys.iter().any(|p| p.credential_id == credential_id);
         if known {
-            self.auth
-                .audit("passkey_login", outcome, Some(user_id), client)
+            self.audit
+                .record(AuditKind::PasskeyLogin, outcome, Some(user_id), client)
                 .await;
         }
         let passkey = used?;

@@ -1,37 +1,8 @@
 //! Roles: what a user may do beyond their own account. Stored as rows, carried
 //! by access tokens (`roles`), exposed by forward-auth. A change reaches every
 //! instance at once (the cached user is invalidated) and the user's tokens at
-//! their next refresh.
-
-use crate::auth::{AuthService, ClientInfo, SUCCESS};
-use crate::error::{AuthError, Resource};
-use crate::user::{Email, User, parse_roles};
-use crate::validation::ValidationErrors;
+//! their next refresh. Granting one from the command line is
+//! `AuthService::grant_role` (`auth/roles.rs`).
 
 /// The role that opens the admin API.
 pub const ADMIN: &str = "admin";
-
-impl AuthService {
-    /// Grants `role` to the user with `email`, as the command line asks
-    /// (`codezest-auth admin grant EMAIL`): audited with the CLI as the actor.
-    pub async fn grant_role(&self, email: &Email, role: &str) -> Result<User, AuthError> {
-        let user = self
-            .users
-            .find_by_email(email)
-            .await?
-            .ok_or(AuthError::NotFound(Resource::User))?;
-        let mut roles = user.roles.clone();
-        roles.push(role.to_owned());
-        let roles = parse_roles(&roles).map_err(ValidationErrors::from)?;
-        let user = self
-            .users
-            .set_roles(user.id, &roles)
-            .await?
-            .ok_or(AuthError::NotFound(Resource::User))?;
-        let cli = ClientInfo::new(Some("codezest-auth admin grant (command line)"), None);
-        self.audit("role_granted", SUCCESS, Some(user.id), &cli)
-            .await;
-        tracing::info!(user_id = %user.id, role, "role granted");
-        Ok(user)
-    }
-}

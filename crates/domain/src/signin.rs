@@ -7,6 +7,7 @@
 //! refusal. (The steps themselves are `AuthService`'s, in `auth/signin.rs`.)
 
 use crate::amr::MfaMethods;
+use crate::audit::Outcome;
 use crate::error::AuthError;
 use crate::refresh::{MailToken, RefreshToken};
 use crate::user::{Profile, Session, User};
@@ -42,11 +43,11 @@ pub enum SignIn {
 
 impl SignIn {
     /// The outcome as metrics and the audit trail name it.
-    pub fn outcome_of(result: &Result<Self, AuthError>) -> &'static str {
+    pub fn outcome_of(result: &Result<Self, AuthError>) -> Outcome {
         match result {
-            Ok(Self::Opened(_)) => "success",
-            Ok(Self::SecondFactor(_)) => "mfa_required",
-            Err(_) => "failure",
+            Ok(Self::Opened(_)) => Outcome::Success,
+            Ok(Self::SecondFactor(_)) => Outcome::MfaRequired,
+            Err(_) => Outcome::Failure,
         }
     }
 }

@@ -491,7 +491,7 @@ fn jwt_config(algorithm: JwtAlgorithm, key: &str) -> JwtConfig {
         algorithm,
         signing_key: Some(key.to_owned().into()),
         previous_keys: vec![],
-        issuer: ISSUER.into(),
+        issuer: ISSUER.parse().expect("a valid issuer"),
         audience: AUDIENCE.into(),
         access_ttl: time::Duration::hours(2),
     }

@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         algorithm,
         signing_key: Some(key.into()),
         previous_keys: vec![],
-        issuer: "codezest-auth".into(),
+        issuer: domain::tokens::Issuer::parse("codezest-auth").ok_or("a valid issuer")?,
         audience: "codezest".into(),
         access_ttl: time::Duration::hours(2),
     })?);

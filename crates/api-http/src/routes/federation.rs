@@ -98,23 +98,10 @@ fn binding_cookie(state: &AppState, value: &str) -> HeaderValue {
         .path(COOKIE_PATH)
         .max_age(max_age)
         .http_only(true)
-        .secure(secure_cookies(state.federation.public_base_url()))
+        .secure(state.federation.public_base_url().is_secure_context())
         .same_site(SameSite::Lax)
         .build();
     HeaderValue::from_str(&cookie.to_string()).expect("a base64url cookie is a valid header")
-}
-
-fn secure_cookies(public_base_url: &str) -> bool {
-    let Ok(url) = url::Url::parse(public_base_url) else {
-        return true;
-    };
-    url.scheme() == "https"
-        || match url.host() {
-            Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        }
 }
 
 /// The `{provider}` path segment: a name that cannot be a provider's is an
@@ -375,19 +362,4 @@ async fn unlink(
         .unlink(principal.user_id, &provider, &client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secure_follows_the_public_scheme_or_a_loopback_host() {
-        assert!(secure_cookies("https://auth.example.com"));
-        assert!(secure_cookies("http://127.0.0.1:3001"));
-        assert!(secure_cookies("http://localhost:3001"));
-        assert!(secure_cookies("http://[::1]:3001"));
-        assert!(!secure_cookies("http://192.168.1.20:3001"));
-        assert!(!secure_cookies("http://auth.lan"));
-    }
 }

@@ -113,7 +113,7 @@ impl IntrospectionResponse {
             sid: Some(token.session_id.to_string()),
             exp: Some(token.exp),
             iat: Some(token.iat),
-            iss: Some(keys.issuer().to_owned()),
+            iss: Some(keys.issuer().to_string()),
             aud: Some(keys.audience().to_owned()),
             token_type: Some(
                 match token.kind {
@@ -194,8 +194,7 @@ async fn revoke(
     let api_client = authenticate(&state, &headers, &form).await?;
     let token = required_token(&form)?;
     let hint = TokenKind::from_hint(form.token_type_hint.as_deref());
-    let client =
-        domain::auth::ClientInfo::new(Some(&format!("API client {}", api_client.id)), client.ip);
+    let client = domain::ClientInfo::new(Some(&format!("API client {}", api_client.id)), client.ip);
     state.auth.revoke_token(token, hint, &client).await?;
     Ok(StatusCode::OK)
 }
@@ -223,10 +222,10 @@ pub struct ServerMetadata {
     responses((status = 200, description = "RFC 8414 metadata", body = ServerMetadata)),
 )]
 async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
-    let base = state.public_base_url.trim_end_matches('/');
+    let base = state.public_base_url.base();
     const METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
     let body = ServerMetadata {
-        issuer: state.auth.keys().issuer().to_owned(),
+        issuer: state.auth.keys().issuer().to_string(),
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         introspection_endpoint: format!("{base}/oauth2/introspect"),
         introspection_endpoint_auth_methods_supported: METHODS,

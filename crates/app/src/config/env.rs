@@ -5,8 +5,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use domain::HttpUrl;
 use secrecy::SecretString;
-use url::Url;
 
 /// A configuration error: which variable, and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +101,11 @@ impl<'a> Env<'a> {
         http_url(name, &self.get(name).unwrap_or_else(|| default.to_owned()))
     }
 
+    /// An http(s) URL, parsed once, `default` when unset.
+    pub fn base_url(&self, name: &'static str, default: &str) -> Result<HttpUrl> {
+        parse_http_url(name, &self.get(name).unwrap_or_else(|| default.to_owned()))
+    }
+
     /// An optional http(s) URL; returned without a trailing slash.
     pub fn optional_http_url(&self, name: &'static str) -> Result<Option<String>> {
         self.get(name).map(|raw| http_url(name, &raw)).transpose()
@@ -130,12 +135,19 @@ impl<'a> Env<'a> {
     }
 }
 
-/// Checks that `raw` is an absolute http(s) URL with a host; trims a trailing slash.
+/// Checks that `raw` is an absolute http(s) URL with a host (and no
+/// credentials); trims a trailing slash.
 pub fn http_url(name: &'static str, raw: &str) -> Result<String> {
-    let invalid = || ConfigError::new(name, "must be an http:// or https:// URL");
-    let url = Url::parse(raw).map_err(|_| invalid())?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(invalid());
-    }
+    parse_http_url(name, raw)?;
     Ok(raw.trim_end_matches('/').to_owned())
+}
+
+/// [`http_url`], kept parsed.
+pub fn parse_http_url(name: &'static str, raw: &str) -> Result<HttpUrl> {
+    HttpUrl::parse(raw).ok_or_else(|| {
+        ConfigError::new(
+            name,
+            "must be an http:// or https:// URL with a host and no user name or password",
+        )
+    })
 }

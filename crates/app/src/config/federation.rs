@@ -1,11 +1,11 @@
-//! `PUBLIC_BASE_URL`, `OAUTH_*`, `OIDC_*`: sign-in with external providers.
+//! `OAUTH_*`, `OIDC_*`: sign-in with external providers.
 
 use std::time::Duration;
 
-use domain::{ProviderName, federation::FederationSettings};
+use domain::{HttpUrl, ProviderName, federation::FederationSettings};
 use federation::{ProviderConfig, ProviderKind};
 
-use super::env::{ConfigError, Env, Result, http_url};
+use super::env::{ConfigError, Env, Result, http_url, parse_http_url};
 
 #[derive(Debug, Clone)]
 pub struct FederationConfig {
@@ -16,12 +16,11 @@ pub struct FederationConfig {
 }
 
 impl FederationConfig {
-    pub fn from_env(env: &Env<'_>) -> Result<Self> {
-        let public_base_url = env.http_url("PUBLIC_BASE_URL", "http://127.0.0.1:3001")?;
+    pub fn from_env(env: &Env<'_>, public_base_url: &HttpUrl) -> Result<Self> {
         let redirect_allowlist = env
             .list("OAUTH_REDIRECT_ALLOWLIST")
             .iter()
-            .map(|origin| http_url("OAUTH_REDIRECT_ALLOWLIST", origin))
+            .map(|origin| parse_http_url("OAUTH_REDIRECT_ALLOWLIST", origin))
             .collect::<Result<Vec<_>>>()?;
         let provider_timeout = env.seconds("OAUTH_PROVIDER_TIMEOUT", 10, 1)?;
         if provider_timeout > Duration::from_secs(60) {
@@ -32,7 +31,7 @@ impl FederationConfig {
         }
         Ok(Self {
             settings: FederationSettings {
-                public_base_url,
+                public_base_url: public_base_url.clone(),
                 link_verified_email: env.flag("OAUTH_LINK_VERIFIED_EMAIL", false)?,
                 redirect_allowlist,
                 pending_ttl: time::Duration::minutes(10),

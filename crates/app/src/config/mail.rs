@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use domain::HttpUrl;
 use secrecy::SecretString;
 
 use super::env::{ConfigError, Env, Result};
@@ -21,7 +22,7 @@ pub enum MailTransport {
 #[derive(Debug, Clone)]
 pub struct MailSettings {
     /// The front end's base URL, for the links in mails.
-    pub app_url: String,
+    pub app_url: HttpUrl,
     pub transport: MailTransport,
     pub from: lettre::message::Mailbox,
     /// How long an SMTP exchange may take.
@@ -33,8 +34,8 @@ pub struct MailSettings {
 }
 
 impl MailSettings {
-    pub fn from_env(env: &Env<'_>, app_env: AppEnv, public_base_url: &str) -> Result<Self> {
-        let app_url = env.http_url("APP_URL", public_base_url)?;
+    pub fn from_env(env: &Env<'_>, app_env: AppEnv, public_base_url: &HttpUrl) -> Result<Self> {
+        let app_url = env.base_url("APP_URL", public_base_url.base())?;
         let transport = match env.secret("SMTP_URL") {
             Some(url) => MailTransport::Smtp(url),
             None if app_env == AppEnv::Production => {

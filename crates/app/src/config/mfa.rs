@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use domain::{mfa::MfaKey, mfa::MfaSettings};
+use domain::{HttpUrl, mfa::MfaKey, mfa::MfaSettings};
 use secrecy::ExposeSecret as _;
 
 use super::env::{ConfigError, Env, Result};
@@ -24,7 +24,7 @@ pub struct MfaConfig {
 }
 
 impl MfaConfig {
-    pub fn from_env(env: &Env<'_>, app_env: AppEnv, public_base_url: &str) -> Result<Self> {
+    pub fn from_env(env: &Env<'_>, app_env: AppEnv, public_base_url: &HttpUrl) -> Result<Self> {
         let configured = env
             .secret(KEY_VARIABLE)
             .map(|raw| key(raw.expose_secret()))
@@ -37,10 +37,10 @@ impl MfaConfig {
             None if app_env == AppEnv::Production => None,
             None => Some(MfaKey::ephemeral()),
         };
-        let default_name = url::Url::parse(public_base_url)
-            .ok()
-            .and_then(|url| url.host_str().map(str::to_owned))
-            .unwrap_or_else(|| "codezest-auth".to_owned());
+        let default_name = public_base_url
+            .as_url()
+            .host_str()
+            .map_or_else(|| "codezest-auth".to_owned(), str::to_owned);
         let issuer = env.get("WEBAUTHN_RP_NAME").unwrap_or(default_name);
         if issuer.trim().is_empty() || issuer.len() > 64 {
             return Err(ConfigError::new(
@@ -50,9 +50,10 @@ impl MfaConfig {
         }
         let explicit =
             env.get("WEBAUTHN_RP_ID").is_some() || env.get("WEBAUTHN_RP_ORIGIN").is_some();
-        let origin = env.http_url("WEBAUTHN_RP_ORIGIN", public_base_url)?;
-        let origin = url::Url::parse(&origin)
-            .map_err(|_| ConfigError::new("WEBAUTHN_RP_ORIGIN", "must be an http(s) origin"))?;
+        let origin = env
+            .base_url("WEBAUTHN_RP_ORIGIN", public_base_url.base())?
+            .as_url()
+            .clone();
         let id = env
             .get("WEBAUTHN_RP_ID")
             .or_else(|| origin.host_str().map(str::to_owned))

@@ -53,17 +53,13 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env::new(&lookup);
         let server = ServerSettings::from_env(&env)?;
-        let federation = FederationConfig::from_env(&env)?;
+        let federation = FederationConfig::from_env(&env, &server.public_base_url)?;
         Ok(Self {
             database: DatabaseSettings::from_env(&env)?,
             tokens: TokenSettings::from_env(&env, server.app_env)?,
             cache: CacheSettings::from_env(&env)?,
-            mail: MailSettings::from_env(
-                &env,
-                server.app_env,
-                &federation.settings.public_base_url,
-            )?,
-            mfa: MfaConfig::from_env(&env, server.app_env, &federation.settings.public_base_url)?,
+            mail: MailSettings::from_env(&env, server.app_env, &server.public_base_url)?,
+            mfa: MfaConfig::from_env(&env, server.app_env, &server.public_base_url)?,
             federation,
             limits: LimitSettings::from_env(&env)?,
             telemetry: TelemetrySettings::from_env(&env)?,
@@ -106,7 +102,7 @@ mod tests {
             config.database.url.expose_secret(),
             database::DEFAULT_DATABASE_URL
         );
-        assert_eq!(jwt.issuer, "codezest-auth");
+        assert_eq!(jwt.issuer.as_str(), "codezest-auth");
         assert_eq!(jwt.audience, "codezest");
         assert_eq!(config.limits.rates.per_ip_per_minute, 120);
         assert_eq!(config.limits.rates.login_per_email_per_minute, 10);
@@ -254,12 +250,19 @@ mod tests {
             &config.federation.providers[1].kind,
             ::federation::ProviderKind::Oidc { issuer } if issuer == "https://example.okta.com"
         ));
+        let allowed: Vec<&str> = config
+            .federation
+            .settings
+            .redirect_allowlist
+            .iter()
+            .map(domain::HttpUrl::base)
+            .collect();
         assert_eq!(
-            config.federation.settings.redirect_allowlist,
+            allowed,
             ["https://app.example.com", "https://admin.example.com"]
         );
         assert_eq!(
-            config.federation.settings.public_base_url,
+            config.server.public_base_url.base(),
             "http://127.0.0.1:3001"
         );
         assert!(!config.federation.settings.link_verified_email);

@@ -1,7 +1,9 @@
-//! `APP_ENV`, `BIND_ADDR`, `METRICS_ADDR`, `HTTP_HEADER_READ_TIMEOUT`.
+//! `APP_ENV`, `BIND_ADDR`, `METRICS_ADDR`, `PUBLIC_BASE_URL`, `HTTP_HEADER_READ_TIMEOUT`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
+
+use domain::HttpUrl;
 
 use super::env::{Env, Result};
 
@@ -21,6 +23,10 @@ pub struct ServerSettings {
     /// its opening or the previous response (so idle kept-alive connections
     /// close after it too).
     pub header_read_timeout: Duration,
+    /// `PUBLIC_BASE_URL`: the service as browsers reach it — provider
+    /// redirect URIs, the mailed links' default, WebAuthn's default origin,
+    /// metadata, cookies' `Secure`.
+    pub public_base_url: HttpUrl,
 }
 
 impl ServerSettings {
@@ -48,6 +54,7 @@ impl ServerSettings {
                 "a socket address like 127.0.0.1:9464",
             )?,
             header_read_timeout: env.seconds("HTTP_HEADER_READ_TIMEOUT", 30, 1)?,
+            public_base_url: env.base_url("PUBLIC_BASE_URL", "http://127.0.0.1:3001")?,
         })
     }
 }

@@ -47,7 +47,11 @@ impl TokenSettings {
                 algorithm,
                 signing_key,
                 previous_keys,
-                issuer: env.parse("JWT_ISSUER", "codezest-auth", "an issuer")?,
+                issuer: env.parse(
+                    "JWT_ISSUER",
+                    "codezest-auth",
+                    "1 to 255 visible characters (an https URL for an OpenID provider)",
+                )?,
                 audience: env.parse("JWT_AUDIENCE", "codezest", "an audience")?,
                 access_ttl: seconds("ACCESS_TOKEN_TTL", 900, 30)?,
             },

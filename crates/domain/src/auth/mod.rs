@@ -1,20 +1,23 @@
 //! The auth services: register, login, refresh, logout, the authenticated
 //! principal, sessions, profile and password changes.
 
+mod introspection;
+mod roles;
 mod signin;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use crate::amr::Amr;
+use crate::audit::{Audit, AuditKind, Outcome};
+use crate::client_info::ClientInfo;
 use crate::error::{AuthError, Denial, Resource};
 use crate::ids::{SessionId, UserId};
 use crate::password::{NewPassword, Password, PasswordHasher};
 use crate::ports::{Attempt, LockoutPolicy, Throttle};
-use crate::ports::{AuditEvent, AuditLog, VerifiedTokens};
+use crate::ports::{AuditLog, VerifiedTokens};
 use crate::ports::{MfaRepository, ProfileRepository, SessionRepository, UserRepository};
 use crate::refresh::{RefreshToken, RefreshTokens};
 use crate::signin::{OpenedSession, SignIn};
@@ -35,27 +38,6 @@ pub struct AuthSettings {
     /// How recent a sign-in the sensitive operations (password or email
     /// change, account deletion) need; refreshing does not renew it.
     pub step_up_max_age: time::Duration,
-}
-
-/// Who is asking: recorded on the session, shown in the session list.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub user_agent: Option<String>,
-    pub ip: Option<IpAddr>,
-}
-
-impl ClientInfo {
-    const USER_AGENT_MAX: usize = 512;
-
-    pub fn new(user_agent: Option<&str>, ip: Option<IpAddr>) -> Self {
-        let user_agent = user_agent.map(|ua| {
-            ua.chars()
-                .filter(|c| !c.is_control())
-                .take(Self::USER_AGENT_MAX)
-                .collect()
-        });
-        Self { user_agent, ip }
-    }
 }
 
 /// A verified access token whose session is active.
@@ -97,18 +79,18 @@ pub struct AuthPorts {
 }
 
 pub struct AuthService {
-    pub(crate) users: Arc<dyn UserRepository>,
-    pub(crate) sessions: Arc<dyn SessionRepository>,
-    pub(crate) profiles: Arc<dyn ProfileRepository>,
-    pub(crate) mfa: Arc<dyn MfaRepository>,
-    pub(crate) hasher: PasswordHasher,
-    pub(crate) audit_log: Arc<dyn AuditLog>,
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    profiles: Arc<dyn ProfileRepository>,
+    mfa: Arc<dyn MfaRepository>,
+    hasher: PasswordHasher,
+    audit: Audit,
     keys: Arc<JwtKeys>,
-    pub(crate) verified: Option<Arc<dyn VerifiedTokens>>,
-    pub(crate) throttle: Arc<dyn Throttle>,
-    pub(crate) lockout: LockoutPolicy,
+    verified: Option<Arc<dyn VerifiedTokens>>,
+    throttle: Arc<dyn Throttle>,
+    lockout: LockoutPolicy,
     /// Whether passkeys are configured (offered as a second factor).
-    pub(crate) passkeys_enabled: bool,
+    passkeys_enabled: bool,
     refresh: RefreshTokens,
     settings: AuthSettings,
 }
@@ -136,7 +118,7 @@ impl AuthService {
             sessions,
             profiles,
             mfa,
-            audit_log,
+            audit: Audit::new(audit_log),
             hasher,
             keys,
             verified: None,
@@ -173,65 +155,9 @@ impl AuthService {
         &self.keys
     }
 
-    /// Appends to the audit trail. A failure to write it is logged, never
-    /// turned into a failure of what was audited.
-    pub(crate) async fn audit(
-        &self,
-        event: &'static str,
-        outcome: &'static str,
-        user_id: Option<UserId>,
-        client: &ClientInfo,
-    ) {
-        self.audit_by(event, outcome, user_id, None, client).await;
-    }
-
-    /// [`AuthService::audit`] written after the answer, not before it: a
-    /// failed sign-in of a known address must cost what one of an unknown
-    /// address costs (enumeration by timing), so its record is not on the
-    /// answer's path.
-    fn audit_detached(
-        &self,
-        event: &'static str,
-        outcome: &'static str,
-        user_id: Option<UserId>,
-        client: &ClientInfo,
-    ) {
-        let record = AuditEvent {
-            user_id,
-            actor: None,
-            event,
-            outcome,
-            ip: client.ip,
-            user_agent: client.user_agent.clone(),
-        };
-        let log = Arc::clone(&self.audit_log);
-        tokio::spawn(async move {
-            if let Err(error) = log.record(record).await {
-                tracing::error!(error = %error, event, "writing the audit trail failed");
-            }
-        });
-    }
-
-    /// [`AuthService::audit`] of something `actor` (an admin) did to `user_id`.
-    pub(crate) async fn audit_by(
-        &self,
-        event: &'static str,
-        outcome: &'static str,
-        user_id: Option<UserId>,
-        actor: Option<UserId>,
-        client: &ClientInfo,
-    ) {
-        let record = AuditEvent {
-            user_id,
-            actor,
-            event,
-            outcome,
-            ip: client.ip,
-            user_agent: client.user_agent.clone(),
-        };
-        if let Err(error) = self.audit_log.record(record).await {
-            tracing::error!(error = %error, event, "writing the audit trail failed");
-        }
+    /// The audit trail, for the services built beside this one.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
     }
 
     /// Checks a signed-in user's password (for changes that require it).
@@ -295,7 +221,9 @@ impl AuthService {
             .await
             .inspect_err(|_| event("register", FAILURE))?;
         event("register", SUCCESS);
-        self.audit("register", SUCCESS, Some(user.id), client).await;
+        self.audit
+            .record(AuditKind::Register, Outcome::Success, Some(user.id), client)
+            .await;
         tracing::info!(user_id = %user.id, session_id = %session.id, "user registered");
         Ok(OpenedSession {
             session,
@@ -337,7 +265,8 @@ impl AuthService {
             event("login", FAILURE);
             let user_id = credentials.map(|c| c.user_id);
             if user_id.is_some() {
-                self.audit_detached("login", FAILURE, user_id, client);
+                self.audit
+                    .detached(AuditKind::Login, Outcome::Failure, user_id, client);
             }
             if let Some(lock) = lock {
                 tracing::warn!(
@@ -346,7 +275,8 @@ impl AuthService {
                 );
                 event("lockout", "locked");
                 if user_id.is_some() {
-                    self.audit_detached("login_lockout", "locked", user_id, client);
+                    self.audit
+                        .detached(AuditKind::LoginLockout, Outcome::Locked, user_id, client);
                 }
             }
             return Err(AuthError::InvalidCredentials);
@@ -356,15 +286,19 @@ impl AuthService {
         let user_id = credentials.user_id;
         if credentials.disabled {
             event("login", "disabled");
-            self.audit("login", "disabled", Some(user_id), client).await;
+            self.audit
+                .record(AuditKind::Login, Outcome::Disabled, Some(user_id), client)
+                .await;
             return Err(AuthError::AccountDisabled);
         }
         let signed_in = self
             .sign_in(user_id, credentials.mfa, Amr::PWD, client)
             .await;
         let outcome = SignIn::outcome_of(&signed_in);
-        event("login", outcome);
-        self.audit("login", outcome, Some(user_id), client).await;
+        event("login", outcome.name());
+        self.audit
+            .record(AuditKind::Login, outcome, Some(user_id), client)
+            .await;
         signed_in
     }
 
@@ -403,7 +337,13 @@ impl AuthService {
                 tracing::warn!(%session_id, %user_id, "refresh token reuse detected; session revoked");
                 event("token_reuse", "detected");
                 event("refresh", FAILURE);
-                self.audit("refresh_token_reuse", "detected", Some(user_id), client)
+                self.audit
+                    .record(
+                        AuditKind::RefreshTokenReuse,
+                        Outcome::Detected,
+                        Some(user_id),
+                        client,
+                    )
                     .await;
                 return Err(AuthError::TokenReused);
             }
@@ -495,7 +435,13 @@ impl AuthService {
             .revoke(principal.user_id, principal.session_id)
             .await?;
         event("logout", SUCCESS);
-        self.audit("logout", SUCCESS, Some(principal.user_id), client)
+        self.audit
+            .record(
+                AuditKind::Logout,
+                Outcome::Success,
+                Some(principal.user_id),
+                client,
+            )
             .await;
         tracing::info!(user_id = %principal.user_id, session_id = %principal.session_id, "logged out");
         Ok(())
@@ -508,7 +454,13 @@ impl AuthService {
     ) -> Result<usize, AuthError> {
         let revoked = self.sessions.revoke_all(principal.user_id).await?;
         event("logout_all", SUCCESS);
-        self.audit("logout_all", SUCCESS, Some(principal.user_id), client)
+        self.audit
+            .record(
+                AuditKind::LogoutAll,
+                Outcome::Success,
+                Some(principal.user_id),
+                client,
+            )
             .await;
         tracing::info!(user_id = %principal.user_id, sessions = revoked.len(), "logged out everywhere");
         Ok(revoked.len())
@@ -583,7 +535,13 @@ impl AuthService {
         let same = bool::from(current.as_bytes().ct_eq(new.password().expose().as_bytes()));
         if let Err(error) = self.check_password(principal.user_id, current).await {
             event("password_change", FAILURE);
-            self.audit("password_change", FAILURE, Some(principal.user_id), client)
+            self.audit
+                .record(
+                    AuditKind::PasswordChange,
+                    Outcome::Failure,
+                    Some(principal.user_id),
+                    client,
+                )
                 .await;
             return Err(error);
         }
@@ -599,7 +557,13 @@ impl AuthService {
             .await?
             .ok_or(SESSION_EXPIRED)?;
         event("password_change", SUCCESS);
-        self.audit("password_change", SUCCESS, Some(principal.user_id), client)
+        self.audit
+            .record(
+                AuditKind::PasswordChange,
+                Outcome::Success,
+                Some(principal.user_id),
+                client,
+            )
             .await;
         tracing::info!(user_id = %principal.user_id, revoked = changed.revoked.len(), "password changed");
         Ok(())

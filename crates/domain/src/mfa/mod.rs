@@ -18,11 +18,14 @@ use time::OffsetDateTime;
 
 use crate::account::AccountService;
 use crate::amr::Amr;
-use crate::auth::{AuthService, ClientInfo, FAILURE, Principal, SUCCESS, event};
+use crate::audit::{Audit, AuditKind, Outcome};
+use crate::auth::{AuthService, FAILURE, Principal, SUCCESS, event};
+use crate::client_info::ClientInfo;
 use crate::error::AuthError;
 use crate::ids::UserId;
 use crate::passkey::PasskeyService;
 use crate::ports::Attempt;
+use crate::ports::{AuditLog, LockoutPolicy, Throttle};
 use crate::ports::{FactorRef, MfaChallenge, MfaRepository, StoredTotp};
 use crate::refresh::{MailToken, TokenHash};
 use crate::signin::SignIn;
@@ -69,8 +72,20 @@ pub struct MfaStatus {
     pub recovery_codes_left: i64,
 }
 
+/// The storage [`MfaService`] reaches.
+pub struct MfaPorts {
+    pub mfa: Arc<dyn MfaRepository>,
+    /// Counts wrong codes per user (`mfa:{user_id}`).
+    pub throttle: Arc<dyn Throttle>,
+    pub audit_log: Arc<dyn AuditLog>,
+}
+
 pub struct MfaService {
     auth: Arc<AuthService>,
+    repo: Arc<dyn MfaRepository>,
+    throttle: Arc<dyn Throttle>,
+    lockout: LockoutPolicy,
+    audit: Audit,
     passkeys: Arc<PasskeyService>,
     /// Mails the "sign-in method added" notice.
     account: Arc<AccountService>,
@@ -80,12 +95,23 @@ pub struct MfaService {
 impl MfaService {
     pub fn new(
         auth: Arc<AuthService>,
+        ports: MfaPorts,
+        lockout: LockoutPolicy,
         passkeys: Arc<PasskeyService>,
         account: Arc<AccountService>,
         settings: MfaSettings,
     ) -> Self {
+        let MfaPorts {
+            mfa,
+            throttle,
+            audit_log,
+        } = ports;
         Self {
             auth,
+            repo: mfa,
+            throttle,
+            lockout,
+            audit: Audit::new(audit_log),
             passkeys,
             account,
             settings,
@@ -93,7 +119,7 @@ impl MfaService {
     }
 
     fn repo(&self) -> &dyn MfaRepository {
-        &*self.auth.mfa
+        &*self.repo
     }
 
     fn key(&self) -> Result<&MfaKey, AuthError> {
@@ -142,8 +168,13 @@ impl MfaService {
         let (secret, otpauth_uri) = secret.provisioning(&self.settings.issuer, user.email.as_str());
         let qr_svg = totp::qr_svg(&otpauth_uri)
             .ok_or_else(|| AuthError::Internal("the set-up URI does not fit a QR code".into()))?;
-        self.auth
-            .audit("mfa_totp_setup", SUCCESS, Some(user.id), client)
+        self.audit
+            .record(
+                AuditKind::MfaTotpSetup,
+                Outcome::Success,
+                Some(user.id),
+                client,
+            )
             .await;
         Ok(TotpSetup {
             secret,
@@ -179,8 +210,8 @@ impl MfaService {
             return Err(AuthError::MfaNotEnabled);
         }
         event("mfa_enrol", SUCCESS);
-        self.auth
-            .audit("mfa_enrol", SUCCESS, Some(user_id), client)
+        self.audit
+            .record(AuditKind::MfaEnrol, Outcome::Success, Some(user_id), client)
             .await;
         tracing::info!(user_id = %user_id, "TOTP enabled");
         self.account
@@ -205,7 +236,7 @@ impl MfaService {
         self.auth.require_recent_sign_in(principal)?;
         let user_id = principal.user_id;
         self.require_totp(user_id).await?;
-        self.check_factor(user_id, factor, None, "mfa_disable", client)
+        self.check_factor(user_id, factor, None, AuditKind::MfaDisable, client)
             .await?;
         if !self.repo().disable_totp(user_id).await? {
             return Err(AuthError::MfaNotEnabled);
@@ -226,8 +257,14 @@ impl MfaService {
         self.auth.require_recent_sign_in(principal)?;
         let user_id = principal.user_id;
         self.require_totp(user_id).await?;
-        self.check_factor(user_id, factor, None, "recovery_codes_regenerate", client)
-            .await?;
+        self.check_factor(
+            user_id,
+            factor,
+            None,
+            AuditKind::RecoveryCodesRegenerate,
+            client,
+        )
+        .await?;
         let codes = RecoveryCode::set();
         let hashes: Vec<_> = codes.iter().map(RecoveryCode::hash).collect();
         self.repo().replace_recovery_codes(user_id, &hashes).await?;
@@ -286,7 +323,7 @@ impl MfaService {
             .ok_or(AuthError::InvalidMfaToken)?;
         let user_id = challenge.user_id;
         let second = self
-            .check_factor(user_id, factor, Some(&hash), "mfa_verify", client)
+            .check_factor(user_id, factor, Some(&hash), AuditKind::MfaVerify, client)
             .await?;
         if !self.repo().take_challenge(&hash).await? {
             return Err(AuthError::InvalidMfaToken);
@@ -303,15 +340,15 @@ impl MfaService {
         user_id: UserId,
         factor: &Factor,
         mfa_token: Option<&TokenHash>,
-        name: &'static str,
+        kind: AuditKind,
         client: &ClientInfo,
     ) -> Result<Amr, AuthError> {
         let lock_key = format!("mfa:{user_id}");
-        let throttle = &self.auth.throttle;
+        let throttle = &self.throttle;
         // Counted before the code is judged (see `Throttle::attempt`).
-        let lock = match throttle.attempt(&lock_key, self.auth.lockout).await {
+        let lock = match throttle.attempt(&lock_key, self.lockout).await {
             Attempt::Locked(retry_after) => {
-                event(name, "locked");
+                event(kind.name(), Outcome::Locked.name());
                 return Err(AuthError::AccountLocked { retry_after });
             }
             Attempt::Allowed { lock } => lock,
@@ -329,9 +366,11 @@ impl MfaService {
             }
             (Factor::WebAuthn(_), None) => None,
         };
-        let outcome = if passed.is_some() { SUCCESS } else { FAILURE };
-        event(name, outcome);
-        self.auth.audit(name, outcome, Some(user_id), client).await;
+        let outcome = Outcome::of(passed.is_some());
+        event(kind.name(), outcome.name());
+        self.audit
+            .record(kind, outcome, Some(user_id), client)
+            .await;
         if let Some(amr) = passed {
             throttle.clear_failures(&lock_key).await;
             return Ok(amr);
@@ -369,8 +408,13 @@ impl MfaService {
         };
         let used = self.repo().use_recovery_code(user_id, &hash).await?;
         if used {
-            self.auth
-                .audit("recovery_code_used", SUCCESS, Some(user_id), client)
+            self.audit
+                .record(
+                    AuditKind::RecoveryCodeUsed,
+                    Outcome::Success,
+                    Some(user_id),
+                    client,
+                )
                 .await;
         }
         Ok(used)

@@ -19,6 +19,7 @@ mod keys;
 
 use crate::amr::Amr;
 use crate::ids::{SessionId, UserId};
+use crate::links::HttpUrl;
 use crate::ports::{VerifiedToken, VerifiedTokens};
 use keys::{generate_key, load_signing_key, load_verification_key};
 
@@ -103,12 +104,49 @@ pub struct JwtConfig {
     /// Keys still accepted but no longer used to sign, for rotation: SPKI PEM
     /// public keys (EdDSA, ES256) or secrets (HS256).
     pub previous_keys: Vec<SecretString>,
-    pub issuer: String,
+    pub issuer: Issuer,
     pub audience: String,
     pub access_ttl: time::Duration,
 }
 
 /// The claims of an access token.
+/// Who signs the tokens (`iss`): `JWT_ISSUER`. 1–255 visible characters; an
+/// OpenID provider's must be its https URL (`as_url`), which discovery
+/// requires and relying parties compare byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer(String);
+
+impl Issuer {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let valid =
+            !raw.is_empty() && raw.len() <= 255 && raw.chars().all(|c| c.is_ascii_graphic());
+        valid.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The issuer as a URL, when it is one (`https://auth.example.com`).
+    pub fn as_url(&self) -> Option<HttpUrl> {
+        HttpUrl::parse(&self.0)
+    }
+}
+
+impl FromStr for Issuer {
+    type Err = ();
+
+    fn from_str(raw: &str) -> Result<Self, ()> {
+        Self::parse(raw).ok_or(())
+    }
+}
+
+impl fmt::Display for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub iss: String,
@@ -180,7 +218,7 @@ pub struct JwtKeys {
     decoding: HashMap<String, DecodingKey>,
     jwks: Vec<PublicJwk>,
     validation: Validation,
-    issuer: String,
+    issuer: Issuer,
     audience: String,
     ttl: time::Duration,
     secret_material: SecretString,
@@ -241,7 +279,7 @@ impl JwtKeys {
     }
 
     /// `iss` of every access token (`JWT_ISSUER`).
-    pub fn issuer(&self) -> &str {
+    pub fn issuer(&self) -> &Issuer {
         &self.issuer
     }
 
@@ -272,7 +310,7 @@ impl JwtKeys {
     ) -> Result<String, TokenError> {
         let iat = now.unix_timestamp();
         let claims = AccessClaims {
-            iss: self.issuer.clone(),
+            iss: self.issuer.as_str().to_owned(),
             aud: self.audience.clone(),
             sub: user.as_uuid(),
             sid: session.as_uuid(),
@@ -366,7 +404,7 @@ mod tests {
             algorithm,
             signing_key: None,
             previous_keys: vec![],
-            issuer: "iss".into(),
+            issuer: Issuer::parse("iss").unwrap(),
             audience: "aud".into(),
             access_ttl: time::Duration::minutes(15),
         })
@@ -490,7 +528,7 @@ mod tests {
             algorithm: JwtAlgorithm::EdDSA,
             signing_key: None,
             previous_keys: vec![SecretString::from(old_public)],
-            issuer: "iss".into(),
+            issuer: Issuer::parse("iss").unwrap(),
             audience: "aud".into(),
             access_ttl: time::Duration::minutes(15),
         })
@@ -522,7 +560,7 @@ mod tests {
             algorithm: JwtAlgorithm::HS256,
             signing_key: Some(SecretString::from("short")),
             previous_keys: vec![],
-            issuer: "iss".into(),
+            issuer: Issuer::parse("iss").unwrap(),
             audience: "aud".into(),
             access_ttl: time::Duration::minutes(15),
         });
