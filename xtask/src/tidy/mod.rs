@@ -65,7 +65,21 @@ pub(crate) fn tidy() -> Result<()> {
     problems.extend(pool_executors(&root().join("crates/repo-postgres/src"))?);
     problems.extend(serialized_domain_types(&root().join("crates/domain/src"))?);
     match modules::layers(&modules::graph(&root().join("crates/domain/src"))?) {
-        Ok(layers) => println!("xtask: tidy: domain modules: {}", modules::order(&layers)),
+        Ok(layers) => {
+            let order = modules::order(&layers);
+            println!("xtask: tidy: domain modules: {order}");
+            let architecture = std::fs::read_to_string(root().join("docs/ARCHITECTURE.md"))?;
+            let stated = architecture
+                .replace('`', "")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            if !stated.contains(&order) {
+                problems.push(format!(
+                    "docs/ARCHITECTURE.md does not state the domain's module order: {order}"
+                ));
+            }
+        }
         Err(cycle) => problems.push(format!(
             "domain modules form a cycle: {} (each names another through crate::…)",
             cycle.join(", ")
