@@ -148,6 +148,13 @@ struct Options {
 }
 
 impl Options {
+    /// `--quick` (the CI smoke run) builds without link-time optimisation, in
+    /// a fraction of the time; its numbers are a smoke test's, not the
+    /// release build's.
+    fn profile(&self) -> &'static str {
+        if self.quick { "quick" } else { "release" }
+    }
+
     fn parse(args: &[String]) -> Result<Self> {
         let quick = args.iter().any(|a| a == "--quick");
         let mut options = Self {
@@ -301,12 +308,14 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     ensure_redis(&env_or("TEST_REDIS_URL", crate::DEFAULT_REDIS_URL))?;
     ensure_wrk()?;
     crate::ensure_openssl()?;
+    let profile = options.profile();
     if options.binary.is_none() {
-        println!("xtask bench: building the release binary");
+        println!("xtask bench: building the service ({profile} profile)");
         let mut build = cargo();
         build.args([
             "build",
-            "--release",
+            "--profile",
+            profile,
             "--package",
             "app",
             "--bin",
@@ -317,7 +326,8 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     let mut floor = cargo();
     floor.args([
         "build",
-        "--release",
+        "--profile",
+        profile,
         "--package",
         "xtask",
         "--bin",
@@ -411,7 +421,9 @@ impl Bench {
             binary: options
                 .binary
                 .clone()
-                .unwrap_or_else(|| root().join("target/release/codezest-auth")),
+                .unwrap_or_else(|| {
+                    root().join(format!("target/{}/codezest-auth", options.profile()))
+                }),
             tokens_file: dir.join("access-tokens.txt"),
             refresh_file: dir.join("refresh-tokens.txt"),
             database_url: testkit::with_database(&admin_url, "codezest_bench"),

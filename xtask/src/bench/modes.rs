@@ -337,7 +337,9 @@ impl Bench {
             )
         };
         let port = testkit::free_port();
-        let child = Command::new(root().join("target/release/bench-floor"))
+        let child = Command::new(
+            root().join(format!("target/{}/bench-floor", self.options.profile())),
+        )
             .args([
                 &port.to_string(),
                 algorithm,
