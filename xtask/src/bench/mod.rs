@@ -418,12 +418,9 @@ impl Bench {
         std::fs::write(&key_file, &pem)?;
         let eddsa = Arc::new(JwtKeys::from_config(jwt_config(JwtAlgorithm::EdDSA, &pem))?);
         Ok(Self {
-            binary: options
-                .binary
-                .clone()
-                .unwrap_or_else(|| {
-                    root().join(format!("target/{}/codezest-auth", options.profile()))
-                }),
+            binary: options.binary.clone().unwrap_or_else(|| {
+                root().join(format!("target/{}/codezest-auth", options.profile()))
+            }),
             tokens_file: dir.join("access-tokens.txt"),
             refresh_file: dir.join("refresh-tokens.txt"),
             database_url: testkit::with_database(&admin_url, "codezest_bench"),

@@ -337,17 +337,16 @@ impl Bench {
             )
         };
         let port = testkit::free_port();
-        let child = Command::new(
-            root().join(format!("target/{}/bench-floor", self.options.profile())),
-        )
-            .args([
-                &port.to_string(),
-                algorithm,
-                &key,
-                &self.me_body_len.max(64).to_string(),
-            ])
-            .spawn()
-            .context("start bench-floor")?;
+        let child =
+            Command::new(root().join(format!("target/{}/bench-floor", self.options.profile())))
+                .args([
+                    &port.to_string(),
+                    algorithm,
+                    &key,
+                    &self.me_body_len.max(64).to_string(),
+                ])
+                .spawn()
+                .context("start bench-floor")?;
         let base = format!("http://127.0.0.1:{port}");
         let floor = Service {
             child,
