@@ -24,6 +24,8 @@ pub struct Application {
     metrics_port: u16,
     /// Periodic tasks; stopped with the server.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// Work spawned after an answer; awaited at shutdown.
+    tasks: tokio_util::task::TaskTracker,
     router: axum::Router,
     /// `HTTP_HEADER_READ_TIMEOUT`.
     header_read_timeout: Duration,
@@ -42,6 +44,7 @@ impl Application {
         let Wiring {
             state,
             mut background,
+            tasks,
             #[cfg(feature = "cache")]
             cache,
         } = wire(config, pool.clone())?;
@@ -83,6 +86,7 @@ impl Application {
             metrics_listener,
             metrics_port,
             background,
+            tasks,
             router: api_http::router(state),
             header_read_timeout: config.server.header_read_timeout,
             pool,
@@ -129,6 +133,18 @@ impl Application {
             shutdown,
         )
         .await?;
+        // What the last answers left to do (a reset mail's queueing, an
+        // audit record) finishes before the pool closes.
+        self.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.tasks.len(),
+                "work queued after answers did not finish within 10 s of shutdown"
+            );
+        }
         metrics.abort();
         for task in &self.background {
             task.abort();
@@ -202,7 +218,14 @@ impl Cli {
         #[cfg(not(feature = "cache"))]
         let _ = without_redis;
         let hasher = PasswordHasher::owasp();
-        let auth = auth_service(config, &ports, &hasher, jwt_keys(config)?, false);
+        let auth = auth_service(
+            config,
+            &ports,
+            &hasher,
+            jwt_keys(config)?,
+            false,
+            tokio_util::task::TaskTracker::new(),
+        );
         Ok(Self { pool, ports, auth })
     }
 }

@@ -27,6 +27,7 @@ use crate::ports::{
 use crate::refresh::MailToken;
 use crate::user::{Email, Profile, User};
 use crate::validation::FieldError;
+use tokio_util::task::TaskTracker;
 
 /// Where links point and how long they work.
 #[derive(Debug, Clone)]
@@ -75,6 +76,9 @@ pub struct AccountService {
     audit: Audit,
     hasher: PasswordHasher,
     settings: AccountSettings,
+    /// Work done after the answer (the reset mail's queueing), which a
+    /// graceful shutdown waits for.
+    tasks: TaskTracker,
 }
 
 const SESSION_ENDED: AuthError = AuthError::Denied(Denial::SessionEnded);
@@ -85,6 +89,7 @@ impl AccountService {
         ports: AccountPorts,
         hasher: PasswordHasher,
         settings: AccountSettings,
+        tasks: TaskTracker,
     ) -> Self {
         let AccountPorts {
             users,
@@ -102,6 +107,7 @@ impl AccountService {
             audit: Audit::new(audit_log),
             hasher,
             settings,
+            tasks,
         }
     }
 
@@ -239,7 +245,7 @@ impl AccountService {
         let email = Email::parse(email).map_err(|e| AuthError::Validation(e.into()))?;
         let this = Arc::clone(self);
         let client = client.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             if let Err(error) = this.queue_reset(&email, &client).await {
                 tracing::error!(error = %error, "queueing a password reset failed");
             }

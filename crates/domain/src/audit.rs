@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::client_info::ClientInfo;
 use crate::ids::UserId;
 use crate::ports::{AuditEvent, AuditLog};
+use tokio_util::task::TaskTracker;
 
 /// What happened to an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,11 +134,23 @@ impl Outcome {
 #[derive(Clone)]
 pub struct Audit {
     log: Arc<dyn AuditLog>,
+    /// Where [`Audit::detached`] records run, so a graceful shutdown waits
+    /// for them.
+    tasks: TaskTracker,
 }
 
 impl Audit {
     pub fn new(log: Arc<dyn AuditLog>) -> Self {
-        Self { log }
+        Self {
+            log,
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    /// Detached records run on `tasks` (the process's, which shutdown awaits).
+    pub fn with_tasks(mut self, tasks: TaskTracker) -> Self {
+        self.tasks = tasks;
+        self
     }
 
     /// Something that happened to `user_id`, done by themself.
@@ -179,7 +192,7 @@ impl Audit {
     ) {
         let record = event(kind, outcome, user_id, None, client);
         let log = Arc::clone(&self.log);
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             if let Err(error) = log.record(record).await {
                 tracing::error!(error = %error, event = kind.name(), "writing the audit trail failed");
             }

@@ -17,6 +17,7 @@ use domain::throttle::MemoryThrottle;
 use domain::tokens::JwtKeys;
 use repo_postgres::Db;
 use repo_postgres::PgRepositories;
+use tokio_util::task::TaskTracker;
 
 use super::background;
 use super::readiness::PgReadiness;
@@ -31,6 +32,9 @@ pub(super) struct Wiring {
     pub(super) state: AppState,
     /// The mail sender and the audit retention, started with the server.
     pub(super) background: Vec<tokio::task::JoinHandle<()>>,
+    /// Work spawned after an answer (reset mails, failed sign-ins' audit
+    /// records): a graceful shutdown waits for it.
+    pub(super) tasks: TaskTracker,
     #[cfg(feature = "cache")]
     pub(super) cache: Option<cache_redis::Cache>,
 }
@@ -50,7 +54,15 @@ pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
     ));
     let webauthn = relying_party(config)?;
     let hasher = PasswordHasher::owasp();
-    let auth = auth_service(config, &ports, &hasher, keys, webauthn.is_some());
+    let tasks = TaskTracker::new();
+    let auth = auth_service(
+        config,
+        &ports,
+        &hasher,
+        keys,
+        webauthn.is_some(),
+        tasks.clone(),
+    );
     let providers = federation::providers(
         config.federation.providers.clone(),
         config.federation.provider_timeout,
@@ -81,6 +93,7 @@ pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
         },
         PasswordHasher::clone(&hasher),
         AccountSettings::new(config.mail.app_url.clone()),
+        tasks.clone(),
     ));
     let passkeys = Arc::new(PasskeyService::new(
         Arc::clone(&auth),
@@ -122,6 +135,7 @@ pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
     background.extend(background::mail_sender(&config.mail, ports.outbox)?);
     Ok(Wiring {
         background,
+        tasks,
         state: AppState::new(api_http::Services {
             auth,
             account,
@@ -172,6 +186,7 @@ pub(super) fn auth_service(
     hasher: &PasswordHasher,
     keys: JwtKeys,
     passkeys: bool,
+    tasks: TaskTracker,
 ) -> Arc<AuthService> {
     let mut auth = AuthService::new(
         AuthPorts {
@@ -189,7 +204,7 @@ pub(super) fn auth_service(
         auth = auth.with_verified_tokens(Arc::clone(verified));
     }
     auth = auth.with_lockout(Arc::clone(&ports.throttle), config.limits.lockout);
-    Arc::new(auth.with_passkeys(passkeys))
+    Arc::new(auth.with_passkeys(passkeys).with_tasks(tasks))
 }
 
 /// The WebAuthn relying party: `None` (passkeys off, with a warning) when the

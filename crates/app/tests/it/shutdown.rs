@@ -172,3 +172,40 @@ async fn a_rolling_restart_behind_nginx_loses_no_request() {
         .await;
     drop(instances);
 }
+
+/// A reset asked for just before the instance is told to stop is still
+/// queued: the mail is queued after the `202` (so a known and an unknown
+/// address are answered alike), and a graceful shutdown waits for that work
+/// before it closes the pool.
+#[tokio::test]
+async fn a_reset_asked_for_just_before_sigterm_is_still_queued() {
+    let app = spawn_app_with(&[]).await;
+    let email = "stopping@example.com";
+    app.register_as(email).await;
+    let outbox = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM mail_outbox WHERE recipient = $1")
+            .bind(email)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    let before = outbox().await;
+    let key_file = std::env::temp_dir().join(testkit::unique_name("czt-key"));
+    std::fs::write(&key_file, &app.signing_pem).unwrap();
+    let client = reqwest::Client::new();
+    let mut instance = Instance::start(&app, &key_file, testkit::free_port());
+    instance.wait_ready(&client).await;
+    let asked = client
+        .post(format!(
+            "http://127.0.0.1:{}/api/v1/auth/password/forgot",
+            instance.port
+        ))
+        .json(&serde_json::json!({ "email": email }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    instance.stop().await;
+    let _ = std::fs::remove_file(&key_file);
+    assert_eq!(outbox().await, before + 1, "the reset mail was lost");
+}

@@ -145,6 +145,13 @@ impl AuthService {
         self
     }
 
+    /// Where work done after an answer runs (a failed sign-in's audit
+    /// record), so a graceful shutdown waits for it.
+    pub fn with_tasks(mut self, tasks: tokio_util::task::TaskTracker) -> Self {
+        self.audit = self.audit.with_tasks(tasks);
+        self
+    }
+
     /// Passkeys are configured: offer them as a second factor.
     pub fn with_passkeys(mut self, enabled: bool) -> Self {
         self.passkeys_enabled = enabled;
