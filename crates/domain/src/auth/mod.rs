@@ -162,11 +162,6 @@ impl AuthService {
         &self.keys
     }
 
-    /// The audit trail, for the services built beside this one.
-    pub fn audit(&self) -> &Audit {
-        &self.audit
-    }
-
     /// Checks a signed-in user's password (for changes that require it).
     pub(crate) async fn check_password(
         &self,
