@@ -246,21 +246,56 @@ pub struct ReadinessResponse {
     pub redis: &'static str,
 }
 
+/// A public key (RFC 7517): `OKP` (Ed25519: `crv`, `x`), `EC` (P-256: `crv`,
+/// `x`, `y`) or `RSA` (`n`, `e`).
 #[derive(Serialize, ToSchema)]
 pub struct Jwk {
     #[schema(example = "OKP")]
     pub kty: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "Ed25519")]
-    pub crv: &'static str,
+    pub crv: Option<&'static str>,
     #[schema(example = "EdDSA")]
     pub alg: &'static str,
     #[serde(rename = "use")]
     #[schema(example = "sig")]
     pub key_use: &'static str,
     pub kid: String,
-    pub x: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub y: Option<String>,
+    /// The RSA modulus (base64url).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    /// The RSA public exponent (base64url).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+}
+
+impl From<&domain::tokens::PublicJwk> for Jwk {
+    fn from(jwk: &domain::tokens::PublicJwk) -> Self {
+        use domain::tokens::JwkKey;
+        let mut out = Self {
+            kty: jwk.key.kty(),
+            crv: None,
+            alg: jwk.algorithm.as_str(),
+            key_use: "sig",
+            kid: jwk.kid.clone(),
+            x: None,
+            y: None,
+            n: None,
+            e: None,
+        };
+        match &jwk.key {
+            JwkKey::Okp { crv, x } => (out.crv, out.x) = (Some(*crv), Some(x.clone())),
+            JwkKey::Ec { crv, x, y } => {
+                (out.crv, out.x, out.y) = (Some(*crv), Some(x.clone()), Some(y.clone()));
+            }
+            JwkKey::Rsa { n, e } => (out.n, out.e) = (Some(n.clone()), Some(e.clone())),
+        }
+        out
+    }
 }
 
 #[derive(Serialize, ToSchema)]

@@ -222,7 +222,7 @@ impl Cli {
             config,
             &ports,
             &hasher,
-            jwt_keys(config)?,
+            access_tokens(config)?,
             false,
             tokio_util::task::TaskTracker::new(),
         );
@@ -289,7 +289,7 @@ mod background;
 mod wiring;
 
 pub use wiring::build_state;
-use wiring::{Chosen, Ports, Wiring, auth_service, choose, jwt_keys, wire};
+use wiring::{Chosen, Ports, Wiring, access_tokens, auth_service, choose, wire};
 
 mod readiness {
     use super::{Db, Duration};

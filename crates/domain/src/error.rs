@@ -189,7 +189,9 @@ impl From<TokenError> for AuthError {
         match error {
             TokenError::Invalid => Self::Denied(Denial::InvalidToken),
             TokenError::Expired => Self::Denied(Denial::Expired),
-            signing @ TokenError::Signing(_) => Self::Internal(Box::new(signing)),
+            failure @ (TokenError::Signing(_) | TokenError::NoKey(_)) => {
+                Self::Internal(Box::new(failure))
+            }
         }
     }
 }

@@ -35,8 +35,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use domain::{
-    SessionId, UserId, refresh::RefreshTokens, tokens::JwtAlgorithm, tokens::JwtConfig,
-    tokens::JwtKeys,
+    SessionId, UserId, refresh::RefreshTokens, tokens::AccessTokens, tokens::JwtAlgorithm,
+    tokens::JwtConfig,
 };
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use serde::Serialize;
@@ -292,7 +292,7 @@ struct Bench {
     admin_url: String,
     redis: Redis,
     key_file: PathBuf,
-    eddsa: Arc<JwtKeys>,
+    eddsa: Arc<AccessTokens>,
     tokens_file: PathBuf,
     refresh_file: PathBuf,
     users: Vec<(UserId, SessionId)>,
@@ -416,7 +416,10 @@ impl Bench {
             .to_string();
         let key_file = dir.join("jwt-ed25519.pem");
         std::fs::write(&key_file, &pem)?;
-        let eddsa = Arc::new(JwtKeys::from_config(jwt_config(JwtAlgorithm::EdDSA, &pem))?);
+        let eddsa = Arc::new(AccessTokens::from_config(&jwt_config(
+            JwtAlgorithm::EdDSA,
+            &pem,
+        ))?);
         Ok(Self {
             binary: options.binary.clone().unwrap_or_else(|| {
                 root().join(format!("target/{}/codezest-auth", options.profile()))

@@ -305,7 +305,7 @@ impl Bench {
         if file.exists() {
             return Ok(file);
         }
-        let keys = JwtKeys::from_config(jwt_config(JwtAlgorithm::HS256, HS256_SECRET))?;
+        let keys = AccessTokens::from_config(&jwt_config(JwtAlgorithm::HS256, HS256_SECRET))?;
         let now = OffsetDateTime::now_utc();
         let mut lines = String::new();
         for (user, session) in &self.users {

@@ -1,6 +1,6 @@
 //! The benchmark's floor: the least an authenticated `GET /api/v1/auth/me` can
 //! cost on this machine. axum, the service's own token check
-//! (`domain::tokens::JwtKeys::verify`, no cache), a body of the service's size, and
+//! (`domain::tokens::AccessTokens::verify`, no cache), a body of the service's size, and
 //! nothing else: no middleware, no logging, headers read in place, the body
 //! shared rather than copied. It uses the service's allocator, so a ratio to it
 //! measures the service's work, not an allocator. Built in release by
@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use domain::{tokens::JwtAlgorithm, tokens::JwtConfig, tokens::JwtKeys};
+use domain::{tokens::AccessTokens, tokens::JwtAlgorithm, tokens::JwtConfig};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "EdDSA" => (JwtAlgorithm::EdDSA, std::fs::read_to_string(key)?),
         other => return Err(format!("unknown algorithm {other}").into()),
     };
-    let keys = Arc::new(JwtKeys::from_config(JwtConfig {
+    let keys = Arc::new(AccessTokens::from_config(&JwtConfig {
         algorithm,
         signing_key: Some(key.into()),
         previous_keys: vec![],
@@ -62,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn me(keys: &JwtKeys, request: &Request, body: &Bytes) -> Response {
+fn me(keys: &AccessTokens, request: &Request, body: &Bytes) -> Response {
     let token = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -104,7 +104,7 @@ impl IntrospectionResponse {
         }
     }
 
-    fn active(token: ActiveToken, keys: &domain::tokens::JwtKeys) -> Self {
+    fn active(token: ActiveToken, keys: &domain::tokens::AccessTokens) -> Self {
         Self {
             active: true,
             sub: Some(token.user.id.to_string()),
@@ -163,7 +163,7 @@ async fn introspect(
     let answer = match state.auth.introspect(token, hint).await? {
         Some(active) => {
             counted(0);
-            IntrospectionResponse::active(active, state.auth.keys())
+            IntrospectionResponse::active(active, state.auth.access_tokens())
         }
         None => {
             counted(1);
@@ -225,7 +225,7 @@ async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
     let base = state.public_base_url.base();
     const METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
     let body = ServerMetadata {
-        issuer: state.auth.keys().issuer().to_string(),
+        issuer: state.auth.access_tokens().issuer().to_string(),
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         introspection_endpoint: format!("{base}/oauth2/introspect"),
         introspection_endpoint_auth_methods_supported: METHODS,

@@ -58,18 +58,11 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     let keys = state
         .auth
-        .keys()
+        .access_tokens()
+        .signer()
         .public_keys()
         .iter()
-        .map(|key| Jwk {
-            kty: key.kty,
-            crv: key.crv,
-            alg: key.alg,
-            key_use: "sig",
-            kid: key.kid.clone(),
-            x: key.x.clone(),
-            y: key.y.clone(),
-        })
+        .map(Jwk::from)
         .collect();
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],

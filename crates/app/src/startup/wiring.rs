@@ -14,7 +14,7 @@ use domain::passkey::PasskeyService;
 use domain::password::PasswordHasher;
 use domain::ports::{Throttle, WebAuthn};
 use domain::throttle::MemoryThrottle;
-use domain::tokens::JwtKeys;
+use domain::tokens::AccessTokens;
 use repo_postgres::Db;
 use repo_postgres::PgRepositories;
 use tokio_util::task::TaskTracker;
@@ -40,7 +40,7 @@ pub(super) struct Wiring {
 }
 
 pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
-    let keys = jwt_keys(config)?;
+    let keys = access_tokens(config)?;
     let memory = Arc::new(MemoryThrottle::default());
     let Chosen {
         ports,
@@ -155,13 +155,14 @@ pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
     })
 }
 
-/// The JWT keys, with a loud warning when they are ephemeral (and, when no
-/// `MFA_ENCRYPTION_KEY` is set, what that means for TOTP).
-pub(super) fn jwt_keys(config: &Config) -> anyhow::Result<JwtKeys> {
+/// The access tokens and their signer, with a loud warning when the key is
+/// ephemeral (and, when no `MFA_ENCRYPTION_KEY` is set, what that means for
+/// TOTP).
+pub(super) fn access_tokens(config: &Config) -> anyhow::Result<AccessTokens> {
     let jwt = config.tokens.jwt.clone();
     let variable = TokenSettings::key_variable(jwt.algorithm);
-    let keys = JwtKeys::from_config(jwt).map_err(|e| anyhow::anyhow!("{variable}: {e}"))?;
-    if keys.is_ephemeral() {
+    let keys = AccessTokens::from_config(&jwt).map_err(|e| anyhow::anyhow!("{variable}: {e}"))?;
+    if keys.signer().is_ephemeral() {
         // Config refuses this in production; say it loudly everywhere else.
         debug_assert!(config.server.app_env != AppEnv::Production);
         tracing::warn!(
@@ -184,7 +185,7 @@ pub(super) fn auth_service(
     config: &Config,
     ports: &Ports,
     hasher: &PasswordHasher,
-    keys: JwtKeys,
+    keys: AccessTokens,
     passkeys: bool,
     tasks: TaskTracker,
 ) -> Arc<AuthService> {

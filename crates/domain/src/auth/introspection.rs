@@ -56,7 +56,10 @@ impl AuthService {
     /// An access token's session (as `/me` finds it) with the token's `exp`
     /// and `iat`; `None` for a token that does not verify.
     async fn access_session(&self, token: &str) -> Result<Option<(Session, i64, i64)>, AuthError> {
-        let Ok(verified) = self.keys().verify_cached(token, self.verified.as_deref()) else {
+        let Ok(verified) = self
+            .access_tokens()
+            .verify_cached(token, self.verified.as_deref())
+        else {
             return Ok(None);
         };
         let session = self.sessions.find_by_id(verified.session_id).await?;

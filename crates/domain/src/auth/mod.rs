@@ -22,7 +22,7 @@ use crate::ports::{MfaRepository, ProfileRepository, SessionRepository, UserRepo
 use crate::refresh::{RefreshToken, RefreshTokens};
 use crate::signin::{OpenedSession, SignIn};
 use crate::throttle::{MemoryThrottle, client_key};
-use crate::tokens::JwtKeys;
+use crate::tokens::AccessTokens;
 use crate::user::{
     DisplayName, Email, NewSession, NewUser, Profile, ProfileUpdate, RotateOutcome, Session, User,
 };
@@ -85,7 +85,7 @@ pub struct AuthService {
     mfa: Arc<dyn MfaRepository>,
     hasher: PasswordHasher,
     audit: Audit,
-    keys: Arc<JwtKeys>,
+    tokens: Arc<AccessTokens>,
     verified: Option<Arc<dyn VerifiedTokens>>,
     throttle: Arc<dyn Throttle>,
     lockout: LockoutPolicy,
@@ -102,10 +102,10 @@ impl AuthService {
     pub fn new(
         ports: AuthPorts,
         hasher: PasswordHasher,
-        keys: Arc<JwtKeys>,
+        tokens: Arc<AccessTokens>,
         settings: AuthSettings,
     ) -> Self {
-        let refresh = RefreshTokens::from_key_material(keys.secret_material());
+        let refresh = RefreshTokens::from_key_material(tokens.signer().primary_material());
         let AuthPorts {
             users,
             sessions,
@@ -120,7 +120,7 @@ impl AuthService {
             mfa,
             audit: Audit::new(audit_log),
             hasher,
-            keys,
+            tokens,
             verified: None,
             throttle: Arc::new(MemoryThrottle::default()),
             lockout: LockoutPolicy::default(),
@@ -158,8 +158,9 @@ impl AuthService {
         self
     }
 
-    pub fn keys(&self) -> &JwtKeys {
-        &self.keys
+    /// Issues and verifies access tokens; its signer publishes the JWKS.
+    pub fn access_tokens(&self) -> &AccessTokens {
+        &self.tokens
     }
 
     /// Checks a signed-in user's password (for changes that require it).
@@ -370,7 +371,7 @@ impl AuthService {
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
         let token = self
-            .keys
+            .tokens
             .verify_cached(access_token, self.verified.as_deref())?;
         let session = self
             .sessions

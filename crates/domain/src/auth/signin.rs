@@ -43,7 +43,7 @@ impl AuthService {
         profile: Option<Profile>,
         now: OffsetDateTime,
     ) -> Result<Authenticated, AuthError> {
-        let keys = self.keys();
+        let keys = self.access_tokens();
         let access_token = keys.issue(
             session.user_id,
             session.id,
