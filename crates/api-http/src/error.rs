@@ -4,6 +4,7 @@
 //! replaces its message. Internals are logged (once, with their source chain),
 //! never sent.
 
+use api_types::{FieldProblem, Problem};
 use std::borrow::Cow;
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -12,8 +13,6 @@ use domain::{
     ValidationErrors, error::AuthError, error::BoxError, error::Denial, error::OAuthFailure,
     error::ProviderError, error::RepoError, error::Resource, signin::MfaRequired,
 };
-use serde::Serialize;
-use utoipa::ToSchema;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -101,57 +100,6 @@ const INTERNAL: Row = row(
     "Internal server error",
 )
 .detail("An unexpected error occurred.");
-
-/// An RFC 9457 problem document.
-#[derive(Debug, Serialize, ToSchema)]
-#[cfg_attr(feature = "client", derive(serde::Deserialize))]
-pub struct Problem {
-    /// A URI naming the problem type: `urn:codezest-auth:problem:{code}`.
-    #[serde(rename = "type")]
-    #[schema(example = "urn:codezest-auth:problem:validation_failed")]
-    pub kind: String,
-    #[schema(value_type = String, example = "Validation failed")]
-    pub title: Cow<'static, str>,
-    #[schema(example = 422)]
-    pub status: u16,
-    #[schema(example = "email: must be an email address like name@example.com")]
-    pub detail: String,
-    /// Stable, machine-readable: `invalid_credentials`, `validation_failed`,
-    /// `email_taken`, `unauthorized`, `token_reused`, `not_found`, …
-    #[schema(value_type = String, example = "validation_failed")]
-    pub code: Cow<'static, str>,
-    /// Present with `validation_failed`: one entry per invalid field.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<FieldProblem>>,
-    /// Present with `mfa_required`: completes the sign-in at
-    /// `POST /api/v1/auth/mfa/verify` (single use, 5 minutes).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mfa_token: Option<String>,
-    /// Present with `mfa_required`: the second factors this account can use
-    /// (`totp`, `recovery_code`, `webauthn`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<String>>, example = json!(["totp", "recovery_code"]))]
-    pub methods: Option<Vec<Cow<'static, str>>>,
-    /// Present on the OAuth 2.0 endpoints (introspection, revocation): the
-    /// RFC 6749 error code (`invalid_client`, `invalid_request`), so OAuth
-    /// client libraries read these answers too.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "invalid_client")]
-    pub error: Option<Cow<'static, str>>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[cfg_attr(feature = "client", derive(serde::Deserialize))]
-pub struct FieldProblem {
-    #[schema(example = "email")]
-    pub field: String,
-    #[schema(example = "must be an email address like name@example.com")]
-    pub message: String,
-    /// Machine-readable, where a client may act on it: `password_too_common`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "password_too_common")]
-    pub code: Option<Cow<'static, str>>,
-}
 
 impl ApiError {
     pub fn internal(error: impl Into<BoxError>) -> Self {
@@ -377,6 +325,15 @@ fn oauth_row(failure: &OAuthFailure) -> Row {
         F::EmailUnverified => (S::FORBIDDEN, "oauth_email_unverified"),
     };
     row(status, code, FAILED)
+}
+
+impl From<http_kit::limit::Throttled> for ApiError {
+    fn from(throttled: http_kit::limit::Throttled) -> Self {
+        Self::RateLimited {
+            retry_after: throttled.retry_after,
+            limit: throttled.limit,
+        }
+    }
 }
 
 impl From<ValidationErrors> for ApiError {

@@ -1,15 +1,13 @@
-//! Extractors: JSON bodies that fail in the API's own problem format, the
-//! authenticated principal, and the client's address and user agent.
-
-use std::net::SocketAddr;
+//! Extractors: JSON bodies that fail in the API's own problem format, and the
+//! API's wrappers of the edge extractors (`http_kit`): the authenticated
+//! principal, the client's address and user agent.
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use domain::ClientInfo;
-use domain::{auth::Principal, error::Denial};
+use domain::auth::Principal;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -128,111 +126,19 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or(Denial::MissingToken)?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .filter(|token| !token.is_empty())
-            .ok_or(Denial::MalformedHeader)?;
-        let principal = state.auth.authenticate(token).await?;
-        // On the request span, so every line of the request names the user,
-        // and for the access line.
-        tracing::Span::current().record("user_id", tracing::field::display(principal.user_id));
-        if let Some(slot) = parts.extensions.get::<crate::access::UserSlot>() {
-            slot.set(principal.user_id);
-        }
-        Ok(Self(principal))
+        Ok(Self(
+            http_kit::bearer::authenticate(parts, &state.auth).await?,
+        ))
     }
 }
 
-/// The client's address and user agent. The address is the TCP peer's, or —
-/// when the peer is a trusted proxy (`TRUSTED_PROXIES`) — the nearest address
-/// in `X-Forwarded-For` that is not itself a trusted proxy.
-pub struct Client(pub ClientInfo);
-
-impl FromRequestParts<AppState> for Client {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
-        let ip = peer.map(|peer| client_ip(peer, &parts.headers, &state.trusted_proxies));
-        let user_agent = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-        Ok(Self(ClientInfo::new(user_agent, ip)))
-    }
-}
-
-/// Walks `X-Forwarded-For` from the right while the hops are trusted proxies.
-fn client_ip(
-    peer: std::net::IpAddr,
-    headers: &axum::http::HeaderMap,
-    trusted: &[ipnet::IpNet],
-) -> std::net::IpAddr {
-    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let hops: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .collect();
-    let mut client = peer;
-    for hop in hops.iter().rev() {
-        let Ok(ip) = hop.parse::<std::net::IpAddr>() else {
-            break;
-        };
-        client = ip;
-        if !is_trusted(&ip) {
-            break;
-        }
-    }
-    client
-}
+/// The client's address and user agent (`TRUSTED_PROXIES` decide whose
+/// `X-Forwarded-For` is believed).
+pub(crate) use http_kit::Client;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
-        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        let mut headers = axum::http::HeaderMap::new();
-        headers.insert(
-            "x-forwarded-for",
-            "6.6.6.6, 1.2.3.4, 10.0.0.7".parse().unwrap(),
-        );
-        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
-        // From a trusted proxy: the nearest untrusted hop.
-        assert_eq!(client_ip(ip("10.0.0.1"), &headers, &trusted), ip("1.2.3.4"));
-        // From anyone else: the peer, whatever the header says.
-        assert_eq!(client_ip(ip("8.8.8.8"), &headers, &trusted), ip("8.8.8.8"));
-        assert_eq!(client_ip(ip("10.0.0.1"), &headers, &[]), ip("10.0.0.1"));
-        // Garbage stops the walk at the last hop that parsed.
-        headers.insert("x-forwarded-for", "nonsense, 10.0.0.9".parse().unwrap());
-        assert_eq!(
-            client_ip(ip("10.0.0.1"), &headers, &trusted),
-            ip("10.0.0.9")
-        );
-        headers.remove("x-forwarded-for");
-        assert_eq!(
-            client_ip(ip("10.0.0.1"), &headers, &trusted),
-            ip("10.0.0.1")
-        );
-    }
 
     #[derive(serde::Deserialize, Debug)]
     #[allow(dead_code)]

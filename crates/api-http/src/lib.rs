@@ -2,19 +2,15 @@
 //! the OpenAPI document (generated from the handlers with utoipa) and the HTTP
 //! middleware (request ids, tracing, timeouts, panics, body limits).
 //!
-//! With the `client` feature the response types (`TokenResponse`, `UserResponse`,
-//! `SessionDto`, `Problem`, …) also deserialise, so tests and other Rust clients
-//! read the API's answers as the types that wrote them.
-//!
-//! This is the only crate that serves HTTP or knows the JSON shapes. It depends on
-//! `domain` alone: repositories, caches and identity providers reach it through
+//! The JSON shapes and the paths are the contract's (`api_types`): this crate
+//! shows domain values as those types (`dto.rs`) and registers its handlers
+//! under those paths. It depends on `domain`, the contract and the edge support
+//! (`http_kit`): repositories, caches and identity providers reach it through
 //! domain traits inside [`AppState`], wired by the `app` crate.
 
-pub mod access;
 mod dto;
 mod error;
 mod extract;
-mod limit;
 mod metrics;
 mod readiness;
 mod routes;
@@ -26,36 +22,29 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
+use http_kit::limit::PerIp;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use dto::{
-    AcceptedResponse, AuditEventDto, ProfileDto, SessionDto, TokenResponse, UserDto, UserResponse,
-};
-pub use error::{ApiError, FieldProblem, Problem};
-pub use limit::{RateLimitSettings, RateLimits};
+pub use error::ApiError;
 pub use readiness::{Readiness, ReadinessProbe, ServiceStatus};
-pub use state::{AppState, Services, TraceIdOf};
+pub use state::{AppState, Services};
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
-/// The CSP of every answer: JSON needs no script, style, frame or form.
-pub const CONTENT_SECURITY_POLICY: &str =
-    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// Longest a request may take before it is answered 503.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -108,13 +97,28 @@ impl Modify for BearerAuth {
 }
 
 fn api(state: Option<AppState>) -> OpenApiRouter<AppState> {
-    let admin = match state {
-        Some(state) => routes::admin::router(state),
+    let admin = match &state {
+        Some(state) => routes::admin::router(state.clone()),
         // The document alone: the admin routes without their guard (which
         // needs the services); never served.
         None => routes::admin::routes(),
     };
+    let mut limited = OpenApiRouter::new()
+        .merge(routes::auth::limited())
+        .merge(routes::account::limited())
+        .merge(routes::mfa::limited())
+        .merge(routes::passkeys::limited())
+        .merge(routes::federation::limited());
+    if let Some(state) = &state {
+        let per_ip =
+            PerIp::<ApiError>::new(Arc::clone(&state.limits), state.trusted_proxies.clone());
+        limited = limited.route_layer(axum::middleware::from_fn_with_state(
+            per_ip,
+            http_kit::limit::per_ip::<ApiError>,
+        ));
+    }
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(limited)
         .merge(routes::auth::router())
         .merge(routes::gateway::router())
         .merge(routes::users::router())
@@ -238,35 +242,13 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::ERROR)),
         )
         .layer(axum::middleware::from_fn(move |request, next| {
-            access::log(access_trace_id_of.clone(), request, next)
+            http_kit::access::log(access_trace_id_of.clone(), request, next)
         }))
         .layer(PropagateRequestIdLayer::new(x_request_id))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        // Every answer is JSON (or a redirect): nothing may sniff it into
-        // something else, frame it, run in its origin or leak where it came from.
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("referrer-policy"),
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("content-security-policy"),
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-frame-options"),
-            HeaderValue::from_static("DENY"),
         ));
 
     routes
@@ -279,6 +261,8 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Every answer is JSON (or a redirect): the JSON API's header set.
+        .layer(http_kit::headers::json_api())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware)
         .with_state(state)

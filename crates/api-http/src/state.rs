@@ -6,12 +6,11 @@ use domain::{
     federation::FederationService, mfa::MfaService, passkey::PasskeyService,
 };
 
-use crate::limit::RateLimits;
-use crate::readiness::ReadinessProbe;
+use axum::extract::FromRef;
+use http_kit::access::TraceIdOf;
+use http_kit::{TrustedProxies, limit::RateLimits};
 
-/// Finds the trace id of a request's span (OpenTelemetry, wired by `app`), so
-/// log lines carry it beside the request id.
-pub type TraceIdOf = Arc<dyn Fn(&tracing::Span) -> Option<String> + Send + Sync>;
+use crate::readiness::ReadinessProbe;
 
 /// Everything a handler can reach.
 pub struct Services {
@@ -33,7 +32,7 @@ pub struct Services {
     pub readiness: Arc<dyn ReadinessProbe>,
     pub limits: Arc<RateLimits>,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub trusted_proxies: TrustedProxies,
     /// `None` when spans are not exported.
     pub trace_id_of: Option<TraceIdOf>,
 }
@@ -46,6 +45,12 @@ pub struct AppState(Arc<Services>);
 impl AppState {
     pub fn new(services: Services) -> Self {
         Self(Arc::new(services))
+    }
+}
+
+impl FromRef<AppState> for TrustedProxies {
+    fn from_ref(state: &AppState) -> Self {
+        state.trusted_proxies.clone()
     }
 }
 

@@ -24,7 +24,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use api_http::access::{AccessRecord, AccessSink};
+use http_kit::access::{AccessRecord, AccessSink};
 use time::OffsetDateTime;
 use tracing_appender::non_blocking::NonBlocking;
 
@@ -107,7 +107,7 @@ pub fn init(settings: &TelemetrySettings) -> Telemetry {
             lines: Mutex::new(Vec::with_capacity(ACCESS_BATCH)),
             writer: access_writer,
         });
-        api_http::access::install(Arc::clone(&log) as Arc<dyn AccessSink>);
+        http_kit::access::install(Arc::clone(&log) as Arc<dyn AccessSink>);
         let flusher = Arc::clone(&log);
         let _ = std::thread::Builder::new()
             .name("access-log".into())

@@ -27,27 +27,46 @@ const IO_CRATES: [&str; 12] = [
     "openssl",
 ];
 
-/// The adapters: each depends on `domain` and on no sibling.
-const ADAPTERS: [&str; 6] = [
-    "repo-postgres",
-    "cache-redis",
-    "federation",
-    "api-http",
-    "mail",
-    "passkeys",
+/// What a workspace crate is, and so what it may depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `domain`: no I/O crate and no workspace crate.
+    Core,
+    /// Storage, caches, providers, mail, WebAuthn and the front doors: `domain`
+    /// and edge support, never one another.
+    Adapter,
+    /// What every front door shares (`http-kit`): `domain` alone.
+    EdgeSupport,
+    /// The API's contract (`api-types`): plain data, no workspace crate.
+    Contract,
+    /// The binary: wires everything; never a dev crate.
+    App,
+    /// Fixtures and tooling (`testkit`: below every crate; `xtask`: anything).
+    Dev,
+}
+
+/// Every workspace crate, classified; tidy fails on one not listed.
+const CRATES: [(&str, Kind); 12] = [
+    ("domain", Kind::Core),
+    ("repo-postgres", Kind::Adapter),
+    ("cache-redis", Kind::Adapter),
+    ("federation", Kind::Adapter),
+    ("mail", Kind::Adapter),
+    ("passkeys", Kind::Adapter),
+    ("api-http", Kind::Adapter),
+    ("http-kit", Kind::EdgeSupport),
+    ("api-types", Kind::Contract),
+    ("app", Kind::App),
+    ("testkit", Kind::Dev),
+    ("xtask", Kind::Dev),
 ];
 
-/// Crates of the workspace that ship in the binary.
-const PRODUCTION: [&str; 8] = [
-    "domain",
-    "mail",
-    "passkeys",
-    "repo-postgres",
-    "cache-redis",
-    "federation",
-    "api-http",
-    "app",
-];
+fn kind_of(name: &str) -> Option<Kind> {
+    CRATES
+        .iter()
+        .find(|(crate_name, _)| *crate_name == name)
+        .map(|(_, kind)| *kind)
+}
 
 pub(crate) fn tidy() -> Result<()> {
     let output = cargo()
@@ -176,35 +195,38 @@ fn dependencies(metadata: &Value) -> BTreeMap<String, Vec<String>> {
 
 fn check(deps: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     let mut problems = Vec::new();
-    let of = |name: &str| deps.get(name).cloned().unwrap_or_default();
-    for dep in of("domain") {
-        if IO_CRATES.contains(&dep.as_str()) || deps.contains_key(&dep) {
+    for (package, package_deps) in deps {
+        let Some(kind) = kind_of(package) else {
             problems.push(format!(
-                "domain depends on {dep}: it must depend on no I/O crate and no workspace crate"
+                "{package} is not classified: add it to CRATES in xtask/src/tidy/mod.rs \
+                 (core, adapter, edge support, contract, app or dev) and to docs/ARCHITECTURE.md"
             ));
-        }
-    }
-    for adapter in ADAPTERS {
-        for dep in of(adapter) {
-            if deps.contains_key(&dep) && dep != "domain" {
-                problems.push(format!(
-                    "{adapter} depends on {dep}: an adapter depends on `domain` alone"
-                ));
+            continue;
+        };
+        for dep in package_deps {
+            let dep_kind = deps.contains_key(dep).then(|| kind_of(dep)).flatten();
+            let problem = match (kind, dep_kind) {
+                (Kind::Core, _) if IO_CRATES.contains(&dep.as_str()) || deps.contains_key(dep) => {
+                    Some("it must depend on no I/O crate and no workspace crate")
+                }
+                (Kind::Adapter, Some(Kind::Adapter | Kind::App)) => {
+                    Some("an adapter depends on `domain`, the contract and edge support alone")
+                }
+                (Kind::Contract, Some(_)) => Some("the contract depends on no workspace crate"),
+                (Kind::EdgeSupport, Some(kind)) if kind != Kind::Core => {
+                    Some("edge support depends on `domain` alone")
+                }
+                (Kind::Core | Kind::Adapter | Kind::EdgeSupport | Kind::App, Some(Kind::Dev)) => {
+                    Some("fixtures and tooling are dev-only")
+                }
+                (Kind::Dev, Some(_)) if package == "testkit" => {
+                    Some("testkit must stay below every crate")
+                }
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                problems.push(format!("{package} depends on {dep}: {problem}"));
             }
-        }
-    }
-    for package in PRODUCTION {
-        if of(package).iter().any(|dep| dep == "testkit") {
-            problems.push(format!(
-                "{package} depends on testkit: fixtures are dev-only"
-            ));
-        }
-    }
-    for dep in of("testkit") {
-        if deps.contains_key(&dep) {
-            problems.push(format!(
-                "testkit depends on {dep}: it must stay below every crate"
-            ));
         }
     }
     problems
@@ -220,7 +242,12 @@ mod tests {
             ("repo-postgres", &["domain", "sqlx"][..]),
             ("cache-redis", &["domain", "fred", "moka"][..]),
             ("federation", &["domain", "reqwest"][..]),
-            ("api-http", &["domain", "axum"][..]),
+            ("api-http", &["domain", "http-kit", "api-types", "axum"][..]),
+            ("api-types", &["serde", "utoipa"][..]),
+            ("http-kit", &["domain", "axum"][..]),
+            ("mail", &["domain", "lettre"][..]),
+            ("passkeys", &["domain", "webauthn-rs"][..]),
+            ("xtask", &["domain", "app", "testkit"][..]),
             (
                 "app",
                 &[
@@ -229,6 +256,7 @@ mod tests {
                     "cache-redis",
                     "federation",
                     "api-http",
+                    "http-kit",
                 ][..],
             ),
             ("testkit", &["sqlx"][..]),
@@ -254,10 +282,18 @@ mod tests {
             ("api-http", "federation"),
             ("app", "testkit"),
             ("testkit", "domain"),
+            ("http-kit", "api-http"),
+            ("http-kit", "repo-postgres"),
+            ("mail", "passkeys"),
+            ("api-types", "domain"),
+            ("http-kit", "api-types"),
         ] {
             let problems = check(&workspace(&[(package, &[dep])]));
             assert_eq!(problems.len(), 1, "{package} → {dep}: {problems:?}");
             assert!(problems[0].starts_with(package));
         }
+        let unknown = check(&workspace(&[("ui-kit", &["serde"])]));
+        assert_eq!(unknown.len(), 1, "{unknown:?}");
+        assert!(unknown[0].starts_with("ui-kit is not classified"));
     }
 }

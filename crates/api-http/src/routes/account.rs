@@ -8,16 +8,16 @@ use domain::Password;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::dto::{
-    AcceptedResponse, AuditEventDto, ChangeEmailRequest, DeleteAccountRequest, EventsQuery,
-    ForgotPasswordRequest, ResetPasswordRequest, UserResponse, VerifyEmailRequest,
-};
-use crate::error::{Problem, Result};
+use crate::dto::*;
+use crate::error::Result;
 use crate::extract::{AppJson, AppQuery, AuthUser, Client};
-use crate::limit::Limit;
 use crate::state::AppState;
+use api_types::*;
+use http_kit::limit::Limit;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+/// The routes counted against the client address's limit (the caller puts
+/// the per-address layer on them).
+pub(crate) fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(forgot_password))
         .routes(routes!(reset_password))
@@ -25,20 +25,23 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_email))
         .routes(routes!(change_email))
         .routes(routes!(delete_account))
-        .routes(routes!(events))
+}
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(events))
 }
 
 type Accepted = (StatusCode, Json<AcceptedResponse>);
 
 fn accepted() -> Accepted {
-    (StatusCode::ACCEPTED, Json(AcceptedResponse::accepted()))
+    (StatusCode::ACCEPTED, Json(crate::dto::accepted()))
 }
 
 /// Ask for a password-reset link by mail.
 ///
 /// Answered alike, and as fast, whether or not the address has an account.
 #[utoipa::path(
-    post, path = "/api/v1/auth/password/forgot", tag = "account",
+    post, path = paths::PASSWORD_FORGOT, tag = "account",
     request_body = ForgotPasswordRequest,
     responses(
         (status = 202, description = "A reset link is mailed if the address has an account", body = AcceptedResponse),
@@ -53,7 +56,6 @@ async fn forgot_password(
     Client(client): Client,
     AppJson(body): AppJson<ForgotPasswordRequest>,
 ) -> Result<Accepted> {
-    state.limits.check_ip(client.ip).await?;
     state
         .limits
         .check_account(Limit::Forgot, &body.email, client.ip)
@@ -64,7 +66,7 @@ async fn forgot_password(
 
 /// Set a new password with the token of a reset link; every session ends.
 #[utoipa::path(
-    post, path = "/api/v1/auth/password/reset", tag = "account",
+    post, path = paths::PASSWORD_RESET, tag = "account",
     request_body = ResetPasswordRequest,
     responses(
         (status = 204, description = "Password set; every session of the user revoked"),
@@ -79,7 +81,6 @@ async fn reset_password(
     Client(client): Client,
     AppJson(body): AppJson<ResetPasswordRequest>,
 ) -> Result<StatusCode> {
-    state.limits.check_ip(client.ip).await?;
     let new = Password::parse(body.new_password, "new_password")?;
     state
         .account
@@ -90,7 +91,7 @@ async fn reset_password(
 
 /// Mail (again) the link that verifies the user's address.
 #[utoipa::path(
-    post, path = "/api/v1/auth/email/verify/send", tag = "account",
+    post, path = paths::EMAIL_VERIFY_SEND, tag = "account",
     security(("bearer" = [])),
     responses(
         (status = 202, description = "A verification link is mailed (nothing is sent for a verified address)", body = AcceptedResponse),
@@ -100,10 +101,8 @@ async fn reset_password(
 )]
 async fn send_verification(
     State(state): State<AppState>,
-    Client(client): Client,
     AuthUser(principal): AuthUser,
 ) -> Result<Accepted> {
-    state.limits.check_ip(client.ip).await?;
     state
         .limits
         .check(Limit::VerifySend, principal.user_id)
@@ -114,7 +113,7 @@ async fn send_verification(
 
 /// Verify an address, or complete an email change, with the token of a link.
 #[utoipa::path(
-    post, path = "/api/v1/auth/email/verify", tag = "account",
+    post, path = paths::EMAIL_VERIFY, tag = "account",
     request_body = VerifyEmailRequest,
     responses(
         (status = 200, description = "The user, address verified (and changed, for an email change)", body = UserResponse),
@@ -130,9 +129,8 @@ async fn verify_email(
     Client(client): Client,
     AppJson(body): AppJson<VerifyEmailRequest>,
 ) -> Result<Json<UserResponse>> {
-    state.limits.check_ip(client.ip).await?;
     let verified = state.account.verify_email(&body.token, &client).await?;
-    Ok(Json(verified.into()))
+    Ok(Json(verified.to_dto()))
 }
 
 /// Start moving the account to another address (current password required).
@@ -140,7 +138,7 @@ async fn verify_email(
 /// The address changes only when the link mailed to `new_email` is used; the
 /// old address is then told.
 #[utoipa::path(
-    post, path = "/api/v1/auth/email/change", tag = "account",
+    post, path = paths::EMAIL_CHANGE, tag = "account",
     security(("bearer" = [])),
     request_body = ChangeEmailRequest,
     responses(
@@ -160,7 +158,6 @@ async fn change_email(
     AuthUser(principal): AuthUser,
     AppJson(body): AppJson<ChangeEmailRequest>,
 ) -> Result<Accepted> {
-    state.limits.check_ip(client.ip).await?;
     state
         .limits
         .check(Limit::EmailChange, principal.user_id)
@@ -174,7 +171,7 @@ async fn change_email(
 
 /// Delete the account (current password required): every session ends at once.
 #[utoipa::path(
-    delete, path = "/api/v1/users/me", tag = "users",
+    delete, path = paths::USER, tag = "users",
     security(("bearer" = [])),
     request_body = DeleteAccountRequest,
     responses(
@@ -193,7 +190,6 @@ async fn delete_account(
     AuthUser(principal): AuthUser,
     AppJson(body): AppJson<DeleteAccountRequest>,
 ) -> Result<StatusCode> {
-    state.limits.check_ip(client.ip).await?;
     state
         .account
         .delete_account(&principal, body.password, &client)
@@ -203,7 +199,7 @@ async fn delete_account(
 
 /// The user's recent account events (sign-ins, password and address changes…), newest first.
 #[utoipa::path(
-    get, path = "/api/v1/auth/events", tag = "account",
+    get, path = paths::EVENTS, tag = "account",
     security(("bearer" = [])),
     params(EventsQuery),
     responses(
@@ -222,5 +218,5 @@ async fn events(
         return Err(domain::FieldError::new("limit", "must be from 1 to 100").into());
     }
     let events = state.account.events(principal.user_id, limit).await?;
-    Ok(Json(events.into_iter().map(AuditEventDto::from).collect()))
+    Ok(Json(events.into_iter().map(ToDto::to_dto).collect()))
 }

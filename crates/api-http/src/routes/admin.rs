@@ -14,13 +14,12 @@ use time::format_description::well_known::Rfc3339;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, Problem, Result};
+use crate::dto::*;
+use crate::error::{ApiError, Result};
 use crate::extract::{AppJson, AppQuery, AuthUser, Client};
-use crate::routes::admin_dto::{
-    AdminUserResponse, ClientDto, CreateClientRequest, CreatedClientResponse, ListUsersQuery,
-    RolesResponse, SetRolesRequest, UserListResponse,
-};
+use crate::routes::admin_dto::created_client;
 use crate::state::AppState;
+use api_types::*;
 
 /// The admin routes behind their guard.
 pub(crate) fn router(state: AppState) -> OpenApiRouter<AppState> {
@@ -72,55 +71,51 @@ fn instant(field: &'static str, raw: Option<&str>) -> Result<Option<OffsetDateTi
     .transpose()
 }
 
-impl ListUsersQuery {
-    fn parse(self) -> Result<UserQuery> {
-        let limit = match self.limit {
-            None => 50,
-            Some(limit @ 1..=100) => limit as u32,
-            Some(_) => {
-                return Err(domain::FieldError::new("limit", "must be between 1 and 100").into());
-            }
-        };
-        let email_prefix = self
-            .query
-            .map(|q| q.trim().to_lowercase())
-            .filter(|q| !q.is_empty());
-        if email_prefix
-            .as_ref()
-            .is_some_and(|q| q.chars().count() > 254)
-        {
-            return Err(domain::FieldError::new("query", "must be at most 254 characters").into());
+fn user_query(query: ListUsersQuery) -> Result<UserQuery> {
+    let limit = match query.limit {
+        None => 50,
+        Some(limit @ 1..=100) => limit as u32,
+        Some(_) => {
+            return Err(domain::FieldError::new("limit", "must be between 1 and 100").into());
         }
-        // No address holds a control character (`Email::parse`), and
-        // PostgreSQL refuses NUL in text outright: say so, not 500.
-        if email_prefix
-            .as_ref()
-            .is_some_and(|q| q.chars().any(char::is_control))
-        {
-            return Err(
-                domain::FieldError::new("query", "must not contain control characters").into(),
-            );
-        }
-        let before = self
-            .cursor
-            .map(|c| {
-                c.parse::<UserId>()
-                    .map_err(|_| domain::FieldError::new("cursor", "is not a cursor this API gave"))
-            })
-            .transpose()?;
-        Ok(UserQuery {
-            email_prefix,
-            created_after: instant("created_after", self.created_after.as_deref())?,
-            created_before: instant("created_before", self.created_before.as_deref())?,
-            before,
-            limit,
-        })
+    };
+    let email_prefix = query
+        .query
+        .map(|q| q.trim().to_lowercase())
+        .filter(|q| !q.is_empty());
+    if email_prefix
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > 254)
+    {
+        return Err(domain::FieldError::new("query", "must be at most 254 characters").into());
     }
+    // No address holds a control character (`Email::parse`), and
+    // PostgreSQL refuses NUL in text outright: say so, not 500.
+    if email_prefix
+        .as_ref()
+        .is_some_and(|q| q.chars().any(char::is_control))
+    {
+        return Err(domain::FieldError::new("query", "must not contain control characters").into());
+    }
+    let before = query
+        .cursor
+        .map(|c| {
+            c.parse::<UserId>()
+                .map_err(|_| domain::FieldError::new("cursor", "is not a cursor this API gave"))
+        })
+        .transpose()?;
+    Ok(UserQuery {
+        email_prefix,
+        created_after: instant("created_after", query.created_after.as_deref())?,
+        created_before: instant("created_before", query.created_before.as_deref())?,
+        before,
+        limit,
+    })
 }
 
 /// List and search users, newest first, a page at a time.
 #[utoipa::path(
-    get, path = "/api/v1/admin/users", tag = "admin",
+    get, path = paths::ADMIN_USERS, tag = "admin",
     security(("bearer" = [])),
     params(ListUsersQuery),
     responses(
@@ -135,16 +130,16 @@ async fn list_users(
     Extension(admin): Extension<Admin>,
     AppQuery(query): AppQuery<ListUsersQuery>,
 ) -> Result<Json<UserListResponse>> {
-    let page = state.admin.list_users(admin, query.parse()?).await?;
+    let page = state.admin.list_users(admin, user_query(query)?).await?;
     Ok(Json(UserListResponse {
-        users: page.users.into_iter().map(Into::into).collect(),
+        users: page.users.into_iter().map(ToDto::to_dto).collect(),
         next_cursor: page.next.map(|id| id.to_string()),
     }))
 }
 
 /// One user with their sessions, linked providers and second factors.
 #[utoipa::path(
-    get, path = "/api/v1/admin/users/{id}", tag = "admin",
+    get, path = paths::ADMIN_USER, tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
@@ -160,12 +155,12 @@ async fn get_user(
     Path(id): Path<String>,
 ) -> Result<Json<AdminUserResponse>> {
     let detail = state.admin.user(admin, user_id(&id)?).await?;
-    Ok(Json(detail.into()))
+    Ok(Json(detail.to_dto()))
 }
 
 /// Delete a user with everything of theirs.
 #[utoipa::path(
-    delete, path = "/api/v1/admin/users/{id}", tag = "admin",
+    delete, path = paths::ADMIN_USER, tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
@@ -188,7 +183,7 @@ async fn delete_user(
 
 /// Disable a user: every session ends at once; sign-in answers `account_disabled`.
 #[utoipa::path(
-    post, path = "/api/v1/admin/users/{id}/disable", tag = "admin",
+    post, path = paths::ADMIN_USER_DISABLE, tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
@@ -211,7 +206,7 @@ async fn disable_user(
 
 /// Enable a disabled user (they sign in again; no session comes back).
 #[utoipa::path(
-    post, path = "/api/v1/admin/users/{id}/enable", tag = "admin",
+    post, path = paths::ADMIN_USER_ENABLE, tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
@@ -234,7 +229,7 @@ async fn enable_user(
 /// Remove every second factor of a user (passkeys, TOTP, recovery codes): the
 /// way back for an owner locked out by a factor someone else added.
 #[utoipa::path(
-    delete, path = "/api/v1/admin/users/{id}/mfa", tag = "admin",
+    delete, path = paths::ADMIN_USER_MFA, tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
@@ -259,7 +254,7 @@ async fn remove_user_factors(
 
 /// End every session of a user (they can sign in again).
 #[utoipa::path(
-    delete, path = "/api/v1/admin/users/{id}/sessions", tag = "admin",
+    delete, path = paths::ADMIN_USER_SESSIONS, tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
@@ -285,7 +280,7 @@ async fn revoke_user_sessions(
 /// Replace a user's roles; their tokens carry them from their next refresh,
 /// forward-auth and introspection at once.
 #[utoipa::path(
-    put, path = "/api/v1/admin/users/{id}/roles", tag = "admin",
+    put, path = paths::ADMIN_USER_ROLES, tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "User id (UUID)")),
     request_body = SetRolesRequest,
@@ -315,7 +310,7 @@ async fn set_roles(
 /// Register an API client (for introspection and revocation); its secret is
 /// in this answer only.
 #[utoipa::path(
-    post, path = "/api/v1/admin/clients", tag = "admin",
+    post, path = paths::ADMIN_CLIENTS, tag = "admin",
     security(("bearer" = [])),
     request_body = CreateClientRequest,
     responses(
@@ -336,15 +331,12 @@ async fn create_client(
         .clients
         .create(name, Some(admin.user_id), &client)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedClientResponse::new(created, &secret)),
-    ))
+    Ok((StatusCode::CREATED, Json(created_client(created, &secret))))
 }
 
 /// Every API client (never a secret).
 #[utoipa::path(
-    get, path = "/api/v1/admin/clients", tag = "admin",
+    get, path = paths::ADMIN_CLIENTS, tag = "admin",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The clients, oldest first", body = [ClientDto]),
@@ -357,12 +349,12 @@ async fn list_clients(
     Extension(_admin): Extension<Admin>,
 ) -> Result<Json<Vec<ClientDto>>> {
     let clients = state.clients.list().await?;
-    Ok(Json(clients.into_iter().map(Into::into).collect()))
+    Ok(Json(clients.into_iter().map(ToDto::to_dto).collect()))
 }
 
 /// Delete an API client: its secret stops working on every instance at once.
 #[utoipa::path(
-    delete, path = "/api/v1/admin/clients/{id}", tag = "admin",
+    delete, path = paths::ADMIN_CLIENT, tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Client id (UUID)")),
     responses(

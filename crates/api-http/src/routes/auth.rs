@@ -7,41 +7,45 @@ use domain::{Password, SessionId, auth::Registration, error::Resource, signin::S
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::dto::{
-    ChangePasswordRequest, LoginRequest, RefreshRequest, RegisterRequest, SessionDto,
-    TokenResponse, UserResponse,
-};
-use crate::error::{ApiError, Problem, Result};
+use crate::dto::*;
+use crate::error::{ApiError, Result};
 use crate::extract::{AppJson, AuthUser, Client};
-use crate::limit::Limit;
 use crate::state::AppState;
+use api_types::*;
+use http_kit::limit::Limit;
 
 /// A sign-in's next step as the API answers it: tokens for an opened
 /// session, the `mfa_required` problem (with its `mfa_token`) for a second
 /// factor.
 pub(crate) fn token_response(state: &AppState, step: SignIn) -> Result<Json<TokenResponse>> {
     match step {
-        SignIn::Opened(opened) => Ok(Json(state.auth.issue_tokens(*opened)?.into())),
+        SignIn::Opened(opened) => Ok(Json(state.auth.issue_tokens(*opened)?.to_dto())),
         SignIn::SecondFactor(required) => Err(ApiError::SecondFactor(required)),
     }
 }
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+/// The routes counted against the client address's limit (the caller puts
+/// the per-address layer on them).
+pub(crate) fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))
         .routes(routes!(refresh))
+        .routes(routes!(change_password))
+}
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(logout))
         .routes(routes!(logout_all))
         .routes(routes!(me))
         .routes(routes!(list_sessions))
         .routes(routes!(revoke_session))
-        .routes(routes!(change_password))
 }
 
 /// Create an account and sign in.
 #[utoipa::path(
-    post, path = "/api/v1/auth/register", tag = "auth",
+    post, path = paths::REGISTER, tag = "auth",
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created and signed in", body = TokenResponse),
@@ -57,8 +61,7 @@ async fn register(
     Client(client): Client,
     AppJson(body): AppJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<TokenResponse>)> {
-    state.limits.check_ip(client.ip).await?;
-    let registration = Registration::try_from(body)?;
+    let registration: Registration = body.parse()?;
     let opened = state.auth.register(registration, &client).await?;
     // The account exists whatever happens to its verification mail: a failure
     // to queue it is logged, and the user can ask for it again.
@@ -66,14 +69,14 @@ async fn register(
         tracing::error!(error = %error, "queueing the verification mail failed");
     }
     let tokens = state.auth.issue_tokens(opened)?;
-    Ok((StatusCode::CREATED, Json(tokens.into())))
+    Ok((StatusCode::CREATED, Json(tokens.to_dto())))
 }
 
 /// Sign in with email and password.
 ///
 /// An unknown email and a wrong password are answered alike, in status, body and time.
 #[utoipa::path(
-    post, path = "/api/v1/auth/login", tag = "auth",
+    post, path = paths::LOGIN, tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
@@ -88,7 +91,6 @@ async fn login(
     Client(client): Client,
     AppJson(body): AppJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>> {
-    state.limits.check_ip(client.ip).await?;
     state
         .limits
         .check_account(Limit::LoginEmail, &body.email, client.ip)
@@ -106,7 +108,7 @@ async fn login(
 /// session (`token_reused`), except for a concurrent refresh inside the grace
 /// window (`REFRESH_REUSE_GRACE`), which receives the same new pair.
 #[utoipa::path(
-    post, path = "/api/v1/auth/refresh", tag = "auth",
+    post, path = paths::REFRESH, tag = "auth",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "Rotated pair", body = TokenResponse),
@@ -121,14 +123,13 @@ async fn refresh(
     Client(client): Client,
     AppJson(body): AppJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>> {
-    state.limits.check_ip(client.ip).await?;
     let auth = state.auth.refresh(&body.refresh_token, &client).await?;
-    Ok(Json(auth.into()))
+    Ok(Json(auth.to_dto()))
 }
 
 /// Sign out this session, everywhere at once.
 #[utoipa::path(
-    post, path = "/api/v1/auth/logout", tag = "auth",
+    post, path = paths::LOGOUT, tag = "auth",
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Session revoked"),
@@ -146,7 +147,7 @@ async fn logout(
 
 /// Sign out every session of the user.
 #[utoipa::path(
-    post, path = "/api/v1/auth/logout-all", tag = "auth",
+    post, path = paths::LOGOUT_ALL, tag = "auth",
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Every session revoked"),
@@ -164,7 +165,7 @@ async fn logout_all(
 
 /// The signed-in user and their profile.
 #[utoipa::path(
-    get, path = "/api/v1/auth/me", tag = "auth",
+    get, path = paths::ME, tag = "auth",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = UserResponse),
@@ -175,12 +176,12 @@ async fn me(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<UserResponse>> {
-    Ok(Json(state.auth.me(&principal).await?.into()))
+    Ok(Json(state.auth.me(&principal).await?.to_dto()))
 }
 
 /// The user's active sessions, newest first.
 #[utoipa::path(
-    get, path = "/api/v1/auth/sessions", tag = "sessions",
+    get, path = paths::SESSIONS, tag = "sessions",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Active sessions", body = [SessionDto]),
@@ -195,14 +196,14 @@ async fn list_sessions(
     Ok(Json(
         sessions
             .into_iter()
-            .map(|s| SessionDto::new(s, Some(principal.session_id)))
+            .map(|s| session_dto(s, Some(principal.session_id)))
             .collect(),
     ))
 }
 
 /// Revoke one of the user's sessions (another device, or this one).
 #[utoipa::path(
-    delete, path = "/api/v1/auth/sessions/{id}", tag = "sessions",
+    delete, path = paths::SESSION, tag = "sessions",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Session id (UUID)")),
     responses(
@@ -223,7 +224,7 @@ async fn revoke_session(
 
 /// Change the password; every other session is signed out.
 #[utoipa::path(
-    post, path = "/api/v1/auth/password/change", tag = "auth",
+    post, path = paths::PASSWORD_CHANGE, tag = "auth",
     security(("bearer" = [])),
     request_body = ChangePasswordRequest,
     responses(
@@ -240,7 +241,6 @@ async fn change_password(
     AuthUser(principal): AuthUser,
     AppJson(body): AppJson<ChangePasswordRequest>,
 ) -> Result<StatusCode> {
-    state.limits.check_ip(client.ip).await?;
     let new = Password::parse(body.new_password, "new_password")?;
     state
         .auth

@@ -5,76 +5,46 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cookie::{Cookie, SameSite};
 use domain::{
     ProviderName, error::OAuthFailure, federation::Callback, federation::Completed,
     federation::HandOff,
 };
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use utoipa::{IntoParams, ToSchema};
+use http_kit::cookies::{CookieSpec, SameSite};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::dto::TokenResponse;
-use crate::error::{Problem, Result};
+use crate::dto::*;
+use crate::error::Result;
 use crate::extract::{AppJson, AuthUser, Client};
 use crate::routes::auth::token_response;
 use crate::state::AppState;
+use api_types::*;
 
 /// The cookie binding a login to the browser that started it.
 const COOKIE: &str = "cz_oauth";
 const COOKIE_PATH: &str = "/api/v1/auth/oauth";
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+/// The routes counted against the client address's limit (the caller puts
+/// the per-address layer on them).
+pub(crate) fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(authorize))
         .routes(routes!(callback))
         .routes(routes!(exchange))
+}
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(link))
         .routes(routes!(accounts))
         .routes(routes!(unlink))
 }
 
-#[derive(Deserialize, IntoParams)]
-pub(crate) struct RedirectQuery {
-    /// Where the browser goes after the callback, with the tokens in the URL
-    /// fragment; must match `OAUTH_REDIRECT_ALLOWLIST`. Without it the callback
-    /// answers the JSON token response.
-    redirect_to: Option<String>,
-}
-
-#[derive(Deserialize, IntoParams)]
-pub(crate) struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    /// RFC 9207: the issuer, checked against the provider's.
-    iss: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct AuthorizeUrl {
-    /// Send the browser here; the login comes back to `…/callback`.
-    authorize_url: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct OAuthAccountDto {
-    #[schema(example = "github")]
-    provider: String,
-    /// The provider's stable id for the person.
-    subject: String,
-    email: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    linked_at: OffsetDateTime,
-}
-
-impl From<domain::user::OAuthAccount> for OAuthAccountDto {
-    fn from(account: domain::user::OAuthAccount) -> Self {
-        Self {
+impl ToDto for domain::user::OAuthAccount {
+    type Dto = OAuthAccountDto;
+    fn to_dto(self) -> OAuthAccountDto {
+        let account = self;
+        OAuthAccountDto {
             provider: account.provider.to_string(),
             subject: account.subject,
             email: account.email,
@@ -83,25 +53,21 @@ impl From<domain::user::OAuthAccount> for OAuthAccountDto {
     }
 }
 
-/// The `cz_oauth` cookie carrying `value` (empty and expired: cleared).
-/// `Secure` follows `PUBLIC_BASE_URL`: set for https and for loopback hosts
-/// (browsers treat `http://localhost` as secure), left off for plain http
-/// elsewhere, where a browser would drop a `Secure` cookie and no one could
-/// sign in.
+/// The `cz_oauth` cookie carrying `value` (empty: cleared), on the provider
+/// routes only, `SameSite=Lax` so the provider's redirect back carries it;
+/// `Secure` as [`CookieSpec`] explains.
 fn binding_cookie(state: &AppState, value: &str) -> HeaderValue {
-    let max_age = if value.is_empty() {
-        time::Duration::ZERO
+    let spec = CookieSpec::new(
+        COOKIE,
+        COOKIE_PATH,
+        state.federation.public_base_url().is_secure_context(),
+        SameSite::Lax,
+    );
+    if value.is_empty() {
+        spec.clear()
     } else {
-        time::Duration::minutes(10)
-    };
-    let cookie = Cookie::build((COOKIE, value))
-        .path(COOKIE_PATH)
-        .max_age(max_age)
-        .http_only(true)
-        .secure(state.federation.public_base_url().is_secure_context())
-        .same_site(SameSite::Lax)
-        .build();
-    HeaderValue::from_str(&cookie.to_string()).expect("a base64url cookie is a valid header")
+        spec.set(value, time::Duration::minutes(10))
+    }
 }
 
 /// The `{provider}` path segment: a name that cannot be a provider's is an
@@ -111,14 +77,8 @@ fn provider_name(raw: String) -> Result<ProviderName> {
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == COOKIE)
-        .map(|cookie| cookie.value().to_owned())
+    // The name and path are what is read; the attributes do not matter here.
+    CookieSpec::new(COOKIE, COOKIE_PATH, false, SameSite::Lax).read(headers)
 }
 
 /// A 302 to `location`; `set` adds the binding cookie.
@@ -134,7 +94,7 @@ fn found(location: &str, cookie: HeaderValue) -> Result<Response> {
 
 /// Start signing in with a provider.
 #[utoipa::path(
-    get, path = "/api/v1/auth/oauth/{provider}/authorize", tag = "oauth",
+    get, path = paths::OAUTH_AUTHORIZE, tag = "oauth",
     params(("provider" = String, Path, description = "`google`, `github`, or a name from `OIDC_PROVIDERS`"), RedirectQuery),
     responses(
         (status = 302, description = "To the provider, with `state`, PKCE `S256` and (OIDC) `nonce`; sets the `cz_oauth` cookie (HttpOnly, SameSite=Lax; Secure unless PUBLIC_BASE_URL is plain http on a non-loopback host)"),
@@ -147,10 +107,8 @@ async fn authorize(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(query): Query<RedirectQuery>,
-    Client(client): Client,
 ) -> Result<Response> {
     let provider = provider_name(provider)?;
-    state.limits.check_ip(client.ip).await?;
     let started = state
         .federation
         .begin(&provider, query.redirect_to.as_deref(), None)
@@ -163,7 +121,7 @@ async fn authorize(
 
 /// The provider's redirect back: finishes the login.
 #[utoipa::path(
-    get, path = "/api/v1/auth/oauth/{provider}/callback", tag = "oauth",
+    get, path = paths::OAUTH_CALLBACK, tag = "oauth",
     params(("provider" = String, Path), CallbackQuery),
     responses(
         (status = 200, description = "Signed in (or, for a link flow, the linked account)", body = TokenResponse),
@@ -184,7 +142,6 @@ async fn callback(
     Client(client): Client,
 ) -> Result<Response> {
     let provider = provider_name(provider)?;
-    state.limits.check_ip(client.ip).await?;
     let completed = state
         .federation
         .complete(
@@ -215,7 +172,7 @@ fn answer(state: &AppState, completed: Completed) -> Result<Response> {
         Completed::Linked {
             account,
             redirect_to: None,
-        } => Ok((clear, Json(OAuthAccountDto::from(account))).into_response()),
+        } => Ok((clear, Json(account.to_dto())).into_response()),
         Completed::Linked {
             account,
             redirect_to: Some(target),
@@ -247,16 +204,9 @@ fn answer(state: &AppState, completed: Completed) -> Result<Response> {
     }
 }
 
-/// The one-time code a redirecting sign-in handed the front end.
-#[derive(Deserialize, ToSchema)]
-pub struct ExchangeRequest {
-    /// The `code` from the redirect's fragment.
-    pub code: String,
-}
-
 /// Exchange the one-time code of a redirecting provider sign-in for tokens.
 #[utoipa::path(
-    post, path = "/api/v1/auth/oauth/exchange", tag = "oauth",
+    post, path = paths::OAUTH_EXCHANGE, tag = "oauth",
     request_body = ExchangeRequest,
     responses(
         (status = 200, description = "Signed in: the session opens now", body = TokenResponse),
@@ -272,7 +222,6 @@ async fn exchange(
     Client(client): Client,
     AppJson(body): AppJson<ExchangeRequest>,
 ) -> Result<Json<TokenResponse>> {
-    state.limits.check_ip(client.ip).await?;
     let step = state.federation.exchange(&body.code, &client).await?;
     token_response(&state, step)
 }
@@ -284,7 +233,7 @@ fn with_fragment(target: &str, fragment: &str) -> String {
 
 /// Start linking a provider to the signed-in account.
 #[utoipa::path(
-    post, path = "/api/v1/auth/oauth/{provider}/link", tag = "oauth",
+    post, path = paths::OAUTH_LINK, tag = "oauth",
     security(("bearer" = [])),
     params(("provider" = String, Path), RedirectQuery),
     responses(
@@ -323,7 +272,7 @@ async fn link(
 
 /// The providers linked to the signed-in account.
 #[utoipa::path(
-    get, path = "/api/v1/auth/oauth/accounts", tag = "oauth",
+    get, path = paths::OAUTH_ACCOUNTS, tag = "oauth",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Linked providers", body = Vec<OAuthAccountDto>),
@@ -335,12 +284,12 @@ async fn accounts(
     AuthUser(principal): AuthUser,
 ) -> Result<Json<Vec<OAuthAccountDto>>> {
     let accounts = state.federation.accounts(principal.user_id).await?;
-    Ok(Json(accounts.into_iter().map(Into::into).collect()))
+    Ok(Json(accounts.into_iter().map(ToDto::to_dto).collect()))
 }
 
 /// Unlink a provider (not the last way to sign in).
 #[utoipa::path(
-    delete, path = "/api/v1/auth/oauth/{provider}", tag = "oauth",
+    delete, path = paths::OAUTH_PROVIDER, tag = "oauth",
     security(("bearer" = [])),
     params(("provider" = String, Path)),
     responses(

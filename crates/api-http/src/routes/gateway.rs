@@ -16,9 +16,10 @@ use metrics::Counter;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::AuthUser;
 use crate::state::AppState;
+use api_types::*;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -51,7 +52,7 @@ fn counted(allowed: bool) {
 
 /// Whether the proxied request's bearer token is valid and its session active.
 #[utoipa::path(
-    get, path = "/api/v1/auth/verify", tag = "gateway",
+    get, path = paths::VERIFY, tag = "gateway",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Signed in; the identity is in the headers, the body is empty",

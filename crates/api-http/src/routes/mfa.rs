@@ -5,20 +5,20 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use domain::{FieldError, mfa::Factor, mfa::MfaStatus, mfa::RecoveryCode, mfa::TotpSetup};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::dto::TokenResponse;
-use crate::error::{Problem, Result};
+use crate::dto::*;
+use crate::error::Result;
 use crate::extract::{AppJson, AuthUser, Client};
 use crate::routes::auth::token_response;
 use crate::state::AppState;
+use api_types::*;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+/// The routes counted against the client address's limit (the caller puts
+/// the per-address layer on them).
+pub(crate) fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(status))
         .routes(routes!(setup_totp))
         .routes(routes!(confirm_totp))
         .routes(routes!(disable_totp))
@@ -28,44 +28,29 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(remove_by_link))
 }
 
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(status))
+}
+
 /// The longest code field read: a recovery code with spaces to spare.
 const CODE_MAX: usize = 64;
 
-#[derive(Serialize, ToSchema)]
-pub struct MfaStatusResponse {
-    /// Whether a confirmed TOTP authenticator is on.
-    pub totp: bool,
-    /// Unused recovery codes.
-    #[schema(example = 10)]
-    pub recovery_codes_left: i64,
-}
-
-impl From<MfaStatus> for MfaStatusResponse {
-    fn from(status: MfaStatus) -> Self {
-        Self {
+impl ToDto for MfaStatus {
+    type Dto = MfaStatusResponse;
+    fn to_dto(self) -> MfaStatusResponse {
+        let status = self;
+        MfaStatusResponse {
             totp: status.totp,
             recovery_codes_left: status.recovery_codes_left,
         }
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct TotpSetupResponse {
-    /// The shared secret, base32, for typing into an authenticator app. Shown
-    /// here once; never again.
-    #[schema(example = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")]
-    pub secret: String,
-    #[schema(
-        example = "otpauth://totp/codezest-auth:ada%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=codezest-auth"
-    )]
-    pub otpauth_uri: String,
-    /// The `otpauth_uri` as a QR code (an SVG document).
-    pub qr_svg: String,
-}
-
-impl From<TotpSetup> for TotpSetupResponse {
-    fn from(setup: TotpSetup) -> Self {
-        Self {
+impl ToDto for TotpSetup {
+    type Dto = TotpSetupResponse;
+    fn to_dto(self) -> TotpSetupResponse {
+        let setup = self;
+        TotpSetupResponse {
             secret: setup.secret,
             otpauth_uri: setup.otpauth_uri,
             qr_svg: setup.qr_svg,
@@ -73,45 +58,29 @@ impl From<TotpSetup> for TotpSetupResponse {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct RecoveryCodesResponse {
-    /// Ten single-use codes, shown once: each completes one sign-in in place
-    /// of a TOTP code.
-    #[schema(example = json!(["k7qd-3xv2-a9mh-pt4w-ze5n-r2cb"]))]
-    pub recovery_codes: Vec<String>,
-}
-
-impl From<Vec<RecoveryCode>> for RecoveryCodesResponse {
-    fn from(codes: Vec<RecoveryCode>) -> Self {
-        Self {
+impl ToDto for Vec<RecoveryCode> {
+    type Dto = RecoveryCodesResponse;
+    fn to_dto(self) -> RecoveryCodesResponse {
+        let codes = self;
+        RecoveryCodesResponse {
             recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
         }
     }
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct CodeRequest {
-    /// A current 6-digit TOTP code (where a recovery code is accepted too,
-    /// anything else is taken as one).
-    #[schema(example = "123456", min_length = 1, max_length = 64)]
-    pub code: String,
+fn totp_code(request: &CodeRequest) -> Result<&str, FieldError> {
+    checked("code", &request.code)
 }
 
-impl CodeRequest {
-    fn totp(&self) -> Result<&str, FieldError> {
-        checked("code", &self.code)
-    }
-
-    /// Six digits are a TOTP code; anything else a recovery code.
-    fn factor(&self) -> Result<Factor, FieldError> {
-        let code = checked("code", &self.code)?;
-        let digits = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
-        Ok(if digits {
-            Factor::Totp(code.to_owned())
-        } else {
-            Factor::RecoveryCode(code.to_owned())
-        })
-    }
+/// Six digits are a TOTP code; anything else a recovery code.
+fn code_factor(request: &CodeRequest) -> Result<Factor, FieldError> {
+    let code = checked("code", &request.code)?;
+    let digits = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+    Ok(if digits {
+        Factor::Totp(code.to_owned())
+    } else {
+        Factor::RecoveryCode(code.to_owned())
+    })
 }
 
 fn checked<'a>(field: &'static str, code: &'a str) -> Result<&'a str, FieldError> {
@@ -125,72 +94,29 @@ fn checked<'a>(field: &'static str, code: &'a str) -> Result<&'a str, FieldError
     Ok(code)
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct MfaVerifyRequest {
-    /// From the `mfa_required` problem.
-    #[schema(
-        example = "3q2-7wEjv1ZbVJ4l5mWcL3a3u7k0q9sP2d8xYzT1aBc",
-        min_length = 1,
-        max_length = 64
-    )]
-    pub mfa_token: String,
-    /// A current TOTP code; or else:
-    #[schema(example = "123456", max_length = 64)]
-    pub code: Option<String>,
-    /// One of the account's unused recovery codes; or else:
-    #[schema(max_length = 64)]
-    pub recovery_code: Option<String>,
-    /// A passkey's answer (`PublicKeyCredential.toJSON()`) to the options of
-    /// `/auth/mfa/webauthn/challenge` for this sign-in.
-    #[schema(value_type = Option<Object>)]
-    pub credential: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct MfaTokenRequest {
-    /// From the `mfa_required` problem.
-    #[schema(
-        example = "3q2-7wEjv1ZbVJ4l5mWcL3a3u7k0q9sP2d8xYzT1aBc",
-        min_length = 1,
-        max_length = 64
-    )]
-    pub mfa_token: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct WebAuthnRequestResponse {
-    /// `PublicKeyCredentialRequestOptions` for `navigator.credentials.get`
-    /// (binary fields base64url), listing the account's passkeys.
-    #[serde(rename = "publicKey")]
-    #[schema(value_type = Object)]
-    pub public_key: serde_json::Value,
-}
-
-impl MfaVerifyRequest {
-    fn factor(&self) -> Result<Factor, FieldError> {
-        match (&self.code, &self.recovery_code, &self.credential) {
-            (Some(code), None, None) => Ok(Factor::Totp(checked("code", code)?.to_owned())),
-            (None, Some(code), None) => Ok(Factor::RecoveryCode(
-                checked("recovery_code", code)?.to_owned(),
-            )),
-            (None, None, Some(credential)) if credential.is_object() => {
-                Ok(Factor::WebAuthn(credential.clone()))
-            }
-            (None, None, Some(_)) => Err(FieldError::new(
-                "credential",
-                "must be a PublicKeyCredential JSON object",
-            )),
-            _ => Err(FieldError::new(
-                "code",
-                "give exactly one of `code`, `recovery_code` and `credential`",
-            )),
+fn verify_factor(request: &MfaVerifyRequest) -> Result<Factor, FieldError> {
+    match (&request.code, &request.recovery_code, &request.credential) {
+        (Some(code), None, None) => Ok(Factor::Totp(checked("code", code)?.to_owned())),
+        (None, Some(code), None) => Ok(Factor::RecoveryCode(
+            checked("recovery_code", code)?.to_owned(),
+        )),
+        (None, None, Some(credential)) if credential.is_object() => {
+            Ok(Factor::WebAuthn(credential.clone()))
         }
+        (None, None, Some(_)) => Err(FieldError::new(
+            "credential",
+            "must be a PublicKeyCredential JSON object",
+        )),
+        _ => Err(FieldError::new(
+            "code",
+            "give exactly one of `code`, `recovery_code` and `credential`",
+        )),
     }
 }
 
 /// The signed-in user's second factors.
 #[utoipa::path(
-    get, path = "/api/v1/auth/mfa", tag = "mfa",
+    get, path = paths::MFA, tag = "mfa",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "What is on", body = MfaStatusResponse),
@@ -201,12 +127,12 @@ async fn status(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<MfaStatusResponse>> {
-    Ok(Json(state.mfa.status(&principal).await?.into()))
+    Ok(Json(state.mfa.status(&principal).await?.to_dto()))
 }
 
 /// Start TOTP set-up: a new secret, not active until confirmed.
 #[utoipa::path(
-    post, path = "/api/v1/auth/mfa/totp/setup", tag = "mfa",
+    post, path = paths::TOTP_SETUP, tag = "mfa",
     security(("bearer" = [])),
     responses(
         (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; adding a sign-in method needs a recent one", body = Problem, content_type = "application/problem+json"),
@@ -222,15 +148,14 @@ async fn setup_totp(
     Client(client): Client,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<TotpSetupResponse>> {
-    state.limits.check_ip(client.ip).await?;
     Ok(Json(
-        state.mfa.setup_totp(&principal, &client).await?.into(),
+        state.mfa.setup_totp(&principal, &client).await?.to_dto(),
     ))
 }
 
 /// Turn TOTP on with a first correct code; returns ten recovery codes.
 #[utoipa::path(
-    post, path = "/api/v1/auth/mfa/totp/confirm", tag = "mfa",
+    post, path = paths::TOTP_CONFIRM, tag = "mfa",
     security(("bearer" = [])),
     request_body = CodeRequest,
     responses(
@@ -248,15 +173,14 @@ async fn confirm_totp(
     AuthUser(principal): AuthUser,
     AppJson(body): AppJson<CodeRequest>,
 ) -> Result<Json<RecoveryCodesResponse>> {
-    state.limits.check_ip(client.ip).await?;
-    let code = body.totp()?;
+    let code = totp_code(&body)?;
     let codes = state.mfa.confirm_totp(&principal, code, &client).await?;
-    Ok(Json(codes.into()))
+    Ok(Json(codes.to_dto()))
 }
 
 /// Turn TOTP off (recovery codes too), with a current code or a recovery code.
 #[utoipa::path(
-    delete, path = "/api/v1/auth/mfa/totp", tag = "mfa",
+    delete, path = paths::TOTP, tag = "mfa",
     security(("bearer" = [])),
     request_body = CodeRequest,
     responses(
@@ -274,15 +198,14 @@ async fn disable_totp(
     AuthUser(principal): AuthUser,
     AppJson(body): AppJson<CodeRequest>,
 ) -> Result<StatusCode> {
-    state.limits.check_ip(client.ip).await?;
-    let factor = body.factor()?;
+    let factor = code_factor(&body)?;
     state.mfa.disable_totp(&principal, &factor, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// A new set of recovery codes (the old set is void), with a current code or a recovery code.
 #[utoipa::path(
-    post, path = "/api/v1/auth/mfa/recovery-codes", tag = "mfa",
+    post, path = paths::RECOVERY_CODES, tag = "mfa",
     security(("bearer" = [])),
     request_body = CodeRequest,
     responses(
@@ -300,18 +223,17 @@ async fn regenerate_recovery_codes(
     AuthUser(principal): AuthUser,
     AppJson(body): AppJson<CodeRequest>,
 ) -> Result<Json<RecoveryCodesResponse>> {
-    state.limits.check_ip(client.ip).await?;
-    let factor = body.factor()?;
+    let factor = code_factor(&body)?;
     let codes = state
         .mfa
         .regenerate_recovery_codes(&principal, &factor, &client)
         .await?;
-    Ok(Json(codes.into()))
+    Ok(Json(codes.to_dto()))
 }
 
 /// Complete a sign-in that answered `mfa_required`.
 #[utoipa::path(
-    post, path = "/api/v1/auth/mfa/verify", tag = "mfa",
+    post, path = paths::MFA_VERIFY, tag = "mfa",
     request_body = MfaVerifyRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
@@ -325,15 +247,14 @@ async fn verify(
     Client(client): Client,
     AppJson(body): AppJson<MfaVerifyRequest>,
 ) -> Result<Json<TokenResponse>> {
-    state.limits.check_ip(client.ip).await?;
-    let factor = body.factor()?;
+    let factor = verify_factor(&body)?;
     let step = state.mfa.verify(&body.mfa_token, &factor, &client).await?;
     token_response(&state, step)
 }
 
 /// WebAuthn options to complete a sign-in with one of the account's passkeys.
 #[utoipa::path(
-    post, path = "/api/v1/auth/mfa/webauthn/challenge", tag = "mfa",
+    post, path = paths::MFA_WEBAUTHN_CHALLENGE, tag = "mfa",
     request_body = MfaTokenRequest,
     responses(
         (status = 200, description = "Options for `navigator.credentials.get`; post its answer to `/auth/mfa/verify` as `credential`", body = WebAuthnRequestResponse),
@@ -346,10 +267,8 @@ async fn verify(
 )]
 async fn webauthn_challenge(
     State(state): State<AppState>,
-    Client(client): Client,
     AppJson(body): AppJson<MfaTokenRequest>,
 ) -> Result<Json<WebAuthnRequestResponse>> {
-    state.limits.check_ip(client.ip).await?;
     let public_key = state.mfa.webauthn_challenge(&body.mfa_token).await?;
     Ok(Json(WebAuthnRequestResponse { public_key }))
 }
@@ -357,7 +276,7 @@ async fn webauthn_challenge(
 /// Use the link of a "sign-in method added" notice: the method it announced
 /// is removed and every session of the account ends.
 #[utoipa::path(
-    post, path = "/api/v1/auth/mfa/remove-by-link", tag = "mfa",
+    post, path = paths::MFA_REMOVE_BY_LINK, tag = "mfa",
     request_body = RemovalLinkRequest,
     responses(
         (status = 204, description = "The sign-in method is gone (or was already) and every session has ended; reset the password next"),
@@ -372,16 +291,9 @@ async fn remove_by_link(
     Client(client): Client,
     AppJson(body): AppJson<RemovalLinkRequest>,
 ) -> Result<StatusCode> {
-    state.limits.check_ip(client.ip).await?;
     state
         .account
         .remove_factor_by_link(&body.token, &client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct RemovalLinkRequest {
-    /// The token from the notice's link (`…/remove-sign-in-method?token=…`).
-    pub token: String,
 }

@@ -7,28 +7,31 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use domain::ports::Passkey;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use time::OffsetDateTime;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::dto::TokenResponse;
-use crate::error::{ApiError, Problem, Result};
+use crate::dto::*;
+use crate::error::{ApiError, Result};
 use crate::extract::{AppJson, AuthUser, Client};
 use crate::routes::auth::token_response;
 use crate::state::AppState;
+use api_types::*;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+/// The routes counted against the client address's limit (the caller puts
+/// the per-address layer on them).
+pub(crate) fn limited() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register_start))
         .routes(routes!(register_finish))
-        .routes(routes!(list))
-        .routes(routes!(rename, delete))
         .routes(routes!(login_start))
         .routes(routes!(login_finish))
+}
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(rename, delete))
 }
 
 /// A path's passkey id; anything but a UUID names no passkey (404).
@@ -37,34 +40,11 @@ fn passkey_id(raw: &str) -> Result<Uuid, ApiError> {
         .map_err(|_| ApiError::from(domain::error::Resource::Passkey))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct CeremonyResponse {
-    /// Names this ceremony when it is finished (single use, 5 minutes).
-    pub challenge_id: Uuid,
-    /// `PublicKeyCredentialCreationOptions` (registration) or
-    /// `PublicKeyCredentialRequestOptions` (sign-in) for `navigator.credentials`.
-    #[serde(rename = "publicKey")]
-    #[schema(value_type = Object)]
-    pub public_key: Value,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PasskeyDto {
-    pub id: Uuid,
-    #[schema(example = "MacBook Touch ID")]
-    pub name: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-    /// `null` until the passkey first signs in.
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub last_used_at: Option<OffsetDateTime>,
-}
-
-impl From<Passkey> for PasskeyDto {
-    fn from(passkey: Passkey) -> Self {
-        Self {
+impl ToDto for Passkey {
+    type Dto = PasskeyDto;
+    fn to_dto(self) -> PasskeyDto {
+        let passkey = self;
+        PasskeyDto {
             id: passkey.id,
             name: passkey.name,
             created_at: passkey.created_at,
@@ -73,34 +53,9 @@ impl From<Passkey> for PasskeyDto {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct RegisterFinishRequest {
-    pub challenge_id: Uuid,
-    /// 1–64 characters.
-    #[schema(example = "MacBook Touch ID", min_length = 1, max_length = 64)]
-    pub name: String,
-    /// `PublicKeyCredential.toJSON()` of `navigator.credentials.create`.
-    #[schema(value_type = Object)]
-    pub credential: Value,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct RenameRequest {
-    #[schema(example = "YubiKey 5C", min_length = 1, max_length = 64)]
-    pub name: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct LoginFinishRequest {
-    pub challenge_id: Uuid,
-    /// `PublicKeyCredential.toJSON()` of `navigator.credentials.get`.
-    #[schema(value_type = Object)]
-    pub credential: Value,
-}
-
 /// Start registering a passkey for the signed-in user.
 #[utoipa::path(
-    post, path = "/api/v1/auth/passkeys/register/start", tag = "passkeys",
+    post, path = paths::PASSKEY_REGISTER_START, tag = "passkeys",
     security(("bearer" = [])),
     responses(
         (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; adding a sign-in method needs a recent one", body = Problem, content_type = "application/problem+json"),
@@ -113,10 +68,8 @@ pub struct LoginFinishRequest {
 )]
 async fn register_start(
     State(state): State<AppState>,
-    Client(client): Client,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<CeremonyResponse>> {
-    state.limits.check_ip(client.ip).await?;
     let (challenge_id, public_key) = state.passkeys.start_registration(&principal).await?;
     Ok(Json(CeremonyResponse {
         challenge_id,
@@ -126,7 +79,7 @@ async fn register_start(
 
 /// Finish registering a passkey with the authenticator's answer.
 #[utoipa::path(
-    post, path = "/api/v1/auth/passkeys/register/finish", tag = "passkeys",
+    post, path = paths::PASSKEY_REGISTER_FINISH, tag = "passkeys",
     security(("bearer" = [])),
     request_body = RegisterFinishRequest,
     responses(
@@ -145,7 +98,6 @@ async fn register_finish(
     AuthUser(principal): AuthUser,
     AppJson(body): AppJson<RegisterFinishRequest>,
 ) -> Result<(StatusCode, Json<PasskeyDto>)> {
-    state.limits.check_ip(client.ip).await?;
     let name = domain::passkey::parse_name(&body.name)?;
     let passkey = state
         .passkeys
@@ -157,12 +109,12 @@ async fn register_finish(
             &client,
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(passkey.into())))
+    Ok((StatusCode::CREATED, Json(passkey.to_dto())))
 }
 
 /// The signed-in user's passkeys, oldest first.
 #[utoipa::path(
-    get, path = "/api/v1/auth/passkeys", tag = "passkeys",
+    get, path = paths::PASSKEYS, tag = "passkeys",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The passkeys", body = [PasskeyDto]),
@@ -174,12 +126,12 @@ async fn list(
     AuthUser(principal): AuthUser,
 ) -> Result<Json<Vec<PasskeyDto>>> {
     let passkeys = state.passkeys.list(&principal).await?;
-    Ok(Json(passkeys.into_iter().map(PasskeyDto::from).collect()))
+    Ok(Json(passkeys.into_iter().map(ToDto::to_dto).collect()))
 }
 
 /// Rename one of the user's passkeys.
 #[utoipa::path(
-    patch, path = "/api/v1/auth/passkeys/{id}", tag = "passkeys",
+    patch, path = paths::PASSKEY, tag = "passkeys",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Passkey id (UUID)")),
     request_body = RenameRequest,
@@ -199,12 +151,12 @@ async fn rename(
     let id = passkey_id(&id)?;
     let name = domain::passkey::parse_name(&body.name)?;
     let passkey = state.passkeys.rename(&principal, id, &name).await?;
-    Ok(Json(passkey.into()))
+    Ok(Json(passkey.to_dto()))
 }
 
 /// Remove one of the user's passkeys (needs a recent sign-in).
 #[utoipa::path(
-    delete, path = "/api/v1/auth/passkeys/{id}", tag = "passkeys",
+    delete, path = paths::PASSKEY, tag = "passkeys",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Passkey id (UUID)")),
     responses(
@@ -228,18 +180,14 @@ async fn delete(
 /// Start a passwordless sign-in: the authenticator offers the user's passkeys
 /// for this site, no address typed.
 #[utoipa::path(
-    post, path = "/api/v1/auth/passkeys/login/start", tag = "passkeys",
+    post, path = paths::PASSKEY_LOGIN_START, tag = "passkeys",
     responses(
         (status = 200, description = "Options for `navigator.credentials.get` (no `allowCredentials`)", body = CeremonyResponse),
         (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn login_start(
-    State(state): State<AppState>,
-    Client(client): Client,
-) -> Result<Json<CeremonyResponse>> {
-    state.limits.check_ip(client.ip).await?;
+async fn login_start(State(state): State<AppState>) -> Result<Json<CeremonyResponse>> {
     let (challenge_id, public_key) = state.passkeys.start_login().await?;
     Ok(Json(CeremonyResponse {
         challenge_id,
@@ -249,7 +197,7 @@ async fn login_start(
 
 /// Finish a passwordless sign-in with the authenticator's answer.
 #[utoipa::path(
-    post, path = "/api/v1/auth/passkeys/login/finish", tag = "passkeys",
+    post, path = paths::PASSKEY_LOGIN_FINISH, tag = "passkeys",
     request_body = LoginFinishRequest,
     responses(
         (status = 200, description = "Signed in; `amr` is `hwk` (device-bound) or `swk` (synced) with `mfa`", body = TokenResponse),
@@ -263,7 +211,6 @@ async fn login_finish(
     Client(client): Client,
     AppJson(body): AppJson<LoginFinishRequest>,
 ) -> Result<Json<TokenResponse>> {
-    state.limits.check_ip(client.ip).await?;
     let step = state
         .passkeys
         .finish_login(body.challenge_id, &body.credential, &client)

@@ -7,9 +7,10 @@ use axum::response::IntoResponse;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::dto::{HealthResponse, Jwk, JwksResponse, ReadinessResponse};
+use crate::dto::*;
 use crate::readiness::ServiceStatus;
 use crate::state::AppState;
+use api_types::*;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -19,14 +20,16 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "system",
+#[utoipa::path(get, path = paths::HEALTHZ, tag = "system",
     responses((status = 200, description = "Alive", body = HealthResponse)))]
 async fn healthz() -> Json<HealthResponse> {
-    Json(HealthResponse { status: "ok" })
+    Json(HealthResponse {
+        status: "ok".into(),
+    })
 }
 
 /// Readiness: PostgreSQL answers (503 if not); Redis is reported, never fatal.
-#[utoipa::path(get, path = "/readyz", tag = "system",
+#[utoipa::path(get, path = paths::READYZ, tag = "system",
     responses(
         (status = 200, description = "Ready (possibly degraded)", body = ReadinessResponse),
         (status = 503, description = "PostgreSQL unreachable", body = ReadinessResponse),
@@ -41,9 +44,9 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     };
     let body = ReadinessResponse {
-        status,
-        postgres: readiness.postgres.as_str(),
-        redis: readiness.redis.as_str(),
+        status: status.into(),
+        postgres: readiness.postgres.as_str().into(),
+        redis: readiness.redis.as_str().into(),
     };
     (
         status_code,
@@ -53,7 +56,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// The public keys that verify access tokens (RFC 7517). Empty with HS256.
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "system",
+#[utoipa::path(get, path = paths::JWKS, tag = "system",
     responses((status = 200, description = "JSON Web Key Set", body = JwksResponse)))]
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     let keys = state
@@ -62,7 +65,7 @@ async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
         .signer()
         .public_keys()
         .iter()
-        .map(Jwk::from)
+        .map(ToDto::to_dto)
         .collect();
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],

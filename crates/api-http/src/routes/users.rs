@@ -6,10 +6,11 @@ use domain::{DisplayName, ProfileUpdate};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::dto::{UpdateProfileRequest, UpdateUserRequest, UserResponse};
-use crate::error::{Problem, Result};
+use crate::dto::*;
+use crate::error::Result;
 use crate::extract::{AppJson, AuthUser};
 use crate::state::AppState;
+use api_types::*;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -19,7 +20,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Update the user's display name.
 #[utoipa::path(
-    patch, path = "/api/v1/users/me", tag = "users",
+    patch, path = paths::USER, tag = "users",
     security(("bearer" = [])),
     request_body = UpdateUserRequest,
     responses(
@@ -42,12 +43,12 @@ async fn update_user(
         }
         None => state.auth.me(&principal).await?,
     };
-    Ok(Json(updated.into()))
+    Ok(Json(updated.to_dto()))
 }
 
 /// Replace the user's profile (absent fields are cleared).
 #[utoipa::path(
-    put, path = "/api/v1/users/me/profile", tag = "users",
+    put, path = paths::PROFILE, tag = "users",
     security(("bearer" = [])),
     request_body = UpdateProfileRequest,
     responses(
@@ -61,8 +62,12 @@ async fn update_profile(
     AuthUser(principal): AuthUser,
     AppJson(body): AppJson<UpdateProfileRequest>,
 ) -> Result<Json<UserResponse>> {
-    let update = ProfileUpdate::try_from(body)?;
+    let update = ParseBody::<ProfileUpdate>::parse(body)?;
     Ok(Json(
-        state.auth.update_profile(&principal, &update).await?.into(),
+        state
+            .auth
+            .update_profile(&principal, &update)
+            .await?
+            .to_dto(),
     ))
 }

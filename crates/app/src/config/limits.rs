@@ -1,7 +1,7 @@
 //! `RATE_LIMIT_*`, `LOGIN_LOCKOUT_*`, `TRUSTED_PROXIES`.
 
-use api_http::RateLimitSettings;
 use domain::ports::LockoutPolicy;
+use http_kit::limit::RateLimitSettings;
 
 use super::env::{ConfigError, Env, Result};
 

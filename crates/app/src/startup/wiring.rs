@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use api_http::{AppState, RateLimits};
+use api_http::AppState;
 use domain::account::{AccountPorts, AccountService, AccountSettings};
 use domain::admin::{AdminPorts, AdminService};
 use domain::auth::{AuthPorts, AuthService};
@@ -15,6 +15,7 @@ use domain::password::PasswordHasher;
 use domain::ports::{Throttle, WebAuthn};
 use domain::throttle::MemoryThrottle;
 use domain::tokens::AccessTokens;
+use http_kit::{TrustedProxies, limit::RateLimits};
 use repo_postgres::Db;
 use repo_postgres::PgRepositories;
 use tokio_util::task::TaskTracker;
@@ -147,7 +148,7 @@ pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
             public_base_url: config.server.public_base_url.clone(),
             readiness,
             limits,
-            trusted_proxies: config.limits.trusted_proxies.clone(),
+            trusted_proxies: TrustedProxies::new(config.limits.trusted_proxies.clone()),
             trace_id_of: trace_id_of(config),
         }),
         #[cfg(feature = "cache")]
@@ -329,10 +330,10 @@ pub(super) fn choose(
 }
 
 /// Reads trace ids off request spans when spans are exported.
-pub(super) fn trace_id_of(config: &Config) -> Option<api_http::TraceIdOf> {
+pub(super) fn trace_id_of(config: &Config) -> Option<http_kit::access::TraceIdOf> {
     config
         .telemetry
         .otlp_endpoint
         .is_some()
-        .then(|| Arc::new(crate::telemetry::trace_id) as api_http::TraceIdOf)
+        .then(|| Arc::new(crate::telemetry::trace_id) as http_kit::access::TraceIdOf)
 }

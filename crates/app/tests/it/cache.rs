@@ -7,7 +7,7 @@ use fred::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use api_http::TokenResponse;
+use api_types::TokenResponse;
 
 use crate::helpers::{PASSWORD, TestApp, spawn_app_with, spawn_peer};
 

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use api_http::{Problem, TokenResponse};
+use api_types::{Problem, TokenResponse};
 use app::config::Config;
 use app::startup::{self, Application};
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;

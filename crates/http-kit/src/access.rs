@@ -47,20 +47,20 @@ pub fn install(sink: Arc<dyn AccessSink>) -> bool {
 
 /// Where an authenticating extractor leaves the user for the access line.
 #[derive(Clone, Default)]
-pub(crate) struct UserSlot(Arc<OnceLock<UserId>>);
+pub struct UserSlot(Arc<OnceLock<UserId>>);
 
 impl UserSlot {
-    pub(crate) fn set(&self, user_id: UserId) {
+    pub fn set(&self, user_id: UserId) {
         let _ = self.0.set(user_id);
     }
 }
 
+/// Finds the trace id of a request's span (OpenTelemetry, wired by `app`), so
+/// log lines carry it beside the request id.
+pub type TraceIdOf = Arc<dyn Fn(&tracing::Span) -> Option<String> + Send + Sync>;
+
 /// The middleware: times the request and hands its line to the sink.
-pub(crate) async fn log(
-    trace_id_of: Option<crate::TraceIdOf>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn log(trace_id_of: Option<TraceIdOf>, mut request: Request, next: Next) -> Response {
     let Some(sink) = SINK.get() else {
         return next.run(request).await;
     };

@@ -1,0 +1,119 @@
+//! Every route of the API, one constant each (as kanidm's
+//! `proto/src/constants/uri.rs`): the server registers its handlers under
+//! them and the tests, the bench and clients build their URLs from them.
+//! `{name}` segments are filled with [`fill`].
+
+/// `path` with its `{…}` segments replaced, in order, by `values`.
+///
+/// ```
+/// use api_types::paths::{self, fill};
+/// assert_eq!(fill(paths::SESSION, &["42"]), "/api/v1/auth/sessions/42");
+/// ```
+pub fn fill(path: &str, values: &[&str]) -> String {
+    let mut out = String::with_capacity(path.len() + 40);
+    let mut values = values.iter();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c);
+        out.push_str(&rest[..open]);
+        out.push_str(values.next().expect("a value for every segment"));
+        rest = &rest[(close + 1).min(rest.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+// Sign-up, sign-in, tokens, sessions.
+pub const REGISTER: &str = "/api/v1/auth/register";
+pub const LOGIN: &str = "/api/v1/auth/login";
+pub const REFRESH: &str = "/api/v1/auth/refresh";
+pub const LOGOUT: &str = "/api/v1/auth/logout";
+pub const LOGOUT_ALL: &str = "/api/v1/auth/logout-all";
+pub const ME: &str = "/api/v1/auth/me";
+pub const SESSIONS: &str = "/api/v1/auth/sessions";
+pub const SESSION: &str = "/api/v1/auth/sessions/{id}";
+pub const PASSWORD_CHANGE: &str = "/api/v1/auth/password/change";
+
+// Forward-auth.
+pub const VERIFY: &str = "/api/v1/auth/verify";
+
+// The signed-in user.
+pub const USER: &str = "/api/v1/users/me";
+pub const PROFILE: &str = "/api/v1/users/me/profile";
+
+// Recovery, verification, email change, deletion, the audit trail.
+pub const PASSWORD_FORGOT: &str = "/api/v1/auth/password/forgot";
+pub const PASSWORD_RESET: &str = "/api/v1/auth/password/reset";
+pub const EMAIL_VERIFY_SEND: &str = "/api/v1/auth/email/verify/send";
+pub const EMAIL_VERIFY: &str = "/api/v1/auth/email/verify";
+pub const EMAIL_CHANGE: &str = "/api/v1/auth/email/change";
+pub const EVENTS: &str = "/api/v1/auth/events";
+
+// Second factors.
+pub const MFA: &str = "/api/v1/auth/mfa";
+pub const TOTP: &str = "/api/v1/auth/mfa/totp";
+pub const TOTP_SETUP: &str = "/api/v1/auth/mfa/totp/setup";
+pub const TOTP_CONFIRM: &str = "/api/v1/auth/mfa/totp/confirm";
+pub const RECOVERY_CODES: &str = "/api/v1/auth/mfa/recovery-codes";
+pub const MFA_VERIFY: &str = "/api/v1/auth/mfa/verify";
+pub const MFA_WEBAUTHN_CHALLENGE: &str = "/api/v1/auth/mfa/webauthn/challenge";
+pub const MFA_REMOVE_BY_LINK: &str = "/api/v1/auth/mfa/remove-by-link";
+
+// Passkeys.
+pub const PASSKEYS: &str = "/api/v1/auth/passkeys";
+pub const PASSKEY: &str = "/api/v1/auth/passkeys/{id}";
+pub const PASSKEY_REGISTER_START: &str = "/api/v1/auth/passkeys/register/start";
+pub const PASSKEY_REGISTER_FINISH: &str = "/api/v1/auth/passkeys/register/finish";
+pub const PASSKEY_LOGIN_START: &str = "/api/v1/auth/passkeys/login/start";
+pub const PASSKEY_LOGIN_FINISH: &str = "/api/v1/auth/passkeys/login/finish";
+
+// Sign-in with upstream providers.
+pub const OAUTH_AUTHORIZE: &str = "/api/v1/auth/oauth/{provider}/authorize";
+pub const OAUTH_CALLBACK: &str = "/api/v1/auth/oauth/{provider}/callback";
+pub const OAUTH_EXCHANGE: &str = "/api/v1/auth/oauth/exchange";
+pub const OAUTH_LINK: &str = "/api/v1/auth/oauth/{provider}/link";
+pub const OAUTH_ACCOUNTS: &str = "/api/v1/auth/oauth/accounts";
+/// `DELETE`: unlink the provider.
+pub const OAUTH_PROVIDER: &str = "/api/v1/auth/oauth/{provider}";
+
+// Administration.
+pub const ADMIN_USERS: &str = "/api/v1/admin/users";
+pub const ADMIN_USER: &str = "/api/v1/admin/users/{id}";
+pub const ADMIN_USER_DISABLE: &str = "/api/v1/admin/users/{id}/disable";
+pub const ADMIN_USER_ENABLE: &str = "/api/v1/admin/users/{id}/enable";
+pub const ADMIN_USER_MFA: &str = "/api/v1/admin/users/{id}/mfa";
+pub const ADMIN_USER_ROLES: &str = "/api/v1/admin/users/{id}/roles";
+pub const ADMIN_USER_SESSIONS: &str = "/api/v1/admin/users/{id}/sessions";
+pub const ADMIN_CLIENTS: &str = "/api/v1/admin/clients";
+pub const ADMIN_CLIENT: &str = "/api/v1/admin/clients/{id}";
+
+// For other services (OAuth 2.0).
+pub const INTROSPECT: &str = "/oauth2/introspect";
+pub const REVOKE: &str = "/oauth2/revoke";
+pub const AUTHORIZATION_SERVER_METADATA: &str = "/.well-known/oauth-authorization-server";
+
+// System.
+pub const JWKS: &str = "/.well-known/jwks.json";
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+pub const OPENAPI: &str = "/api-docs/openapi.json";
+pub const METRICS: &str = "/metrics";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_filled_in_order() {
+        assert_eq!(fill(ME, &[]), ME);
+        assert_eq!(fill(PASSKEY, &["abc"]), "/api/v1/auth/passkeys/abc");
+        assert_eq!(
+            fill(OAUTH_CALLBACK, &["github"]),
+            "/api/v1/auth/oauth/github/callback"
+        );
+        assert_eq!(
+            fill(ADMIN_USER_ROLES, &["u1"]),
+            "/api/v1/admin/users/u1/roles"
+        );
+    }
+}
