@@ -12,6 +12,7 @@ mod dto;
 mod error;
 mod extract;
 mod metrics;
+mod problems;
 mod readiness;
 mod routes;
 mod state;
@@ -58,6 +59,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         license(name = "MIT OR Apache-2.0")
     ),
     modifiers(&BearerAuth),
+    // Every failure answers one (`document_common_failures` says where).
+    components(schemas(api_types::Problem, api_types::FieldProblem)),
     tags(
         (name = "auth", description = "Sign-up, sign-in, tokens"),
         (name = "sessions", description = "The user's devices"),
@@ -146,7 +149,9 @@ fn api_parts(state: Option<AppState>) -> (Router<AppState>, utoipa::openapi::Ope
 /// handlers' lists stay about their own outcomes: 503 (a dependency down, or the
 /// request timed out) everywhere; 413 (over [`BODY_LIMIT`]) wherever a body is
 /// read, and 400 (malformed JSON) and 415 (not `application/json`) wherever a
-/// JSON body is.
+/// JSON body is. And every failure is a problem document: a 4xx or 5xx that a
+/// handler or a family (`problems.rs`) lists without content gets the
+/// `Problem` schema as `application/problem+json` here, once.
 fn document_common_failures(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let problem = |description: &str| {
@@ -197,6 +202,20 @@ fn document_common_failures(openapi: &mut utoipa::openapi::OpenApi) {
                 responses
                     .entry((*status).to_owned())
                     .or_insert_with(|| problem(description));
+            }
+            for (status, response) in responses.iter_mut() {
+                let failure = status.starts_with('4') || status.starts_with('5');
+                if let RefOr::T(response) = response
+                    && failure
+                    && response.content.is_empty()
+                {
+                    response.content.insert(
+                        "application/problem+json".to_owned(),
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    );
+                }
             }
         }
     }

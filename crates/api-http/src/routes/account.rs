@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::Result;
 use crate::extract::{AppJson, AppQuery, AuthUser, Client};
+use crate::problems::{Bearer, Invalid, Limited, StepUp};
 use crate::state::AppState;
 use api_types::*;
 use http_kit::limit::Limit;
@@ -45,10 +46,8 @@ fn accepted() -> Accepted {
     request_body = ForgotPasswordRequest,
     responses(
         (status = 202, description = "A reset link is mailed if the address has an account", body = AcceptedResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not an email address", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an email address"),
+        Limited,
     )
 )]
 async fn forgot_password(
@@ -70,10 +69,9 @@ async fn forgot_password(
     request_body = ResetPasswordRequest,
     responses(
         (status = 204, description = "Password set; every session of the user revoked"),
-        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Password fails the policy (`validation_failed`) or is the current one (`same_password`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or malformed JSON"),
+        (status = 422, description = "Password fails the policy (`validation_failed`) or is the current one (`same_password`)"),
+        Limited,
     )
 )]
 async fn reset_password(
@@ -95,8 +93,7 @@ async fn reset_password(
     security(("bearer" = [])),
     responses(
         (status = 202, description = "A verification link is mailed (nothing is sent for a verified address)", body = AcceptedResponse),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        Bearer, Limited,
     )
 )]
 async fn send_verification(
@@ -117,11 +114,9 @@ async fn send_verification(
     request_body = VerifyEmailRequest,
     responses(
         (status = 200, description = "The user, address verified (and changed, for an email change)", body = UserResponse),
-        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The new address was registered meanwhile (`email_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or malformed JSON"),
+        (status = 409, description = "The new address was registered meanwhile (`email_taken`)"),
+        Invalid, Limited,
     )
 )]
 async fn verify_email(
@@ -142,14 +137,11 @@ async fn verify_email(
     security(("bearer" = [])),
     request_body = ChangeEmailRequest,
     responses(
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; sign in again", body = Problem, content_type = "application/problem+json"),
         (status = 202, description = "A confirmation link is mailed to the new address", body = AcceptedResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong password (`invalid_credentials`) or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The address has an account (`email_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not an email address, or the current one", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong password (`invalid_credentials`) or invalid token"),
+        (status = 409, description = "The address has an account (`email_taken`)"),
+        (status = 422, description = "Not an email address, or the current one"),
+        StepUp, Limited,
     )
 )]
 async fn change_email(
@@ -175,13 +167,9 @@ async fn change_email(
     security(("bearer" = [])),
     request_body = DeleteAccountRequest,
     responses(
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; sign in again", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "The account and every session are gone"),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong password (`invalid_credentials`) or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong password (`invalid_credentials`) or invalid token"),
+        StepUp, Invalid, Limited,
     )
 )]
 async fn delete_account(
@@ -204,8 +192,8 @@ async fn delete_account(
     params(EventsQuery),
     responses(
         (status = 200, description = "Events, newest first", body = [AuditEventDto]),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`limit` is not a number from 1 to 100", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` is not a number from 1 to 100"),
+        Bearer,
     )
 )]
 async fn events(

@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::{ApiError, Result};
 use crate::extract::{AppJson, AppQuery, AuthUser, Client};
+use crate::problems::AdminOnly;
 use crate::routes::admin_dto::created_client;
 use crate::state::AppState;
 use api_types::*;
@@ -120,9 +121,8 @@ fn user_query(query: ListUsersQuery) -> Result<UserQuery> {
     params(ListUsersQuery),
     responses(
         (status = 200, description = "A page of users", body = UserListResponse),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A query parameter is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter is invalid"),
+        AdminOnly,
     )
 )]
 async fn list_users(
@@ -144,9 +144,8 @@ async fn list_users(
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
         (status = 200, description = "The user", body = AdminUserResponse),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user"),
+        AdminOnly,
     )
 )]
 async fn get_user(
@@ -165,10 +164,9 @@ async fn get_user(
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
         (status = 204, description = "Deleted; their tokens stop working at once"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`self_administration`: an admin cannot delete their own account here", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user"),
+        (status = 409, description = "`self_administration`: an admin cannot delete their own account here"),
+        AdminOnly,
     )
 )]
 async fn delete_user(
@@ -188,10 +186,9 @@ async fn delete_user(
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
         (status = 204, description = "Disabled (or already was)"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`self_administration`: an admin cannot disable themself", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user"),
+        (status = 409, description = "`self_administration`: an admin cannot disable themself"),
+        AdminOnly,
     )
 )]
 async fn disable_user(
@@ -211,9 +208,8 @@ async fn disable_user(
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
         (status = 204, description = "Enabled (or already was)"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user"),
+        AdminOnly,
     )
 )]
 async fn enable_user(
@@ -234,9 +230,8 @@ async fn enable_user(
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
         (status = 204, description = "Every passkey, TOTP and recovery code of the user removed; the password signs in alone"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user"),
+        AdminOnly,
     )
 )]
 async fn remove_user_factors(
@@ -259,9 +254,8 @@ async fn remove_user_factors(
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
         (status = 204, description = "Every session ended, on every instance at once"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user"),
+        AdminOnly,
     )
 )]
 async fn revoke_user_sessions(
@@ -286,11 +280,10 @@ async fn revoke_user_sessions(
     request_body = SetRolesRequest,
     responses(
         (status = 200, description = "The roles now", body = RolesResponse),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`self_administration`: an admin cannot take `admin` from themself", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A role name is invalid, or more than 32", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user"),
+        (status = 409, description = "`self_administration`: an admin cannot take `admin` from themself"),
+        (status = 422, description = "A role name is invalid, or more than 32"),
+        AdminOnly,
     )
 )]
 async fn set_roles(
@@ -315,9 +308,8 @@ async fn set_roles(
     request_body = CreateClientRequest,
     responses(
         (status = 201, description = "Created; store the secret now", body = CreatedClientResponse),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name"),
+        AdminOnly,
     )
 )]
 async fn create_client(
@@ -340,8 +332,7 @@ async fn create_client(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The clients, oldest first", body = [ClientDto]),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
+        AdminOnly,
     )
 )]
 async fn list_clients(
@@ -359,9 +350,8 @@ async fn list_clients(
     params(("id" = String, Path, description = "Client id (UUID)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: the user does not have the `admin` role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client"),
+        AdminOnly,
     )
 )]
 async fn delete_client(

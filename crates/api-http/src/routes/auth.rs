@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::{ApiError, Result};
 use crate::extract::{AppJson, AuthUser, Client};
+use crate::problems::{Bearer, Invalid, Limited, StepUp};
 use crate::state::AppState;
 use api_types::*;
 use http_kit::limit::Limit;
@@ -49,11 +50,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created and signed in", body = TokenResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Email already registered (`email_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already registered (`email_taken`)"),
+        Limited, Invalid,
     )
 )]
 async fn register(
@@ -80,10 +78,9 @@ async fn register(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts (`rate_limited`), or too many failed sign-ins to this account from this client (`account_locked`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong email or password (`invalid_credentials`); or the password was right and the account has a second factor (`mfa_required`, with `mfa_token` and `methods`: complete at `/api/v1/auth/mfa/verify`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts (`rate_limited`), or too many failed sign-ins to this account from this client (`account_locked`); see `Retry-After`"),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`); or the password was right and the account has a second factor (`mfa_required`, with `mfa_token` and `methods`: complete at `/api/v1/auth/mfa/verify`)"),
+        Invalid,
     )
 )]
 async fn login(
@@ -112,10 +109,8 @@ async fn login(
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "Rotated pair", body = TokenResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Invalid, expired or revoked (`unauthorized`), or reused (`token_reused`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid, expired or revoked (`unauthorized`), or reused (`token_reused`)"),
+        Limited, Invalid,
     )
 )]
 async fn refresh(
@@ -133,7 +128,7 @@ async fn refresh(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Session revoked"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        Bearer,
     )
 )]
 async fn logout(
@@ -151,7 +146,7 @@ async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Every session revoked"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        Bearer,
     )
 )]
 async fn logout_all(
@@ -169,7 +164,7 @@ async fn logout_all(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = UserResponse),
-        (status = 401, description = "Missing, invalid or expired token, or ended session", body = Problem, content_type = "application/problem+json"),
+        Bearer,
     )
 )]
 async fn me(
@@ -185,7 +180,7 @@ async fn me(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Active sessions", body = [SessionDto]),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        Bearer,
     )
 )]
 async fn list_sessions(
@@ -208,8 +203,8 @@ async fn list_sessions(
     params(("id" = String, Path, description = "Session id (UUID)")),
     responses(
         (status = 204, description = "Session revoked"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No active session of this user with that id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No active session of this user with that id"),
+        Bearer,
     )
 )]
 async fn revoke_session(
@@ -228,11 +223,10 @@ async fn revoke_session(
     security(("bearer" = [])),
     request_body = ChangePasswordRequest,
     responses(
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; sign in again", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Password changed; other sessions revoked"),
-        (status = 429, description = "Too many attempts (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong current password (`invalid_credentials`) or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "New password fails the policy (`validation_failed`) or is the current one (`same_password`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong current password (`invalid_credentials`) or invalid token"),
+        (status = 422, description = "New password fails the policy (`validation_failed`) or is the current one (`same_password`)"),
+        StepUp, Limited,
     )
 )]
 async fn change_password(

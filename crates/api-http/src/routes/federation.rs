@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::Result;
 use crate::extract::{AppJson, AuthUser, Client};
+use crate::problems::{Bearer, Invalid, Limited};
 use crate::routes::auth::token_response;
 use crate::state::AppState;
 use api_types::*;
@@ -98,9 +99,9 @@ fn found(location: &str, cookie: HeaderValue) -> Result<Response> {
     params(("provider" = String, Path, description = "`google`, `github`, or a name from `OIDC_PROVIDERS`"), RedirectQuery),
     responses(
         (status = 302, description = "To the provider, with `state`, PKCE `S256` and (OIDC) `nonce`; sets the `cz_oauth` cookie (HttpOnly, SameSite=Lax; Secure unless PUBLIC_BASE_URL is plain http on a non-loopback host)"),
-        (status = 400, description = "`redirect_to` not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The provider is unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`redirect_to` not allowed"),
+        (status = 404, description = "Unknown provider"),
+        (status = 502, description = "The provider is unavailable"),
     )
 )]
 async fn authorize(
@@ -126,12 +127,12 @@ async fn authorize(
     responses(
         (status = 200, description = "Signed in (or, for a link flow, the linked account)", body = TokenResponse),
         (status = 302, description = "To `redirect_to`, with a one-time `code` in the fragment (exchange it at `POST /api/v1/auth/oauth/exchange` within 60 s; tokens never travel in a URL)"),
-        (status = 400, description = "Bad, replayed, expired or foreign `state`; a provider error; wrong `iss`; a rejected ID token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`mfa_required`: the account has a second factor; the problem carries `mfa_token` and `methods` (with `redirect_to`: a 302 whose fragment has `error=mfa_required&mfa_token=…&methods=…`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`oauth_email_unverified`: the provider did not verify the address, which therefore neither creates nor claims an account; `account_disabled`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`account_exists`: a local account has this email; sign in and link", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The provider is unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad, replayed, expired or foreign `state`; a provider error; wrong `iss`; a rejected ID token"),
+        (status = 404, description = "Unknown provider"),
+        (status = 401, description = "`mfa_required`: the account has a second factor; the problem carries `mfa_token` and `methods` (with `redirect_to`: a 302 whose fragment has `error=mfa_required&mfa_token=…&methods=…`)"),
+        (status = 403, description = "`oauth_email_unverified`: the provider did not verify the address, which therefore neither creates nor claims an account; `account_disabled`"),
+        (status = 409, description = "`account_exists`: a local account has this email; sign in and link"),
+        (status = 502, description = "The provider is unavailable"),
     )
 )]
 async fn callback(
@@ -210,11 +211,9 @@ fn answer(state: &AppState, completed: Completed) -> Result<Response> {
     request_body = ExchangeRequest,
     responses(
         (status = 200, description = "Signed in: the session opens now", body = TokenResponse),
-        (status = 400, description = "`invalid_oauth_state`: unknown, used or expired code (60 s, single use); or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`account_disabled`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_oauth_state`: unknown, used or expired code (60 s, single use); or malformed JSON"),
+        (status = 403, description = "`account_disabled`"),
+        Invalid, Limited,
     )
 )]
 async fn exchange(
@@ -238,9 +237,9 @@ fn with_fragment(target: &str, fragment: &str) -> String {
     params(("provider" = String, Path), RedirectQuery),
     responses(
         (status = 200, description = "Open this URL in the browser (which receives the `cz_oauth` cookie with this response)", body = AuthorizeUrl),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`email_not_verified`: a provider link needs a verified address", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`email_not_verified`: a provider link needs a verified address"),
+        (status = 404, description = "Unknown provider"),
+        Bearer,
     )
 )]
 async fn link(
@@ -276,7 +275,7 @@ async fn link(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Linked providers", body = Vec<OAuthAccountDto>),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        Bearer,
     )
 )]
 async fn accounts(
@@ -294,9 +293,9 @@ async fn accounts(
     params(("provider" = String, Path)),
     responses(
         (status = 204, description = "Unlinked"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not linked", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`last_sign_in_method`: set a password or link another provider first", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not linked"),
+        (status = 409, description = "`last_sign_in_method`: set a password or link another provider first"),
+        Bearer,
     )
 )]
 async fn unlink(

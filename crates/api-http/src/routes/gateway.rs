@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::extract::AuthUser;
+use crate::problems::Bearer;
 use crate::state::AppState;
 use api_types::*;
 
@@ -63,7 +64,7 @@ fn counted(allowed: bool) {
                 ("X-Auth-Email-Verified" = String, description = "`true` when that address was verified, else `false`: an unverified address is not an identity"),
                 ("X-Auth-Roles" = String, description = "The user's roles, comma-separated (empty for none)"),
             )),
-        (status = 401, description = "Missing, malformed, invalid or expired token, or an ended session (`unauthorized`, with `WWW-Authenticate`)", body = Problem, content_type = "application/problem+json"),
+        Bearer,
     )
 )]
 async fn verify(

@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::Result;
 use crate::extract::{AppJson, AuthUser, Client};
+use crate::problems::{Bearer, Invalid, Limited, StepUp};
 use crate::routes::auth::token_response;
 use crate::state::AppState;
 use api_types::*;
@@ -120,7 +121,7 @@ fn verify_factor(request: &MfaVerifyRequest) -> Result<Factor, FieldError> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "What is on", body = MfaStatusResponse),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        Bearer,
     )
 )]
 async fn status(
@@ -135,12 +136,10 @@ async fn status(
     post, path = paths::TOTP_SETUP, tag = "mfa",
     security(("bearer" = [])),
     responses(
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; adding a sign-in method needs a recent one", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The secret, its `otpauth://` URI and a QR code; confirm with a code to turn it on", body = TotpSetupResponse),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "TOTP is on already (`mfa_already_enabled`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`mfa_unavailable`: no `MFA_ENCRYPTION_KEY` in production", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "TOTP is on already (`mfa_already_enabled`)"),
+        (status = 503, description = "`mfa_unavailable`: no `MFA_ENCRYPTION_KEY` in production"),
+        StepUp, Bearer, Limited,
     )
 )]
 async fn setup_totp(
@@ -159,12 +158,11 @@ async fn setup_totp(
     security(("bearer" = [])),
     request_body = CodeRequest,
     responses(
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; adding a sign-in method needs a recent one", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "TOTP is on; the recovery codes are shown this once", body = RecoveryCodesResponse),
-        (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No set-up started (`mfa_not_enabled`) or TOTP on already (`mfa_already_enabled`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing or oversized code", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token"),
+        (status = 409, description = "No set-up started (`mfa_not_enabled`) or TOTP on already (`mfa_already_enabled`)"),
+        (status = 422, description = "Missing or oversized code"),
+        StepUp, Limited,
     )
 )]
 async fn confirm_totp(
@@ -185,11 +183,11 @@ async fn confirm_totp(
     request_body = CodeRequest,
     responses(
         (status = 204, description = "TOTP is off; the recovery codes are void"),
-        (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "TOTP is not on (`mfa_not_enabled`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing or oversized code", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token"),
+        (status = 409, description = "TOTP is not on (`mfa_not_enabled`)"),
+        (status = 422, description = "Missing or oversized code"),
+        (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`"),
+        StepUp,
     )
 )]
 async fn disable_totp(
@@ -210,11 +208,11 @@ async fn disable_totp(
     request_body = CodeRequest,
     responses(
         (status = 200, description = "The new codes, shown this once", body = RecoveryCodesResponse),
-        (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "TOTP is not on (`mfa_not_enabled`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing or oversized code", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token"),
+        (status = 409, description = "TOTP is not on (`mfa_not_enabled`)"),
+        (status = 422, description = "Missing or oversized code"),
+        (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`"),
+        StepUp,
     )
 )]
 async fn regenerate_recovery_codes(
@@ -237,9 +235,9 @@ async fn regenerate_recovery_codes(
     request_body = MfaVerifyRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 401, description = "Wrong code (`invalid_code`; the `mfa_token` survives four of them), or an unknown, expired or completed `mfa_token` (`invalid_mfa_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not exactly one of `code`, `recovery_code` and `credential`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong code (`invalid_code`; the `mfa_token` survives four of them), or an unknown, expired or completed `mfa_token` (`invalid_mfa_token`)"),
+        (status = 422, description = "Not exactly one of `code`, `recovery_code` and `credential`"),
+        (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`"),
     )
 )]
 async fn verify(
@@ -258,11 +256,11 @@ async fn verify(
     request_body = MfaTokenRequest,
     responses(
         (status = 200, description = "Options for `navigator.credentials.get`; post its answer to `/auth/mfa/verify` as `credential`", body = WebAuthnRequestResponse),
-        (status = 401, description = "An unknown, expired or completed `mfa_token` (`invalid_mfa_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "The account has no passkey (`not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing `mfa_token`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "An unknown, expired or completed `mfa_token` (`invalid_mfa_token`)"),
+        (status = 404, description = "The account has no passkey (`not_found`)"),
+        (status = 422, description = "Missing `mfa_token`"),
+        (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured"),
+        Limited,
     )
 )]
 async fn webauthn_challenge(
@@ -280,10 +278,8 @@ async fn webauthn_challenge(
     request_body = RemovalLinkRequest,
     responses(
         (status = 204, description = "The sign-in method is gone (or was already) and every session has ended; reset the password next"),
-        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or malformed JSON"),
+        Invalid, Limited,
     )
 )]
 async fn remove_by_link(

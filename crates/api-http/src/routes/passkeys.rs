@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::dto::*;
 use crate::error::{ApiError, Result};
 use crate::extract::{AppJson, AuthUser, Client};
+use crate::problems::{Bearer, Limited, StepUp};
 use crate::routes::auth::token_response;
 use crate::state::AppState;
 use api_types::*;
@@ -58,12 +59,10 @@ impl ToDto for Passkey {
     post, path = paths::PASSKEY_REGISTER_START, tag = "passkeys",
     security(("bearer" = [])),
     responses(
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; adding a sign-in method needs a recent one", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "Options for `navigator.credentials.create` (a discoverable credential; the account's passkeys excluded)", body = CeremonyResponse),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The account holds 20 passkeys (`too_many_passkeys`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account holds 20 passkeys (`too_many_passkeys`)"),
+        (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured"),
+        StepUp, Bearer, Limited,
     )
 )]
 async fn register_start(
@@ -83,13 +82,11 @@ async fn register_start(
     security(("bearer" = [])),
     request_body = RegisterFinishRequest,
     responses(
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`; adding a sign-in method needs a recent one", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "Registered", body = PasskeyDto),
-        (status = 400, description = "An unknown, expired or used `challenge_id` (`invalid_challenge`), or an answer that fails the ceremony: origin, RP id, challenge, signature, user verification (`passkey_rejected`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The credential is registered already (`passkey_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing or invalid name", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An unknown, expired or used `challenge_id` (`invalid_challenge`), or an answer that fails the ceremony: origin, RP id, challenge, signature, user verification (`passkey_rejected`)"),
+        (status = 409, description = "The credential is registered already (`passkey_taken`)"),
+        (status = 422, description = "Missing or invalid name"),
+        StepUp, Bearer, Limited,
     )
 )]
 async fn register_finish(
@@ -118,7 +115,7 @@ async fn register_finish(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The passkeys", body = [PasskeyDto]),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        Bearer,
     )
 )]
 async fn list(
@@ -137,9 +134,9 @@ async fn list(
     request_body = RenameRequest,
     responses(
         (status = 200, description = "Renamed", body = PasskeyDto),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not one of your passkeys", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing or invalid name", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of your passkeys"),
+        (status = 422, description = "Missing or invalid name"),
+        Bearer,
     )
 )]
 async fn rename(
@@ -161,9 +158,8 @@ async fn rename(
     params(("id" = String, Path, description = "Passkey id (UUID)")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`reauthentication_required`: the sign-in is older than `STEP_UP_MAX_AGE`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not one of your passkeys", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of your passkeys"),
+        Bearer, StepUp,
     )
 )]
 async fn delete(
@@ -183,8 +179,8 @@ async fn delete(
     post, path = paths::PASSKEY_LOGIN_START, tag = "passkeys",
     responses(
         (status = 200, description = "Options for `navigator.credentials.get` (no `allowCredentials`)", body = CeremonyResponse),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured"),
+        Limited,
     )
 )]
 async fn login_start(State(state): State<AppState>) -> Result<Json<CeremonyResponse>> {
@@ -201,9 +197,9 @@ async fn login_start(State(state): State<AppState>) -> Result<Json<CeremonyRespo
     request_body = LoginFinishRequest,
     responses(
         (status = 200, description = "Signed in; `amr` is `hwk` (device-bound) or `swk` (synced) with `mfa`", body = TokenResponse),
-        (status = 400, description = "An unknown, expired or used `challenge_id` (`invalid_challenge`), or an answer that fails the ceremony (`passkey_rejected`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A missing field, or a `challenge_id` that is not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests (`rate_limited`), see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An unknown, expired or used `challenge_id` (`invalid_challenge`), or an answer that fails the ceremony (`passkey_rejected`)"),
+        (status = 422, description = "A missing field, or a `challenge_id` that is not a UUID"),
+        Limited,
     )
 )]
 async fn login_finish(

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::Result;
 use crate::extract::{AppJson, AuthUser};
+use crate::problems::{Bearer, Invalid};
 use crate::state::AppState;
 use api_types::*;
 
@@ -25,8 +26,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The updated user", body = UserResponse),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name"),
+        Bearer,
     )
 )]
 async fn update_user(
@@ -53,8 +54,7 @@ async fn update_user(
     request_body = UpdateProfileRequest,
     responses(
         (status = 200, description = "The user with the new profile", body = UserResponse),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+        Bearer, Invalid,
     )
 )]
 async fn update_profile(
