@@ -6,6 +6,7 @@
 #[path = "it/helpers.rs"]
 mod helpers;
 
+use api_types::paths;
 use std::collections::HashMap;
 
 use reqwest::StatusCode;
@@ -64,7 +65,7 @@ async fn every_contract_metric_moves_by_what_the_traffic_did() {
     for token in [tokens.access.as_str(), "garbage"] {
         let _ = app
             .client
-            .get(app.url("/api/v1/auth/verify"))
+            .get(app.url(paths::VERIFY))
             .bearer_auth(token)
             .send()
             .await
@@ -78,29 +79,25 @@ async fn every_contract_metric_moves_by_what_the_traffic_did() {
         .await
         .unwrap();
     assert_eq!(not_found.status(), StatusCode::NOT_FOUND);
-    let _ = app.post("/api/v1/auth/register", &json!({})).await;
+    let _ = app.post(paths::REGISTER, &json!({})).await;
 
     let after = scrape(&app).await;
     let d = |name: &str, labels: &[(&str, &str)]| delta(&before, &after, name, labels);
 
     // HTTP: matched route patterns, never raw paths.
-    let me = [
-        ("method", "GET"),
-        ("route", "/api/v1/auth/me"),
-        ("status", "200"),
-    ];
+    let me = [("method", "GET"), ("route", paths::ME), ("status", "200")];
     assert_eq!(d("http_requests_total", &me), 5.0);
     assert_eq!(
         d(
             "http_requests_total",
-            &[("route", "/api/v1/auth/login"), ("status", "401")]
+            &[("route", paths::LOGIN), ("status", "401")]
         ),
         1.0
     );
     assert_eq!(
         d(
             "http_requests_total",
-            &[("route", "/api/v1/auth/login"), ("status", "200")]
+            &[("route", paths::LOGIN), ("status", "200")]
         ),
         1.0
     );
@@ -119,7 +116,7 @@ async fn every_contract_metric_moves_by_what_the_traffic_did() {
     assert_eq!(
         d(
             "http_request_duration_seconds_count",
-            &[("method", "GET"), ("route", "/api/v1/auth/me")]
+            &[("method", "GET"), ("route", paths::ME)]
         ),
         5.0
     );

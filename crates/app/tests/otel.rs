@@ -5,6 +5,7 @@
 #[path = "it/helpers.rs"]
 mod helpers;
 
+use api_types::paths;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -51,7 +52,7 @@ async fn request_spans_are_exported_over_otlp_http() {
     let contains = |needle: &[u8]| all.windows(needle.len()).any(|w| w == needle);
     assert!(contains(b"codezest-auth"), "service name missing");
     assert!(
-        contains(b"/api/v1/auth/me"),
+        contains(paths::ME.as_bytes()),
         "the request span (with its route) missing"
     );
     assert!(

@@ -23,6 +23,7 @@ mod report;
 mod revocation;
 mod workloads;
 
+use api_types::paths;
 use procs::Redis;
 use report::{chart, machine, markdown, versions};
 
@@ -112,9 +113,9 @@ impl Mode {
     /// The path its measured load requests.
     fn path(self) -> &'static str {
         match self {
-            Mode::ForwardAuth => "/api/v1/auth/verify",
-            Mode::Introspection => "/oauth2/introspect",
-            _ => "/api/v1/auth/me",
+            Mode::ForwardAuth => paths::VERIFY,
+            Mode::Introspection => paths::INTROSPECT,
+            _ => paths::ME,
         }
     }
 

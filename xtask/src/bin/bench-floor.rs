@@ -8,6 +8,7 @@
 //!
 //! Usage: bench-floor PORT (HS256 SECRET | EdDSA PEM_FILE) BODY_BYTES
 
+use api_types::paths;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -45,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     body.push_str("\"}}");
     let body = Bytes::from(body);
     let router = axum::Router::new().route(
-        "/api/v1/auth/me",
+        paths::ME,
         axum::routing::get(move |request: Request| {
             let response = me(&keys, &request, &body);
             async move { response }

@@ -1,5 +1,6 @@
 //! Register, login, me, name and profile updates, password change.
 
+use api_types::paths;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -10,7 +11,7 @@ async fn register_returns_a_token_response_with_the_normalised_user() {
     let app = spawn_app().await;
     let response = app
         .post(
-            "/api/v1/auth/register",
+            paths::REGISTER,
             &json!({"email": "  Ada@Example.COM ", "password": PASSWORD, "name": " Ada "}),
         )
         .await;
@@ -53,7 +54,7 @@ async fn duplicate_email_is_a_conflict_in_any_letter_case() {
     for email in ["grace@example.com", "GRACE@Example.com"] {
         let response = app
             .post(
-                "/api/v1/auth/register",
+                paths::REGISTER,
                 &json!({"email": email, "password": PASSWORD, "name": "Grace"}),
             )
             .await;
@@ -66,7 +67,7 @@ async fn concurrent_registrations_of_one_email_create_one_account() {
     let app = spawn_app().await;
     let body = json!({"email": "race@example.com", "password": PASSWORD, "name": "Racer"});
     let responses =
-        futures::future::join_all((0..4).map(|_| app.post("/api/v1/auth/register", &body))).await;
+        futures::future::join_all((0..4).map(|_| app.post(paths::REGISTER, &body))).await;
     let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
     statuses.sort_unstable();
     assert_eq!(statuses, [201, 409, 409, 409]);
@@ -82,7 +83,7 @@ async fn registration_reports_every_invalid_field() {
     let app = spawn_app().await;
     let response = app
         .post(
-            "/api/v1/auth/register",
+            paths::REGISTER,
             &json!({"email": "not-an-email", "password": "short", "name": "  "}),
         )
         .await;
@@ -103,7 +104,7 @@ async fn registration_reports_every_invalid_field() {
     // Too long a password is refused, not truncated.
     let response = app
         .post(
-            "/api/v1/auth/register",
+            paths::REGISTER,
             &json!({"email": "a@example.com", "password": "x".repeat(129), "name": "A"}),
         )
         .await;
@@ -118,7 +119,7 @@ async fn registration_reports_every_invalid_field() {
     for (password, name) in [("Password123!", "Ada"), ("zephyrine.k", "Zephyrine K")] {
         let response = app
             .post(
-                "/api/v1/auth/register",
+                paths::REGISTER,
                 &json!({"email": "zephyrine@example.com", "password": password, "name": name}),
             )
             .await;
@@ -150,7 +151,7 @@ async fn unicode_passwords_work_whole() {
     let password = "pässwörd-🔐-密码-".repeat(7); // 112 characters, > 128 bytes
     let response = app
         .post(
-            "/api/v1/auth/register",
+            paths::REGISTER,
             &json!({"email": "uni@example.com", "password": password, "name": "Uni"}),
         )
         .await;
@@ -213,7 +214,7 @@ async fn name_and_profile_updates_are_validated_and_visible() {
 
     let response = app
         .client
-        .patch(app.url("/api/v1/users/me"))
+        .patch(app.url(paths::USER))
         .bearer_auth(&tokens.access)
         .json(&json!({"name": "  Ada King "}))
         .send()
@@ -225,7 +226,7 @@ async fn name_and_profile_updates_are_validated_and_visible() {
 
     let response = app
         .client
-        .patch(app.url("/api/v1/users/me"))
+        .patch(app.url(paths::USER))
         .bearer_auth(&tokens.access)
         .json(&json!({"name": ""}))
         .send()
@@ -241,7 +242,7 @@ async fn name_and_profile_updates_are_validated_and_visible() {
     let profile = json!({"bio": "Engines", "avatar_url": "https://cdn.example.com/a.png", "location": "London", "website": "https://ada.example.com"});
     let response = app
         .client
-        .put(app.url("/api/v1/users/me/profile"))
+        .put(app.url(paths::PROFILE))
         .bearer_auth(&tokens.access)
         .json(&profile)
         .send()
@@ -254,7 +255,7 @@ async fn name_and_profile_updates_are_validated_and_visible() {
     // PUT replaces: absent fields are cleared.
     let response = app
         .client
-        .put(app.url("/api/v1/users/me/profile"))
+        .put(app.url(paths::PROFILE))
         .bearer_auth(&tokens.access)
         .json(&json!({"bio": "Only a bio"}))
         .send()
@@ -268,7 +269,7 @@ async fn name_and_profile_updates_are_validated_and_visible() {
 
     let response = app
         .client
-        .put(app.url("/api/v1/users/me/profile"))
+        .put(app.url(paths::PROFILE))
         .bearer_auth(&tokens.access)
         .json(&json!({"avatar_url": "javascript:alert(1)"}))
         .send()
@@ -297,7 +298,7 @@ async fn new_passwords_are_judged_with_the_accounts_words_and_bounded_work() {
     let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
     let user = app.register_as(&email).await;
     let own_words = email.trim_start_matches("user-").split('@').next().unwrap();
-    let path = "/api/v1/auth/password/change";
+    let path = paths::PASSWORD_CHANGE;
     let change = |new: String| {
         let body = json!({"current_password": PASSWORD, "new_password": new});
         let (app, access) = (&app, user.access.clone());
@@ -315,7 +316,7 @@ async fn new_passwords_are_judged_with_the_accounts_words_and_bounded_work() {
     assert_eq!(app.login(&email, &sink).await.status(), StatusCode::OK);
     let registered = app
         .post(
-            "/api/v1/auth/register",
+            paths::REGISTER,
             &json!({"email": "sink@example.com", "password": sink, "name": "S"}),
         )
         .await;
@@ -328,7 +329,7 @@ async fn password_change_revokes_other_sessions_and_keeps_this_one() {
     let email = "change@example.com";
     let this = app.register_as(email).await;
     let other = Tokens::from_body(app.login(email, PASSWORD).await.json().await.unwrap());
-    let path = "/api/v1/auth/password/change";
+    let path = paths::PASSWORD_CHANGE;
 
     let wrong = app
         .post_auth(
@@ -456,7 +457,7 @@ async fn look_alike_addresses_are_the_same_account_or_refused() {
     let register = |email: &str| {
         let body = json!({"email": email, "password": PASSWORD, "name": "Look Alike"});
         let app = &app;
-        async move { app.post("/api/v1/auth/register", &body).await }
+        async move { app.post(paths::REGISTER, &body).await }
     };
     for same in ["ａｄａ@ｅｘａｍｐｌｅ.ｃｏｍ", "zoë@xn--exmple-cua.com"] {
         assert_problem(register(same).await, StatusCode::CONFLICT, "email_taken").await;

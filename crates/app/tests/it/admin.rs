@@ -2,6 +2,7 @@
 //! document the router is built from), and every change seen at once by a
 //! second instance.
 
+use api_types::paths;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -51,7 +52,7 @@ where
 }
 
 async fn verify_status(app: &TestApp, access: &str) -> StatusCode {
-    app.get_auth("/api/v1/auth/verify", access).await.status()
+    app.get_auth(paths::VERIFY, access).await.status()
 }
 
 #[tokio::test]
@@ -111,7 +112,7 @@ async fn disable_enable_revoke_roles_and_delete_take_effect_on_another_instance(
     let admin = admin_of(&a).await;
     let email = format!("target-{}@example.com", Uuid::new_v4().simple());
     let user = a.register_as(&email).await;
-    let path = format!("/api/v1/admin/users/{}", user.user_id);
+    let path = paths::fill(paths::ADMIN_USER, &[&user.user_id.to_string()]);
     // B has the user's session and user cached.
     assert_eq!(verify_status(&b, &user.access).await, StatusCode::OK);
 
@@ -172,9 +173,7 @@ async fn disable_enable_revoke_roles_and_delete_take_effect_on_another_instance(
         json!(["billing:read", "support"])
     );
     eventually("the new roles shown by B", || async {
-        b.get_auth("/api/v1/auth/verify", &again.access)
-            .await
-            .headers()["x-auth-roles"]
+        b.get_auth(paths::VERIFY, &again.access).await.headers()["x-auth-roles"]
             == "billing:read,support"
     })
     .await;
@@ -254,7 +253,7 @@ async fn disable_enable_revoke_roles_and_delete_take_effect_on_another_instance(
 async fn an_admin_cannot_lock_themself_out() {
     let app = spawn_app().await;
     let admin = admin_of(&app).await;
-    let path = format!("/api/v1/admin/users/{}", admin.user_id);
+    let path = paths::fill(paths::ADMIN_USER, &[&admin.user_id.to_string()]);
     let disable = app
         .post_auth(&format!("{path}/disable"), &admin.access, None)
         .await;
@@ -279,7 +278,10 @@ async fn an_admin_cannot_lock_themself_out() {
     for id in [Uuid::now_v7().to_string(), "not-a-uuid".to_owned()] {
         let missing = app
             .post_auth(
-                &format!("/api/v1/admin/users/{id}/disable"),
+                &format!(
+                    "{}/disable",
+                    paths::fill(paths::ADMIN_USER, &[&id.to_string()])
+                ),
                 &admin.access,
                 None,
             )
@@ -290,19 +292,22 @@ async fn an_admin_cannot_lock_themself_out() {
     let other = admin_of(&app).await;
     let demoted = put_auth(
         &app,
-        &format!("/api/v1/admin/users/{}/roles", other.user_id),
+        &format!(
+            "{}/roles",
+            paths::fill(paths::ADMIN_USER, &[&other.user_id.to_string()])
+        ),
         &admin.access,
         &json!({"roles": []}),
     )
     .await;
     assert_eq!(demoted.status(), StatusCode::OK);
-    let refused = app.get_auth("/api/v1/admin/users", &other.access).await;
+    let refused = app.get_auth(paths::ADMIN_USERS, &other.access).await;
     assert_problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
 async fn page(app: &TestApp, token: &str, query: &str) -> Value {
     let response = app
-        .get_auth(&format!("/api/v1/admin/users?{query}"), token)
+        .get_auth(&format!("{}?{query}", paths::ADMIN_USERS), token)
         .await;
     assert_eq!(response.status(), StatusCode::OK, "{query}");
     response.json().await.unwrap()
@@ -387,7 +392,7 @@ async fn pages_neither_repeat_nor_skip_users_while_others_sign_up() {
         "created_after=yesterday",
     ] {
         let response = app
-            .get_auth(&format!("/api/v1/admin/users?{bad}"), &admin.access)
+            .get_auth(&format!("{}?{bad}", paths::ADMIN_USERS), &admin.access)
             .await;
         assert_problem(
             response,
@@ -411,7 +416,10 @@ async fn an_admin_removes_a_users_second_factors() {
     let user = app.register_verified(&email).await;
     crate::mfa::enable_totp(&app, &user.access).await;
     crate::mfa::mfa_token(&app, &email).await;
-    let path = format!("/api/v1/admin/users/{}/mfa", user.user_id);
+    let path = format!(
+        "{}/mfa",
+        paths::fill(paths::ADMIN_USER, &[&user.user_id.to_string()])
+    );
     let by_user = app.delete_auth(&path, &user.access, &json!({})).await;
     assert_problem(by_user, StatusCode::FORBIDDEN, "forbidden").await;
     let removed = app.delete_auth(&path, &admin.access, &json!({})).await;
@@ -419,7 +427,7 @@ async fn an_admin_removes_a_users_second_factors() {
     assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
     let detail: Value = app
         .get_auth(
-            &format!("/api/v1/admin/users/{}", user.user_id),
+            &paths::fill(paths::ADMIN_USER, &[&user.user_id.to_string()]),
             &admin.access,
         )
         .await
@@ -427,7 +435,7 @@ async fn an_admin_removes_a_users_second_factors() {
         .await
         .unwrap();
     assert_eq!(detail["mfa"]["totp"], false, "{detail}");
-    let unknown = format!("/api/v1/admin/users/{}/mfa", Uuid::new_v4());
+    let unknown = paths::fill(paths::ADMIN_USER_MFA, &[&Uuid::new_v4().to_string()]);
     let missing = app.delete_auth(&unknown, &admin.access, &json!({})).await;
     assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
 }
@@ -440,7 +448,10 @@ async fn a_control_character_in_the_user_search_is_a_422() {
     let admin = admin_of(&app).await;
     for query in ["%00", "ada%00", "%1B[31m"] {
         let response = app
-            .get_auth(&format!("/api/v1/admin/users?query={query}"), &admin.access)
+            .get_auth(
+                &format!("{}?query={query}", paths::ADMIN_USERS),
+                &admin.access,
+            )
             .await;
         let problem = assert_problem(
             response,

@@ -1,6 +1,7 @@
 //! The cache inside the running service: `/me` without the database, two
 //! instances sharing one Redis, Redis dying and coming back, and what Redis holds.
 
+use api_types::paths;
 use std::time::Duration;
 
 use fred::prelude::*;
@@ -29,7 +30,7 @@ async fn me_ok(app: &TestApp, token: &str) -> Value {
 
 async fn put_bio(app: &TestApp, token: &str, bio: &str) -> StatusCode {
     app.client
-        .put(app.url("/api/v1/users/me/profile"))
+        .put(app.url(paths::PROFILE))
         .bearer_auth(token)
         .json(&json!({ "bio": bio }))
         .send()
@@ -243,7 +244,7 @@ async fn writes_on_one_are_seen_on_the_other(a: &TestApp, b: &TestApp) {
     let second = second.access_token;
     me_ok(b, &second).await;
     assert_eq!(
-        a.post_auth("/api/v1/auth/logout", &tokens.access, None)
+        a.post_auth(paths::LOGOUT, &tokens.access, None)
             .await
             .status(),
         StatusCode::NO_CONTENT
@@ -260,9 +261,7 @@ async fn writes_on_one_are_seen_on_the_other(a: &TestApp, b: &TestApp) {
     me_ok(b, &second).await;
     // Logout everywhere on B: A rejects the other session.
     assert_eq!(
-        b.post_auth("/api/v1/auth/logout-all", &second, None)
-            .await
-            .status(),
+        b.post_auth(paths::LOGOUT_ALL, &second, None).await.status(),
         StatusCode::NO_CONTENT
     );
     eventually("A rejects every session", async || {
@@ -359,7 +358,7 @@ async fn redis_unreachable_at_start_up_degrades_instead_of_failing() {
     let tokens = app.register().await;
     me_ok(&app, &tokens.access).await;
     assert_eq!(
-        app.post_auth("/api/v1/auth/logout", &tokens.access, None)
+        app.post_auth(paths::LOGOUT, &tokens.access, None)
             .await
             .status(),
         StatusCode::NO_CONTENT
@@ -397,8 +396,7 @@ async fn redis_holds_no_token_hash_or_secret_after_a_full_flow() {
         StatusCode::OK
     );
     me_ok(&app, &refreshed_access).await;
-    app.post_auth("/api/v1/auth/logout", &refreshed_access, None)
-        .await;
+    app.post_auth(paths::LOGOUT, &refreshed_access, None).await;
     me_ok(&app, &first.access).await;
 
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE email = $1")

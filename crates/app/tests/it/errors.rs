@@ -1,5 +1,6 @@
 //! Bad input is a clear 4xx problem, never a 500.
 
+use api_types::paths;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -16,7 +17,7 @@ async fn malformed_json_is_a_400_problem() {
     ] {
         let response = app
             .client
-            .post(app.url("/api/v1/auth/register"))
+            .post(app.url(paths::REGISTER))
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -31,7 +32,7 @@ async fn missing_or_mistyped_fields_are_a_422_naming_the_field() {
     let app = spawn_app().await;
     let response = app
         .post(
-            "/api/v1/auth/register",
+            paths::REGISTER,
             &json!({"email": "a@example.com", "name": "A"}),
         )
         .await;
@@ -45,7 +46,7 @@ async fn missing_or_mistyped_fields_are_a_422_naming_the_field() {
     assert_eq!(problem["errors"][0]["message"], "is required");
 
     let response = app
-        .post("/api/v1/auth/login", &json!({"email": 42, "password": "x"}))
+        .post(paths::LOGIN, &json!({"email": 42, "password": "x"}))
         .await;
     let problem = assert_problem(
         response,
@@ -55,7 +56,7 @@ async fn missing_or_mistyped_fields_are_a_422_naming_the_field() {
     .await;
     assert_eq!(problem["errors"][0]["field"], "email");
 
-    let response = app.post("/api/v1/auth/refresh", &json!([])).await;
+    let response = app.post(paths::REFRESH, &json!([])).await;
     assert_problem(
         response,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -69,7 +70,7 @@ async fn wrong_content_type_and_huge_bodies_are_refused() {
     let app = spawn_app().await;
     let response = app
         .client
-        .post(app.url("/api/v1/auth/login"))
+        .post(app.url(paths::LOGIN))
         .header("content-type", "text/plain")
         .body(r#"{"email":"a@example.com","password":"x"}"#)
         .send()
@@ -83,7 +84,7 @@ async fn wrong_content_type_and_huge_bodies_are_refused() {
     .await;
 
     let huge = json!({"email": "a@example.com", "password": "x".repeat(100_000)});
-    let response = app.post("/api/v1/auth/login", &huge).await;
+    let response = app.post(paths::LOGIN, &huge).await;
     assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 }
 
@@ -97,12 +98,7 @@ async fn unknown_routes_and_methods_are_problems() {
         .await
         .unwrap();
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
-    let response = app
-        .client
-        .get(app.url("/api/v1/auth/login"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(app.url(paths::LOGIN)).send().await.unwrap();
     assert_problem(
         response,
         StatusCode::METHOD_NOT_ALLOWED,

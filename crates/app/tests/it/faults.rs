@@ -4,6 +4,7 @@
 //! answered, none with a 5xx, within a bound; no revoked session is served; the
 //! cache is used again once the link heals.
 
+use api_types::paths;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -24,7 +25,7 @@ async fn under_fault(app: &TestApp, live: &str, revoked: &str, rounds: usize) ->
         let bio = format!("under fault {i}");
         let put = app
             .client
-            .put(app.url("/api/v1/users/me/profile"))
+            .put(app.url(paths::PROFILE))
             .bearer_auth(live)
             .json(&json!({ "bio": bio }))
             .send()
@@ -77,9 +78,7 @@ async fn redis_slowed_and_partitioned_by_the_kernel_costs_no_request() {
     let errors = cache.stats().errors;
     let how = redis.slow().unwrap();
     eprintln!("Redis slowed with {how}");
-    let logout = app
-        .post_auth("/api/v1/auth/logout", &gone.access, None)
-        .await;
+    let logout = app.post_auth(paths::LOGOUT, &gone.access, None).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     let slowest = under_fault(&app, &live.access, &gone.access, 10).await;
     eprintln!("slowest request while slowed: {slowest:?}");
@@ -94,9 +93,7 @@ async fn redis_slowed_and_partitioned_by_the_kernel_costs_no_request() {
     eprintln!("Redis partitioned with {how}");
     let again = app.register().await;
     assert_eq!(app.me(&again.access).await.status(), StatusCode::OK);
-    let logout = app
-        .post_auth("/api/v1/auth/logout", &again.access, None)
-        .await;
+    let logout = app.post_auth(paths::LOGOUT, &again.access, None).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     let slowest = under_fault(&app, &live.access, &again.access, 10).await;
     assert!(
@@ -177,9 +174,7 @@ async fn failover_under_load(
     load.fault_begins();
     let killed = Instant::now();
     let successor = kill();
-    let logout = app
-        .post_auth("/api/v1/auth/logout", &gone.access, None)
-        .await;
+    let logout = app.post_auth(paths::LOGOUT, &gone.access, None).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         app.me(&gone.access).await.status(),
@@ -290,7 +285,7 @@ async fn propagation(a: &TestApp, b: &TestApp, rounds: usize, bound: Duration) -
         let bio = format!("round {round}");
         let put = a
             .client
-            .put(a.url("/api/v1/users/me/profile"))
+            .put(a.url(paths::PROFILE))
             .bearer_auth(&user.access)
             .json(&json!({ "bio": bio }))
             .send()
@@ -311,7 +306,7 @@ async fn propagation(a: &TestApp, b: &TestApp, rounds: usize, bound: Duration) -
         }
         samples.push(changed.elapsed());
 
-        let logout = a.post_auth("/api/v1/auth/logout", &user.access, None).await;
+        let logout = a.post_auth(paths::LOGOUT, &user.access, None).await;
         assert_eq!(logout.status(), StatusCode::NO_CONTENT);
         let revoked = Instant::now();
         while b.me(&user.access).await.status() != StatusCode::UNAUTHORIZED {

@@ -3,6 +3,7 @@
 //! small upstream: valid, missing, tampered, expired and revoked-elsewhere
 //! tokens, and a client unable to forge the identity headers.
 
+use api_types::paths;
 use axum::http::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_peer};
 use crate::tokens::{claims_of, kid, sign};
 
-const VERIFY: &str = "/api/v1/auth/verify";
+const VERIFY: &str = paths::VERIFY;
 
 async fn verify(app: &TestApp, token: Option<&str>) -> reqwest::Response {
     let request = app.client.get(app.url(VERIFY));
@@ -78,9 +79,7 @@ async fn forward_auth_answers_with_the_identity_or_401() {
         verify(&peer, Some(&tokens.access)).await.status(),
         StatusCode::OK
     );
-    let logout = app
-        .post_auth("/api/v1/auth/logout", &tokens.access, None)
-        .await;
+    let logout = app.post_auth(paths::LOGOUT, &tokens.access, None).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     assert_denied(&peer, Some(&tokens.access)).await;
 }
@@ -186,9 +185,7 @@ async fn nginx_auth_request_lets_signed_in_users_through_until_they_log_out() {
         );
     }
 
-    let logout = app
-        .post_auth("/api/v1/auth/logout", &tokens.access, None)
-        .await;
+    let logout = app.post_auth(paths::LOGOUT, &tokens.access, None).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         get(Some(&tokens.access), false).await.unwrap().status(),

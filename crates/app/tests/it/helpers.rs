@@ -1,3 +1,4 @@
+use api_types::paths;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -239,13 +240,13 @@ impl TestApp {
     }
 
     pub async fn me(&self, token: &str) -> Response {
-        self.get_auth("/api/v1/auth/me", token).await
+        self.get_auth(paths::ME, token).await
     }
 
     pub async fn register_as(&self, email: &str) -> Tokens {
         let response = self
             .post(
-                "/api/v1/auth/register",
+                paths::REGISTER,
                 &json!({"email": email, "password": PASSWORD, "name": "Test User"}),
             )
             .await;
@@ -259,19 +260,13 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post(
-            "/api/v1/auth/login",
-            &json!({"email": email, "password": password}),
-        )
-        .await
+        self.post(paths::LOGIN, &json!({"email": email, "password": password}))
+            .await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Response {
-        self.post(
-            "/api/v1/auth/refresh",
-            &json!({"refresh_token": refresh_token}),
-        )
-        .await
+        self.post(paths::REFRESH, &json!({"refresh_token": refresh_token}))
+            .await
     }
 }
 
@@ -374,7 +369,7 @@ impl TestApp {
     /// address ends the sessions opened before it (pre-account hijacking).
     pub async fn verify_and_sign_in(&self, email: &str, token: &str) -> Tokens {
         let verified = self
-            .post("/api/v1/auth/email/verify", &json!({"token": token}))
+            .post(paths::EMAIL_VERIFY, &json!({"token": token}))
             .await;
         assert_eq!(verified.status(), StatusCode::OK);
         let login = self.login(email, PASSWORD).await;

@@ -1,6 +1,7 @@
 //! RFC 7662 introspection and RFC 7009 revocation for API clients, and the
 //! RFC 8414 metadata that advertises them.
 
+use api_types::paths;
 use std::process::Command;
 
 use base64::Engine as _;
@@ -19,7 +20,7 @@ struct ApiClient {
 async fn new_client(app: &TestApp, admin: &str) -> ApiClient {
     let response = app
         .post_auth(
-            "/api/v1/admin/clients",
+            paths::ADMIN_CLIENTS,
             admin,
             Some(&json!({"name": "billing-service"})),
         )
@@ -133,7 +134,7 @@ async fn introspection_answers_every_rfc_7662_case() {
     }
 
     // Revoked on A: inactive on B at once.
-    let logout = a.post_auth("/api/v1/auth/logout", &user.access, None).await;
+    let logout = a.post_auth(paths::LOGOUT, &user.access, None).await;
     assert!(logout.status().is_success());
     eventually_inactive(&b, &client, &user.access).await;
     assert_eq!(
@@ -243,7 +244,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
     // Deleting the client stops its secret at once.
     let deleted = app
         .client
-        .delete(app.url(&format!("/api/v1/admin/clients/{}", client.id)))
+        .delete(app.url(&paths::fill(paths::ADMIN_CLIENT, &[&client.id.to_string()])))
         .bearer_auth(&admin.access)
         .send()
         .await
@@ -252,7 +253,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
     let after = post_form(&app, "/oauth2/introspect", &client, &token).await;
     assert_problem(after, StatusCode::UNAUTHORIZED, "invalid_client").await;
     let listed: Value = app
-        .get_auth("/api/v1/admin/clients", &admin.access)
+        .get_auth(paths::ADMIN_CLIENTS, &admin.access)
         .await
         .json()
         .await
@@ -276,9 +277,7 @@ async fn revocation_ends_the_session_everywhere() {
     // A refresh token revoked on B: its session is over on A.
     let user = a.register().await;
     assert_eq!(
-        a.get_auth("/api/v1/auth/verify", &user.access)
-            .await
-            .status(),
+        a.get_auth(paths::VERIFY, &user.access).await.status(),
         StatusCode::OK
     );
     let revoked = post_form(
@@ -294,9 +293,7 @@ async fn revocation_ends_the_session_everywhere() {
     assert_eq!(revoked.status(), StatusCode::OK);
     eventually_inactive(&a, &client, &user.access).await;
     assert_eq!(
-        a.get_auth("/api/v1/auth/verify", &user.access)
-            .await
-            .status(),
+        a.get_auth(paths::VERIFY, &user.access).await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -332,7 +329,10 @@ async fn revocation_ends_the_session_everywhere() {
     let third = a.register().await;
     let disabled = a
         .post_auth(
-            &format!("/api/v1/admin/users/{}/disable", third.user_id),
+            &format!(
+                "{}/disable",
+                paths::fill(paths::ADMIN_USER, &[&third.user_id.to_string()])
+            ),
             &admin.access,
             None,
         )
@@ -432,7 +432,7 @@ async fn downstream_learns_whether_the_address_was_verified() {
     let forward_auth = |access: String| {
         let app = &app;
         async move {
-            let response = app.get_auth("/api/v1/auth/verify", &access).await;
+            let response = app.get_auth(paths::VERIFY, &access).await;
             assert_eq!(response.status(), StatusCode::OK);
             response.headers()["x-auth-email-verified"]
                 .to_str()
@@ -450,7 +450,7 @@ async fn downstream_learns_whether_the_address_was_verified() {
     let mail = sink.wait_for(&email, 1).await;
     let token = testkit::link_token(&testkit::readable(&mail[0]), "verify-email").unwrap();
     let verified = app
-        .post("/api/v1/auth/email/verify", &json!({"token": token}))
+        .post(paths::EMAIL_VERIFY, &json!({"token": token}))
         .await;
     assert_eq!(verified.status(), StatusCode::OK);
     // The first proof of the address ended the sessions opened before it.

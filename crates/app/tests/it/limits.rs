@@ -2,6 +2,7 @@
 //! login lockout per account and client, and client addresses from trusted
 //! proxies.
 
+use api_types::paths;
 use std::time::Duration;
 
 use reqwest::{Response, StatusCode};
@@ -13,7 +14,7 @@ use crate::helpers::{
 
 async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> Response {
     app.client
-        .post(app.url("/api/v1/auth/login"))
+        .post(app.url(paths::LOGIN))
         .header("x-forwarded-for", ip)
         .json(&json!({"email": email, "password": password}))
         .send()
@@ -26,7 +27,7 @@ fn header(response: &Response, name: &str) -> u64 {
 }
 
 async fn forgot(app: &TestApp, email: &str) -> Response {
-    app.post("/api/v1/auth/password/forgot", &json!({"email": email}))
+    app.post(paths::PASSWORD_FORGOT, &json!({"email": email}))
         .await
 }
 
@@ -102,7 +103,7 @@ async fn failed_sign_ins_lock_the_account_for_that_client_only() {
         .unwrap();
     let events: Vec<serde_json::Value> = app
         .get_auth(
-            "/api/v1/auth/events?limit=100",
+            &format!("{}?limit=100", paths::EVENTS),
             body["access_token"].as_str().unwrap(),
         )
         .await
@@ -210,7 +211,7 @@ async fn concurrent_wrong_passwords_get_no_more_judged_than_the_threshold() {
 
 async fn forgot_from(app: &TestApp, ip: &str, email: &str) -> Response {
     app.client
-        .post(app.url("/api/v1/auth/password/forgot"))
+        .post(app.url(paths::PASSWORD_FORGOT))
         .header("x-forwarded-for", ip)
         .json(&json!({"email": email}))
         .send()
@@ -297,7 +298,7 @@ async fn a_failed_sign_in_does_not_wait_for_its_audit_record() {
         .unwrap();
     let answer = app
         .client
-        .post(app.url("/api/v1/auth/login"))
+        .post(app.url(paths::LOGIN))
         .json(&json!({"email": email, "password": "a wrong guess"}))
         .timeout(Duration::from_secs(5))
         .send()

@@ -3,6 +3,7 @@
 //! full registration, verification, failed sign-in, password reset, refresh,
 //! email change and sign-out.
 
+use api_types::paths;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -290,7 +291,7 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
     secrets.push(format!("{APP_URL}/verify-email"));
     // The logs are there, and say what happened.
     assert!(logs.lines().count() > 50, "too few lines:\n{logs}");
-    assert!(logs.contains("/api/v1/auth/password/reset"), "{logs}");
+    assert!(logs.contains(paths::PASSWORD_RESET), "{logs}");
     for secret in &secrets {
         let line = logs.lines().find(|line| line.contains(secret.as_str()));
         assert!(line.is_none(), "a secret in the logs: {line:?}");
@@ -340,7 +341,7 @@ fn access_lines_are_json_naming_route_status_and_user(logs: &str, odd_id: &str) 
     assert!(access.len() > 10, "too few access lines: {logs}");
     let logout = access
         .iter()
-        .find(|line| line.span.route == "/api/v1/auth/logout")
+        .find(|line| line.span.route == paths::LOGOUT)
         .expect("an access line for the logout");
     assert_eq!(logout.fields.status, 204);
     assert_eq!(logout.span.method, "POST");

@@ -2,6 +2,7 @@
 //! login, replayed and wrong codes, recovery codes, the lockout, step-up, and
 //! what `amr` says in each case.
 
+use api_types::paths;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use totp_rs::{Algorithm, Secret, TOTP};
@@ -49,15 +50,13 @@ impl Authenticator {
 /// Sets up and confirms TOTP for a signed-in user; returns the authenticator
 /// and the recovery codes.
 pub(crate) async fn enable_totp(app: &TestApp, access: &str) -> (Authenticator, Vec<String>) {
-    let setup = app
-        .post_auth("/api/v1/auth/mfa/totp/setup", access, None)
-        .await;
+    let setup = app.post_auth(paths::TOTP_SETUP, access, None).await;
     assert_eq!(setup.status(), StatusCode::OK);
     let setup: Value = setup.json().await.unwrap();
     let authenticator = Authenticator::from_setup(&setup);
     let confirm = app
         .post_auth(
-            "/api/v1/auth/mfa/totp/confirm",
+            paths::TOTP_CONFIRM,
             access,
             Some(&json!({"code": authenticator.code()})),
         )
@@ -87,15 +86,11 @@ pub(crate) async fn mfa_token_of(response: reqwest::Response) -> String {
 }
 
 pub(crate) async fn verify(app: &TestApp, body: &Value) -> reqwest::Response {
-    app.post("/api/v1/auth/mfa/verify", body).await
+    app.post(paths::MFA_VERIFY, body).await
 }
 
 async fn status(app: &TestApp, access: &str) -> Value {
-    app.get_auth("/api/v1/auth/mfa", access)
-        .await
-        .json()
-        .await
-        .unwrap()
+    app.get_auth(paths::MFA, access).await.json().await.unwrap()
 }
 
 fn amr(tokens: &Tokens) -> Value {
@@ -118,9 +113,7 @@ async fn totp_enrol_confirm_then_login_needs_a_fresh_code() {
     );
 
     // Set-up alone changes nothing: the factor is off until confirmed.
-    let setup = app
-        .post_auth("/api/v1/auth/mfa/totp/setup", &user.access, None)
-        .await;
+    let setup = app.post_auth(paths::TOTP_SETUP, &user.access, None).await;
     assert_eq!(setup.status(), StatusCode::OK);
     let setup: Value = setup.json().await.unwrap();
     let uri = setup["otpauth_uri"].as_str().unwrap();
@@ -132,12 +125,8 @@ async fn totp_enrol_confirm_then_login_needs_a_fresh_code() {
     let confirm = |code: String| {
         let (app, access) = (&app, user.access.clone());
         async move {
-            app.post_auth(
-                "/api/v1/auth/mfa/totp/confirm",
-                &access,
-                Some(&json!({"code": code})),
-            )
-            .await
+            app.post_auth(paths::TOTP_CONFIRM, &access, Some(&json!({"code": code})))
+                .await
         }
     };
     let wrong = format!(
@@ -155,9 +144,7 @@ async fn totp_enrol_confirm_then_login_needs_a_fresh_code() {
     let codes: Value = confirmed.json().await.unwrap();
     let codes = codes["recovery_codes"].as_array().unwrap();
     assert_eq!(codes.len(), 10);
-    let again = app
-        .post_auth("/api/v1/auth/mfa/totp/setup", &user.access, None)
-        .await;
+    let again = app.post_auth(paths::TOTP_SETUP, &user.access, None).await;
     assert_problem(again, StatusCode::CONFLICT, "mfa_already_enabled").await;
 
     // The password alone no longer signs in.
@@ -229,7 +216,7 @@ async fn recovery_codes_work_once_regenerate_and_turn_totp_off() {
     // A new set voids the old one.
     let regenerated = app
         .post_auth(
-            "/api/v1/auth/mfa/recovery-codes",
+            paths::RECOVERY_CODES,
             &signed_in.access,
             Some(&json!({"code": codes[1]})),
         )
@@ -246,11 +233,7 @@ async fn recovery_codes_work_once_regenerate_and_turn_totp_off() {
 
     // Off, with a recovery code: the password signs in alone again.
     let off = app
-        .delete_auth(
-            "/api/v1/auth/mfa/totp",
-            &signed_in.access,
-            &json!({"code": fresh}),
-        )
+        .delete_auth(paths::TOTP, &signed_in.access, &json!({"code": fresh}))
         .await;
     assert_eq!(off.status(), StatusCode::NO_CONTENT);
     assert_eq!(
@@ -260,17 +243,13 @@ async fn recovery_codes_work_once_regenerate_and_turn_totp_off() {
     let login = app.login(&email, PASSWORD).await;
     assert_eq!(login.status(), StatusCode::OK);
     let off_again = app
-        .delete_auth(
-            "/api/v1/auth/mfa/totp",
-            &signed_in.access,
-            &json!({"code": "123456"}),
-        )
+        .delete_auth(paths::TOTP, &signed_in.access, &json!({"code": "123456"}))
         .await;
     assert_problem(off_again, StatusCode::CONFLICT, "mfa_not_enabled").await;
 
     // The audit trail has each step.
     let events: Value = app
-        .get_auth("/api/v1/auth/events?limit=100", &signed_in.access)
+        .get_auth(&format!("{}?limit=100", paths::EVENTS), &signed_in.access)
         .await
         .json()
         .await
@@ -334,8 +313,8 @@ async fn turning_totp_off_needs_a_recent_sign_in() {
     let (authenticator, codes) = enable_totp(&app, &user.access).await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     for (path, body) in [
-        ("/api/v1/auth/mfa/recovery-codes", json!({"code": codes[0]})),
-        ("/api/v1/auth/mfa/totp", json!({"code": codes[0]})),
+        (paths::RECOVERY_CODES, json!({"code": codes[0]})),
+        (paths::TOTP, json!({"code": codes[0]})),
     ] {
         let response = if path.ends_with("totp") {
             app.delete_auth(path, &user.access, &body).await
@@ -352,11 +331,7 @@ async fn turning_totp_off_needs_a_recent_sign_in() {
     .await;
     let fresh = Tokens::from_body(fresh.json().await.unwrap());
     let off = app
-        .delete_auth(
-            "/api/v1/auth/mfa/totp",
-            &fresh.access,
-            &json!({"code": codes[0]}),
-        )
+        .delete_auth(paths::TOTP, &fresh.access, &json!({"code": codes[0]}))
         .await;
     assert_eq!(off.status(), StatusCode::NO_CONTENT);
 }
@@ -372,9 +347,7 @@ async fn production_without_a_key_refuses_totp() {
     ])
     .await;
     let user = app.register().await;
-    let setup = app
-        .post_auth("/api/v1/auth/mfa/totp/setup", &user.access, None)
-        .await;
+    let setup = app.post_auth(paths::TOTP_SETUP, &user.access, None).await;
     assert_problem(setup, StatusCode::SERVICE_UNAVAILABLE, "mfa_unavailable").await;
 }
 

@@ -4,6 +4,7 @@
 //! (user and emails API). The browser is played by hand: the `cz_oauth` cookie
 //! is read from `Set-Cookie` and sent back, redirects are followed one by one.
 
+use api_types::paths;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -326,7 +327,10 @@ async fn through_provider(app: &TestApp, authorize_url: &str) -> String {
 async fn start(app: &TestApp, provider: &str, query: &str) -> Flow {
     let response = app
         .client
-        .get(app.url(&format!("/api/v1/auth/oauth/{provider}/authorize{query}")))
+        .get(app.url(&format!(
+            "{}{query}",
+            paths::fill(paths::OAUTH_AUTHORIZE, &[provider])
+        )))
         .send()
         .await
         .unwrap();
@@ -387,7 +391,7 @@ async fn oidc_first_login_creates_the_user_and_a_returning_login_finds_it() {
     let again = Tokens::from_body(response.json().await.unwrap());
     assert_eq!(again.user_id, first.user_id, "keyed by (provider, subject)");
     let accounts: Value = app
-        .get_auth("/api/v1/auth/oauth/accounts", &again.access)
+        .get_auth(paths::OAUTH_ACCOUNTS, &again.access)
         .await
         .json()
         .await
@@ -398,7 +402,7 @@ async fn oidc_first_login_creates_the_user_and_a_returning_login_finds_it() {
     // The only way this user signs in: unlinking it is refused.
     let unlink = app
         .client
-        .delete(app.url("/api/v1/auth/oauth/acme"))
+        .delete(app.url(&paths::fill(paths::OAUTH_PROVIDER, &["acme"])))
         .bearer_auth(&again.access)
         .send()
         .await
@@ -428,13 +432,21 @@ async fn a_signed_in_user_links_and_unlinks_a_provider() {
     // A link is a way in: not to an account whose address nobody verified.
     let squatter = app.register_as("carol@example.com").await;
     let refused = app
-        .post_auth("/api/v1/auth/oauth/acme/link", &squatter.access, None)
+        .post_auth(
+            &paths::fill(paths::OAUTH_LINK, &["acme"]),
+            &squatter.access,
+            None,
+        )
         .await;
     assert_problem(refused, StatusCode::FORBIDDEN, "email_not_verified").await;
     let token = app.mailed_link("carol@example.com", "verify-email").await;
     let local = app.verify_and_sign_in("carol@example.com", &token).await;
     let response = app
-        .post_auth("/api/v1/auth/oauth/acme/link", &local.access, None)
+        .post_auth(
+            &paths::fill(paths::OAUTH_LINK, &["acme"]),
+            &local.access,
+            None,
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = binding_cookie(&response);
@@ -455,14 +467,14 @@ async fn a_signed_in_user_links_and_unlinks_a_provider() {
     // Unlink: allowed, the password remains.
     let unlink = app
         .client
-        .delete(app.url("/api/v1/auth/oauth/acme"))
+        .delete(app.url(&paths::fill(paths::OAUTH_PROVIDER, &["acme"])))
         .bearer_auth(&local.access)
         .send()
         .await
         .unwrap();
     assert_eq!(unlink.status(), StatusCode::NO_CONTENT);
     let accounts: Value = app
-        .get_auth("/api/v1/auth/oauth/accounts", &local.access)
+        .get_auth(paths::OAUTH_ACCOUNTS, &local.access)
         .await
         .json()
         .await
@@ -516,7 +528,10 @@ async fn bad_replayed_and_foreign_states_are_rejected() {
     for query in ["?code=x", "?code=x&state=made-up"] {
         let response = app
             .client
-            .get(app.url(&format!("/api/v1/auth/oauth/acme/callback{query}")))
+            .get(app.url(&format!(
+                "{}{query}",
+                paths::fill(paths::OAUTH_CALLBACK, &["acme"])
+            )))
             .header("cookie", &mine.cookie)
             .send()
             .await
@@ -525,7 +540,7 @@ async fn bad_replayed_and_foreign_states_are_rejected() {
     }
     let unknown = app
         .client
-        .get(app.url("/api/v1/auth/oauth/nope/authorize"))
+        .get(app.url(&paths::fill(paths::OAUTH_AUTHORIZE, &["nope"])))
         .send()
         .await
         .unwrap();
@@ -657,7 +672,7 @@ async fn an_unreachable_provider_is_a_502_not_a_hang() {
     .await;
     let response = app
         .client
-        .get(app.url("/api/v1/auth/oauth/down/authorize"))
+        .get(app.url(&paths::fill(paths::OAUTH_AUTHORIZE, &["down"])))
         .send()
         .await
         .unwrap();
@@ -733,7 +748,7 @@ async fn github_logins_use_the_user_and_emails_api_and_redirect_with_a_fragment(
     let exchange = |code: String| {
         let app = &app;
         async move {
-            app.post("/api/v1/auth/oauth/exchange", &json!({"code": code}))
+            app.post(paths::OAUTH_EXCHANGE, &json!({"code": code}))
                 .await
         }
     };
@@ -760,7 +775,7 @@ async fn github_logins_use_the_user_and_emails_api_and_redirect_with_a_fragment(
     ] {
         let response = app
             .client
-            .get(app.url("/api/v1/auth/oauth/github/authorize"))
+            .get(app.url(&paths::fill(paths::OAUTH_AUTHORIZE, &["github"])))
             .query(&[("redirect_to", target)])
             .send()
             .await
@@ -781,7 +796,7 @@ async fn the_binding_cookie_is_secure_unless_the_service_is_plain_http_off_loopb
         let app = app_with(&oidc, None, &[("PUBLIC_BASE_URL", public)]).await;
         let response = app
             .client
-            .get(app.url("/api/v1/auth/oauth/acme/authorize"))
+            .get(app.url(&paths::fill(paths::OAUTH_AUTHORIZE, &["acme"])))
             .send()
             .await
             .unwrap();

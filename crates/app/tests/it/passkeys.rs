@@ -4,6 +4,7 @@
 //! a passkey as the second factor, management — and the refusals: a wrong
 //! origin, a wrong RP id, a replayed challenge, a cloned authenticator's counter.
 
+use api_types::paths;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use url::Url;
@@ -30,7 +31,7 @@ async fn app_with(extra: &[(&str, &str)]) -> TestApp {
 
 async fn register_start(app: &TestApp, access: &str) -> Value {
     let start = app
-        .post_auth("/api/v1/auth/passkeys/register/start", access, None)
+        .post_auth(paths::PASSKEY_REGISTER_START, access, None)
         .await;
     assert_eq!(start.status(), StatusCode::OK);
     start.json().await.unwrap()
@@ -43,7 +44,7 @@ async fn register_finish(
     credential: Value,
 ) -> reqwest::Response {
     let body = json!({"challenge_id": id, "name": "Soft passkey", "credential": credential});
-    app.post_auth("/api/v1/auth/passkeys/register/finish", access, Some(&body))
+    app.post_auth(paths::PASSKEY_REGISTER_FINISH, access, Some(&body))
         .await
 }
 
@@ -57,9 +58,7 @@ async fn register(app: &TestApp, browser: &mut Browser, access: &str) -> Value {
 }
 
 async fn login(app: &TestApp, browser: &mut Browser) -> reqwest::Response {
-    let start = app
-        .post("/api/v1/auth/passkeys/login/start", &json!({}))
-        .await;
+    let start = app.post(paths::PASSKEY_LOGIN_START, &json!({})).await;
     assert_eq!(start.status(), StatusCode::OK);
     let start: Value = start.json().await.unwrap();
     assert!(
@@ -69,7 +68,7 @@ async fn login(app: &TestApp, browser: &mut Browser) -> reqwest::Response {
     );
     let credential = browser.get(&start["publicKey"]);
     let body = json!({"challenge_id": start["challenge_id"], "credential": credential});
-    app.post("/api/v1/auth/passkeys/login/finish", &body).await
+    app.post(paths::PASSKEY_LOGIN_FINISH, &body).await
 }
 
 #[tokio::test]
@@ -90,7 +89,7 @@ async fn a_passkey_registers_and_signs_in_without_an_address() {
 
     // Listed with its use; renamed; removed (a fresh sign-in may).
     let list: Value = app
-        .get_auth("/api/v1/auth/passkeys", &signed_in.access)
+        .get_auth(paths::PASSKEYS, &signed_in.access)
         .await
         .json()
         .await
@@ -98,7 +97,7 @@ async fn a_passkey_registers_and_signs_in_without_an_address() {
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert!(list[0]["last_used_at"].is_string());
     let id = list[0]["id"].as_str().unwrap();
-    let path = format!("/api/v1/auth/passkeys/{id}");
+    let path = paths::fill(paths::PASSKEY, &[id]);
     let renamed = app
         .client
         .patch(app.url(&path))
@@ -181,21 +180,19 @@ async fn wrong_origins_wrong_rp_ids_and_replayed_challenges_are_refused() {
 
     // A sign-in's answer, replayed, is refused too.
     let start: Value = app
-        .post("/api/v1/auth/passkeys/login/start", &json!({}))
+        .post(paths::PASSKEY_LOGIN_START, &json!({}))
         .await
         .json()
         .await
         .unwrap();
     let assertion = browser.get(&start["publicKey"]);
     let body = json!({"challenge_id": start["challenge_id"], "credential": assertion});
-    let signed_in = app.post("/api/v1/auth/passkeys/login/finish", &body).await;
+    let signed_in = app.post(paths::PASSKEY_LOGIN_FINISH, &body).await;
     assert_eq!(signed_in.status(), StatusCode::OK);
-    let replay = app.post("/api/v1/auth/passkeys/login/finish", &body).await;
+    let replay = app.post(paths::PASSKEY_LOGIN_FINISH, &body).await;
     assert_problem(replay, StatusCode::BAD_REQUEST, "invalid_challenge").await;
     let garbage = json!({"challenge_id": uuid::Uuid::new_v4(), "credential": {"id": "x"}});
-    let garbage = app
-        .post("/api/v1/auth/passkeys/login/finish", &garbage)
-        .await;
+    let garbage = app.post(paths::PASSKEY_LOGIN_FINISH, &garbage).await;
     assert_problem(garbage, StatusCode::BAD_REQUEST, "invalid_challenge").await;
 }
 
@@ -252,10 +249,7 @@ async fn a_passkey_serves_as_the_second_factor() {
     );
     let token = problem["mfa_token"].as_str().unwrap();
     let challenge = app
-        .post(
-            "/api/v1/auth/mfa/webauthn/challenge",
-            &json!({"mfa_token": token}),
-        )
+        .post(paths::MFA_WEBAUTHN_CHALLENGE, &json!({"mfa_token": token}))
         .await;
     assert_eq!(challenge.status(), StatusCode::OK);
     let challenge: Value = challenge.json().await.unwrap();
@@ -289,12 +283,12 @@ async fn a_passkey_serves_as_the_second_factor() {
     // Removing a passkey needs a recent sign-in.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let list: Value = app
-        .get_auth("/api/v1/auth/passkeys", &verified.access)
+        .get_auth(paths::PASSKEYS, &verified.access)
         .await
         .json()
         .await
         .unwrap();
-    let path = format!("/api/v1/auth/passkeys/{}", list[0]["id"].as_str().unwrap());
+    let path = paths::fill(paths::PASSKEY, &[list[0]["id"].as_str().unwrap()]);
     let stale = app.delete_auth(&path, &verified.access, &json!({})).await;
     assert_problem(stale, StatusCode::FORBIDDEN, "reauthentication_required").await;
 }
@@ -304,9 +298,7 @@ async fn a_passkey_serves_as_the_second_factor() {
 #[tokio::test]
 async fn without_a_relying_party_passkeys_are_unavailable() {
     let app = spawn_app_with(&[]).await;
-    let start = app
-        .post("/api/v1/auth/passkeys/login/start", &json!({}))
-        .await;
+    let start = app.post(paths::PASSKEY_LOGIN_START, &json!({})).await;
     assert_problem(
         start,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -337,23 +329,20 @@ async fn adding_a_sign_in_method_needs_a_recent_sign_in() {
     )
     .await;
     assert_problem(late, StatusCode::FORBIDDEN, "reauthentication_required").await;
-    for path in [
-        "/api/v1/auth/passkeys/register/start",
-        "/api/v1/auth/mfa/totp/setup",
-    ] {
+    for path in [paths::PASSKEY_REGISTER_START, paths::TOTP_SETUP] {
         let refused = app.post_auth(path, &refreshed.access, None).await;
         assert_problem(refused, StatusCode::FORBIDDEN, "reauthentication_required").await;
     }
     let confirm = app
         .post_auth(
-            "/api/v1/auth/mfa/totp/confirm",
+            paths::TOTP_CONFIRM,
             &refreshed.access,
             Some(&json!({"code": "123456"})),
         )
         .await;
     assert_problem(confirm, StatusCode::FORBIDDEN, "reauthentication_required").await;
     let listed: Value = app
-        .get_auth("/api/v1/auth/passkeys", &refreshed.access)
+        .get_auth(paths::PASSKEYS, &refreshed.access)
         .await
         .json()
         .await
@@ -374,10 +363,7 @@ async fn an_unverified_account_takes_no_sign_in_method_and_its_first_proof_clear
     let app = app().await;
     let email = format!("victim-{}@example.com", uuid::Uuid::new_v4().simple());
     let squatter = app.register_as(&email).await;
-    for path in [
-        "/api/v1/auth/passkeys/register/start",
-        "/api/v1/auth/mfa/totp/setup",
-    ] {
+    for path in [paths::PASSKEY_REGISTER_START, paths::TOTP_SETUP] {
         let refused = app.post_auth(path, &squatter.access, None).await;
         assert_problem(refused, StatusCode::FORBIDDEN, "email_not_verified").await;
     }
@@ -388,7 +374,7 @@ async fn an_unverified_account_takes_no_sign_in_method_and_its_first_proof_clear
     // The owner uses the verification link that reached their mailbox.
     let token = app.mailed_link(&email, "verify-email").await;
     let verified = app
-        .post("/api/v1/auth/email/verify", &json!({"token": token}))
+        .post(paths::EMAIL_VERIFY, &json!({"token": token}))
         .await;
     assert_eq!(verified.status(), StatusCode::OK);
     assert_problem(
@@ -412,13 +398,13 @@ async fn an_unverified_account_takes_no_sign_in_method_and_its_first_proof_clear
     let squatter = app.register_as(&other).await;
     plant_totp(&app, &squatter.user_id).await;
     let forgot = app
-        .post("/api/v1/auth/password/forgot", &json!({"email": other}))
+        .post(paths::PASSWORD_FORGOT, &json!({"email": other}))
         .await;
     assert_eq!(forgot.status(), StatusCode::ACCEPTED);
     let token = app.mailed_link(&other, "reset-password").await;
     let reset = app
         .post(
-            "/api/v1/auth/password/reset",
+            paths::PASSWORD_RESET,
             &json!({"token": token, "new_password": "the owner's own passphrase"}),
         )
         .await;

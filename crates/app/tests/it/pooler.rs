@@ -5,6 +5,7 @@
 //! `DATABASE_TRANSACTION_POOLER` the same pooler breaks sqlx's prepared
 //! statements, so the test can fail.
 
+use api_types::paths;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -25,7 +26,7 @@ async fn account_life(app: &TestApp) -> Result<(), String> {
     };
     let register = app
         .post(
-            "/api/v1/auth/register",
+            paths::REGISTER,
             &json!({"email": email, "password": PASSWORD, "name": "Pooled"}),
         )
         .await;
@@ -34,7 +35,7 @@ async fn account_life(app: &TestApp) -> Result<(), String> {
     expect("me", app.me(&tokens.access).await.status(), StatusCode::OK)?;
     let put = app
         .client
-        .put(app.url("/api/v1/users/me/profile"))
+        .put(app.url(paths::PROFILE))
         .bearer_auth(&tokens.access)
         .json(&json!({"bio": "behind a pooler"}))
         .send()
@@ -46,22 +47,20 @@ async fn account_life(app: &TestApp) -> Result<(), String> {
     let second = crate::helpers::Tokens::from_body(login.json().await.unwrap());
     let refresh = app.refresh(&second.refresh).await;
     expect("refresh", refresh.status(), StatusCode::OK)?;
-    let sessions = app.get_auth("/api/v1/auth/sessions", &tokens.access).await;
+    let sessions = app.get_auth(paths::SESSIONS, &tokens.access).await;
     expect("sessions", sessions.status(), StatusCode::OK)?;
     let forgot = app
-        .post("/api/v1/auth/password/forgot", &json!({"email": email}))
+        .post(paths::PASSWORD_FORGOT, &json!({"email": email}))
         .await;
     expect("forgot", forgot.status(), StatusCode::ACCEPTED)?;
-    let logout = app
-        .post_auth("/api/v1/auth/logout", &tokens.access, None)
-        .await;
+    let logout = app.post_auth(paths::LOGOUT, &tokens.access, None).await;
     expect("logout", logout.status(), StatusCode::NO_CONTENT)?;
     expect(
         "me after logout",
         app.me(&tokens.access).await.status(),
         StatusCode::UNAUTHORIZED,
     )?;
-    let events = app.get_auth("/api/v1/auth/events", &second.access).await;
+    let events = app.get_auth(paths::EVENTS, &second.access).await;
     expect("events", events.status(), StatusCode::OK)
 }
 

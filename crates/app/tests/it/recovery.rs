@@ -2,6 +2,7 @@
 //! the mail and the links in it followed: password reset, email verification
 //! and change, account deletion, the outbox, the audit trail.
 
+use api_types::paths;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -27,21 +28,21 @@ fn address() -> String {
 
 async fn forgot(app: &TestApp, email: &str) -> (StatusCode, Value) {
     let response = app
-        .post("/api/v1/auth/password/forgot", &json!({"email": email}))
+        .post(paths::PASSWORD_FORGOT, &json!({"email": email}))
         .await;
     (response.status(), response.json().await.unwrap())
 }
 
 async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
     app.post(
-        "/api/v1/auth/password/reset",
+        paths::PASSWORD_RESET,
         &json!({"token": token, "new_password": password}),
     )
     .await
 }
 
 async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
-    app.post("/api/v1/auth/email/verify", &json!({"token": token}))
+    app.post(paths::EMAIL_VERIFY, &json!({"token": token}))
         .await
 }
 
@@ -202,7 +203,7 @@ async fn forgot_for_an_unknown_address_is_indistinguishable() {
     assert!(sink.messages_to(&unknown).is_empty());
     // A malformed address is a validation error (it names no account either way).
     let response = app
-        .post("/api/v1/auth/password/forgot", &json!({"email": "nope"}))
+        .post(paths::PASSWORD_FORGOT, &json!({"email": "nope"}))
         .await;
     assert_problem(
         response,
@@ -291,7 +292,7 @@ async fn registration_mails_a_verification_link_that_works_once() {
 
     // Asking again for a verified address sends nothing.
     let response = app
-        .post_auth("/api/v1/auth/email/verify/send", &tokens.access, None)
+        .post_auth(paths::EMAIL_VERIFY_SEND, &tokens.access, None)
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -306,7 +307,7 @@ async fn verification_can_be_requested_again_and_voids_the_first_link() {
     let tokens = app.register_as(&email).await;
     let first = mailed_token(&sink, &email, 1, "verify-email").await;
     let response = app
-        .post_auth("/api/v1/auth/email/verify/send", &tokens.access, None)
+        .post_auth(paths::EMAIL_VERIFY_SEND, &tokens.access, None)
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let second = mailed_token(&sink, &email, 2, "verify-email").await;
@@ -333,7 +334,7 @@ async fn email_changes_only_when_the_new_address_is_verified() {
         let access = tokens.access.clone();
         let app = &app;
         async move {
-            app.post_auth("/api/v1/auth/email/change", &access, Some(&body))
+            app.post_auth(paths::EMAIL_CHANGE, &access, Some(&body))
                 .await
         }
     };
@@ -410,18 +411,14 @@ async fn account_deletion_revokes_everything_on_a_second_instance() {
     assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
     let response = app
         .delete_auth(
-            "/api/v1/users/me",
+            paths::USER,
             &tokens.access,
             &json!({"password": "wrong password"}),
         )
         .await;
     assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     let response = app
-        .delete_auth(
-            "/api/v1/users/me",
-            &tokens.access,
-            &json!({"password": PASSWORD}),
-        )
+        .delete_auth(paths::USER, &tokens.access, &json!({"password": PASSWORD}))
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     for instance in [&app, &peer] {
@@ -525,11 +522,10 @@ async fn users_see_their_own_audit_trail_newest_first() {
     );
     let login: Value = app.login(&email, PASSWORD).await.json().await.unwrap();
     let access = login["access_token"].as_str().unwrap();
-    app.post_auth("/api/v1/auth/logout", &tokens.access, None)
-        .await;
+    app.post_auth(paths::LOGOUT, &tokens.access, None).await;
     let other = app.register().await;
 
-    let response = app.get_auth("/api/v1/auth/events", access).await;
+    let response = app.get_auth(paths::EVENTS, access).await;
     assert_eq!(response.status(), StatusCode::OK);
     let events: Vec<Value> = response.json().await.unwrap();
     let names: Vec<(&str, &str)> = events
@@ -548,7 +544,7 @@ async fn users_see_their_own_audit_trail_newest_first() {
     assert_eq!(events[0]["ip"], "127.0.0.1");
     assert!(events[0]["created_at"].is_string() && events[0]["id"].is_string());
     let one: Vec<Value> = app
-        .get_auth("/api/v1/auth/events?limit=1", access)
+        .get_auth(&format!("{}?limit=1", paths::EVENTS), access)
         .await
         .json()
         .await
@@ -556,7 +552,7 @@ async fn users_see_their_own_audit_trail_newest_first() {
     assert_eq!(one.len(), 1);
     for bad in ["0", "101", "x", "-1"] {
         let response = app
-            .get_auth(&format!("/api/v1/auth/events?limit={bad}"), access)
+            .get_auth(&format!("{}?limit={bad}", paths::EVENTS), access)
             .await;
         assert_problem(
             response,
@@ -567,7 +563,7 @@ async fn users_see_their_own_audit_trail_newest_first() {
     }
     // Another user's trail is their own.
     let theirs: Vec<Value> = app
-        .get_auth("/api/v1/auth/events", &other.access)
+        .get_auth(paths::EVENTS, &other.access)
         .await
         .json()
         .await
@@ -597,7 +593,7 @@ async fn audit_events_past_retention_are_deleted() {
     )
     .await;
     let events: Vec<Value> = app
-        .get_auth("/api/v1/auth/events", &tokens.access)
+        .get_auth(paths::EVENTS, &tokens.access)
         .await
         .json()
         .await
@@ -632,7 +628,7 @@ async fn a_sign_in_method_added_is_announced_with_a_link_that_removes_it() {
     let remove = |token: String| {
         let app = &app;
         async move {
-            app.post("/api/v1/auth/mfa/remove-by-link", &json!({"token": token}))
+            app.post(paths::MFA_REMOVE_BY_LINK, &json!({"token": token}))
                 .await
         }
     };
@@ -672,7 +668,7 @@ async fn recovery_voids_pending_email_changes_and_reset_links() {
         let thief_address = address();
         let change = app
             .post_auth(
-                "/api/v1/auth/email/change",
+                paths::EMAIL_CHANGE,
                 &owner.access,
                 Some(&json!({"new_email": thief_address, "password": PASSWORD})),
             )
@@ -684,15 +680,13 @@ async fn recovery_voids_pending_email_changes_and_reset_links() {
         let reset_token = mailed_token(&sink, &email, 3, "reset-password").await;
         match recovery {
             "logout-all" => {
-                let response = app
-                    .post_auth("/api/v1/auth/logout-all", &owner.access, None)
-                    .await;
+                let response = app.post_auth(paths::LOGOUT_ALL, &owner.access, None).await;
                 assert_eq!(response.status(), StatusCode::NO_CONTENT);
             }
             "password change" => {
                 let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
                 let response = app
-                    .post_auth("/api/v1/auth/password/change", &owner.access, Some(&body))
+                    .post_auth(paths::PASSWORD_CHANGE, &owner.access, Some(&body))
                     .await;
                 assert_eq!(response.status(), StatusCode::NO_CONTENT);
             }
@@ -744,7 +738,7 @@ async fn reset_mails_to_one_mailbox_are_capped_whoever_asks() {
     for i in 0..8 {
         let response = app
             .client
-            .post(app.url("/api/v1/auth/password/forgot"))
+            .post(app.url(paths::PASSWORD_FORGOT))
             .header("x-forwarded-for", format!("203.0.113.{i}"))
             .json(&json!({"email": email}))
             .send()
@@ -781,7 +775,7 @@ async fn names_stay_out_of_mail_to_unconfirmed_addresses() {
     let name = "Claim your prize at https://prize.example";
     let response = app
         .post(
-            "/api/v1/auth/register",
+            paths::REGISTER,
             &json!({"email": email, "password": PASSWORD, "name": name}),
         )
         .await;
@@ -798,7 +792,7 @@ async fn names_stay_out_of_mail_to_unconfirmed_addresses() {
     let tokens = app.verify_and_sign_in(&email, &token).await;
     let change = app
         .post_auth(
-            "/api/v1/auth/email/change",
+            paths::EMAIL_CHANGE,
             &tokens.access,
             Some(&json!({"new_email": address(), "password": PASSWORD})),
         )

@@ -1,6 +1,7 @@
 //! Roles: granted from the command line, carried by refreshed tokens and shown
 //! by forward-auth on every instance at once.
 
+use api_types::paths;
 use std::process::Command;
 
 use reqwest::StatusCode;
@@ -10,7 +11,7 @@ use crate::helpers::{TestApp, Tokens, spawn_app, spawn_peer};
 use crate::tokens::claims_of;
 
 async fn roles_header(app: &TestApp, access: &str) -> String {
-    let response = app.get_auth("/api/v1/auth/verify", access).await;
+    let response = app.get_auth(paths::VERIFY, access).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.headers()["x-auth-roles"]
         .to_str()
@@ -60,7 +61,7 @@ async fn a_role_granted_on_the_command_line_reaches_every_instance_and_the_next_
 
     // The audit trail says who did it.
     let events: serde_json::Value = a
-        .get_auth("/api/v1/auth/events", &refreshed.access)
+        .get_auth(paths::EVENTS, &refreshed.access)
         .await
         .json()
         .await

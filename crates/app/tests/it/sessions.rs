@@ -1,5 +1,6 @@
 //! Logout, logout-all, the session list and revoking another device.
 
+use api_types::paths;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -10,9 +11,7 @@ async fn logout_makes_the_access_token_useless_at_once() {
     let app = spawn_app().await;
     let tokens = app.register().await;
     assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
-    let response = app
-        .post_auth("/api/v1/auth/logout", &tokens.access, None)
-        .await;
+    let response = app.post_auth(paths::LOGOUT, &tokens.access, None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     // The JWT has not expired, yet it is refused: its session is revoked.
     assert_problem(
@@ -28,9 +27,7 @@ async fn logout_makes_the_access_token_useless_at_once() {
     )
     .await;
     // Logging out twice is refused, not a 500.
-    let again = app
-        .post_auth("/api/v1/auth/logout", &tokens.access, None)
-        .await;
+    let again = app.post_auth(paths::LOGOUT, &tokens.access, None).await;
     assert_problem(again, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
@@ -42,9 +39,7 @@ async fn logout_all_ends_every_session_of_the_user_only() {
     let phone = Tokens::from_body(app.login(email, PASSWORD).await.json().await.unwrap());
     let stranger = app.register().await;
 
-    let response = app
-        .post_auth("/api/v1/auth/logout-all", &phone.access, None)
-        .await;
+    let response = app.post_auth(paths::LOGOUT_ALL, &phone.access, None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     for tokens in [&laptop, &phone] {
         assert_problem(
@@ -72,7 +67,7 @@ async fn sessions_are_listed_and_another_device_can_be_revoked() {
     let laptop = app.register_as(email).await;
     let phone_response = app
         .client
-        .post(app.url("/api/v1/auth/login"))
+        .post(app.url(paths::LOGIN))
         .header("user-agent", "PhoneApp/1.0")
         .json(&serde_json::json!({"email": email, "password": PASSWORD}))
         .send()
@@ -81,7 +76,7 @@ async fn sessions_are_listed_and_another_device_can_be_revoked() {
     let phone = Tokens::from_body(phone_response.json().await.unwrap());
 
     let list: Vec<Value> = app
-        .get_auth("/api/v1/auth/sessions", &laptop.access)
+        .get_auth(paths::SESSIONS, &laptop.access)
         .await
         .json()
         .await
@@ -105,7 +100,7 @@ async fn sessions_are_listed_and_another_device_can_be_revoked() {
 
     // Another user cannot revoke it.
     let stranger = app.register().await;
-    let path = format!("/api/v1/auth/sessions/{phone_id}");
+    let path = paths::fill(paths::SESSION, &[phone_id]);
     let response = app
         .client
         .delete(app.url(&path))
@@ -133,7 +128,7 @@ async fn sessions_are_listed_and_another_device_can_be_revoked() {
     .await;
     assert_eq!(app.me(&laptop.access).await.status(), StatusCode::OK);
     let list: Vec<Value> = app
-        .get_auth("/api/v1/auth/sessions", &laptop.access)
+        .get_auth(paths::SESSIONS, &laptop.access)
         .await
         .json()
         .await
@@ -144,7 +139,7 @@ async fn sessions_are_listed_and_another_device_can_be_revoked() {
     for id in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".to_owned()] {
         let response = app
             .client
-            .delete(app.url(&format!("/api/v1/auth/sessions/{id}")))
+            .delete(app.url(&paths::fill(paths::SESSION, &[&id.to_string()])))
             .bearer_auth(&laptop.access)
             .send()
             .await

@@ -1,5 +1,6 @@
 //! Health, readiness, JWKS and the OpenAPI document.
 
+use api_types::paths;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -29,7 +30,7 @@ async fn readiness_is_503_when_postgres_is_gone() {
     // Requests that need the database fail as 503 problems, not 500s or hangs.
     let response = app
         .post(
-            "/api/v1/auth/login",
+            paths::LOGIN,
             &serde_json::json!({"email": "a@example.com", "password": "whatever1"}),
         )
         .await;
@@ -67,27 +68,27 @@ async fn openapi_document_covers_every_route() {
     let doc = app.get_json("/api-docs/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let expected = [
-        ("/api/v1/auth/register", "post"),
-        ("/api/v1/auth/login", "post"),
-        ("/api/v1/auth/refresh", "post"),
-        ("/api/v1/auth/logout", "post"),
-        ("/api/v1/auth/logout-all", "post"),
-        ("/api/v1/auth/me", "get"),
-        ("/api/v1/auth/sessions", "get"),
-        ("/api/v1/auth/sessions/{id}", "delete"),
-        ("/api/v1/auth/password/change", "post"),
-        ("/api/v1/users/me", "patch"),
-        ("/api/v1/users/me/profile", "put"),
-        ("/api/v1/users/me", "delete"),
-        ("/api/v1/auth/password/forgot", "post"),
-        ("/api/v1/auth/password/reset", "post"),
-        ("/api/v1/auth/email/verify/send", "post"),
-        ("/api/v1/auth/email/verify", "post"),
-        ("/api/v1/auth/email/change", "post"),
-        ("/api/v1/auth/events", "get"),
-        ("/api/v1/auth/mfa/remove-by-link", "post"),
-        ("/api/v1/auth/oauth/exchange", "post"),
-        ("/api/v1/admin/users/{id}/mfa", "delete"),
+        (paths::REGISTER, "post"),
+        (paths::LOGIN, "post"),
+        (paths::REFRESH, "post"),
+        (paths::LOGOUT, "post"),
+        (paths::LOGOUT_ALL, "post"),
+        (paths::ME, "get"),
+        (paths::SESSIONS, "get"),
+        (paths::SESSION, "delete"),
+        (paths::PASSWORD_CHANGE, "post"),
+        (paths::USER, "patch"),
+        (paths::PROFILE, "put"),
+        (paths::USER, "delete"),
+        (paths::PASSWORD_FORGOT, "post"),
+        (paths::PASSWORD_RESET, "post"),
+        (paths::EMAIL_VERIFY_SEND, "post"),
+        (paths::EMAIL_VERIFY, "post"),
+        (paths::EMAIL_CHANGE, "post"),
+        (paths::EVENTS, "get"),
+        (paths::MFA_REMOVE_BY_LINK, "post"),
+        (paths::OAUTH_EXCHANGE, "post"),
+        (paths::ADMIN_USER_MFA, "delete"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/.well-known/jwks.json", "get"),
@@ -134,7 +135,7 @@ async fn shutdown_finishes_requests_in_flight() {
     // A login (an argon2 hash: tens of milliseconds) is in flight when the signal comes.
     let login = {
         let client = app.client.clone();
-        let url = app.url("/api/v1/auth/login");
+        let url = app.url(paths::LOGIN);
         tokio::spawn(async move {
             client
                 .post(url)

@@ -1,6 +1,7 @@
 //! Access tokens are validated in full, and fail closed; what they say about
 //! the sign-in (`auth_time`) and the step-up it gates.
 
+use api_types::paths;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac as _};
@@ -95,7 +96,7 @@ async fn sensitive_operations_need_a_recent_sign_in_that_refresh_does_not_renew(
         let app = &app;
         async move {
             app.post_auth(
-                "/api/v1/auth/email/change",
+                paths::EMAIL_CHANGE,
                 &access,
                 Some(&json!({"new_email": "elsewhere@example.com", "password": PASSWORD})),
             )
@@ -119,7 +120,7 @@ async fn sensitive_operations_need_a_recent_sign_in_that_refresh_does_not_renew(
     );
     let password_change = app
         .post_auth(
-            "/api/v1/auth/password/change",
+            paths::PASSWORD_CHANGE,
             &refreshed.access,
             Some(&json!({"current_password": PASSWORD, "new_password": "a different passphrase"})),
         )
@@ -144,7 +145,7 @@ async fn sensitive_operations_need_a_recent_sign_in_that_refresh_does_not_renew(
     .await;
     let delete = app
         .delete_auth(
-            "/api/v1/users/me",
+            paths::USER,
             &refreshed.access,
             &json!({"password": PASSWORD}),
         )
@@ -159,7 +160,7 @@ async fn sensitive_operations_need_a_recent_sign_in_that_refresh_does_not_renew(
     assert!(claims_of(&again.access)["auth_time"].as_i64().unwrap() > signed_in);
     let password_change = app
         .post_auth(
-            "/api/v1/auth/password/change",
+            paths::PASSWORD_CHANGE,
             &again.access,
             Some(&json!({"current_password": PASSWORD, "new_password": "a different passphrase"})),
         )
@@ -257,23 +258,18 @@ async fn tampered_foreign_and_unsigned_tokens_are_rejected() {
     for token in ["", "abc", "a.b.c", &tokens.refresh] {
         let response = app
             .client
-            .get(app.url("/api/v1/auth/me"))
+            .get(app.url(paths::ME))
             .bearer_auth(token)
             .send()
             .await
             .unwrap();
         assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
-    let response = app
-        .client
-        .get(app.url("/api/v1/auth/me"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(app.url(paths::ME)).send().await.unwrap();
     assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let response = app
         .client
-        .get(app.url("/api/v1/auth/me"))
+        .get(app.url(paths::ME))
         .header("authorization", format!("Basic {}", tokens.access))
         .send()
         .await
