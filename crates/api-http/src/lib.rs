@@ -35,7 +35,7 @@ use tower_http::request_id::{
 };
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -229,14 +229,31 @@ pub fn router(state: AppState) -> Router {
         serde_json::to_vec(&openapi).expect("the OpenAPI document serialises"),
     );
     let x_request_id = HeaderName::from_static("x-request-id");
-    let trace_id_of = state.trace_id_of.clone();
     let access_trace_id_of = state.trace_id_of.clone();
+    let http_metrics = metrics::HttpMetrics::default();
+    let measure: http_kit::access::Measure = Arc::new(move |method, route, status, seconds| {
+        http_metrics.record(method, route, status, seconds);
+    });
+    // A span per request only when spans are exported (a disabled span
+    // costs nothing): the log lines get the request's fields from its context
+    // (`http_kit::access`) either way.
+    let trace_id_of = state.trace_id_of.clone();
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(move |request: &Request| {
+            let Some(trace_id_of) = &trace_id_of else {
+                return tracing::Span::none();
+            };
+            let span = request_span(request);
+            if let Some(trace_id) = trace_id_of(&span) {
+                span.record("trace_id", trace_id);
+            }
+            span
+        })
+        // The access line and a 5xx's error line are the context's.
+        .on_response(())
+        .on_failure(());
 
     let middleware = ServiceBuilder::new()
-        .layer(axum::middleware::from_fn_with_state(
-            metrics::HttpMetrics::default(),
-            metrics::record,
-        ))
         .layer(SetRequestIdLayer::new(
             x_request_id.clone(),
             RequestIds::new(),
@@ -246,22 +263,9 @@ pub fn router(state: AppState) -> Router {
             COOKIE,
             SET_COOKIE,
         ]))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(move |request: &Request| {
-                    let span = request_span(request);
-                    // The OpenTelemetry trace id, when spans are exported.
-                    if let Some(trace_id) = trace_id_of.as_ref().and_then(|of| of(&span)) {
-                        span.record("trace_id", trace_id);
-                    }
-                    span
-                })
-                // The access line is the sink's (`access`), not an event.
-                .on_response(())
-                .on_failure(DefaultOnFailure::new().level(tracing::Level::ERROR)),
-        )
+        .layer(trace)
         .layer(axum::middleware::from_fn(move |request, next| {
-            http_kit::access::log(access_trace_id_of.clone(), request, next)
+            http_kit::access::log(access_trace_id_of.clone(), measure.clone(), request, next)
         }))
         .layer(PropagateRequestIdLayer::new(x_request_id))
         .layer(CatchPanicLayer::custom(panic_response))

@@ -9,12 +9,8 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
 use metrics::{Counter, Histogram};
 
 /// The handles of one route and method.
@@ -34,7 +30,9 @@ pub(crate) struct HttpMetrics {
 }
 
 impl HttpMetrics {
-    fn record(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
+    /// Counts and times one answered request.
+    pub(crate) fn record(&self, method: &Method, route: &str, status: u16, seconds: f64) {
+        let method = method_label(method);
         {
             let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
             let handles = routes
@@ -87,25 +85,6 @@ impl HttpMetrics {
         handles.duration.record(seconds);
         counter.increment(1);
     }
-}
-
-pub(crate) async fn record(
-    State(handles): State<HttpMetrics>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    handles.record(
-        method,
-        route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
 }
 
 fn method_label(method: &Method) -> &'static str {

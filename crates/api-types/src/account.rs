@@ -50,7 +50,7 @@ pub struct DeleteAccountRequest {
 }
 
 /// The answer to a request whose effect is a mail.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AcceptedResponse {
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "accepted"))]
@@ -67,7 +67,7 @@ pub struct EventsQuery {
 }
 
 /// One entry of the user's audit trail.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEventDto {
     pub id: Uuid,

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// A user as the listing shows them.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminUserDto {
     pub id: Uuid,
@@ -57,7 +57,7 @@ pub struct ListUsersQuery {
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserListResponse {
     /// Newest first.
@@ -66,7 +66,7 @@ pub struct UserListResponse {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminMfaDto {
     /// TOTP is on.
@@ -75,7 +75,7 @@ pub struct AdminMfaDto {
     pub passkeys: Vec<PasskeyDto>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminUserResponse {
     pub user: UserDto,
@@ -97,7 +97,7 @@ pub struct SetRolesRequest {
     pub roles: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolesResponse {
     #[cfg_attr(feature = "openapi", schema(example = json!(["admin", "billing:read"])))]
@@ -113,7 +113,7 @@ pub struct CreateClientRequest {
 }
 
 /// A new client: the secret is shown here and never again.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedClientResponse {
     pub client_id: Uuid,
@@ -128,7 +128,7 @@ pub struct CreatedClientResponse {
     pub name: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientDto {
     pub client_id: Uuid,

@@ -23,14 +23,14 @@ pub struct CallbackQuery {
     pub error_description: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthorizeUrl {
     /// Send the browser here; the login comes back to `…/callback`.
     pub authorize_url: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OAuthAccountDto {
     #[cfg_attr(feature = "openapi", schema(example = "github"))]

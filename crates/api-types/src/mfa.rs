@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MfaStatusResponse {
     /// Whether a confirmed TOTP authenticator is on.
@@ -12,7 +12,7 @@ pub struct MfaStatusResponse {
     pub recovery_codes_left: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TotpSetupResponse {
     /// The shared secret, base32, for typing into an authenticator app. Shown
@@ -33,7 +33,7 @@ pub struct TotpSetupResponse {
     pub qr_svg: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryCodesResponse {
     /// Ten single-use codes, shown once: each completes one sign-in in place
@@ -94,7 +94,7 @@ pub struct MfaTokenRequest {
     pub mfa_token: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebAuthnRequestResponse {
     /// `PublicKeyCredentialRequestOptions` for `navigator.credentials.get`

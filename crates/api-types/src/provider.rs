@@ -22,7 +22,7 @@ pub struct TokenForm {
 }
 
 /// RFC 7662 §2.2. Only `active` when the token is not active.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IntrospectionResponse {
     pub active: bool,
@@ -59,7 +59,7 @@ pub struct IntrospectionResponse {
 }
 
 /// RFC 8414 authorization server metadata.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerMetadata {
     /// `iss` of every access token (`JWT_ISSUER`; set it to this service's

@@ -4,14 +4,14 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthResponse {
     #[cfg_attr(feature = "openapi", schema(example = "ok"))]
     pub status: Cow<'static, str>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReadinessResponse {
     /// `ready`, `degraded` (Redis down, still serving) or `unavailable`.
@@ -27,7 +27,7 @@ pub struct ReadinessResponse {
 
 /// A public key (RFC 7517): `OKP` (Ed25519: `crv`, `x`), `EC` (P-256: `crv`,
 /// `x`, `y`) or `RSA` (`n`, `e`).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwk {
     #[cfg_attr(feature = "openapi", schema(example = "OKP"))]
@@ -53,7 +53,7 @@ pub struct Jwk {
     pub e: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JwksResponse {
     pub keys: Vec<Jwk>,

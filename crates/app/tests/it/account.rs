@@ -1,6 +1,6 @@
 //! Register, login, me, name and profile updates, password change.
 
-use api_types::paths;
+use api_types::{ProfileDto, TokenResponse, UserResponse, paths};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -16,19 +16,16 @@ async fn register_returns_a_token_response_with_the_normalised_user() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 900);
-    assert!(body["access_token"].as_str().unwrap().split('.').count() == 3);
-    assert_eq!(body["refresh_token"].as_str().unwrap().len(), 43);
-    let user = &body["user"];
-    assert_eq!(user["email"], "ada@example.com");
-    assert_eq!(user["name"], "Ada");
-    assert_eq!(user["email_verified"], false);
-    assert!(user["profile"].is_null());
-    for field in ["id", "created_at", "updated_at"] {
-        assert!(user[field].is_string(), "{field} missing");
-    }
+    // `id`, `created_at` and `updated_at` are there, or this would not read.
+    let body: TokenResponse = response.json().await.unwrap();
+    assert_eq!(body.token_type, "Bearer");
+    assert_eq!(body.expires_in, 900);
+    assert_eq!(body.access_token.split('.').count(), 3);
+    assert_eq!(body.refresh_token.len(), 43);
+    assert_eq!(body.user.email, "ada@example.com");
+    assert_eq!(body.user.name, "Ada");
+    assert!(!body.user.email_verified);
+    assert_eq!(body.user.profile, None);
 
     // The password is stored as an argon2id hash, never in clear.
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users")
@@ -93,11 +90,11 @@ async fn registration_reports_every_invalid_field() {
         "validation_failed",
     )
     .await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
+    let fields: Vec<&str> = body
+        .errors
         .iter()
-        .map(|e| e["field"].as_str().unwrap())
+        .flatten()
+        .map(|e| e.field.as_str())
         .collect();
     assert_eq!(fields, ["email", "password", "name"]);
 
@@ -129,12 +126,15 @@ async fn registration_reports_every_invalid_field() {
             "validation_failed",
         )
         .await;
-        assert_eq!(body["errors"][0]["field"], "password");
-        assert_eq!(body["errors"][0]["code"], "password_too_common");
-        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert_eq!(body.errors.as_ref().unwrap()[0].field, "password");
+        assert_eq!(
+            body.errors.as_ref().unwrap()[0].code.as_deref(),
+            Some("password_too_common")
+        );
+        let message = body.errors.as_ref().unwrap()[0].message.as_str();
         assert!(message.starts_with("is too easy to guess"), "{message}");
         assert!(
-            !body.to_string().contains(password),
+            !format!("{body:?}").contains(password),
             "the password is echoed"
         );
     }
@@ -202,9 +202,10 @@ async fn me_returns_the_user_with_profile() {
     let response = app.me(&tokens.access).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["user"]["id"], tokens.user_id.as_str());
-    assert!(body["user"]["profile"].is_null());
-    assert!(body["user"].get("password_hash").is_none());
+    assert!(body.pointer("/user/password_hash").is_none(), "{body}");
+    let body: UserResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(body.user.id.to_string(), tokens.user_id);
+    assert_eq!(body.user.profile, None);
 }
 
 #[tokio::test]
@@ -221,8 +222,8 @@ async fn name_and_profile_updates_are_validated_and_visible() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["user"]["name"], "Ada King");
+    let body: UserResponse = response.json().await.unwrap();
+    assert_eq!(body.user.name, "Ada King");
 
     let response = app
         .client
@@ -239,7 +240,12 @@ async fn name_and_profile_updates_are_validated_and_visible() {
     )
     .await;
 
-    let profile = json!({"bio": "Engines", "avatar_url": "https://cdn.example.com/a.png", "location": "London", "website": "https://ada.example.com"});
+    let profile = ProfileDto {
+        bio: Some("Engines".into()),
+        avatar_url: Some("https://cdn.example.com/a.png".into()),
+        location: Some("London".into()),
+        website: Some("https://ada.example.com".into()),
+    };
     let response = app
         .client
         .put(app.url(paths::PROFILE))
@@ -249,8 +255,8 @@ async fn name_and_profile_updates_are_validated_and_visible() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["user"]["profile"], profile);
+    let body: UserResponse = response.json().await.unwrap();
+    assert_eq!(body.user.profile, Some(profile));
 
     // PUT replaces: absent fields are cleared.
     let response = app
@@ -261,11 +267,14 @@ async fn name_and_profile_updates_are_validated_and_visible() {
         .send()
         .await
         .unwrap();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        body["user"]["profile"],
-        json!({"bio": "Only a bio", "avatar_url": null, "location": null, "website": null})
-    );
+    let body: UserResponse = response.json().await.unwrap();
+    let only_bio = ProfileDto {
+        bio: Some("Only a bio".into()),
+        avatar_url: None,
+        location: None,
+        website: None,
+    };
+    assert_eq!(body.user.profile, Some(only_bio.clone()));
 
     let response = app
         .client
@@ -281,11 +290,11 @@ async fn name_and_profile_updates_are_validated_and_visible() {
         "validation_failed",
     )
     .await;
-    assert_eq!(problem["errors"][0]["field"], "avatar_url");
+    assert_eq!(problem.errors.as_ref().unwrap()[0].field, "avatar_url");
 
-    let body: Value = app.me(&tokens.access).await.json().await.unwrap();
-    assert_eq!(body["user"]["name"], "Ada King");
-    assert_eq!(body["user"]["profile"]["bio"], "Only a bio");
+    let body: UserResponse = app.me(&tokens.access).await.json().await.unwrap();
+    assert_eq!(body.user.name, "Ada King");
+    assert_eq!(body.user.profile, Some(only_bio));
 }
 
 /// A password change is judged with the account's own words, as
@@ -310,7 +319,10 @@ async fn new_passwords_are_judged_with_the_accounts_words_and_bounded_work() {
         "validation_failed",
     )
     .await;
-    assert_eq!(problem["errors"][0]["code"], "password_too_common");
+    assert_eq!(
+        problem.errors.as_ref().unwrap()[0].code.as_deref(),
+        Some("password_too_common")
+    );
     let sink: String = "4@8({[<3691!|70$5+%2".chars().cycle().take(128).collect();
     assert_eq!(change(sink.clone()).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.login(&email, &sink).await.status(), StatusCode::OK);
@@ -349,7 +361,7 @@ async fn password_change_revokes_other_sessions_and_keeps_this_one() {
         )
         .await;
     let problem = assert_problem(weak, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    assert_eq!(problem["errors"][0]["field"], "new_password");
+    assert_eq!(problem.errors.as_ref().unwrap()[0].field, "new_password");
     let common = app
         .post_auth(
             path,
@@ -363,7 +375,10 @@ async fn password_change_revokes_other_sessions_and_keeps_this_one() {
         "validation_failed",
     )
     .await;
-    assert_eq!(problem["errors"][0]["code"], "password_too_common");
+    assert_eq!(
+        problem.errors.as_ref().unwrap()[0].code.as_deref(),
+        Some("password_too_common")
+    );
 
     let response = app
         .post_auth(

@@ -2,7 +2,7 @@
 //! document the router is built from), and every change seen at once by a
 //! second instance.
 
-use api_types::paths;
+use api_types::{AdminUserResponse, RolesResponse, UserListResponse, paths};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -142,11 +142,11 @@ async fn disable_enable_revoke_roles_and_delete_take_effect_on_another_instance(
         "invalid_credentials",
     )
     .await;
-    let detail: Value = b.get_auth(&path, &admin.access).await.json().await.unwrap();
-    assert_eq!(detail["disabled"], true);
-    assert_eq!(detail["sessions"], json!([]));
-    assert_eq!(detail["user"]["email"], email);
-    assert_eq!(detail["mfa"]["totp"], false);
+    let detail: AdminUserResponse = b.get_auth(&path, &admin.access).await.json().await.unwrap();
+    assert!(detail.disabled);
+    assert_eq!(detail.sessions, []);
+    assert_eq!(detail.user.email, email);
+    assert!(!detail.mfa.totp);
 
     let enabled = b
         .post_auth(&format!("{path}/enable"), &admin.access, None)
@@ -156,9 +156,9 @@ async fn disable_enable_revoke_roles_and_delete_take_effect_on_another_instance(
     assert_eq!(login.status(), StatusCode::OK);
     let again = Tokens::from_body(login.json().await.unwrap());
     assert_eq!(verify_status(&b, &again.access).await, StatusCode::OK);
-    let detail: Value = a.get_auth(&path, &admin.access).await.json().await.unwrap();
-    assert_eq!(detail["disabled"], false);
-    assert_eq!(detail["sessions"].as_array().unwrap().len(), 1);
+    let detail: AdminUserResponse = a.get_auth(&path, &admin.access).await.json().await.unwrap();
+    assert!(!detail.disabled);
+    assert_eq!(detail.sessions.len(), 1);
 
     let roles = put_auth(
         &a,
@@ -169,8 +169,8 @@ async fn disable_enable_revoke_roles_and_delete_take_effect_on_another_instance(
     .await;
     assert_eq!(roles.status(), StatusCode::OK);
     assert_eq!(
-        roles.json::<Value>().await.unwrap()["roles"],
-        json!(["billing:read", "support"])
+        roles.json::<RolesResponse>().await.unwrap().roles,
+        ["billing:read", "support"]
     );
     eventually("the new roles shown by B", || async {
         b.get_auth(paths::VERIFY, &again.access).await.headers()["x-auth-roles"]
@@ -305,7 +305,7 @@ async fn an_admin_cannot_lock_themself_out() {
     assert_problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
-async fn page(app: &TestApp, token: &str, query: &str) -> Value {
+async fn page(app: &TestApp, token: &str, query: &str) -> UserListResponse {
     let response = app
         .get_auth(&format!("{}?{query}", paths::ADMIN_USERS), token)
         .await;
@@ -350,11 +350,10 @@ async fn pages_neither_repeat_nor_skip_users_while_others_sign_up() {
             None => format!("query={}&limit=7", prefix.to_uppercase()),
         };
         let body = page(&app, &admin.access, &query).await;
-        let users = body["users"].as_array().unwrap();
-        assert!(users.len() <= 7);
-        seen.extend(users.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
-        match body["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
+        assert!(body.users.len() <= 7);
+        seen.extend(body.users.iter().map(|u| u.id.to_string()));
+        match body.next_cursor {
+            Some(next) => cursor = Some(next),
             None => break,
         }
         tokio::task::yield_now().await;
@@ -377,14 +376,14 @@ async fn pages_neither_repeat_nor_skip_users_while_others_sign_up() {
         &format!("query={prefix}&created_after=2999-01-01T00:00:00Z"),
     )
     .await;
-    assert_eq!(future["users"], json!([]));
+    assert_eq!(future.users, []);
     let past = page(
         &app,
         &admin.access,
         &format!("query={prefix}&created_before=2000-01-01T00:00:00Z"),
     )
     .await;
-    assert_eq!(past["users"], json!([]));
+    assert_eq!(past.users, []);
     for bad in [
         "limit=0",
         "limit=101",
@@ -403,7 +402,7 @@ async fn pages_neither_repeat_nor_skip_users_while_others_sign_up() {
     }
     // LIKE's wildcards are taken literally.
     let wild = page(&app, &admin.access, "query=%25").await;
-    assert_eq!(wild["users"], json!([]));
+    assert_eq!(wild.users, []);
 }
 
 /// An admin removes every second factor of a user: the owner, stuck behind
@@ -425,7 +424,7 @@ async fn an_admin_removes_a_users_second_factors() {
     let removed = app.delete_auth(&path, &admin.access, &json!({})).await;
     assert_eq!(removed.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
-    let detail: Value = app
+    let detail: AdminUserResponse = app
         .get_auth(
             &paths::fill(paths::ADMIN_USER, &[&user.user_id.to_string()]),
             &admin.access,
@@ -434,7 +433,7 @@ async fn an_admin_removes_a_users_second_factors() {
         .json()
         .await
         .unwrap();
-    assert_eq!(detail["mfa"]["totp"], false, "{detail}");
+    assert!(!detail.mfa.totp, "{detail:?}");
     let unknown = paths::fill(paths::ADMIN_USER_MFA, &[&Uuid::new_v4().to_string()]);
     let missing = app.delete_auth(&unknown, &admin.access, &json!({})).await;
     assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
@@ -459,6 +458,10 @@ async fn a_control_character_in_the_user_search_is_a_422() {
             "validation_failed",
         )
         .await;
-        assert_eq!(problem["errors"][0]["field"], "query", "{problem}");
+        assert_eq!(
+            problem.errors.as_ref().unwrap()[0].field,
+            "query",
+            "{problem:?}"
+        );
     }
 }

@@ -1,12 +1,12 @@
 //! The cache inside the running service: `/me` without the database, two
 //! instances sharing one Redis, Redis dying and coming back, and what Redis holds.
 
-use api_types::paths;
+use api_types::{ReadinessResponse, UserResponse, paths};
 use std::time::Duration;
 
 use fred::prelude::*;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use api_types::TokenResponse;
 
@@ -22,10 +22,14 @@ fn cache(app: &TestApp) -> &cache_redis::Cache {
     app.cache.as_ref().expect("the cache is on")
 }
 
-async fn me_ok(app: &TestApp, token: &str) -> Value {
+async fn me_ok(app: &TestApp, token: &str) -> UserResponse {
     let response = app.me(token).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
+}
+
+fn bio(me: UserResponse) -> Option<String> {
+    me.user.profile.and_then(|profile| profile.bio)
 }
 
 async fn put_bio(app: &TestApp, token: &str, bio: &str) -> StatusCode {
@@ -106,7 +110,10 @@ async fn a_redis_cluster_given_as_a_seed_list_serves_two_instances() {
     let a = spawn_app_with(&[("REDIS_URL", &cluster.url())]).await;
     let b = spawn_peer(&a, &[]).await;
     for app in [&a, &b] {
-        assert_eq!(app.get_json("/readyz").await["redis"], "up");
+        assert_eq!(
+            app.get_json::<ReadinessResponse>(paths::READYZ).await.redis,
+            "up"
+        );
     }
     writes_on_one_are_seen_on_the_other(&a, &b).await;
     let prefix = &a.env["REDIS_KEY_PREFIX"];
@@ -130,7 +137,10 @@ async fn a_redis_sentinel_group_given_as_a_seed_list_serves_two_instances() {
     let a = spawn_app_with(&[("REDIS_URL", &group.url())]).await;
     let b = spawn_peer(&a, &[]).await;
     for app in [&a, &b] {
-        assert_eq!(app.get_json("/readyz").await["redis"], "up");
+        assert_eq!(
+            app.get_json::<ReadinessResponse>(paths::READYZ).await.redis,
+            "up"
+        );
     }
     writes_on_one_are_seen_on_the_other(&a, &b).await;
     let prefix = &a.env["REDIS_KEY_PREFIX"];
@@ -182,9 +192,12 @@ async fn a_postgres_crash_fails_fast_keeps_cached_reads_and_recovers() {
         "service_unavailable",
     )
     .await;
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.client.get(app.url(paths::READYZ)).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(ready.json::<Value>().await.unwrap()["postgres"], "down");
+    assert_eq!(
+        ready.json::<ReadinessResponse>().await.unwrap().postgres,
+        "down"
+    );
     tokio::time::sleep(crate::chaos::hold(Duration::from_millis(300))).await;
 
     postgres.resume();
@@ -201,7 +214,12 @@ async fn a_postgres_crash_fails_fast_keeps_cached_reads_and_recovers() {
         recovered.is_some(),
         "sign-in works again once PostgreSQL is back"
     );
-    assert_eq!(app.get_json("/readyz").await["postgres"], "up");
+    assert_eq!(
+        app.get_json::<ReadinessResponse>(paths::READYZ)
+            .await
+            .postgres,
+        "up"
+    );
     load.fault_ends();
     // Requests sent before the database came back may still be refused.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -220,21 +238,15 @@ async fn a_postgres_crash_fails_fast_keeps_cached_reads_and_recovers() {
 async fn writes_on_one_are_seen_on_the_other(a: &TestApp, b: &TestApp) {
     let tokens = a.register().await;
     // Both instances warm their L1.
-    assert_eq!(
-        me_ok(a, &tokens.access).await["user"]["profile"],
-        Value::Null
-    );
-    assert_eq!(
-        me_ok(b, &tokens.access).await["user"]["profile"],
-        Value::Null
-    );
+    assert_eq!(me_ok(a, &tokens.access).await.user.profile, None);
+    assert_eq!(me_ok(b, &tokens.access).await.user.profile, None);
 
     assert_eq!(
         put_bio(a, &tokens.access, "written on A").await,
         StatusCode::OK
     );
     eventually("B sees A's profile change", async || {
-        me_ok(b, &tokens.access).await["user"]["profile"]["bio"] == "written on A"
+        bio(me_ok(b, &tokens.access).await).as_deref() == Some("written on A")
     })
     .await;
 
@@ -283,7 +295,10 @@ async fn redis_dying_and_returning_mid_flight_costs_no_request() {
     assert!(cache.wait_until_ready(Duration::from_secs(5)).await);
     let tokens = app.register().await;
     me_ok(&app, &tokens.access).await;
-    assert_eq!(app.get_json("/readyz").await["redis"], "up");
+    assert_eq!(
+        app.get_json::<ReadinessResponse>(paths::READYZ).await.redis,
+        "up"
+    );
     let load = crate::chaos::Load::start(&app, 4).await;
 
     load.fault_begins();
@@ -298,16 +313,19 @@ async fn redis_dying_and_returning_mid_flight_costs_no_request() {
         );
     }
     assert_eq!(
-        me_ok(&app, &tokens.access).await["user"]["profile"]["bio"],
-        "bio 19"
+        bio(me_ok(&app, &tokens.access).await).as_deref(),
+        Some("bio 19")
     );
     let other = app.register().await;
     me_ok(&app, &other.access).await;
     assert_eq!(app.refresh(&other.refresh).await.status(), StatusCode::OK);
     assert!(cache.stats().errors > errors, "redis failures are counted");
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.client.get(app.url(paths::READYZ)).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK, "redis down is not fatal");
-    assert_eq!(ready.json::<Value>().await.unwrap()["redis"], "degraded");
+    assert_eq!(
+        ready.json::<ReadinessResponse>().await.unwrap().redis,
+        "degraded"
+    );
     assert!(
         cache.pending_invalidations() > 0,
         "writes remember what redis missed"
@@ -326,11 +344,14 @@ async fn redis_dying_and_returning_mid_flight_costs_no_request() {
     }
     let recovered = restarted.elapsed();
     load.fault_ends();
-    assert_eq!(app.get_json("/readyz").await["redis"], "up");
+    assert_eq!(
+        app.get_json::<ReadinessResponse>(paths::READYZ).await.redis,
+        "up"
+    );
     assert_eq!(put_bio(&app, &tokens.access, "after").await, StatusCode::OK);
     assert_eq!(
-        me_ok(&app, &tokens.access).await["user"]["profile"]["bio"],
-        "after"
+        bio(me_ok(&app, &tokens.access).await).as_deref(),
+        Some("after")
     );
     assert_redis_used_again(&app, cache).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -348,13 +369,10 @@ async fn redis_unreachable_at_start_up_degrades_instead_of_failing() {
         .unwrap()
         .port();
     let app = spawn_app_with(&[("REDIS_URL", &format!("redis://127.0.0.1:{port}"))]).await;
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.client.get(app.url(paths::READYZ)).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
-    let body: Value = ready.json().await.unwrap();
-    assert_eq!(
-        (body["postgres"].as_str(), body["redis"].as_str()),
-        (Some("up"), Some("degraded"))
-    );
+    let body: ReadinessResponse = ready.json().await.unwrap();
+    assert_eq!((&*body.postgres, &*body.redis), ("up", "degraded"));
     let tokens = app.register().await;
     me_ok(&app, &tokens.access).await;
     assert_eq!(
@@ -373,7 +391,10 @@ async fn redis_unreachable_at_start_up_degrades_instead_of_failing() {
 async fn cache_disabled_reads_postgres_only() {
     let app = spawn_app_with(&[("CACHE_ENABLED", "false")]).await;
     assert!(app.cache.is_none());
-    assert_eq!(app.get_json("/readyz").await["redis"], "disabled");
+    assert_eq!(
+        app.get_json::<ReadinessResponse>(paths::READYZ).await.redis,
+        "disabled"
+    );
     let tokens = app.register().await;
     me_ok(&app, &tokens.access).await;
 }

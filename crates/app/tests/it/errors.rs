@@ -42,8 +42,8 @@ async fn missing_or_mistyped_fields_are_a_422_naming_the_field() {
         "validation_failed",
     )
     .await;
-    assert_eq!(problem["errors"][0]["field"], "password");
-    assert_eq!(problem["errors"][0]["message"], "is required");
+    assert_eq!(problem.errors.as_ref().unwrap()[0].field, "password");
+    assert_eq!(problem.errors.as_ref().unwrap()[0].message, "is required");
 
     let response = app
         .post(paths::LOGIN, &json!({"email": 42, "password": "x"}))
@@ -54,7 +54,7 @@ async fn missing_or_mistyped_fields_are_a_422_naming_the_field() {
         "validation_failed",
     )
     .await;
-    assert_eq!(problem["errors"][0]["field"], "email");
+    assert_eq!(problem.errors.as_ref().unwrap()[0].field, "email");
 
     let response = app.post(paths::REFRESH, &json!([])).await;
     assert_problem(

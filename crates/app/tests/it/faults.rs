@@ -4,7 +4,7 @@
 //! answered, none with a 5xx, within a bound; no revoked session is served; the
 //! cache is used again once the link heals.
 
-use api_types::paths;
+use api_types::{UserResponse, paths};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -34,10 +34,10 @@ async fn under_fault(app: &TestApp, live: &str, revoked: &str, rounds: usize) ->
         assert_eq!(put.status(), StatusCode::OK);
         let me = app.me(live).await;
         assert_eq!(me.status(), StatusCode::OK);
-        let body: serde_json::Value = me.json().await.unwrap();
+        let body: UserResponse = me.json().await.unwrap();
         assert_eq!(
-            body["user"]["profile"]["bio"],
-            bio.as_str(),
+            body.user.profile.and_then(|p| p.bio),
+            Some(bio.clone()),
             "a write is read back"
         );
         assert_eq!(
@@ -294,13 +294,13 @@ async fn propagation(a: &TestApp, b: &TestApp, rounds: usize, bound: Duration) -
         assert_eq!(put.status(), StatusCode::OK);
         let changed = Instant::now();
         loop {
-            let body: serde_json::Value = b.me(&user.access).await.json().await.unwrap();
-            if body["user"]["profile"]["bio"] == bio.as_str() {
+            let body: UserResponse = b.me(&user.access).await.json().await.unwrap();
+            if body.user.profile.as_ref().and_then(|p| p.bio.as_ref()) == Some(&bio) {
                 break;
             }
             assert!(
                 changed.elapsed() < bound,
-                "a profile change on A was not seen on B within {bound:?}: {body}"
+                "a profile change on A was not seen on B within {bound:?}: {body:?}"
             );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }

@@ -7,6 +7,9 @@
 //! `FUZZ_MAX_EXAMPLES` (default 60 per operation) runs it longer.
 
 use std::path::Path;
+
+use api_types::paths;
+use serde_json::Value;
 use std::process::Command;
 
 use crate::helpers::spawn_app_with;
@@ -62,7 +65,7 @@ async fn schemathesis_finds_nothing() {
         String::from_utf8_lossy(&output.stderr)
     );
     // It ran every operation, not none.
-    let operations = app.get_json("/api-docs/openapi.json").await["paths"]
+    let operations = app.get_json::<Value>(paths::OPENAPI).await["paths"]
         .as_object()
         .unwrap()
         .values()

@@ -5,8 +5,8 @@
 
 use api_types::paths;
 use axum::http::HeaderMap;
+use domain::tokens::AccessClaims;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_peer};
 use crate::tokens::{claims_of, kid, sign};
@@ -40,10 +40,7 @@ async fn forward_auth_answers_with_the_identity_or_401() {
     let headers = response.headers().clone();
     let header = |name: &str| headers[name].to_str().unwrap().to_owned();
     assert_eq!(header("x-auth-user-id"), tokens.user_id);
-    let sid = claims_of(&tokens.access)["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = claims_of(&tokens.access).sid.to_string();
     assert_eq!(header("x-auth-session-id"), sid);
     assert_eq!(header("x-auth-email"), tokens.response.user.email);
     assert_eq!(header("x-auth-email-verified"), "false");
@@ -67,10 +64,12 @@ async fn forward_auth_answers_with_the_identity_or_401() {
         'A'
     });
     assert_denied(&app, Some(&tampered)).await;
-    let mut expired = claims_of(&tokens.access);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    expired["iat"] = json!(now - 3600);
-    expired["exp"] = json!(now - 600);
+    let expired = AccessClaims {
+        iat: now - 3600,
+        exp: now - 600,
+        ..claims_of(&tokens.access)
+    };
     let expired = sign(&app.signing_pem, &kid(&app).await, "at+jwt", &expired);
     assert_denied(&app, Some(&expired)).await;
 
@@ -84,7 +83,6 @@ async fn forward_auth_answers_with_the_identity_or_401() {
     assert_denied(&peer, Some(&tokens.access)).await;
 }
 
-/// The upstream behind nginx: answers with the identity headers it received.
 /// Envoy's `ext_authz` asks with the original method and path appended.
 #[tokio::test]
 async fn envoy_style_checks_with_any_method_and_path_get_the_same_answer() {
@@ -116,6 +114,15 @@ async fn envoy_style_checks_with_any_method_and_path_get_the_same_answer() {
     }
 }
 
+/// What the upstream behind nginx received as the identity headers.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Echoed {
+    user_id: String,
+    email: String,
+    email_verified: String,
+}
+
+/// The upstream behind nginx: answers with the identity headers it received.
 async fn upstream() -> String {
     let app = axum::Router::new().route(
         "/hello",
@@ -127,11 +134,11 @@ async fn upstream() -> String {
                     .unwrap_or_default()
                     .to_owned()
             };
-            axum::Json(json!({
-                "user_id": get("x-user-id"),
-                "email": get("x-user-email"),
-                "email_verified": get("x-user-email-verified"),
-            }))
+            axum::Json(Echoed {
+                user_id: get("x-user-id"),
+                email: get("x-user-email"),
+                email_verified: get("x-user-email-verified"),
+            })
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -166,15 +173,14 @@ async fn nginx_auth_request_lets_signed_in_users_through_until_they_log_out() {
 
     let response = get(Some(&tokens.access), true).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "{}", nginx.error_log());
-    let body: Value = response.json().await.unwrap();
+    let body: Echoed = response.json().await.unwrap();
     assert_eq!(
-        body["user_id"],
-        tokens.user_id.as_str(),
+        body.user_id, tokens.user_id,
         "nginx sets the identity, not the client"
     );
-    assert_eq!(body["email"], tokens.response.user.email.as_str());
+    assert_eq!(body.email, tokens.response.user.email);
     assert_eq!(
-        body["email_verified"], "false",
+        body.email_verified, "false",
         "nobody verified the address (and the client's own header is replaced)"
     );
 

@@ -34,20 +34,16 @@ pub struct Tokens {
     pub user_id: String,
     /// The token response, read as the type the service wrote it with.
     pub response: TokenResponse,
-    /// The same response as raw JSON, for tests of the wire shape.
-    pub body: Value,
 }
 
 impl Tokens {
     pub fn from_body(body: Value) -> Self {
-        let response: TokenResponse =
-            serde_json::from_value(body.clone()).expect("a token response");
+        let response: TokenResponse = serde_json::from_value(body).expect("a token response");
         Self {
             access: response.access_token.clone(),
             refresh: response.refresh_token.clone(),
             user_id: response.user.id.to_string(),
             response,
-            body,
         }
     }
 }
@@ -190,7 +186,7 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    pub async fn post(&self, path: &str, body: &Value) -> Response {
+    pub async fn post(&self, path: &str, body: &impl serde::Serialize) -> Response {
         self.client
             .post(self.url(path))
             .json(body)
@@ -227,8 +223,9 @@ impl TestApp {
             .expect("request")
     }
 
-    /// GET `path` without credentials, as JSON.
-    pub async fn get_json(&self, path: &str) -> Value {
+    /// GET `path` without credentials, read as `T` (a contract type, or
+    /// `Value` for a test of the wire shape).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         let response = self
             .client
             .get(self.url(path))
@@ -270,8 +267,8 @@ impl TestApp {
     }
 }
 
-/// Asserts an RFC 9457 problem with `status` and `code`; returns the body.
-pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+/// Asserts an RFC 9457 problem with `status` and `code`; returns it.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Problem {
     assert_eq!(response.status(), status, "unexpected status");
     let content_type = response
         .headers()
@@ -287,7 +284,7 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     assert_eq!(problem.status, status.as_u16());
     assert_eq!(problem.kind, format!("urn:codezest-auth:problem:{code}"));
     assert!(!problem.title.is_empty() && !problem.detail.is_empty());
-    body
+    problem
 }
 
 /// A second instance sharing `app`'s database, Redis and key, where limits
@@ -317,8 +314,12 @@ where
         async move {
             let response = response.await;
             let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            let code = body["code"].as_str().unwrap_or_default().to_owned();
+            // A problem's code; nothing for an answer that is not one.
+            let code = response
+                .json::<Problem>()
+                .await
+                .map(|problem| problem.code.into_owned())
+                .unwrap_or_default();
             (status, code)
         }
     });

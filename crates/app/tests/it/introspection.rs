@@ -1,7 +1,10 @@
 //! RFC 7662 introspection and RFC 7009 revocation for API clients, and the
 //! RFC 8414 metadata that advertises them.
 
-use api_types::paths;
+use api_types::{
+    ClientDto, CreatedClientResponse, IntrospectionResponse, ServerMetadata, TokenResponse, paths,
+};
+use domain::tokens::AccessClaims;
 use std::process::Command;
 
 use base64::Engine as _;
@@ -26,11 +29,11 @@ async fn new_client(app: &TestApp, admin: &str) -> ApiClient {
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["name"], "billing-service");
+    let created: CreatedClientResponse = response.json().await.unwrap();
+    assert_eq!(created.name, "billing-service");
     ApiClient {
-        id: body["client_id"].as_str().unwrap().to_owned(),
-        secret: body["client_secret"].as_str().unwrap().to_owned(),
+        id: created.client_id.to_string(),
+        secret: created.client_secret,
     }
 }
 
@@ -57,15 +60,20 @@ async fn post_form(
         .unwrap()
 }
 
-async fn introspect(app: &TestApp, client: &ApiClient, token: &str) -> Value {
-    let response = post_form(app, "/oauth2/introspect", client, &[("token", token)]).await;
+/// The introspection answer as raw JSON (its shape is what RFC 7662 checks).
+async fn introspect_json(app: &TestApp, client: &ApiClient, token: &str) -> Value {
+    let response = post_form(app, paths::INTROSPECT, client, &[("token", token)]).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
 }
 
+async fn introspect(app: &TestApp, client: &ApiClient, token: &str) -> IntrospectionResponse {
+    serde_json::from_value(introspect_json(app, client, token).await).unwrap()
+}
+
 async fn eventually_inactive(app: &TestApp, client: &ApiClient, token: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while introspect(app, client, token).await["active"] == true {
+    while introspect(app, client, token).await.active {
         assert!(
             std::time::Instant::now() < deadline,
             "still active after 2 s"
@@ -85,21 +93,21 @@ async fn introspection_answers_every_rfc_7662_case() {
     // Active, HTTP Basic.
     let active = introspect(&b, &client, &user.access).await;
     let claims = claims_of(&user.access);
-    assert_eq!(active["active"], true);
-    assert_eq!(active["sub"], user.user_id);
-    assert_eq!(active["sid"], claims["sid"]);
-    assert_eq!(active["exp"], claims["exp"]);
-    assert_eq!(active["iat"], claims["iat"]);
-    assert_eq!(active["iss"], claims["iss"]);
-    assert_eq!(active["aud"], claims["aud"]);
-    assert_eq!(active["token_type"], "Bearer");
-    assert_eq!(active["roles"], json!([]));
-    assert_eq!(active["client_id"], claims["aud"]);
+    assert!(active.active);
+    assert_eq!(active.sub, Some(user.user_id.clone()));
+    assert_eq!(active.sid, Some(claims.sid.to_string()));
+    assert_eq!(active.exp, Some(claims.exp));
+    assert_eq!(active.iat, Some(claims.iat));
+    assert_eq!(active.iss, Some(claims.iss.clone()));
+    assert_eq!(active.aud, Some(claims.aud.clone()));
+    assert_eq!(active.token_type.as_deref(), Some("Bearer"));
+    assert_eq!(active.roles, Some(vec![]));
+    assert_eq!(active.client_id, Some(claims.aud.clone()));
 
     // client_secret_post, and a refresh token with the wrong hint.
     let posted = a
         .client
-        .post(a.url("/oauth2/introspect"))
+        .post(a.url(paths::INTROSPECT))
         .form(&[
             ("token", user.refresh.as_str()),
             ("token_type_hint", "access_token"),
@@ -110,10 +118,10 @@ async fn introspection_answers_every_rfc_7662_case() {
         .await
         .unwrap();
     assert_eq!(posted.status(), StatusCode::OK);
-    let refresh: Value = posted.json().await.unwrap();
-    assert_eq!(refresh["active"], true);
-    assert_eq!(refresh["token_type"], "refresh_token");
-    assert_eq!(refresh["sid"], claims["sid"]);
+    let refresh: IntrospectionResponse = posted.json().await.unwrap();
+    assert!(refresh.active);
+    assert_eq!(refresh.token_type.as_deref(), Some("refresh_token"));
+    assert_eq!(refresh.sid, Some(claims.sid.to_string()));
 
     // Inactive: garbage, foreign, expired, each as `{"active": false}` alone.
     let foreign = sign(
@@ -122,12 +130,14 @@ async fn introspection_answers_every_rfc_7662_case() {
         "at+jwt",
         &claims,
     );
-    let mut expired_claims = claims.clone();
-    expired_claims["exp"] = json!(claims["iat"].as_i64().unwrap() - 60);
+    let expired_claims = AccessClaims {
+        exp: claims.iat - 60,
+        ..claims.clone()
+    };
     let expired = sign(&a.signing_pem, &kid(&a).await, "at+jwt", &expired_claims);
     for token in ["garbage", "a.b.c", &foreign, &expired, &"A".repeat(43)] {
         assert_eq!(
-            introspect(&b, &client, token).await,
+            introspect_json(&b, &client, token).await,
             json!({"active": false}),
             "{token}"
         );
@@ -138,7 +148,7 @@ async fn introspection_answers_every_rfc_7662_case() {
     assert!(logout.status().is_success());
     eventually_inactive(&b, &client, &user.access).await;
     assert_eq!(
-        introspect(&b, &client, &user.refresh).await,
+        introspect_json(&b, &client, &user.refresh).await,
         json!({"active": false})
     );
 
@@ -171,7 +181,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
         (client.id.clone(), "short".to_owned()),
         ("not-a-uuid".to_owned(), client.secret.clone()),
     ] {
-        for path in ["/oauth2/introspect", "/oauth2/revoke"] {
+        for path in [paths::INTROSPECT, paths::REVOKE] {
             let wrong = ApiClient {
                 id: id.clone(),
                 secret: secret.clone(),
@@ -181,14 +191,15 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
                 response.headers()["www-authenticate"],
                 r#"Basic realm="codezest-auth""#
             );
-            let body = assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
-            assert_eq!(body["error"], "invalid_client");
+            let problem =
+                assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+            assert_eq!(problem.error.as_deref(), Some("invalid_client"));
         }
     }
     // No credentials at all; a bearer token is not client authentication.
     let none = app
         .client
-        .post(app.url("/oauth2/introspect"))
+        .post(app.url(paths::INTROSPECT))
         .form(&token)
         .send()
         .await
@@ -196,7 +207,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
     assert_problem(none, StatusCode::UNAUTHORIZED, "invalid_client").await;
     let bearer = app
         .client
-        .post(app.url("/oauth2/introspect"))
+        .post(app.url(paths::INTROSPECT))
         .bearer_auth(&user.access)
         .form(&token)
         .send()
@@ -206,16 +217,16 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
     // Missing token, JSON instead of a form, two methods at once: 400 invalid_request.
     let missing = post_form(
         &app,
-        "/oauth2/introspect",
+        paths::INTROSPECT,
         &client,
         &[("token_type_hint", "access_token")],
     )
     .await;
-    let body = assert_problem(missing, StatusCode::BAD_REQUEST, "invalid_request").await;
-    assert_eq!(body["error"], "invalid_request");
+    let problem = assert_problem(missing, StatusCode::BAD_REQUEST, "invalid_request").await;
+    assert_eq!(problem.error.as_deref(), Some("invalid_request"));
     let json_body = app
         .client
-        .post(app.url("/oauth2/revoke"))
+        .post(app.url(paths::REVOKE))
         .header("authorization", basic(&client.id, &client.secret))
         .json(&json!({"token": user.access}))
         .send()
@@ -224,7 +235,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
     assert_problem(json_body, StatusCode::BAD_REQUEST, "invalid_request").await;
     let both = post_form(
         &app,
-        "/oauth2/introspect",
+        paths::INTROSPECT,
         &client,
         &[("token", &user.access), ("client_secret", &client.secret)],
     )
@@ -233,7 +244,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
 
     // A body over the limit is refused as every other is, as a problem.
     let huge = "x".repeat(70 * 1024);
-    let too_large = post_form(&app, "/oauth2/introspect", &client, &[("token", &huge)]).await;
+    let too_large = post_form(&app, paths::INTROSPECT, &client, &[("token", &huge)]).await;
     assert_problem(
         too_large,
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -250,21 +261,15 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let after = post_form(&app, "/oauth2/introspect", &client, &token).await;
+    let after = post_form(&app, paths::INTROSPECT, &client, &token).await;
     assert_problem(after, StatusCode::UNAUTHORIZED, "invalid_client").await;
-    let listed: Value = app
+    let listed: Vec<ClientDto> = app
         .get_auth(paths::ADMIN_CLIENTS, &admin.access)
         .await
         .json()
         .await
         .unwrap();
-    assert!(
-        listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["client_id"] != client.id.as_str())
-    );
+    assert!(listed.iter().all(|c| c.client_id.to_string() != client.id));
 }
 
 #[tokio::test]
@@ -282,7 +287,7 @@ async fn revocation_ends_the_session_everywhere() {
     );
     let revoked = post_form(
         &b,
-        "/oauth2/revoke",
+        paths::REVOKE,
         &client,
         &[
             ("token", &user.refresh),
@@ -305,7 +310,7 @@ async fn revocation_ends_the_session_everywhere() {
     let other = a.register().await;
     let revoked = post_form(
         &a,
-        "/oauth2/revoke",
+        paths::REVOKE,
         &client,
         &[
             ("token", &other.access),
@@ -321,7 +326,7 @@ async fn revocation_ends_the_session_everywhere() {
 
     // Unknown and already revoked tokens: 200, nothing said.
     for token in ["unknown", user.refresh.as_str(), other.access.as_str()] {
-        let again = post_form(&b, "/oauth2/revoke", &client, &[("token", token)]).await;
+        let again = post_form(&b, paths::REVOKE, &client, &[("token", token)]).await;
         assert_eq!(again.status(), StatusCode::OK);
     }
 
@@ -344,33 +349,25 @@ async fn revocation_ends_the_session_everywhere() {
 #[tokio::test]
 async fn the_metadata_document_advertises_the_endpoints_and_the_cli_makes_clients() {
     let app = spawn_app().await;
-    let metadata = app
-        .get_json("/.well-known/oauth-authorization-server")
-        .await;
+    let metadata: ServerMetadata = app.get_json(paths::AUTHORIZATION_SERVER_METADATA).await;
     let base = app
         .env
         .get("PUBLIC_BASE_URL")
         .cloned()
         .unwrap_or_else(|| "http://127.0.0.1:3001".to_owned());
     assert_eq!(
-        metadata["introspection_endpoint"],
-        format!("{base}/oauth2/introspect")
+        metadata.introspection_endpoint,
+        format!("{base}{}", paths::INTROSPECT)
     );
     assert_eq!(
-        metadata["revocation_endpoint"],
-        format!("{base}/oauth2/revoke")
+        metadata.revocation_endpoint,
+        format!("{base}{}", paths::REVOKE)
     );
+    assert_eq!(metadata.jwks_uri, format!("{base}{}", paths::JWKS));
+    assert_eq!(metadata.issuer, claims_of(&app.register().await.access).iss);
     assert_eq!(
-        metadata["jwks_uri"],
-        format!("{base}/.well-known/jwks.json")
-    );
-    assert_eq!(
-        metadata["issuer"],
-        claims_of(&app.register().await.access)["iss"]
-    );
-    assert_eq!(
-        metadata["introspection_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
+        metadata.introspection_endpoint_auth_methods_supported,
+        ["client_secret_basic", "client_secret_post"]
     );
 
     // `codezest-auth clients create NAME`, as an operator runs it.
@@ -394,10 +391,7 @@ async fn the_metadata_document_advertises_the_endpoints_and_the_cli_makes_client
         secret: field("client_secret"),
     };
     let user = app.register().await;
-    assert_eq!(
-        introspect(&app, &client, &user.access).await["active"],
-        true
-    );
+    assert!(introspect(&app, &client, &user.access).await.active);
     // Only the digest is stored.
     let stored: Vec<u8> =
         sqlx::query_scalar("SELECT secret_hash FROM api_clients WHERE id = $1::uuid")
@@ -442,10 +436,10 @@ async fn downstream_learns_whether_the_address_was_verified() {
     };
     assert_eq!(forward_auth(user.access.clone()).await, "false");
     assert_eq!(
-        introspect(&app, &client, &user.access).await["email_verified"],
-        false
+        introspect(&app, &client, &user.access).await.email_verified,
+        Some(false)
     );
-    assert_eq!(claims_of(&user.access)["email_verified"], false);
+    assert!(!claims_of(&user.access).email_verified);
 
     let mail = sink.wait_for(&email, 1).await;
     let token = testkit::link_token(&testkit::readable(&mail[0]), "verify-email").unwrap();
@@ -454,21 +448,18 @@ async fn downstream_learns_whether_the_address_was_verified() {
         .await;
     assert_eq!(verified.status(), StatusCode::OK);
     // The first proof of the address ended the sessions opened before it.
-    assert_eq!(
-        introspect(&app, &client, &user.access).await["active"],
-        false
-    );
-    let login: Value = app
+    assert!(!introspect(&app, &client, &user.access).await.active);
+    let login: TokenResponse = app
         .login(&email, crate::helpers::PASSWORD)
         .await
         .json()
         .await
         .unwrap();
-    let access = login["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(claims_of(&access)["email_verified"], true);
+    let access = login.access_token;
+    assert!(claims_of(&access).email_verified);
     assert_eq!(forward_auth(access.clone()).await, "true");
     assert_eq!(
-        introspect(&app, &client, &access).await["email_verified"],
-        true
+        introspect(&app, &client, &access).await.email_verified,
+        Some(true)
     );
 }

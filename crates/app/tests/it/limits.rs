@@ -2,7 +2,7 @@
 //! login lockout per account and client, and client addresses from trusted
 //! proxies.
 
-use api_types::paths;
+use api_types::{AuditEventDto, TokenResponse, paths};
 use std::time::Duration;
 
 use reqwest::{Response, StatusCode};
@@ -96,16 +96,13 @@ async fn failed_sign_ins_lock_the_account_for_that_client_only() {
         "count cleared by the success"
     );
     // The audit trail records the lock.
-    let body: serde_json::Value = login_from(&app, "198.51.100.7", email, PASSWORD)
+    let body: TokenResponse = login_from(&app, "198.51.100.7", email, PASSWORD)
         .await
         .json()
         .await
         .unwrap();
-    let events: Vec<serde_json::Value> = app
-        .get_auth(
-            &format!("{}?limit=100", paths::EVENTS),
-            body["access_token"].as_str().unwrap(),
-        )
+    let events: Vec<AuditEventDto> = app
+        .get_auth(&format!("{}?limit=100", paths::EVENTS), &body.access_token)
         .await
         .json()
         .await
@@ -113,7 +110,7 @@ async fn failed_sign_ins_lock_the_account_for_that_client_only() {
     assert!(
         events
             .iter()
-            .any(|e| e["event"] == "login_lockout" && e["ip"] == attacker)
+            .any(|e| e.event == "login_lockout" && e.ip.as_deref() == Some(attacker))
     );
 }
 

@@ -3,7 +3,7 @@
 //! full registration, verification, failed sign-in, password reset, refresh,
 //! email change and sign-out.
 
-use api_types::paths;
+use api_types::{Problem, RecoveryCodesResponse, TotpSetupResponse, paths};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -230,12 +230,14 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
         .post(url("/auth/mfa/totp/setup"))
         .bearer_auth(&third.access);
     let setup = call(&http, request, json!({}), StatusCode::OK).await;
+    let setup: TotpSetupResponse = serde_json::from_value(setup).unwrap();
     let authenticator = crate::mfa::Authenticator::from_setup(&setup);
     let request = http
         .post(url("/auth/mfa/totp/confirm"))
         .bearer_auth(&third.access);
     let body = json!({"code": authenticator.code()});
     let codes = call(&http, request, body, StatusCode::OK).await;
+    let codes: RecoveryCodesResponse = serde_json::from_value(codes).unwrap();
     let login = json!({"email": new_email, "password": NEW_PASSWORD});
     let required = call(
         &http,
@@ -244,8 +246,9 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
         StatusCode::UNAUTHORIZED,
     )
     .await;
-    let mfa_token = required["mfa_token"].as_str().unwrap().to_owned();
-    let recovery = codes["recovery_codes"][0].as_str().unwrap();
+    let required: Problem = serde_json::from_value(required).unwrap();
+    let mfa_token = required.mfa_token.expect("an mfa_token");
+    let recovery = &codes.recovery_codes[0];
     let body = json!({"mfa_token": mfa_token, "recovery_code": recovery});
     call(
         &http,
@@ -254,12 +257,10 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
         StatusCode::OK,
     )
     .await;
-    secrets.push(setup["secret"].as_str().unwrap().to_owned());
-    secrets.push(setup["otpauth_uri"].as_str().unwrap().to_owned());
+    secrets.push(setup.secret);
+    secrets.push(setup.otpauth_uri);
     secrets.push(mfa_token);
-    for code in codes["recovery_codes"].as_array().unwrap() {
-        secrets.push(code.as_str().unwrap().to_owned());
-    }
+    secrets.extend(codes.recovery_codes);
 
     let request = http.post(url("/auth/logout")).bearer_auth(&third.access);
     let body = json!({"refresh_token": third.refresh});
@@ -277,6 +278,7 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
 
     let logs = service.stop();
     access_lines_are_json_naming_route_status_and_user(&logs, odd_id);
+    lines_inside_a_request_name_it(&logs);
     for tokens in [&first, &second, &third] {
         secrets.extend([tokens.access.clone(), tokens.refresh.clone()]);
         // A JWT's signature alone is a leak too.
@@ -354,4 +356,54 @@ fn access_lines_are_json_naming_route_status_and_user(logs: &str, odd_id: &str) 
         .expect("the client's request id, escaped");
     assert_eq!(health.span.route, "/healthz");
     assert!(health.span.user_id.is_none(), "{health:?}");
+}
+
+/// Any line's `span`, where it has one.
+#[derive(Debug, serde::Deserialize)]
+struct EventLine {
+    target: String,
+    span: Option<EventSpan>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct EventSpan {
+    name: Option<String>,
+    route: Option<String>,
+    request_id: Option<String>,
+    user_id: Option<uuid::Uuid>,
+}
+
+/// What a request logs besides its access line (here at `trace`: the
+/// handlers' spans, the queries) names the request — its route and id, and
+/// its user once authenticated — from the request's context; no span is made
+/// for the request itself when spans are not exported.
+fn lines_inside_a_request_name_it(logs: &str) {
+    let events: Vec<EventLine> = logs
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .filter(|line: &EventLine| line.target != "access")
+        .collect();
+    let in_login: Vec<&EventSpan> = events
+        .iter()
+        .filter_map(|line| line.span.as_ref())
+        .filter(|span| span.route.as_deref() == Some(paths::LOGIN))
+        .collect();
+    assert!(!in_login.is_empty(), "no line logged inside a sign-in");
+    for span in &in_login {
+        assert_eq!(
+            span.request_id.as_deref().map(str::len),
+            Some(36),
+            "{span:?}"
+        );
+        assert!(span.name.is_some(), "{span:?}");
+    }
+    let authenticated = events
+        .iter()
+        .filter_map(|line| line.span.as_ref())
+        .any(|span| span.route.as_deref() == Some(paths::LOGOUT) && span.user_id.is_some());
+    assert!(
+        authenticated,
+        "no line of an authenticated request names its user"
+    );
 }

@@ -2,7 +2,9 @@
 //! login, replayed and wrong codes, recovery codes, the lockout, step-up, and
 //! what `amr` says in each case.
 
-use api_types::paths;
+use api_types::{
+    AuditEventDto, MfaStatusResponse, RecoveryCodesResponse, TotpSetupResponse, paths,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use totp_rs::{Algorithm, Secret, TOTP};
@@ -16,10 +18,8 @@ use crate::tokens::claims_of;
 pub(crate) struct Authenticator(TOTP);
 
 impl Authenticator {
-    pub(crate) fn from_setup(setup: &Value) -> Self {
-        let secret = Secret::Encoded(setup["secret"].as_str().unwrap().to_owned())
-            .to_bytes()
-            .unwrap();
+    pub(crate) fn from_setup(setup: &TotpSetupResponse) -> Self {
+        let secret = Secret::Encoded(setup.secret.clone()).to_bytes().unwrap();
         Self(TOTP::new_unchecked(
             Algorithm::SHA1,
             6,
@@ -52,7 +52,7 @@ impl Authenticator {
 pub(crate) async fn enable_totp(app: &TestApp, access: &str) -> (Authenticator, Vec<String>) {
     let setup = app.post_auth(paths::TOTP_SETUP, access, None).await;
     assert_eq!(setup.status(), StatusCode::OK);
-    let setup: Value = setup.json().await.unwrap();
+    let setup: TotpSetupResponse = setup.json().await.unwrap();
     let authenticator = Authenticator::from_setup(&setup);
     let confirm = app
         .post_auth(
@@ -62,14 +62,8 @@ pub(crate) async fn enable_totp(app: &TestApp, access: &str) -> (Authenticator, 
         )
         .await;
     assert_eq!(confirm.status(), StatusCode::OK);
-    let body: Value = confirm.json().await.unwrap();
-    let codes = body["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
-    (authenticator, codes)
+    let body: RecoveryCodesResponse = confirm.json().await.unwrap();
+    (authenticator, body.recovery_codes)
 }
 
 /// Logs in with the password; asserts `mfa_required` and returns its token.
@@ -80,21 +74,21 @@ pub(crate) async fn mfa_token(app: &TestApp, email: &str) -> String {
 
 pub(crate) async fn mfa_token_of(response: reqwest::Response) -> String {
     let problem = assert_problem(response, StatusCode::UNAUTHORIZED, "mfa_required").await;
-    let methods = problem["methods"].as_array().unwrap();
-    assert!(methods.contains(&json!("totp")), "{methods:?}");
-    problem["mfa_token"].as_str().unwrap().to_owned()
+    let methods = problem.methods.clone().unwrap_or_default();
+    assert!(methods.iter().any(|m| m == "totp"), "{methods:?}");
+    problem.mfa_token.as_deref().unwrap().to_owned()
 }
 
 pub(crate) async fn verify(app: &TestApp, body: &Value) -> reqwest::Response {
     app.post(paths::MFA_VERIFY, body).await
 }
 
-async fn status(app: &TestApp, access: &str) -> Value {
+async fn status(app: &TestApp, access: &str) -> MfaStatusResponse {
     app.get_auth(paths::MFA, access).await.json().await.unwrap()
 }
 
-fn amr(tokens: &Tokens) -> Value {
-    claims_of(&tokens.access)["amr"].clone()
+fn amr(tokens: &Tokens) -> Vec<String> {
+    claims_of(&tokens.access).amr
 }
 
 fn email() -> String {
@@ -106,20 +100,23 @@ async fn totp_enrol_confirm_then_login_needs_a_fresh_code() {
     let app = spawn_app().await;
     let email = email();
     let user = app.register_verified(&email).await;
-    assert_eq!(amr(&user), json!(["pwd"]));
+    assert_eq!(amr(&user), ["pwd"]);
     assert_eq!(
         status(&app, &user.access).await,
-        json!({"totp": false, "recovery_codes_left": 0})
+        MfaStatusResponse {
+            totp: false,
+            recovery_codes_left: 0
+        }
     );
 
     // Set-up alone changes nothing: the factor is off until confirmed.
     let setup = app.post_auth(paths::TOTP_SETUP, &user.access, None).await;
     assert_eq!(setup.status(), StatusCode::OK);
-    let setup: Value = setup.json().await.unwrap();
-    let uri = setup["otpauth_uri"].as_str().unwrap();
+    let setup: TotpSetupResponse = setup.json().await.unwrap();
+    let uri = &setup.otpauth_uri;
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
-    assert!(uri.contains(setup["secret"].as_str().unwrap()));
-    assert!(setup["qr_svg"].as_str().unwrap().contains("<svg"));
+    assert!(uri.contains(&setup.secret));
+    assert!(setup.qr_svg.contains("<svg"));
     assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
     let authenticator = Authenticator::from_setup(&setup);
     let confirm = |code: String| {
@@ -141,8 +138,11 @@ async fn totp_enrol_confirm_then_login_needs_a_fresh_code() {
     .await;
     let confirmed = confirm(authenticator.code()).await;
     assert_eq!(confirmed.status(), StatusCode::OK);
-    let codes: Value = confirmed.json().await.unwrap();
-    let codes = codes["recovery_codes"].as_array().unwrap();
+    let codes = confirmed
+        .json::<RecoveryCodesResponse>()
+        .await
+        .unwrap()
+        .recovery_codes;
     assert_eq!(codes.len(), 10);
     let again = app.post_auth(paths::TOTP_SETUP, &user.access, None).await;
     assert_problem(again, StatusCode::CONFLICT, "mfa_already_enabled").await;
@@ -150,7 +150,7 @@ async fn totp_enrol_confirm_then_login_needs_a_fresh_code() {
     // The password alone no longer signs in.
     let login = app.login(&email, PASSWORD).await;
     let problem = assert_problem(login, StatusCode::UNAUTHORIZED, "mfa_required").await;
-    assert_eq!(problem["methods"], json!(["totp", "recovery_code"]));
+    assert_eq!(problem.methods.unwrap(), ["totp", "recovery_code"]);
     let token = mfa_token(&app, &email).await;
     // The confirmation's code was spent: replaying it is refused.
     let replay = verify(
@@ -163,12 +163,12 @@ async fn totp_enrol_confirm_then_login_needs_a_fresh_code() {
     let signed_in = verify(&app, &json!({"mfa_token": token, "code": fresh})).await;
     assert_eq!(signed_in.status(), StatusCode::OK);
     let signed_in = Tokens::from_body(signed_in.json().await.unwrap());
-    assert_eq!(amr(&signed_in), json!(["pwd", "otp", "mfa"]));
+    assert_eq!(amr(&signed_in), ["pwd", "otp", "mfa"]);
     assert_eq!(app.me(&signed_in.access).await.status(), StatusCode::OK);
     // A refreshed token says the same.
     let refreshed = app.refresh(&signed_in.refresh).await;
     let refreshed = Tokens::from_body(refreshed.json().await.unwrap());
-    assert_eq!(amr(&refreshed), json!(["pwd", "otp", "mfa"]));
+    assert_eq!(amr(&refreshed), ["pwd", "otp", "mfa"]);
 
     // The mfa_token worked once; the code too, on a new sign-in.
     let reused = verify(&app, &json!({"mfa_token": token, "code": fresh})).await;
@@ -191,7 +191,7 @@ async fn recovery_codes_work_once_regenerate_and_turn_totp_off() {
     let signed_in = verify(&app, &json!({"mfa_token": token, "recovery_code": typed})).await;
     assert_eq!(signed_in.status(), StatusCode::OK);
     let signed_in = Tokens::from_body(signed_in.json().await.unwrap());
-    assert_eq!(amr(&signed_in), json!(["pwd", "otp", "mfa"]));
+    assert_eq!(amr(&signed_in), ["pwd", "otp", "mfa"]);
     let token = mfa_token(&app, &email).await;
     let spent = verify(
         &app,
@@ -199,10 +199,7 @@ async fn recovery_codes_work_once_regenerate_and_turn_totp_off() {
     )
     .await;
     assert_problem(spent, StatusCode::UNAUTHORIZED, "invalid_code").await;
-    assert_eq!(
-        status(&app, &signed_in.access).await["recovery_codes_left"],
-        9
-    );
+    assert_eq!(status(&app, &signed_in.access).await.recovery_codes_left, 9);
 
     // Exactly one factor per verification.
     let both = json!({"mfa_token": token, "code": "123456", "recovery_code": codes[1]});
@@ -222,8 +219,8 @@ async fn recovery_codes_work_once_regenerate_and_turn_totp_off() {
         )
         .await;
     assert_eq!(regenerated.status(), StatusCode::OK);
-    let fresh: Value = regenerated.json().await.unwrap();
-    let fresh = fresh["recovery_codes"][0].as_str().unwrap().to_owned();
+    let fresh: RecoveryCodesResponse = regenerated.json().await.unwrap();
+    let fresh = fresh.recovery_codes[0].clone();
     let old = verify(
         &app,
         &json!({"mfa_token": token, "recovery_code": codes[2]}),
@@ -238,7 +235,10 @@ async fn recovery_codes_work_once_regenerate_and_turn_totp_off() {
     assert_eq!(off.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         status(&app, &signed_in.access).await,
-        json!({"totp": false, "recovery_codes_left": 0})
+        MfaStatusResponse {
+            totp: false,
+            recovery_codes_left: 0
+        }
     );
     let login = app.login(&email, PASSWORD).await;
     assert_eq!(login.status(), StatusCode::OK);
@@ -248,18 +248,13 @@ async fn recovery_codes_work_once_regenerate_and_turn_totp_off() {
     assert_problem(off_again, StatusCode::CONFLICT, "mfa_not_enabled").await;
 
     // The audit trail has each step.
-    let events: Value = app
+    let events: Vec<AuditEventDto> = app
         .get_auth(&format!("{}?limit=100", paths::EVENTS), &signed_in.access)
         .await
         .json()
         .await
         .unwrap();
-    let names: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
     for expected in [
         "mfa_totp_setup",
         "mfa_enrol",
@@ -298,7 +293,7 @@ async fn wrong_codes_void_the_challenge_and_lock_the_second_step() {
     )
     .await;
     let problem = assert_problem(locked, StatusCode::TOO_MANY_REQUESTS, "account_locked").await;
-    assert!(problem["detail"].as_str().unwrap().contains("retry in"));
+    assert!(problem.detail.as_str().contains("retry in"));
     let garbage = verify(&app, &json!({"mfa_token": "not-a-token", "code": "123456"})).await;
     assert_problem(garbage, StatusCode::UNAUTHORIZED, "invalid_mfa_token").await;
 }

@@ -4,7 +4,7 @@
 //! (user and emails API). The browser is played by hand: the `cz_oauth` cookie
 //! is read from `Set-Cookie` and sent back, redirects are followed one by one.
 
-use api_types::paths;
+use api_types::{AuthorizeUrl, OAuthAccountDto, paths};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -381,7 +381,7 @@ async fn oidc_first_login_creates_the_user_and_a_returning_login_finds_it() {
     let response = sign_in(&app, "acme").await;
     assert_eq!(response.status(), StatusCode::OK);
     let first = Tokens::from_body(response.json().await.unwrap());
-    assert_eq!(first.body["token_type"], "Bearer");
+    assert_eq!(first.response.token_type, "Bearer");
     assert_eq!(first.response.user.email, "alice@example.com");
     assert!(first.response.user.email_verified, "the provider said so");
     assert_eq!(app.me(&first.access).await.status(), StatusCode::OK);
@@ -390,15 +390,15 @@ async fn oidc_first_login_creates_the_user_and_a_returning_login_finds_it() {
     assert_eq!(response.status(), StatusCode::OK);
     let again = Tokens::from_body(response.json().await.unwrap());
     assert_eq!(again.user_id, first.user_id, "keyed by (provider, subject)");
-    let accounts: Value = app
+    let accounts: Vec<OAuthAccountDto> = app
         .get_auth(paths::OAUTH_ACCOUNTS, &again.access)
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(accounts.as_array().unwrap().len(), 1);
-    assert_eq!(accounts[0]["provider"], "acme");
-    assert_eq!(accounts[0]["subject"], "alice-1");
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].provider, "acme");
+    assert_eq!(accounts[0].subject, "alice-1");
     // The only way this user signs in: unlinking it is refused.
     let unlink = app
         .client
@@ -450,16 +450,16 @@ async fn a_signed_in_user_links_and_unlinks_a_provider() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = binding_cookie(&response);
-    let body: Value = response.json().await.unwrap();
+    let body: AuthorizeUrl = response.json().await.unwrap();
     oidc.next(person("carol-ext", "carol.work@example.com"));
     let flow = Flow {
         cookie,
-        callback: through_provider(&app, body["authorize_url"].as_str().unwrap()).await,
+        callback: through_provider(&app, &body.authorize_url).await,
     };
     let linked = finish(&app, &flow).await;
     assert_eq!(linked.status(), StatusCode::OK);
-    let linked: Value = linked.json().await.unwrap();
-    assert_eq!(linked["provider"], "acme");
+    let linked: OAuthAccountDto = linked.json().await.unwrap();
+    assert_eq!(linked.provider, "acme");
     // Signing in with the provider now reaches the local account.
     let response = sign_in(&app, "acme").await;
     let via_provider = Tokens::from_body(response.json().await.unwrap());
@@ -640,11 +640,8 @@ async fn provider_errors_wrong_issuers_and_bad_id_tokens_are_rejected() {
             StatusCode::BAD_REQUEST
         };
         let body = assert_problem(response, status, code).await;
-        assert!(
-            body["detail"].as_str().unwrap().contains(detail),
-            "{code}: {body}"
-        );
-        assert!(!body.to_string().contains("provider-access-token"));
+        assert!(body.detail.as_str().contains(detail), "{code}: {body:?}");
+        assert!(!format!("{body:?}").contains("provider-access-token"));
     }
     // Nobody was created by any of them.
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
@@ -821,10 +818,7 @@ async fn a_provider_sign_in_of_a_user_with_totp_needs_the_second_factor() {
     let app = app_with(&oidc, None, &[]).await;
     oidc.next(person("dora-1", "dora@example.com"));
     let first = Tokens::from_body(sign_in(&app, "acme").await.json().await.unwrap());
-    assert_eq!(
-        crate::tokens::claims_of(&first.access)["amr"],
-        json!(["fed"])
-    );
+    assert_eq!(crate::tokens::claims_of(&first.access).amr, ["fed"]);
     let (authenticator, _) = crate::mfa::enable_totp(&app, &first.access).await;
 
     oidc.next(person("dora-1", "dora@example.com"));
@@ -834,8 +828,8 @@ async fn a_provider_sign_in_of_a_user_with_totp_needs_the_second_factor() {
     assert_eq!(verified.status(), StatusCode::OK);
     let verified = Tokens::from_body(verified.json().await.unwrap());
     assert_eq!(verified.user_id, first.user_id);
-    let amr = crate::tokens::claims_of(&verified.access)["amr"].clone();
-    assert_eq!(amr, json!(["otp", "fed", "mfa"]));
+    let amr = crate::tokens::claims_of(&verified.access).amr;
+    assert_eq!(amr, ["otp", "fed", "mfa"]);
 
     oidc.next(person("dora-1", "dora@example.com"));
     let flow = start(&app, "acme", "?redirect_to=https://spa.example.com/done").await;

@@ -4,10 +4,13 @@
 //! a passkey as the second factor, management — and the refusals: a wrong
 //! origin, a wrong RP id, a replayed challenge, a cloned authenticator's counter.
 
-use api_types::paths;
+use api_types::{
+    CeremonyResponse, LoginFinishRequest, PasskeyDto, RegisterFinishRequest, TokenResponse, paths,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use url::Url;
+use uuid::Uuid;
 use webauthn_authenticator_rs::AuthenticatorBackend as _;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs_proto::CreationChallengeResponse;
@@ -29,7 +32,7 @@ async fn app_with(extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with(&vars).await
 }
 
-async fn register_start(app: &TestApp, access: &str) -> Value {
+async fn register_start(app: &TestApp, access: &str) -> CeremonyResponse {
     let start = app
         .post_auth(paths::PASSKEY_REGISTER_START, access, None)
         .await;
@@ -40,19 +43,24 @@ async fn register_start(app: &TestApp, access: &str) -> Value {
 async fn register_finish(
     app: &TestApp,
     access: &str,
-    id: &Value,
+    challenge_id: Uuid,
     credential: Value,
 ) -> reqwest::Response {
-    let body = json!({"challenge_id": id, "name": "Soft passkey", "credential": credential});
+    let body = RegisterFinishRequest {
+        challenge_id,
+        name: "Soft passkey".into(),
+        credential,
+    };
+    let body = serde_json::to_value(body).unwrap();
     app.post_auth(paths::PASSKEY_REGISTER_FINISH, access, Some(&body))
         .await
 }
 
 /// Registers a passkey for a signed-in user.
-async fn register(app: &TestApp, browser: &mut Browser, access: &str) -> Value {
+async fn register(app: &TestApp, browser: &mut Browser, access: &str) -> PasskeyDto {
     let start = register_start(app, access).await;
-    let credential = browser.create(&start["publicKey"]);
-    let finish = register_finish(app, access, &start["challenge_id"], credential).await;
+    let credential = browser.create(&start.public_key);
+    let finish = register_finish(app, access, start.challenge_id, credential).await;
     assert_eq!(finish.status(), StatusCode::CREATED);
     finish.json().await.unwrap()
 }
@@ -60,14 +68,18 @@ async fn register(app: &TestApp, browser: &mut Browser, access: &str) -> Value {
 async fn login(app: &TestApp, browser: &mut Browser) -> reqwest::Response {
     let start = app.post(paths::PASSKEY_LOGIN_START, &json!({})).await;
     assert_eq!(start.status(), StatusCode::OK);
-    let start: Value = start.json().await.unwrap();
+    let start: CeremonyResponse = start.json().await.unwrap();
     assert!(
-        start["publicKey"]
+        start
+            .public_key
             .get("allowCredentials")
             .is_none_or(|a| a == &json!([]))
     );
-    let credential = browser.get(&start["publicKey"]);
-    let body = json!({"challenge_id": start["challenge_id"], "credential": credential});
+    let credential = browser.get(&start.public_key);
+    let body = LoginFinishRequest {
+        challenge_id: start.challenge_id,
+        credential,
+    };
     app.post(paths::PASSKEY_LOGIN_FINISH, &body).await
 }
 
@@ -77,27 +89,26 @@ async fn a_passkey_registers_and_signs_in_without_an_address() {
     let user = app.verified_user().await;
     let mut browser = Browser::new();
     let passkey = register(&app, &mut browser, &user.access).await;
-    assert_eq!(passkey["name"], "Soft passkey");
-    assert!(passkey["last_used_at"].is_null());
+    assert_eq!(passkey.name, "Soft passkey");
+    assert_eq!(passkey.last_used_at, None);
 
     let signed_in = login(&app, &mut browser).await;
     assert_eq!(signed_in.status(), StatusCode::OK);
     let signed_in = Tokens::from_body(signed_in.json().await.unwrap());
     assert_eq!(signed_in.user_id, user.user_id);
     // A soft passkey is not backup-eligible: a device-bound key.
-    assert_eq!(claims_of(&signed_in.access)["amr"], json!(["hwk", "mfa"]));
+    assert_eq!(claims_of(&signed_in.access).amr, ["hwk", "mfa"]);
 
     // Listed with its use; renamed; removed (a fresh sign-in may).
-    let list: Value = app
+    let list: Vec<PasskeyDto> = app
         .get_auth(paths::PASSKEYS, &signed_in.access)
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 1);
-    assert!(list[0]["last_used_at"].is_string());
-    let id = list[0]["id"].as_str().unwrap();
-    let path = paths::fill(paths::PASSKEY, &[id]);
+    assert_eq!(list.len(), 1);
+    assert!(list[0].last_used_at.is_some());
+    let path = paths::fill(paths::PASSKEY, &[&list[0].id.to_string()]);
     let renamed = app
         .client
         .patch(app.url(&path))
@@ -107,7 +118,7 @@ async fn a_passkey_registers_and_signs_in_without_an_address() {
         .await
         .unwrap();
     assert_eq!(renamed.status(), StatusCode::OK);
-    assert_eq!(renamed.json::<Value>().await.unwrap()["name"], "Laptop");
+    assert_eq!(renamed.json::<PasskeyDto>().await.unwrap().name, "Laptop");
     let blank = app
         .client
         .patch(app.url(&path))
@@ -133,14 +144,14 @@ async fn wrong_origins_wrong_rp_ids_and_replayed_challenges_are_refused() {
 
     // A look-alike site: the browser signs for its own origin.
     let start = register_start(&app, &user.access).await;
-    let credential = Browser::at("https://evil.localhost").create(&start["publicKey"]);
-    let phished = register_finish(&app, &user.access, &start["challenge_id"], credential).await;
+    let credential = Browser::at("https://evil.localhost").create(&start.public_key);
+    let phished = register_finish(&app, &user.access, start.challenge_id, credential).await;
     assert_problem(phished, StatusCode::BAD_REQUEST, "passkey_rejected").await;
 
     // An authenticator asked for another RP id (the right origin).
     let start = register_start(&app, &user.access).await;
     let mut options: CreationChallengeResponse =
-        serde_json::from_value(json!({"publicKey": start["publicKey"]})).unwrap();
+        serde_json::from_value(json!({"publicKey": start.public_key})).unwrap();
     options.public_key.rp.id = "evil.example".into();
     if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
         selection.require_resident_key = false;
@@ -149,44 +160,35 @@ async fn wrong_origins_wrong_rp_ids_and_replayed_challenges_are_refused() {
         .perform_register(Url::parse(ORIGIN).unwrap(), options.public_key, 60_000)
         .unwrap();
     let credential = serde_json::to_value(credential).unwrap();
-    let wrong_rp = register_finish(&app, &user.access, &start["challenge_id"], credential).await;
+    let wrong_rp = register_finish(&app, &user.access, start.challenge_id, credential).await;
     assert_problem(wrong_rp, StatusCode::BAD_REQUEST, "passkey_rejected").await;
 
     // A challenge works once, and only for the user who started it.
     let start = register_start(&app, &user.access).await;
-    let credential = Browser::new().create(&start["publicKey"]);
+    let credential = Browser::new().create(&start.public_key);
     let other = app.verified_user().await;
-    let stolen = register_finish(
-        &app,
-        &other.access,
-        &start["challenge_id"],
-        credential.clone(),
-    )
-    .await;
+    let stolen = register_finish(&app, &other.access, start.challenge_id, credential.clone()).await;
     assert_problem(stolen, StatusCode::BAD_REQUEST, "invalid_challenge").await;
     let mut browser = Browser::new();
     let start = register_start(&app, &user.access).await;
-    let credential = browser.create(&start["publicKey"]);
-    let first = register_finish(
-        &app,
-        &user.access,
-        &start["challenge_id"],
-        credential.clone(),
-    )
-    .await;
+    let credential = browser.create(&start.public_key);
+    let first = register_finish(&app, &user.access, start.challenge_id, credential.clone()).await;
     assert_eq!(first.status(), StatusCode::CREATED);
-    let replay = register_finish(&app, &user.access, &start["challenge_id"], credential).await;
+    let replay = register_finish(&app, &user.access, start.challenge_id, credential).await;
     assert_problem(replay, StatusCode::BAD_REQUEST, "invalid_challenge").await;
 
     // A sign-in's answer, replayed, is refused too.
-    let start: Value = app
+    let start: CeremonyResponse = app
         .post(paths::PASSKEY_LOGIN_START, &json!({}))
         .await
         .json()
         .await
         .unwrap();
-    let assertion = browser.get(&start["publicKey"]);
-    let body = json!({"challenge_id": start["challenge_id"], "credential": assertion});
+    let assertion = browser.get(&start.public_key);
+    let body = LoginFinishRequest {
+        challenge_id: start.challenge_id,
+        credential: assertion,
+    };
     let signed_in = app.post(paths::PASSKEY_LOGIN_FINISH, &body).await;
     assert_eq!(signed_in.status(), StatusCode::OK);
     let replay = app.post(paths::PASSKEY_LOGIN_FINISH, &body).await;
@@ -244,10 +246,10 @@ async fn a_passkey_serves_as_the_second_factor() {
     let login = app.login(&email, PASSWORD).await;
     let problem = assert_problem(login, StatusCode::UNAUTHORIZED, "mfa_required").await;
     assert_eq!(
-        problem["methods"],
-        json!(["totp", "recovery_code", "webauthn"])
+        problem.methods.clone().unwrap(),
+        ["totp", "recovery_code", "webauthn"]
     );
-    let token = problem["mfa_token"].as_str().unwrap();
+    let token = problem.mfa_token.as_deref().unwrap();
     let challenge = app
         .post(paths::MFA_WEBAUTHN_CHALLENGE, &json!({"mfa_token": token}))
         .await;
@@ -265,10 +267,7 @@ async fn a_passkey_serves_as_the_second_factor() {
         crate::mfa::verify(&app, &json!({"mfa_token": token, "credential": credential})).await;
     assert_eq!(verified.status(), StatusCode::OK);
     let verified = Tokens::from_body(verified.json().await.unwrap());
-    assert_eq!(
-        claims_of(&verified.access)["amr"],
-        json!(["pwd", "hwk", "mfa"])
-    );
+    assert_eq!(claims_of(&verified.access).amr, ["pwd", "hwk", "mfa"]);
 
     // An assertion without its challenge is a wrong factor.
     let token = crate::mfa::mfa_token_of(app.login(&email, PASSWORD).await).await;
@@ -282,13 +281,13 @@ async fn a_passkey_serves_as_the_second_factor() {
 
     // Removing a passkey needs a recent sign-in.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let list: Value = app
+    let list: Vec<PasskeyDto> = app
         .get_auth(paths::PASSKEYS, &verified.access)
         .await
         .json()
         .await
         .unwrap();
-    let path = paths::fill(paths::PASSKEY, &[list[0]["id"].as_str().unwrap()]);
+    let path = paths::fill(paths::PASSKEY, &[&list[0].id.to_string()]);
     let stale = app.delete_auth(&path, &verified.access, &json!({})).await;
     assert_problem(stale, StatusCode::FORBIDDEN, "reauthentication_required").await;
 }
@@ -318,16 +317,10 @@ async fn adding_a_sign_in_method_needs_a_recent_sign_in() {
     // Started while recent; finished too late: refused at the finish as well.
     let started = register_start(&app, &user.access).await;
     let mut browser = Browser::new();
-    let credential = browser.create(&started["publicKey"]);
+    let credential = browser.create(&started.public_key);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let refreshed = Tokens::from_body(app.refresh(&user.refresh).await.json().await.unwrap());
-    let late = register_finish(
-        &app,
-        &refreshed.access,
-        &started["challenge_id"],
-        credential,
-    )
-    .await;
+    let late = register_finish(&app, &refreshed.access, started.challenge_id, credential).await;
     assert_problem(late, StatusCode::FORBIDDEN, "reauthentication_required").await;
     for path in [paths::PASSKEY_REGISTER_START, paths::TOTP_SETUP] {
         let refused = app.post_auth(path, &refreshed.access, None).await;
@@ -411,11 +404,8 @@ async fn an_unverified_account_takes_no_sign_in_method_and_its_first_proof_clear
     assert_eq!(reset.status(), StatusCode::NO_CONTENT);
     let owner = app.login(&other, "the owner's own passphrase").await;
     assert_eq!(owner.status(), StatusCode::OK, "no second factor left");
-    let owner: Value = owner.json().await.unwrap();
-    assert_eq!(
-        owner["user"]["email_verified"], true,
-        "a reset proves the mailbox"
-    );
+    let owner: TokenResponse = owner.json().await.unwrap();
+    assert!(owner.user.email_verified, "a reset proves the mailbox");
 }
 
 /// What an older version let anyone attach to an unverified account: a TOTP

@@ -2,7 +2,7 @@
 //! the mail and the links in it followed: password reset, email verification
 //! and change, account deletion, the outbox, the audit trail.
 
-use api_types::paths;
+use api_types::{AuditEventDto, TokenResponse, UserResponse, paths};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -91,7 +91,7 @@ async fn password_reset_by_mail_revokes_every_session() {
     let email = address();
     let first = app.register_as(&email).await;
     let second = app.login(&email, PASSWORD).await;
-    let second: Value = second.json().await.unwrap();
+    let second: TokenResponse = second.json().await.unwrap();
 
     let (status, body) = forgot(&app, &email).await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -123,7 +123,10 @@ async fn password_reset_by_mail_revokes_every_session() {
         "validation_failed",
     )
     .await;
-    assert_eq!(common["errors"][0]["code"], "password_too_common");
+    assert_eq!(
+        common.errors.as_ref().unwrap()[0].code.as_deref(),
+        Some("password_too_common")
+    );
     // Judged with the account's own words, as at registration: the random
     // part of the address is strong alone, weak as this account's password.
     let own_words = email.trim_start_matches("user-").split('@').next().unwrap();
@@ -133,7 +136,10 @@ async fn password_reset_by_mail_revokes_every_session() {
         "validation_failed",
     )
     .await;
-    assert_eq!(own["errors"][0]["code"], "password_too_common");
+    assert_eq!(
+        own.errors.as_ref().unwrap()[0].code.as_deref(),
+        Some("password_too_common")
+    );
     assert_eq!(
         reset(&app, &token, NEW_PASSWORD).await.status(),
         StatusCode::NO_CONTENT
@@ -146,7 +152,7 @@ async fn password_reset_by_mail_revokes_every_session() {
     )
     .await;
     // Every session ended, refresh tokens included.
-    for access in [&first.access, second["access_token"].as_str().unwrap()] {
+    for access in [&first.access, &second.access_token] {
         assert_eq!(app.me(access).await.status(), StatusCode::UNAUTHORIZED);
     }
     assert_eq!(
@@ -259,15 +265,15 @@ async fn registration_mails_a_verification_link_that_works_once() {
     let app = app_with_mail(&sink).await;
     let email = address();
     let tokens = app.register_as(&email).await;
-    assert_eq!(tokens.body["user"]["email_verified"], false);
+    assert!(!tokens.response.user.email_verified);
     let token = mailed_token(&sink, &email, 1, "verify-email").await;
     // Warm the cache with the unverified user first.
     assert_eq!(app.me(&tokens.access).await.status(), StatusCode::OK);
 
     let response = verify(&app, &token).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["user"]["email_verified"], true);
+    let body: UserResponse = response.json().await.unwrap();
+    assert!(body.user.email_verified);
     // The first proof of the address ends every session opened before it
     // (whoever registered it may not be its owner); signing in again works.
     assert_problem(
@@ -278,11 +284,8 @@ async fn registration_mails_a_verification_link_that_works_once() {
     .await;
     let tokens =
         crate::helpers::Tokens::from_body(app.login(&email, PASSWORD).await.json().await.unwrap());
-    let me: Value = app.me(&tokens.access).await.json().await.unwrap();
-    assert_eq!(
-        me["user"]["email_verified"], true,
-        "the cached user was invalidated"
-    );
+    let me: UserResponse = app.me(&tokens.access).await.json().await.unwrap();
+    assert!(me.user.email_verified, "the cached user was invalidated");
     assert_problem(
         verify(&app, &token).await,
         StatusCode::BAD_REQUEST,
@@ -361,8 +364,8 @@ async fn email_changes_only_when_the_new_address_is_verified() {
     let token = mailed_token(&sink, &new, 1, "verify-email").await;
     // Nothing changed yet, on either instance.
     for instance in [&app, &peer] {
-        let me: Value = instance.me(&tokens.access).await.json().await.unwrap();
-        assert_eq!(me["user"]["email"], old.as_str());
+        let me: UserResponse = instance.me(&tokens.access).await.json().await.unwrap();
+        assert_eq!(me.user.email, old);
     }
     assert_eq!(
         app.login(&new, PASSWORD).await.status(),
@@ -371,9 +374,9 @@ async fn email_changes_only_when_the_new_address_is_verified() {
 
     let response = verify(&app, &token).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["user"]["email"], new.as_str());
-    assert_eq!(body["user"]["email_verified"], true);
+    let body: UserResponse = response.json().await.unwrap();
+    assert_eq!(body.user.email, new);
+    assert!(body.user.email_verified);
     // The old address is told: when the change was requested, and when it
     // took effect (with the verification, three mails).
     let notices = sink.wait_for(&old, 3).await;
@@ -389,8 +392,8 @@ async fn email_changes_only_when_the_new_address_is_verified() {
         assert!(notice.contains(&new), "{notice}");
     }
     // Both instances see the new address; sign-in follows it.
-    let me: Value = peer.me(&tokens.access).await.json().await.unwrap();
-    assert_eq!(me["user"]["email"], new.as_str());
+    let me: UserResponse = peer.me(&tokens.access).await.json().await.unwrap();
+    assert_eq!(me.user.email, new);
     assert_eq!(peer.login(&new, PASSWORD).await.status(), StatusCode::OK);
     assert_eq!(
         peer.login(&old, PASSWORD).await.status(),
@@ -520,17 +523,18 @@ async fn users_see_their_own_audit_trail_newest_first() {
         app.login(&email, "wrong password").await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let login: Value = app.login(&email, PASSWORD).await.json().await.unwrap();
-    let access = login["access_token"].as_str().unwrap();
+    let login: TokenResponse = app.login(&email, PASSWORD).await.json().await.unwrap();
+    let access = login.access_token.as_str();
     app.post_auth(paths::LOGOUT, &tokens.access, None).await;
     let other = app.register().await;
 
     let response = app.get_auth(paths::EVENTS, access).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let events: Vec<Value> = response.json().await.unwrap();
+    // `id` and `created_at` are there, or these would not read.
+    let events: Vec<AuditEventDto> = response.json().await.unwrap();
     let names: Vec<(&str, &str)> = events
         .iter()
-        .map(|e| (e["event"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
+        .map(|e| (e.event.as_str(), e.outcome.as_str()))
         .collect();
     assert_eq!(
         names,
@@ -541,9 +545,8 @@ async fn users_see_their_own_audit_trail_newest_first() {
             ("register", "success")
         ]
     );
-    assert_eq!(events[0]["ip"], "127.0.0.1");
-    assert!(events[0]["created_at"].is_string() && events[0]["id"].is_string());
-    let one: Vec<Value> = app
+    assert_eq!(events[0].ip.as_deref(), Some("127.0.0.1"));
+    let one: Vec<AuditEventDto> = app
         .get_auth(&format!("{}?limit=1", paths::EVENTS), access)
         .await
         .json()

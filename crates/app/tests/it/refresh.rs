@@ -16,7 +16,7 @@ async fn refresh_rotates_the_pair() {
     assert_ne!(second.refresh, first.refresh);
     assert_ne!(second.access, first.access);
     assert_eq!(second.user_id, first.user_id);
-    assert_eq!(second.body["token_type"], "Bearer");
+    assert_eq!(second.response.token_type, "Bearer");
     assert_eq!(app.me(&second.access).await.status(), StatusCode::OK);
 
     // The new token rotates again, and so on.

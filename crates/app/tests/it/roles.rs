@@ -1,11 +1,10 @@
 //! Roles: granted from the command line, carried by refreshed tokens and shown
 //! by forward-auth on every instance at once.
 
-use api_types::paths;
+use api_types::{AuditEventDto, paths};
 use std::process::Command;
 
 use reqwest::StatusCode;
-use serde_json::json;
 
 use crate::helpers::{TestApp, Tokens, spawn_app, spawn_peer};
 use crate::tokens::claims_of;
@@ -36,7 +35,7 @@ async fn a_role_granted_on_the_command_line_reaches_every_instance_and_the_next_
     let b = spawn_peer(&a, &[]).await;
     let email = format!("boss-{}@example.com", uuid::Uuid::new_v4().simple());
     let user = a.register_as(&email).await;
-    assert_eq!(claims_of(&user.access)["roles"], json!([]));
+    assert_eq!(claims_of(&user.access).roles, Vec::<String>::new());
     // B has the user cached, without roles.
     assert_eq!(roles_header(&b, &user.access).await, "");
 
@@ -54,27 +53,26 @@ async fn a_role_granted_on_the_command_line_reaches_every_instance_and_the_next_
     }
     // The next refresh's token carries it.
     let refreshed = Tokens::from_body(b.refresh(&user.refresh).await.json().await.unwrap());
-    assert_eq!(claims_of(&refreshed.access)["roles"], json!(["admin"]));
+    assert_eq!(claims_of(&refreshed.access).roles, ["admin"]);
     // Granting again changes nothing.
     assert!(grant(&a, &email).status.success());
     assert_eq!(roles_header(&a, &refreshed.access).await, "admin");
 
     // The audit trail says who did it.
-    let events: serde_json::Value = a
+    let events: Vec<AuditEventDto> = a
         .get_auth(paths::EVENTS, &refreshed.access)
         .await
         .json()
         .await
         .unwrap();
     let granted = events
-        .as_array()
-        .unwrap()
         .iter()
-        .find(|e| e["event"] == "role_granted")
+        .find(|e| e.event == "role_granted")
         .expect("a role_granted event");
     assert!(
-        granted["user_agent"]
-            .as_str()
+        granted
+            .user_agent
+            .as_deref()
             .unwrap()
             .contains("command line")
     );

@@ -1,6 +1,6 @@
 //! Logout, logout-all, the session list and revoking another device.
 
-use api_types::paths;
+use api_types::{SessionDto, paths};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -75,32 +75,26 @@ async fn sessions_are_listed_and_another_device_can_be_revoked() {
         .unwrap();
     let phone = Tokens::from_body(phone_response.json().await.unwrap());
 
-    let list: Vec<Value> = app
+    // `id` and the times are there, or these would not read.
+    let list: Vec<SessionDto> = app
         .get_auth(paths::SESSIONS, &laptop.access)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(list.len(), 2);
-    let current: Vec<bool> = list
-        .iter()
-        .map(|s| s["current"].as_bool().unwrap())
-        .collect();
-    assert_eq!(current.iter().filter(|c| **c).count(), 1);
+    assert_eq!(list.iter().filter(|s| s.current).count(), 1);
     let phone_session = list
         .iter()
-        .find(|s| s["user_agent"] == "PhoneApp/1.0")
+        .find(|s| s.user_agent.as_deref() == Some("PhoneApp/1.0"))
         .expect("phone session listed");
-    assert_eq!(phone_session["current"], false);
-    assert_eq!(phone_session["ip"], "127.0.0.1");
-    for field in ["id", "created_at", "last_used_at", "expires_at"] {
-        assert!(phone_session[field].is_string());
-    }
-    let phone_id = phone_session["id"].as_str().unwrap();
+    assert!(!phone_session.current);
+    assert_eq!(phone_session.ip.as_deref(), Some("127.0.0.1"));
+    let phone_id = phone_session.id.to_string();
 
     // Another user cannot revoke it.
     let stranger = app.register().await;
-    let path = paths::fill(paths::SESSION, &[phone_id]);
+    let path = paths::fill(paths::SESSION, &[&phone_id]);
     let response = app
         .client
         .delete(app.url(&path))

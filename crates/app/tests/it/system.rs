@@ -1,32 +1,38 @@
 //! Health, readiness, JWKS and the OpenAPI document.
 
-use api_types::paths;
+use api_types::{JwksResponse, ReadinessResponse, paths};
 use reqwest::StatusCode;
 use serde_json::Value;
+use utoipa::openapi::OpenApi;
 
 use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url(paths::HEALTHZ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let response = app.client.get(app.url(paths::READYZ)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], "ready");
-    assert_eq!(body["postgres"], "up");
-    assert!(body["redis"].is_string());
+    let body: ReadinessResponse = response.json().await.unwrap();
+    assert_eq!(body.status, "ready");
+    assert_eq!(body.postgres, "up");
+    assert!(["up", "degraded", "disabled"].contains(&&*body.redis));
 }
 
 #[tokio::test]
 async fn readiness_is_503_when_postgres_is_gone() {
     let app = spawn_app().await;
     app.pool.close().await;
-    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let response = app.client.get(app.url(paths::READYZ)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["postgres"], "down");
+    let body: ReadinessResponse = response.json().await.unwrap();
+    assert_eq!(body.postgres, "down");
     // Requests that need the database fail as 503 problems, not 500s or hangs.
     let response = app
         .post(
@@ -45,28 +51,30 @@ async fn readiness_is_503_when_postgres_is_gone() {
 #[tokio::test]
 async fn jwks_publishes_the_signing_key() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(app.url(paths::JWKS)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
-    let key = &body["keys"][0];
-    assert_eq!(key["kty"], "OKP");
-    assert_eq!(key["crv"], "Ed25519");
-    assert_eq!(key["alg"], "EdDSA");
-    assert_eq!(key["use"], "sig");
-    assert!(key["kid"].is_string() && key["x"].is_string());
-    assert!(key.get("d").is_none(), "never the private part");
+    assert!(
+        body.pointer("/keys/0/d").is_none(),
+        "never the private part"
+    );
+    let jwks: JwksResponse = serde_json::from_value(body).unwrap();
+    let key = &jwks.keys[0];
+    assert_eq!(key.kty, "OKP");
+    assert_eq!(key.crv.as_deref(), Some("Ed25519"));
+    assert_eq!(key.alg, "EdDSA");
+    assert_eq!(key.key_use, "sig");
+    assert!(!key.kid.is_empty() && key.x.is_some());
 }
 
 #[tokio::test]
 async fn openapi_document_covers_every_route() {
     let app = spawn_app().await;
-    let doc = app.get_json("/api-docs/openapi.json").await;
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let doc: OpenApi = app.get_json(paths::OPENAPI).await;
+    assert!(matches!(
+        doc.openapi,
+        utoipa::openapi::OpenApiVersion::Version31
+    ));
     let expected = [
         (paths::REGISTER, "post"),
         (paths::LOGIN, "post"),
@@ -89,22 +97,25 @@ async fn openapi_document_covers_every_route() {
         (paths::MFA_REMOVE_BY_LINK, "post"),
         (paths::OAUTH_EXCHANGE, "post"),
         (paths::ADMIN_USER_MFA, "delete"),
-        ("/healthz", "get"),
-        ("/readyz", "get"),
-        ("/.well-known/jwks.json", "get"),
+        (paths::HEALTHZ, "get"),
+        (paths::READYZ, "get"),
+        (paths::JWKS, "get"),
     ];
     for (path, method) in expected {
-        let operation = &doc["paths"][path][method];
-        assert!(
-            operation.is_object(),
-            "{method} {path} missing from the OpenAPI document"
-        );
-        assert!(
-            operation["responses"]
-                .as_object()
-                .is_some_and(|r| !r.is_empty())
-        );
+        let item = doc.paths.paths.get(path);
+        let operation = item.and_then(|item| match method {
+            "get" => item.get.as_ref(),
+            "post" => item.post.as_ref(),
+            "put" => item.put.as_ref(),
+            "patch" => item.patch.as_ref(),
+            "delete" => item.delete.as_ref(),
+            _ => None,
+        });
+        let operation = operation
+            .unwrap_or_else(|| panic!("{method} {path} missing from the OpenAPI document"));
+        assert!(!operation.responses.responses.is_empty());
     }
+    let components = doc.components.expect("components");
     for schema in [
         "TokenResponse",
         "UserResponse",
@@ -116,11 +127,11 @@ async fn openapi_document_covers_every_route() {
         "ResetPasswordRequest",
     ] {
         assert!(
-            doc["components"]["schemas"][schema].is_object(),
+            components.schemas.contains_key(schema),
             "schema {schema} missing"
         );
     }
-    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(components.security_schemes.contains_key("bearer"));
 }
 
 #[tokio::test]
@@ -158,7 +169,13 @@ async fn shutdown_finishes_requests_in_flight() {
         .unwrap()
         .unwrap();
     // New connections are refused once it stopped.
-    assert!(app.client.get(app.url("/healthz")).send().await.is_err());
+    assert!(
+        app.client
+            .get(app.url(paths::HEALTHZ))
+            .send()
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -205,7 +222,11 @@ async fn every_answer_carries_the_security_headers() {
             .send()
             .await
             .unwrap(),
-        app.client.get(app.url("/healthz")).send().await.unwrap(),
+        app.client
+            .get(app.url(paths::HEALTHZ))
+            .send()
+            .await
+            .unwrap(),
     ];
     for response in answers {
         let headers = response.headers();
@@ -272,6 +293,11 @@ async fn partial_heads_and_idle_connections_are_closed() {
     );
 
     // Prompt clients are unaffected.
-    let healthy = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let healthy = app
+        .client
+        .get(app.url(paths::HEALTHZ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(healthy.status(), StatusCode::OK);
 }

@@ -1,9 +1,10 @@
 //! Access tokens are validated in full, and fail closed; what they say about
 //! the sign-in (`auth_time`) and the step-up it gates.
 
-use api_types::paths;
+use api_types::{JwksResponse, paths};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::tokens::AccessClaims;
 use hmac::{Hmac, Mac as _};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
@@ -15,16 +16,22 @@ use crate::helpers::{
 };
 
 pub(crate) async fn kid(app: &TestApp) -> String {
-    let jwks = app.get_json("/.well-known/jwks.json").await;
-    jwks["keys"][0]["kid"].as_str().unwrap().to_owned()
+    let jwks: JwksResponse = app.get_json(paths::JWKS).await;
+    jwks.keys[0].kid.clone()
 }
 
-pub(crate) fn claims_of(token: &str) -> Value {
+/// The claims of an access token, read as the type that wrote them.
+pub(crate) fn claims_of(token: &str) -> AccessClaims {
+    serde_json::from_value(claims_json(token)).expect("access-token claims")
+}
+
+/// The claims as raw JSON, for the tests of the wire shape.
+pub(crate) fn claims_json(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
-pub(crate) fn sign(pem: &str, kid: &str, typ: &str, claims: &Value) -> String {
+pub(crate) fn sign(pem: &str, kid: &str, typ: &str, claims: &impl serde::Serialize) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
     header.typ = Some(typ.to_owned());
     header.kid = Some(kid.to_owned());
@@ -36,11 +43,11 @@ pub(crate) fn sign(pem: &str, kid: &str, typ: &str, claims: &Value) -> String {
     .unwrap()
 }
 
-fn unsigned(header: &Value, claims: &Value, signature: &[u8]) -> String {
+fn unsigned(header: &Value, claims: &AccessClaims, signature: &[u8]) -> String {
     format!(
         "{}.{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(serde_json::to_string(claims).unwrap()),
         URL_SAFE_NO_PAD.encode(signature)
     )
 }
@@ -58,29 +65,19 @@ async fn assert_rejected(app: &TestApp, token: &str) {
 async fn issued_tokens_carry_the_contract_claims() {
     let app = spawn_app().await;
     let tokens = app.register().await;
-    let header: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(tokens.access.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(header["typ"], "at+jwt");
-    assert_eq!(header["alg"], "EdDSA");
-    assert_eq!(header["kid"], kid(&app).await.as_str());
+    let header = jsonwebtoken::decode_header(&tokens.access).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    assert_eq!(header.kid, Some(kid(&app).await));
+    // `sid`, `jti`, `iat` and `exp` are there, or these would not read.
     let claims = claims_of(&tokens.access);
-    assert_eq!(claims["iss"], "codezest-auth");
-    assert_eq!(claims["aud"], "codezest");
-    assert_eq!(claims["sub"], tokens.user_id.as_str());
-    for claim in ["sid", "jti", "iat", "exp"] {
-        assert!(!claims[claim].is_null(), "{claim} missing");
-    }
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        900
-    );
+    assert_eq!(claims.iss, "codezest-auth");
+    assert_eq!(claims.aud, "codezest");
+    assert_eq!(claims.sub.to_string(), tokens.user_id);
+    assert_eq!(claims.exp - claims.iat, 900);
     // OIDC `auth_time`: when this sign-in happened (here, just now).
-    let auth_time = claims["auth_time"].as_i64().expect("auth_time");
-    assert!((claims["iat"].as_i64().unwrap() - auth_time).abs() <= 1);
+    let auth_time = claims.auth_time.expect("auth_time");
+    assert!((claims.iat - auth_time).abs() <= 1);
 }
 
 /// Step-up: password change, email change and account deletion need a sign-in
@@ -91,7 +88,7 @@ async fn sensitive_operations_need_a_recent_sign_in_that_refresh_does_not_renew(
     let app = spawn_app_with(&[("STEP_UP_MAX_AGE", "1")]).await;
     let email = format!("step-up-{}@example.com", uuid::Uuid::new_v4().simple());
     let first = app.register_as(&email).await;
-    let signed_in = claims_of(&first.access)["auth_time"].as_i64().unwrap();
+    let signed_in = claims_of(&first.access).auth_time.unwrap();
     let change_email = |access: String| {
         let app = &app;
         async move {
@@ -114,7 +111,7 @@ async fn sensitive_operations_need_a_recent_sign_in_that_refresh_does_not_renew(
     assert_eq!(refreshed.status(), StatusCode::OK);
     let refreshed = Tokens::from_body(refreshed.json().await.unwrap());
     assert_eq!(
-        claims_of(&refreshed.access)["auth_time"].as_i64(),
+        claims_of(&refreshed.access).auth_time,
         Some(signed_in),
         "a refresh is not a sign-in"
     );
@@ -131,12 +128,7 @@ async fn sensitive_operations_need_a_recent_sign_in_that_refresh_does_not_renew(
         "reauthentication_required",
     )
     .await;
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("Sign in again")
-    );
+    assert!(problem.detail.as_str().contains("Sign in again"));
     assert_problem(
         change_email(refreshed.access.clone()).await,
         StatusCode::FORBIDDEN,
@@ -157,7 +149,7 @@ async fn sensitive_operations_need_a_recent_sign_in_that_refresh_does_not_renew(
     // Signing in again satisfies it.
     let again = app.login(&email, PASSWORD).await;
     let again = Tokens::from_body(again.json().await.unwrap());
-    assert!(claims_of(&again.access)["auth_time"].as_i64().unwrap() > signed_in);
+    assert!(claims_of(&again.access).auth_time.unwrap() > signed_in);
     let password_change = app
         .post_auth(
             paths::PASSWORD_CHANGE,
@@ -183,21 +175,38 @@ async fn forged_with_the_real_key_but_wrong_claims_is_rejected() {
         StatusCode::OK
     );
 
-    let now = good["iat"].as_i64().unwrap();
-    let mut expired = good.clone();
-    expired["iat"] = json!(now - 3600);
-    expired["exp"] = json!(now - 600);
-    let mut wrong_aud = good.clone();
-    wrong_aud["aud"] = json!("someone-else");
-    let mut wrong_iss = good.clone();
-    wrong_iss["iss"] = json!("https://evil.example");
-    let mut no_sid = good.clone();
-    no_sid.as_object_mut().unwrap().remove("sid");
-    let mut no_sub = good.clone();
-    no_sub.as_object_mut().unwrap().remove("sub");
-    let mut other_user = good.clone();
-    other_user["sub"] = json!(uuid::Uuid::new_v4());
-    for claims in [expired, wrong_aud, wrong_iss, no_sid, no_sub, other_user] {
+    let now = good.iat;
+    let changed = |claims: AccessClaims| serde_json::to_value(claims).unwrap();
+    let without = |claim: &str| {
+        let mut raw = serde_json::to_value(&good).unwrap();
+        raw.as_object_mut().unwrap().remove(claim);
+        raw
+    };
+    let expired = changed(AccessClaims {
+        iat: now - 3600,
+        exp: now - 600,
+        ..good.clone()
+    });
+    let wrong_aud = changed(AccessClaims {
+        aud: "someone-else".into(),
+        ..good.clone()
+    });
+    let wrong_iss = changed(AccessClaims {
+        iss: "https://evil.example".into(),
+        ..good.clone()
+    });
+    let other_user = changed(AccessClaims {
+        sub: uuid::Uuid::new_v4(),
+        ..good.clone()
+    });
+    for claims in [
+        expired,
+        wrong_aud,
+        wrong_iss,
+        without("sid"),
+        without("sub"),
+        other_user,
+    ] {
         assert_rejected(&app, &sign(&app.signing_pem, &kid, "at+jwt", &claims)).await;
     }
     // Not an access token (`typ`), or a key id nobody published.
@@ -218,9 +227,11 @@ async fn tampered_foreign_and_unsigned_tokens_are_rejected() {
 
     // Payload changed after signing.
     let mut parts: Vec<String> = tokens.access.split('.').map(str::to_owned).collect();
-    let mut tampered = claims.clone();
-    tampered["exp"] = json!(tampered["exp"].as_i64().unwrap() + 86_400);
-    parts[1] = URL_SAFE_NO_PAD.encode(tampered.to_string());
+    let tampered = AccessClaims {
+        exp: claims.exp + 86_400,
+        ..claims.clone()
+    };
+    parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_string(&tampered).unwrap());
     assert_rejected(&app, &parts.join(".")).await;
 
     // Signed by another key under the same kid.
@@ -236,14 +247,14 @@ async fn tampered_foreign_and_unsigned_tokens_are_rejected() {
     assert_rejected(&app, none.trim_end_matches('.')).await;
 
     // HS256 "signed" with the public key (algorithm confusion), as raw bytes and as JWK x.
-    let jwks = app.get_json("/.well-known/jwks.json").await;
-    let x = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
+    let jwks: JwksResponse = app.get_json(paths::JWKS).await;
+    let x = jwks.keys[0].x.clone().expect("an Ed25519 key");
     for secret in [URL_SAFE_NO_PAD.decode(&x).unwrap(), x.into_bytes()] {
         let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid});
         let signing_input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
+            URL_SAFE_NO_PAD.encode(serde_json::to_string(&claims).unwrap())
         );
         let mut mac = <Hmac<Sha256>>::new_from_slice(&secret).unwrap();
         mac.update(signing_input.as_bytes());
