@@ -11,7 +11,10 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::Result;
 use crate::extract::{AppJson, AppQuery, AuthUser, Client};
-use crate::problems::{Bearer, Invalid, Limited, StepUp};
+use crate::problems::{
+    Bearer, CurrentPassword, EmailTaken, Invalid, Limited, MailedLink, NewPassword, NotAnEmail,
+    StepUp,
+};
 use crate::state::AppState;
 use api_types::*;
 use http_kit::limit::Limit;
@@ -46,8 +49,7 @@ fn accepted() -> Accepted {
     request_body = ForgotPasswordRequest,
     responses(
         (status = 202, description = "A reset link is mailed if the address has an account", body = AcceptedResponse),
-        (status = 422, description = "Not an email address"),
-        Limited,
+        Limited, NotAnEmail,
     )
 )]
 async fn forgot_password(
@@ -69,9 +71,7 @@ async fn forgot_password(
     request_body = ResetPasswordRequest,
     responses(
         (status = 204, description = "Password set; every session of the user revoked"),
-        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or malformed JSON"),
-        (status = 422, description = "Password fails the policy (`validation_failed`) or is the current one (`same_password`)"),
-        Limited,
+        Limited, NewPassword, MailedLink,
     )
 )]
 async fn reset_password(
@@ -114,9 +114,7 @@ async fn send_verification(
     request_body = VerifyEmailRequest,
     responses(
         (status = 200, description = "The user, address verified (and changed, for an email change)", body = UserResponse),
-        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or malformed JSON"),
-        (status = 409, description = "The new address was registered meanwhile (`email_taken`)"),
-        Invalid, Limited,
+        Limited, Invalid, EmailTaken, MailedLink,
     )
 )]
 async fn verify_email(
@@ -138,10 +136,7 @@ async fn verify_email(
     request_body = ChangeEmailRequest,
     responses(
         (status = 202, description = "A confirmation link is mailed to the new address", body = AcceptedResponse),
-        (status = 401, description = "Wrong password (`invalid_credentials`) or invalid token"),
-        (status = 409, description = "The address has an account (`email_taken`)"),
-        (status = 422, description = "Not an email address, or the current one"),
-        StepUp, Limited,
+        Limited, StepUp, NotAnEmail, CurrentPassword, EmailTaken,
     )
 )]
 async fn change_email(
@@ -168,8 +163,7 @@ async fn change_email(
     request_body = DeleteAccountRequest,
     responses(
         (status = 204, description = "The account and every session are gone"),
-        (status = 401, description = "Wrong password (`invalid_credentials`) or invalid token"),
-        StepUp, Invalid, Limited,
+        Limited, Invalid, StepUp, CurrentPassword,
     )
 )]
 async fn delete_account(

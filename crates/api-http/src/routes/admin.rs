@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::{ApiError, Result};
 use crate::extract::{AppJson, AppQuery, AuthUser, Client};
-use crate::problems::AdminOnly;
+use crate::problems::{AdminOnly, Name, NoSuchUser, SelfAdministration};
 use crate::routes::admin_dto::created_client;
 use crate::state::AppState;
 use api_types::*;
@@ -144,8 +144,7 @@ async fn list_users(
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
         (status = 200, description = "The user", body = AdminUserResponse),
-        (status = 404, description = "No such user"),
-        AdminOnly,
+        AdminOnly, NoSuchUser,
     )
 )]
 async fn get_user(
@@ -164,9 +163,7 @@ async fn get_user(
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
         (status = 204, description = "Deleted; their tokens stop working at once"),
-        (status = 404, description = "No such user"),
-        (status = 409, description = "`self_administration`: an admin cannot delete their own account here"),
-        AdminOnly,
+        AdminOnly, NoSuchUser, SelfAdministration,
     )
 )]
 async fn delete_user(
@@ -186,9 +183,7 @@ async fn delete_user(
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
         (status = 204, description = "Disabled (or already was)"),
-        (status = 404, description = "No such user"),
-        (status = 409, description = "`self_administration`: an admin cannot disable themself"),
-        AdminOnly,
+        AdminOnly, NoSuchUser, SelfAdministration,
     )
 )]
 async fn disable_user(
@@ -208,8 +203,7 @@ async fn disable_user(
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
         (status = 204, description = "Enabled (or already was)"),
-        (status = 404, description = "No such user"),
-        AdminOnly,
+        AdminOnly, NoSuchUser,
     )
 )]
 async fn enable_user(
@@ -230,8 +224,7 @@ async fn enable_user(
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
         (status = 204, description = "Every passkey, TOTP and recovery code of the user removed; the password signs in alone"),
-        (status = 404, description = "No such user"),
-        AdminOnly,
+        AdminOnly, NoSuchUser,
     )
 )]
 async fn remove_user_factors(
@@ -254,8 +247,7 @@ async fn remove_user_factors(
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
         (status = 204, description = "Every session ended, on every instance at once"),
-        (status = 404, description = "No such user"),
-        AdminOnly,
+        AdminOnly, NoSuchUser,
     )
 )]
 async fn revoke_user_sessions(
@@ -280,10 +272,8 @@ async fn revoke_user_sessions(
     request_body = SetRolesRequest,
     responses(
         (status = 200, description = "The roles now", body = RolesResponse),
-        (status = 404, description = "No such user"),
-        (status = 409, description = "`self_administration`: an admin cannot take `admin` from themself"),
         (status = 422, description = "A role name is invalid, or more than 32"),
-        AdminOnly,
+        AdminOnly, NoSuchUser, SelfAdministration,
     )
 )]
 async fn set_roles(
@@ -308,8 +298,7 @@ async fn set_roles(
     request_body = CreateClientRequest,
     responses(
         (status = 201, description = "Created; store the secret now", body = CreatedClientResponse),
-        (status = 422, description = "Invalid name"),
-        AdminOnly,
+        AdminOnly, Name,
     )
 )]
 async fn create_client(

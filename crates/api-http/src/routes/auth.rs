@@ -10,7 +10,9 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::{ApiError, Result};
 use crate::extract::{AppJson, AuthUser, Client};
-use crate::problems::{Bearer, Invalid, Limited, StepUp};
+use crate::problems::{
+    Bearer, CurrentPassword, EmailTaken, Invalid, Limited, Locked, NewPassword, StepUp,
+};
 use crate::state::AppState;
 use api_types::*;
 use http_kit::limit::Limit;
@@ -50,8 +52,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created and signed in", body = TokenResponse),
-        (status = 409, description = "Email already registered (`email_taken`)"),
-        Limited, Invalid,
+        Limited, Invalid, EmailTaken,
     )
 )]
 async fn register(
@@ -78,9 +79,8 @@ async fn register(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 429, description = "Too many attempts (`rate_limited`), or too many failed sign-ins to this account from this client (`account_locked`); see `Retry-After`"),
         (status = 401, description = "Wrong email or password (`invalid_credentials`); or the password was right and the account has a second factor (`mfa_required`, with `mfa_token` and `methods`: complete at `/api/v1/auth/mfa/verify`)"),
-        Invalid,
+        Invalid, Locked,
     )
 )]
 async fn login(
@@ -224,9 +224,7 @@ async fn revoke_session(
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Password changed; other sessions revoked"),
-        (status = 401, description = "Wrong current password (`invalid_credentials`) or invalid token"),
-        (status = 422, description = "New password fails the policy (`validation_failed`) or is the current one (`same_password`)"),
-        StepUp, Limited,
+        Limited, StepUp, NewPassword, CurrentPassword,
     )
 )]
 async fn change_password(

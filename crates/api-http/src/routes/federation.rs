@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::Result;
 use crate::extract::{AppJson, AuthUser, Client};
-use crate::problems::{Bearer, Invalid, Limited};
+use crate::problems::{Bearer, Invalid, Limited, Provider};
 use crate::routes::auth::token_response;
 use crate::state::AppState;
 use api_types::*;
@@ -100,8 +100,7 @@ fn found(location: &str, cookie: HeaderValue) -> Result<Response> {
     responses(
         (status = 302, description = "To the provider, with `state`, PKCE `S256` and (OIDC) `nonce`; sets the `cz_oauth` cookie (HttpOnly, SameSite=Lax; Secure unless PUBLIC_BASE_URL is plain http on a non-loopback host)"),
         (status = 400, description = "`redirect_to` not allowed"),
-        (status = 404, description = "Unknown provider"),
-        (status = 502, description = "The provider is unavailable"),
+        Provider,
     )
 )]
 async fn authorize(
@@ -128,11 +127,10 @@ async fn authorize(
         (status = 200, description = "Signed in (or, for a link flow, the linked account)", body = TokenResponse),
         (status = 302, description = "To `redirect_to`, with a one-time `code` in the fragment (exchange it at `POST /api/v1/auth/oauth/exchange` within 60 s; tokens never travel in a URL)"),
         (status = 400, description = "Bad, replayed, expired or foreign `state`; a provider error; wrong `iss`; a rejected ID token"),
-        (status = 404, description = "Unknown provider"),
         (status = 401, description = "`mfa_required`: the account has a second factor; the problem carries `mfa_token` and `methods` (with `redirect_to`: a 302 whose fragment has `error=mfa_required&mfa_token=…&methods=…`)"),
         (status = 403, description = "`oauth_email_unverified`: the provider did not verify the address, which therefore neither creates nor claims an account; `account_disabled`"),
         (status = 409, description = "`account_exists`: a local account has this email; sign in and link"),
-        (status = 502, description = "The provider is unavailable"),
+        Provider,
     )
 )]
 async fn callback(
@@ -213,7 +211,7 @@ fn answer(state: &AppState, completed: Completed) -> Result<Response> {
         (status = 200, description = "Signed in: the session opens now", body = TokenResponse),
         (status = 400, description = "`invalid_oauth_state`: unknown, used or expired code (60 s, single use); or malformed JSON"),
         (status = 403, description = "`account_disabled`"),
-        Invalid, Limited,
+        Limited, Invalid,
     )
 )]
 async fn exchange(
@@ -238,8 +236,7 @@ fn with_fragment(target: &str, fragment: &str) -> String {
     responses(
         (status = 200, description = "Open this URL in the browser (which receives the `cz_oauth` cookie with this response)", body = AuthorizeUrl),
         (status = 403, description = "`email_not_verified`: a provider link needs a verified address"),
-        (status = 404, description = "Unknown provider"),
-        Bearer,
+        Bearer, Provider,
     )
 )]
 async fn link(

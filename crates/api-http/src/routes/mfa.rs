@@ -11,7 +11,10 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::Result;
 use crate::extract::{AppJson, AuthUser, Client};
-use crate::problems::{Bearer, Invalid, Limited, StepUp};
+use crate::problems::{
+    Bearer, Code, Invalid, Limited, Locked, MailedLink, MfaToken, PasskeysOff, StepUp, TotpOff,
+    TotpOn,
+};
 use crate::routes::auth::token_response;
 use crate::state::AppState;
 use api_types::*;
@@ -137,9 +140,8 @@ async fn status(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The secret, its `otpauth://` URI and a QR code; confirm with a code to turn it on", body = TotpSetupResponse),
-        (status = 409, description = "TOTP is on already (`mfa_already_enabled`)"),
         (status = 503, description = "`mfa_unavailable`: no `MFA_ENCRYPTION_KEY` in production"),
-        StepUp, Bearer, Limited,
+        Bearer, Limited, StepUp, TotpOn,
     )
 )]
 async fn setup_totp(
@@ -159,10 +161,7 @@ async fn setup_totp(
     request_body = CodeRequest,
     responses(
         (status = 200, description = "TOTP is on; the recovery codes are shown this once", body = RecoveryCodesResponse),
-        (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token"),
-        (status = 409, description = "No set-up started (`mfa_not_enabled`) or TOTP on already (`mfa_already_enabled`)"),
-        (status = 422, description = "Missing or oversized code"),
-        StepUp, Limited,
+        Limited, StepUp, Code, TotpOn,
     )
 )]
 async fn confirm_totp(
@@ -183,11 +182,7 @@ async fn confirm_totp(
     request_body = CodeRequest,
     responses(
         (status = 204, description = "TOTP is off; the recovery codes are void"),
-        (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token"),
-        (status = 409, description = "TOTP is not on (`mfa_not_enabled`)"),
-        (status = 422, description = "Missing or oversized code"),
-        (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`"),
-        StepUp,
+        StepUp, Locked, Code, TotpOff,
     )
 )]
 async fn disable_totp(
@@ -208,11 +203,7 @@ async fn disable_totp(
     request_body = CodeRequest,
     responses(
         (status = 200, description = "The new codes, shown this once", body = RecoveryCodesResponse),
-        (status = 401, description = "Wrong code (`invalid_code`), or missing or invalid token"),
-        (status = 409, description = "TOTP is not on (`mfa_not_enabled`)"),
-        (status = 422, description = "Missing or oversized code"),
-        (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`"),
-        StepUp,
+        StepUp, Locked, Code, TotpOff,
     )
 )]
 async fn regenerate_recovery_codes(
@@ -235,9 +226,8 @@ async fn regenerate_recovery_codes(
     request_body = MfaVerifyRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 401, description = "Wrong code (`invalid_code`; the `mfa_token` survives four of them), or an unknown, expired or completed `mfa_token` (`invalid_mfa_token`)"),
         (status = 422, description = "Not exactly one of `code`, `recovery_code` and `credential`"),
-        (status = 429, description = "Too many requests (`rate_limited`) or wrong codes (`account_locked`), see `Retry-After`"),
+        Locked, MfaToken,
     )
 )]
 async fn verify(
@@ -256,11 +246,9 @@ async fn verify(
     request_body = MfaTokenRequest,
     responses(
         (status = 200, description = "Options for `navigator.credentials.get`; post its answer to `/auth/mfa/verify` as `credential`", body = WebAuthnRequestResponse),
-        (status = 401, description = "An unknown, expired or completed `mfa_token` (`invalid_mfa_token`)"),
         (status = 404, description = "The account has no passkey (`not_found`)"),
         (status = 422, description = "Missing `mfa_token`"),
-        (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured"),
-        Limited,
+        Limited, MfaToken, PasskeysOff,
     )
 )]
 async fn webauthn_challenge(
@@ -278,8 +266,7 @@ async fn webauthn_challenge(
     request_body = RemovalLinkRequest,
     responses(
         (status = 204, description = "The sign-in method is gone (or was already) and every session has ended; reset the password next"),
-        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or malformed JSON"),
-        Invalid, Limited,
+        Limited, Invalid, MailedLink,
     )
 )]
 async fn remove_by_link(

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::dto::*;
 use crate::error::{ApiError, Result};
 use crate::extract::{AppJson, AuthUser, Client};
-use crate::problems::{Bearer, Limited, StepUp};
+use crate::problems::{Bearer, Ceremony, Limited, Name, OwnPasskey, PasskeysOff, StepUp};
 use crate::routes::auth::token_response;
 use crate::state::AppState;
 use api_types::*;
@@ -61,8 +61,7 @@ impl ToDto for Passkey {
     responses(
         (status = 200, description = "Options for `navigator.credentials.create` (a discoverable credential; the account's passkeys excluded)", body = CeremonyResponse),
         (status = 409, description = "The account holds 20 passkeys (`too_many_passkeys`)"),
-        (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured"),
-        StepUp, Bearer, Limited,
+        Bearer, Limited, StepUp, PasskeysOff,
     )
 )]
 async fn register_start(
@@ -83,10 +82,8 @@ async fn register_start(
     request_body = RegisterFinishRequest,
     responses(
         (status = 201, description = "Registered", body = PasskeyDto),
-        (status = 400, description = "An unknown, expired or used `challenge_id` (`invalid_challenge`), or an answer that fails the ceremony: origin, RP id, challenge, signature, user verification (`passkey_rejected`)"),
         (status = 409, description = "The credential is registered already (`passkey_taken`)"),
-        (status = 422, description = "Missing or invalid name"),
-        StepUp, Bearer, Limited,
+        Bearer, Limited, StepUp, Name, Ceremony,
     )
 )]
 async fn register_finish(
@@ -134,9 +131,7 @@ async fn list(
     request_body = RenameRequest,
     responses(
         (status = 200, description = "Renamed", body = PasskeyDto),
-        (status = 404, description = "Not one of your passkeys"),
-        (status = 422, description = "Missing or invalid name"),
-        Bearer,
+        Bearer, Name, OwnPasskey,
     )
 )]
 async fn rename(
@@ -158,8 +153,7 @@ async fn rename(
     params(("id" = String, Path, description = "Passkey id (UUID)")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 404, description = "Not one of your passkeys"),
-        Bearer, StepUp,
+        Bearer, StepUp, OwnPasskey,
     )
 )]
 async fn delete(
@@ -179,8 +173,7 @@ async fn delete(
     post, path = paths::PASSKEY_LOGIN_START, tag = "passkeys",
     responses(
         (status = 200, description = "Options for `navigator.credentials.get` (no `allowCredentials`)", body = CeremonyResponse),
-        (status = 503, description = "`passkeys_unavailable`: WebAuthn is not configured"),
-        Limited,
+        Limited, PasskeysOff,
     )
 )]
 async fn login_start(State(state): State<AppState>) -> Result<Json<CeremonyResponse>> {
@@ -197,9 +190,8 @@ async fn login_start(State(state): State<AppState>) -> Result<Json<CeremonyRespo
     request_body = LoginFinishRequest,
     responses(
         (status = 200, description = "Signed in; `amr` is `hwk` (device-bound) or `swk` (synced) with `mfa`", body = TokenResponse),
-        (status = 400, description = "An unknown, expired or used `challenge_id` (`invalid_challenge`), or an answer that fails the ceremony (`passkey_rejected`)"),
         (status = 422, description = "A missing field, or a `challenge_id` that is not a UUID"),
-        Limited,
+        Limited, Ceremony,
     )
 )]
 async fn login_finish(

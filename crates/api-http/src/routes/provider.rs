@@ -23,6 +23,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, Result};
 use crate::extract::Client;
+use crate::problems::ClientAuth;
 use crate::state::AppState;
 use api_types::*;
 
@@ -90,8 +91,7 @@ fn counted(outcome: usize) {
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "`active: true` with the token's claims, or `active: false` alone (expired, revoked, unknown or foreign: never why)", body = IntrospectionResponse),
-        (status = 400, description = "`invalid_request`: no `token`, not a form, or two client authentication methods"),
-        (status = 401, description = "`invalid_client`: unknown client or wrong secret (with `WWW-Authenticate: Basic`)"),
+        ClientAuth,
     )
 )]
 async fn introspect(
@@ -125,8 +125,7 @@ async fn introspect(
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke (an unknown, expired or already revoked token answers the same)"),
-        (status = 400, description = "`invalid_request`: no `token`, not a form, or two client authentication methods"),
-        (status = 401, description = "`invalid_client`: unknown client or wrong secret (with `WWW-Authenticate: Basic`)"),
+        ClientAuth,
     )
 )]
 async fn revoke(

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::Result;
 use crate::extract::{AppJson, AuthUser};
-use crate::problems::{Bearer, Invalid};
+use crate::problems::{Bearer, Invalid, Name};
 use crate::state::AppState;
 use api_types::*;
 
@@ -26,8 +26,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The updated user", body = UserResponse),
-        (status = 422, description = "Invalid name"),
-        Bearer,
+        Bearer, Name,
     )
 )]
 async fn update_user(
