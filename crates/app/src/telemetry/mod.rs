@@ -90,6 +90,8 @@ pub fn init(settings: &TelemetrySettings) -> Telemetry {
     let fmt = match format {
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_writer(writer)
+            // Field colours only on a terminal, never into a file or a pipe.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
             .event_format(format::TextLines { exporting })
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
