@@ -23,6 +23,13 @@ pub fn fill(path: &str, values: &[&str]) -> String {
     out
 }
 
+/// Every JSON API route is below this.
+pub const API: &str = "/api/v1";
+/// The admin API's routes are below this.
+pub const ADMIN: &str = "/api/v1/admin";
+/// Sign-in with upstream providers is below this (and its binding cookie's path).
+pub const OAUTH: &str = "/api/v1/auth/oauth";
+
 // Sign-up, sign-in, tokens, sessions.
 pub const REGISTER: &str = "/api/v1/auth/register";
 pub const LOGIN: &str = "/api/v1/auth/login";

@@ -78,7 +78,7 @@ impl Bench {
 /// alternating, one at a time; their latencies in ms.
 async fn time_forgot(base: &str, n: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     let client = reqwest::Client::new();
-    let url = format!("{base}/api/v1/auth/password/forgot");
+    let url = format!("{base}{}", paths::PASSWORD_FORGOT);
     let (mut known, mut unknown) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for i in 0..n {
         for (email, into) in [

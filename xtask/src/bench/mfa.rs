@@ -140,7 +140,7 @@ async fn json_of(response: reqwest::Response, want: u16) -> Result<Value> {
 /// Signs in, sets TOTP up and confirms it.
 async fn enrol(client: &reqwest::Client, base: &str, email: &str) -> Result<Enrolled> {
     let login = client
-        .post(format!("{base}/api/v1/auth/login"))
+        .post(format!("{base}{}", paths::LOGIN))
         .json(&json!({"email": email, "password": PASSWORD}))
         .send()
         .await?;
@@ -150,7 +150,7 @@ async fn enrol(client: &reqwest::Client, base: &str, email: &str) -> Result<Enro
         .unwrap_or_default()
         .to_owned();
     let setup = client
-        .post(format!("{base}/api/v1/auth/mfa/totp/setup"))
+        .post(format!("{base}{}", paths::TOTP_SETUP))
         .bearer_auth(&access)
         .send()
         .await?;
@@ -168,7 +168,7 @@ async fn enrol(client: &reqwest::Client, base: &str, email: &str) -> Result<Enro
         String::new(),
     );
     let confirm = client
-        .post(format!("{base}/api/v1/auth/mfa/totp/confirm"))
+        .post(format!("{base}{}", paths::TOTP_CONFIRM))
         .bearer_auth(&access)
         .json(&json!({"code": totp.generate(unix_now())}))
         .send()
@@ -193,7 +193,7 @@ async fn second_step(
     mut factor: Value,
 ) -> Result<f64> {
     let login = client
-        .post(format!("{base}/api/v1/auth/login"))
+        .post(format!("{base}{}", paths::LOGIN))
         .json(&json!({"email": user.email, "password": PASSWORD}))
         .send()
         .await?;
@@ -201,7 +201,7 @@ async fn second_step(
     factor["mfa_token"] = required["mfa_token"].clone();
     let started = Instant::now();
     let verified = client
-        .post(format!("{base}/api/v1/auth/mfa/verify"))
+        .post(format!("{base}{}", paths::MFA_VERIFY))
         .json(&factor)
         .send()
         .await?;

@@ -435,7 +435,7 @@ async fn me_body_len(base: &str, tokens_file: &Path) -> Result<usize> {
     let tokens = std::fs::read_to_string(tokens_file)?;
     let token = tokens.lines().next().context("tokens")?;
     let body = reqwest::Client::new()
-        .get(format!("{base}/api/v1/auth/me"))
+        .get(format!("{base}{}", paths::ME))
         .bearer_auth(token)
         .send()
         .await?

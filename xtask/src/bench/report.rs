@@ -51,7 +51,8 @@ pub(super) fn markdown(r: &Report) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "## `GET /api/v1/auth/me`, {} users' tokens rotating, concurrency {}, {} s per mode, rate limits {}\n",
+        "## `GET {}`, {} users' tokens rotating, concurrency {}, {} s per mode, rate limits {}\n",
+        paths::ME,
         r.users,
         r.concurrency,
         r.duration_s,

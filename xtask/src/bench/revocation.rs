@@ -55,7 +55,7 @@ impl Bench {
                 bail!("instance B refused a valid token before the logout");
             }
             let logout = client
-                .post(format!("{}/api/v1/auth/logout", a.base))
+                .post(format!("{}{}", a.base, paths::LOGOUT))
                 .bearer_auth(token)
                 .send()
                 .await?;
@@ -108,7 +108,7 @@ impl Bench {
         match probe {
             Probe::ForwardAuth => {
                 let status = client
-                    .get(format!("{base}/api/v1/auth/verify"))
+                    .get(format!("{base}{}", paths::VERIFY))
                     .bearer_auth(token)
                     .send()
                     .await?

@@ -102,7 +102,7 @@ impl Bench {
                     .await?;
             let stored = stored.and_then(|(bio,)| bio);
             let me: Value = client
-                .get(format!("{base}/api/v1/auth/me"))
+                .get(format!("{base}{}", paths::ME))
                 .bearer_auth(token)
                 .send()
                 .await?

@@ -23,7 +23,7 @@ use api_types::*;
 
 /// The cookie binding a login to the browser that started it.
 const COOKIE: &str = "cz_oauth";
-const COOKIE_PATH: &str = "/api/v1/auth/oauth";
+const COOKIE_PATH: &str = paths::OAUTH;
 
 /// The routes counted against the client address's limit (the caller puts
 /// the per-address layer on them).

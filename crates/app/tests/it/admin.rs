@@ -62,7 +62,7 @@ async fn every_admin_route_refuses_anyone_but_an_admin() {
     let openapi = api_http::openapi();
     let mut checked = 0;
     for (path, item) in &openapi.paths.paths {
-        if !path.starts_with("/api/v1/admin") {
+        if !path.starts_with(paths::ADMIN) {
             continue;
         }
         let url = path.replace("{id}", &Uuid::now_v7().to_string());

@@ -15,6 +15,7 @@
 // drive the load.
 #![cfg_attr(not(feature = "cache"), allow(dead_code))]
 
+use api_types::paths;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -207,7 +208,7 @@ async fn me(
     token: &str,
 ) -> reqwest::Result<reqwest::Response> {
     client
-        .get(format!("{base}/api/v1/auth/me"))
+        .get(format!("{base}{}", paths::ME))
         .bearer_auth(token)
         .send()
         .await
@@ -221,7 +222,7 @@ async fn register(
 ) -> Outcome {
     let email = format!("chaos-{}@example.com", Uuid::new_v4().simple());
     let response = client
-        .post(format!("{base}/api/v1/auth/register"))
+        .post(format!("{base}{}", paths::REGISTER))
         .json(&json!({"email": email, "password": PASSWORD, "name": "Chaos"}))
         .send()
         .await;
@@ -246,7 +247,7 @@ async fn logout(
         return FINE;
     };
     let response = client
-        .post(format!("{base}/api/v1/auth/logout"))
+        .post(format!("{base}{}", paths::LOGOUT))
         .bearer_auth(&tokens.access)
         .send()
         .await;

@@ -93,7 +93,7 @@ async fn unknown_routes_and_methods_are_problems() {
     let app = spawn_app().await;
     let response = app
         .client
-        .get(app.url("/api/v1/nope"))
+        .get(app.url(&format!("{}/nope", paths::API)))
         .send()
         .await
         .unwrap();

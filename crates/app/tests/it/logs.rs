@@ -147,7 +147,7 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
     let sink = SmtpSink::start();
     let service = Service::start(&sink).await;
     let http = reqwest::Client::new();
-    let url = |path: &str| format!("{}/api/v1{path}", service.base);
+    let url = |path: &str| format!("{}{path}", service.base);
     let email = "logged@example.com";
     let new_email = "moved@example.com";
     let mut secrets: Vec<String> =
@@ -156,7 +156,7 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
     let body = json!({"email": email, "password": PASSWORD, "name": "Log Reader"});
     let first = call(
         &http,
-        http.post(url("/auth/register")),
+        http.post(url(paths::REGISTER)),
         body,
         StatusCode::CREATED,
     )
@@ -165,7 +165,7 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
     let verify = mailed(&sink, email, 1, "verify-email").await;
     call(
         &http,
-        http.post(url("/auth/email/verify")),
+        http.post(url(paths::EMAIL_VERIFY)),
         json!({"token": verify}),
         StatusCode::OK,
     )
@@ -174,7 +174,7 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
     let wrong = json!({"email": email, "password": WRONG_PASSWORD});
     call(
         &http,
-        http.post(url("/auth/login")),
+        http.post(url(paths::LOGIN)),
         wrong,
         StatusCode::UNAUTHORIZED,
     )
@@ -182,7 +182,7 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
     let forgot = json!({"email": email});
     call(
         &http,
-        http.post(url("/auth/password/forgot")),
+        http.post(url(paths::PASSWORD_FORGOT)),
         forgot,
         StatusCode::ACCEPTED,
     )
@@ -191,7 +191,7 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
     let body = json!({"token": reset, "new_password": NEW_PASSWORD});
     call(
         &http,
-        http.post(url("/auth/password/reset")),
+        http.post(url(paths::PASSWORD_RESET)),
         body,
         StatusCode::NO_CONTENT,
     )
@@ -200,40 +200,38 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
     let body = json!({"token": reset, "new_password": NEW_PASSWORD});
     call(
         &http,
-        http.post(url("/auth/password/reset")),
+        http.post(url(paths::PASSWORD_RESET)),
         body,
         StatusCode::BAD_REQUEST,
     )
     .await;
 
     let login = json!({"email": email, "password": NEW_PASSWORD});
-    let second = call(&http, http.post(url("/auth/login")), login, StatusCode::OK).await;
+    let second = call(&http, http.post(url(paths::LOGIN)), login, StatusCode::OK).await;
     let second = Tokens::from_body(second);
     let body = json!({"refresh_token": second.refresh});
-    let third = call(&http, http.post(url("/auth/refresh")), body, StatusCode::OK).await;
+    let third = call(&http, http.post(url(paths::REFRESH)), body, StatusCode::OK).await;
     let third = Tokens::from_body(third);
     let change = json!({"new_email": new_email, "password": NEW_PASSWORD});
     let request = http
-        .post(url("/auth/email/change"))
+        .post(url(paths::EMAIL_CHANGE))
         .bearer_auth(&third.access);
     call(&http, request, change, StatusCode::ACCEPTED).await;
     let confirm = mailed(&sink, new_email, 1, "verify-email").await;
     call(
         &http,
-        http.post(url("/auth/email/verify")),
+        http.post(url(paths::EMAIL_VERIFY)),
         json!({"token": confirm}),
         StatusCode::OK,
     )
     .await;
     // A second factor: its secret, recovery codes and mfa_token stay out too.
-    let request = http
-        .post(url("/auth/mfa/totp/setup"))
-        .bearer_auth(&third.access);
+    let request = http.post(url(paths::TOTP_SETUP)).bearer_auth(&third.access);
     let setup = call(&http, request, json!({}), StatusCode::OK).await;
     let setup: TotpSetupResponse = serde_json::from_value(setup).unwrap();
     let authenticator = crate::mfa::Authenticator::from_setup(&setup);
     let request = http
-        .post(url("/auth/mfa/totp/confirm"))
+        .post(url(paths::TOTP_CONFIRM))
         .bearer_auth(&third.access);
     let body = json!({"code": authenticator.code()});
     let codes = call(&http, request, body, StatusCode::OK).await;
@@ -241,7 +239,7 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
     let login = json!({"email": new_email, "password": NEW_PASSWORD});
     let required = call(
         &http,
-        http.post(url("/auth/login")),
+        http.post(url(paths::LOGIN)),
         login,
         StatusCode::UNAUTHORIZED,
     )
@@ -252,7 +250,7 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
     let body = json!({"mfa_token": mfa_token, "recovery_code": recovery});
     call(
         &http,
-        http.post(url("/auth/mfa/verify")),
+        http.post(url(paths::MFA_VERIFY)),
         body,
         StatusCode::OK,
     )
@@ -262,7 +260,7 @@ async fn no_secret_reaches_the_logs_of_a_full_recovery_flow() {
     secrets.push(mfa_token);
     secrets.extend(codes.recovery_codes);
 
-    let request = http.post(url("/auth/logout")).bearer_auth(&third.access);
+    let request = http.post(url(paths::LOGOUT)).bearer_auth(&third.access);
     let body = json!({"refresh_token": third.refresh});
     call(&http, request, body, StatusCode::NO_CONTENT).await;
 

@@ -297,17 +297,18 @@ struct Flow {
     callback: String,
 }
 
+/// A `{provider}` route of `provider`.
+fn of_provider(path: &str, provider: &str) -> String {
+    paths::fill(path, &[provider])
+}
+
 fn binding_cookie(response: &reqwest::Response) -> String {
     let set_cookie = response.headers()["set-cookie"]
         .to_str()
         .unwrap()
         .to_owned();
-    for attribute in [
-        "HttpOnly",
-        "Secure",
-        "SameSite=Lax",
-        "Path=/api/v1/auth/oauth",
-    ] {
+    let path = format!("Path={}", paths::OAUTH);
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", &path] {
         assert!(
             set_cookie.contains(attribute),
             "{set_cookie} lacks {attribute}"
@@ -329,7 +330,7 @@ async fn start(app: &TestApp, provider: &str, query: &str) -> Flow {
         .client
         .get(app.url(&format!(
             "{}{query}",
-            paths::fill(paths::OAUTH_AUTHORIZE, &[provider])
+            of_provider(paths::OAUTH_AUTHORIZE, provider)
         )))
         .send()
         .await
@@ -402,7 +403,7 @@ async fn oidc_first_login_creates_the_user_and_a_returning_login_finds_it() {
     // The only way this user signs in: unlinking it is refused.
     let unlink = app
         .client
-        .delete(app.url(&paths::fill(paths::OAUTH_PROVIDER, &["acme"])))
+        .delete(app.url(&of_provider(paths::OAUTH_PROVIDER, "acme")))
         .bearer_auth(&again.access)
         .send()
         .await
@@ -433,7 +434,7 @@ async fn a_signed_in_user_links_and_unlinks_a_provider() {
     let squatter = app.register_as("carol@example.com").await;
     let refused = app
         .post_auth(
-            &paths::fill(paths::OAUTH_LINK, &["acme"]),
+            &of_provider(paths::OAUTH_LINK, "acme"),
             &squatter.access,
             None,
         )
@@ -442,11 +443,7 @@ async fn a_signed_in_user_links_and_unlinks_a_provider() {
     let token = app.mailed_link("carol@example.com", "verify-email").await;
     let local = app.verify_and_sign_in("carol@example.com", &token).await;
     let response = app
-        .post_auth(
-            &paths::fill(paths::OAUTH_LINK, &["acme"]),
-            &local.access,
-            None,
-        )
+        .post_auth(&of_provider(paths::OAUTH_LINK, "acme"), &local.access, None)
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = binding_cookie(&response);
@@ -467,7 +464,7 @@ async fn a_signed_in_user_links_and_unlinks_a_provider() {
     // Unlink: allowed, the password remains.
     let unlink = app
         .client
-        .delete(app.url(&paths::fill(paths::OAUTH_PROVIDER, &["acme"])))
+        .delete(app.url(&of_provider(paths::OAUTH_PROVIDER, "acme")))
         .bearer_auth(&local.access)
         .send()
         .await
@@ -530,7 +527,7 @@ async fn bad_replayed_and_foreign_states_are_rejected() {
             .client
             .get(app.url(&format!(
                 "{}{query}",
-                paths::fill(paths::OAUTH_CALLBACK, &["acme"])
+                of_provider(paths::OAUTH_CALLBACK, "acme")
             )))
             .header("cookie", &mine.cookie)
             .send()
@@ -540,7 +537,7 @@ async fn bad_replayed_and_foreign_states_are_rejected() {
     }
     let unknown = app
         .client
-        .get(app.url(&paths::fill(paths::OAUTH_AUTHORIZE, &["nope"])))
+        .get(app.url(&of_provider(paths::OAUTH_AUTHORIZE, "nope")))
         .send()
         .await
         .unwrap();
@@ -669,7 +666,7 @@ async fn an_unreachable_provider_is_a_502_not_a_hang() {
     .await;
     let response = app
         .client
-        .get(app.url(&paths::fill(paths::OAUTH_AUTHORIZE, &["down"])))
+        .get(app.url(&of_provider(paths::OAUTH_AUTHORIZE, "down")))
         .send()
         .await
         .unwrap();
@@ -772,7 +769,7 @@ async fn github_logins_use_the_user_and_emails_api_and_redirect_with_a_fragment(
     ] {
         let response = app
             .client
-            .get(app.url(&paths::fill(paths::OAUTH_AUTHORIZE, &["github"])))
+            .get(app.url(&of_provider(paths::OAUTH_AUTHORIZE, "github")))
             .query(&[("redirect_to", target)])
             .send()
             .await
@@ -793,7 +790,7 @@ async fn the_binding_cookie_is_secure_unless_the_service_is_plain_http_off_loopb
         let app = app_with(&oidc, None, &[("PUBLIC_BASE_URL", public)]).await;
         let response = app
             .client
-            .get(app.url(&paths::fill(paths::OAUTH_AUTHORIZE, &["acme"])))
+            .get(app.url(&of_provider(paths::OAUTH_AUTHORIZE, "acme")))
             .send()
             .await
             .unwrap();

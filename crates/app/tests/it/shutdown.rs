@@ -2,6 +2,7 @@
 //! stopped with SIGTERM) behind Debian's nginx, as shipped in
 //! `deploy/nginx/load-balancer.conf`, loses no request.
 
+use api_types::paths;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -155,7 +156,7 @@ async fn a_rolling_restart_behind_nginx_loses_no_request() {
     // Both instances serve again.
     for port in ports {
         let me = client
-            .get(format!("http://127.0.0.1:{port}/api/v1/auth/me"))
+            .get(format!("http://127.0.0.1:{port}{}", paths::ME))
             .bearer_auth(&probe.access)
             .send()
             .await
@@ -197,8 +198,9 @@ async fn a_reset_asked_for_just_before_sigterm_is_still_queued() {
     instance.wait_ready(&client).await;
     let asked = client
         .post(format!(
-            "http://127.0.0.1:{}/api/v1/auth/password/forgot",
-            instance.port
+            "http://127.0.0.1:{}{}",
+            instance.port,
+            paths::PASSWORD_FORGOT
         ))
         .json(&serde_json::json!({ "email": email }))
         .send()
