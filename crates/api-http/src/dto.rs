@@ -9,9 +9,9 @@ use api_types::{
     UpdateProfileRequest, UserDto, UserResponse,
 };
 use domain::{
-    DisplayName, Email, Password, ProfileUpdate, SessionId, ValidationErrors, auth::Authenticated,
-    auth::Registration, ports::AuditRecord, tokens::JwkKey, tokens::PublicJwk, user::Profile,
-    user::Session, user::User,
+    ProfileUpdate, SessionId, ValidationErrors, auth::Authenticated, auth::Registration,
+    ports::AuditRecord, tokens::JwkKey, tokens::PublicJwk, user::Profile, user::Session,
+    user::User,
 };
 
 /// A domain value as the API shows it.
@@ -28,18 +28,7 @@ pub(crate) trait ParseBody<T> {
 
 impl ParseBody<Registration> for RegisterRequest {
     fn parse(self) -> Result<Registration, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let email = errors.check(Email::parse(&self.email));
-        let password = errors.check(Password::parse(self.password, "password"));
-        let name = errors.check(DisplayName::parse(&self.name));
-        match (email, password, name) {
-            (Some(email), Some(password), Some(name)) => Ok(Registration {
-                email,
-                password,
-                name,
-            }),
-            _ => Err(errors),
-        }
+        Registration::parse(&self.email, self.password, &self.name)
     }
 }
 

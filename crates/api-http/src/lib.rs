@@ -221,8 +221,11 @@ fn document_common_failures(openapi: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The whole service: every route, with its middleware.
-pub fn router(state: AppState) -> Router {
+/// The whole service: every route of the API and, when given, the hosted
+/// pages (a router of their own, with their own headers), all behind the
+/// same middleware (request ids, the access log and HTTP metrics, panics,
+/// timeouts).
+pub fn router(state: AppState, pages: Option<Router>) -> Router {
     let (routes, openapi) = api_parts(Some(state.clone()));
     // Serialised once: the document never changes while the process runs.
     let openapi = axum::body::Bytes::from(
@@ -274,7 +277,7 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ));
 
-    routes
+    let api = routes
         .route(
             "/api-docs/openapi.json",
             get(move || {
@@ -287,8 +290,14 @@ pub fn router(state: AppState) -> Router {
         // Every answer is JSON (or a redirect): the JSON API's header set.
         .layer(http_kit::headers::json_api())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware)
-        .with_state(state)
+        .with_state(state);
+    // The pages come with their own fallback under `/ui/…`; anything else
+    // unknown is the API's 404.
+    let service = match pages {
+        Some(pages) => api.merge(pages),
+        None => api,
+    };
+    service.layer(middleware)
 }
 
 /// Request ids without a system call per request: a random 64-bit prefix drawn

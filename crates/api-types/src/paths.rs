@@ -106,6 +106,28 @@ pub const READYZ: &str = "/readyz";
 pub const OPENAPI: &str = "/api-docs/openapi.json";
 pub const METRICS: &str = "/metrics";
 
+// The hosted pages (HTML, not JSON): `GET` shows a page, `POST` submits its form.
+pub const UI: &str = "/ui";
+pub const UI_SIGN_IN: &str = "/ui/sign-in";
+pub const UI_SIGN_UP: &str = "/ui/sign-up";
+pub const UI_SIGN_OUT: &str = "/ui/sign-out";
+pub const UI_SECOND_FACTOR: &str = "/ui/second-factor";
+/// Step-up: "confirm it's you" before a sensitive change.
+pub const UI_CONFIRM: &str = "/ui/confirm";
+pub const UI_FORGOT_PASSWORD: &str = "/ui/forgot-password";
+pub const UI_RESET_PASSWORD: &str = "/ui/reset-password";
+pub const UI_VERIFY_EMAIL: &str = "/ui/verify-email";
+pub const UI_ACCOUNT: &str = "/ui/account";
+pub const UI_ACCOUNT_NAME: &str = "/ui/account/name";
+pub const UI_ACCOUNT_EMAIL: &str = "/ui/account/email";
+pub const UI_ACCOUNT_VERIFY_SEND: &str = "/ui/account/verify-email";
+pub const UI_ACCOUNT_PASSWORD: &str = "/ui/account/password";
+pub const UI_ACCOUNT_SESSION_REVOKE: &str = "/ui/account/sessions/revoke";
+pub const UI_ACCOUNT_SESSIONS_REVOKE_OTHERS: &str = "/ui/account/sessions/revoke-others";
+pub const UI_ACCOUNT_DELETE: &str = "/ui/account/delete";
+/// The pages' stylesheets and script, under content-hashed names.
+pub const UI_STATIC: &str = "/ui/static/{file}";
+
 #[cfg(test)]
 mod tests {
     use super::*;

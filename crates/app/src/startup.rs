@@ -35,6 +35,25 @@ pub struct Application {
     cache: Option<cache_redis::Cache>,
 }
 
+/// The hosted pages over the same services as the API.
+fn pages(config: &Config, state: &api_http::AppState) -> anyhow::Result<axum::Router> {
+    let services = ui::UiServices {
+        auth: Arc::clone(&state.auth),
+        account: Arc::clone(&state.account),
+        mfa: Arc::clone(&state.mfa),
+        limits: Arc::clone(&state.limits),
+        trusted_proxies: state.trusted_proxies.clone(),
+    };
+    let settings = ui::UiSettings {
+        brand: config.ui.brand.clone(),
+        templates_dir: config.ui.templates_dir.clone(),
+        public_base_url: config.server.public_base_url.clone(),
+    };
+    let state = ui::UiState::new(services, settings)
+        .map_err(|error| anyhow::anyhow!("the hosted pages: {error}"))?;
+    Ok(ui::router(state))
+}
+
 impl Application {
     /// Connects (lazily) to PostgreSQL, builds the services and binds `BIND_ADDR`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
@@ -48,6 +67,11 @@ impl Application {
             #[cfg(feature = "cache")]
             cache,
         } = wire(config, pool.clone())?;
+        let pages = if config.ui.enabled {
+            Some(pages(config, &state)?)
+        } else {
+            None
+        };
         let listener = TcpListener::bind(config.server.bind_addr)
             .await
             .with_context(|| format!("cannot listen on BIND_ADDR {}", config.server.bind_addr))?;
@@ -87,7 +111,7 @@ impl Application {
             metrics_port,
             background,
             tasks,
-            router: api_http::router(state),
+            router: api_http::router(state, pages),
             header_read_timeout: config.server.header_read_timeout,
             pool,
             port,

@@ -46,7 +46,7 @@ enum Kind {
 }
 
 /// Every workspace crate, classified; tidy fails on one not listed.
-const CRATES: [(&str, Kind); 12] = [
+const CRATES: [(&str, Kind); 13] = [
     ("domain", Kind::Core),
     ("repo-postgres", Kind::Adapter),
     ("cache-redis", Kind::Adapter),
@@ -54,6 +54,7 @@ const CRATES: [(&str, Kind); 12] = [
     ("mail", Kind::Adapter),
     ("passkeys", Kind::Adapter),
     ("api-http", Kind::Adapter),
+    ("ui", Kind::Adapter),
     ("http-kit", Kind::EdgeSupport),
     ("api-types", Kind::Contract),
     ("app", Kind::App),
@@ -245,6 +246,10 @@ mod tests {
             ("api-http", &["domain", "http-kit", "api-types", "axum"][..]),
             ("api-types", &["serde", "utoipa"][..]),
             ("http-kit", &["domain", "axum"][..]),
+            (
+                "ui",
+                &["domain", "http-kit", "api-types", "axum", "minijinja"][..],
+            ),
             ("mail", &["domain", "lettre"][..]),
             ("passkeys", &["domain", "webauthn-rs"][..]),
             ("xtask", &["domain", "app", "testkit"][..]),
@@ -256,6 +261,7 @@ mod tests {
                     "cache-redis",
                     "federation",
                     "api-http",
+                    "ui",
                     "http-kit",
                 ][..],
             ),
@@ -287,6 +293,8 @@ mod tests {
             ("mail", "passkeys"),
             ("api-types", "domain"),
             ("http-kit", "api-types"),
+            ("ui", "api-http"),
+            ("api-http", "ui"),
         ] {
             let problems = check(&workspace(&[(package, &[dep])]));
             assert_eq!(problems.len(), 1, "{package} → {dep}: {problems:?}");

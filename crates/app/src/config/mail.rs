@@ -34,8 +34,20 @@ pub struct MailSettings {
 }
 
 impl MailSettings {
-    pub fn from_env(env: &Env<'_>, app_env: AppEnv, public_base_url: &HttpUrl) -> Result<Self> {
-        let app_url = env.base_url("APP_URL", public_base_url.base())?;
+    /// `APP_URL` defaults to the hosted pages (`{PUBLIC_BASE_URL}/ui`) when
+    /// they are served, to `PUBLIC_BASE_URL` otherwise.
+    pub fn from_env(
+        env: &Env<'_>,
+        app_env: AppEnv,
+        public_base_url: &HttpUrl,
+        pages: bool,
+    ) -> Result<Self> {
+        let default_app_url = if pages {
+            public_base_url.join(api_types::paths::UI)
+        } else {
+            public_base_url.base().to_owned()
+        };
+        let app_url = env.base_url("APP_URL", &default_app_url)?;
         let transport = match env.secret("SMTP_URL") {
             Some(url) => MailTransport::Smtp(url),
             None if app_env == AppEnv::Production => {

@@ -18,6 +18,7 @@ mod mfa;
 mod server;
 mod telemetry;
 mod tokens;
+mod ui;
 
 pub use cache::CacheSettings;
 pub use database::{DEFAULT_DATABASE_URL, DatabaseSettings};
@@ -29,6 +30,7 @@ pub use mfa::MfaConfig;
 pub use server::{AppEnv, ServerSettings};
 pub use telemetry::{LogFormat, TelemetrySettings};
 pub use tokens::TokenSettings;
+pub use ui::UiConfig;
 
 /// Everything the service reads from its environment.
 pub struct Config {
@@ -41,6 +43,7 @@ pub struct Config {
     pub mail: MailSettings,
     pub mfa: MfaConfig,
     pub telemetry: TelemetrySettings,
+    pub ui: UiConfig,
 }
 
 impl Config {
@@ -54,15 +57,22 @@ impl Config {
         let env = Env::new(&lookup);
         let server = ServerSettings::from_env(&env)?;
         let federation = FederationConfig::from_env(&env, &server.public_base_url)?;
+        let ui = UiConfig::from_env(&env)?;
         Ok(Self {
             database: DatabaseSettings::from_env(&env)?,
             tokens: TokenSettings::from_env(&env, server.app_env)?,
             cache: CacheSettings::from_env(&env)?,
-            mail: MailSettings::from_env(&env, server.app_env, &server.public_base_url)?,
+            mail: MailSettings::from_env(
+                &env,
+                server.app_env,
+                &server.public_base_url,
+                ui.enabled,
+            )?,
             mfa: MfaConfig::from_env(&env, server.app_env, &server.public_base_url)?,
             federation,
             limits: LimitSettings::from_env(&env)?,
             telemetry: TelemetrySettings::from_env(&env)?,
+            ui,
             server,
         })
     }

@@ -30,3 +30,4 @@ mod sessions;
 mod shutdown;
 mod system;
 mod tokens;
+mod ui;

@@ -1,9 +1,12 @@
 //! The auth services: register, login, refresh, logout, the authenticated
 //! principal, sessions, profile and password changes.
 
+mod browser;
 mod introspection;
 mod roles;
 mod signin;
+
+pub use browser::PageSecret;
 
 use std::sync::Arc;
 
@@ -69,6 +72,28 @@ pub struct Registration {
     pub name: DisplayName,
 }
 
+impl Registration {
+    /// Parses a sign-up's fields, naming every invalid one.
+    pub fn parse(
+        email: &str,
+        password: String,
+        name: &str,
+    ) -> Result<Self, crate::validation::ValidationErrors> {
+        let mut errors = crate::validation::ValidationErrors::new();
+        let email = errors.check(Email::parse(email));
+        let password = errors.check(Password::parse(password, "password"));
+        let name = errors.check(DisplayName::parse(name));
+        match (email, password, name) {
+            (Some(email), Some(password), Some(name)) => Ok(Self {
+                email,
+                password,
+                name,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
 /// The storage the auth services reach.
 pub struct AuthPorts {
     pub users: Arc<dyn UserRepository>,
@@ -92,6 +117,8 @@ pub struct AuthService {
     /// Whether passkeys are configured (offered as a second factor).
     passkeys_enabled: bool,
     refresh: RefreshTokens,
+    /// Browser-session cookies and the pages' anti-forgery tokens.
+    browser: browser::BrowserKeys,
     settings: AuthSettings,
 }
 
@@ -106,6 +133,7 @@ impl AuthService {
         settings: AuthSettings,
     ) -> Self {
         let refresh = RefreshTokens::from_key_material(tokens.signer().primary_material());
+        let browser = browser::BrowserKeys::from_key_material(tokens.signer().primary_material());
         let AuthPorts {
             users,
             sessions,
@@ -126,6 +154,7 @@ impl AuthService {
             lockout: LockoutPolicy::default(),
             passkeys_enabled: false,
             refresh,
+            browser,
             settings,
         }
     }

@@ -1,0 +1,130 @@
+//! Why a page refuses, as data: each refusal has a status and message keys
+//! of the catalogues, and is shown as a page (never JSON, never a 500 for
+//! anything a person can send).
+
+use axum::http::StatusCode;
+use domain::error::{AuthError, Denial};
+use http_kit::limit::Throttled;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    /// A forged or stale form: a foreign `Origin`, a cross-site fetch, a
+    /// missing or wrong anti-forgery token.
+    #[error("cross-site or stale form")]
+    Forgery,
+    /// A form that is not what the page sends.
+    #[error("malformed form")]
+    BadForm,
+    #[error("no such page")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("rate limited")]
+    Throttled,
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+impl From<Throttled> for UiError {
+    fn from(_: Throttled) -> Self {
+        Self::Throttled
+    }
+}
+
+impl UiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Forgery => StatusCode::FORBIDDEN,
+            Self::BadForm => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            Self::Auth(error) => auth_status(error),
+        }
+    }
+
+    /// The catalogue key of the refusal's explanation.
+    pub fn message_key(&self) -> &'static str {
+        match self {
+            Self::Forgery => "error_forgery",
+            Self::BadForm => "error_bad_form",
+            Self::NotFound => "error_not_found",
+            Self::MethodNotAllowed => "error_bad_form",
+            Self::Throttled => "error_rate_limited",
+            Self::Auth(error) => auth_message_key(error),
+        }
+    }
+
+    /// The catalogue key of the refusal page's heading.
+    pub fn title_key(&self) -> &'static str {
+        match self {
+            Self::NotFound => "title_not_found",
+            Self::Auth(AuthError::Repo(_) | AuthError::Internal(_)) => "title_unavailable",
+            _ => "title_refused",
+        }
+    }
+
+    /// Whether the service failed (logged as an error), rather than the request.
+    pub fn is_failure(&self) -> bool {
+        self.status().is_server_error()
+    }
+}
+
+fn auth_status(error: &AuthError) -> StatusCode {
+    match error {
+        AuthError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AuthError::InvalidCredentials
+        | AuthError::Denied(_)
+        | AuthError::TokenReused
+        | AuthError::InvalidMfaToken
+        | AuthError::InvalidCode
+        | AuthError::PasskeyRejected
+        | AuthError::InvalidClient => StatusCode::UNAUTHORIZED,
+        AuthError::EmailTaken | AuthError::MfaAlreadyEnabled => StatusCode::CONFLICT,
+        AuthError::NotFound(_) => StatusCode::NOT_FOUND,
+        AuthError::LinkInvalid
+        | AuthError::SamePassword
+        | AuthError::ChallengeInvalid
+        | AuthError::MfaNotEnabled
+        | AuthError::TooManyPasskeys
+        | AuthError::EmailNotVerified => StatusCode::BAD_REQUEST,
+        AuthError::ReauthenticationRequired { .. }
+        | AuthError::AccountDisabled
+        | AuthError::Forbidden(_)
+        | AuthError::SelfAdministration => StatusCode::FORBIDDEN,
+        AuthError::AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AuthError::MfaUnavailable | AuthError::PasskeysUnavailable => StatusCode::NOT_FOUND,
+        AuthError::OAuth(_) => StatusCode::BAD_GATEWAY,
+        AuthError::Repo(_) | AuthError::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn auth_message_key(error: &AuthError) -> &'static str {
+    match error {
+        AuthError::Validation(_) => "error_bad_form",
+        AuthError::InvalidCredentials => "error_invalid_credentials",
+        AuthError::Denied(Denial::SessionEnded) | AuthError::Denied(_) => "error_session_ended",
+        AuthError::TokenReused => "error_session_ended",
+        AuthError::InvalidMfaToken => "error_second_factor_expired",
+        AuthError::InvalidCode => "error_invalid_code",
+        AuthError::PasskeyRejected | AuthError::ChallengeInvalid => "error_passkey",
+        AuthError::InvalidClient | AuthError::Forbidden(_) | AuthError::SelfAdministration => {
+            "error_forbidden"
+        }
+        AuthError::EmailTaken => "error_email_taken",
+        AuthError::NotFound(_) => "error_not_found",
+        AuthError::LinkInvalid => "error_link_invalid",
+        AuthError::SamePassword => "error_same_password",
+        AuthError::MfaNotEnabled | AuthError::MfaAlreadyEnabled | AuthError::MfaUnavailable => {
+            "error_mfa_state"
+        }
+        AuthError::TooManyPasskeys => "error_too_many_passkeys",
+        AuthError::PasskeysUnavailable => "error_passkey",
+        AuthError::EmailNotVerified => "error_email_not_verified",
+        AuthError::ReauthenticationRequired { .. } => "error_reauthenticate",
+        AuthError::AccountDisabled => "error_account_disabled",
+        AuthError::AccountLocked { .. } => "error_locked",
+        AuthError::OAuth(_) => "error_provider",
+        AuthError::Repo(_) | AuthError::Internal(_) => "error_unavailable",
+    }
+}

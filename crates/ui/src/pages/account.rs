@@ -1,0 +1,360 @@
+//! The account page and its forms: name, email (verification, change),
+//! password, sessions, recent events, deletion.
+
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::Response;
+use domain::auth::Principal;
+use domain::error::AuthError;
+use domain::{DisplayName, Password, SessionId};
+use http_kit::limit::Limit;
+use minijinja::{Value, context};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::sign_in::{Empty, Landing, notice, with_notice};
+use super::{FieldErrors, with_return_to};
+use crate::ctx::Page;
+use crate::error::UiError;
+use crate::forms::Posted;
+use api_types::paths;
+
+/// How many of the account's events the page lists.
+const EVENTS_SHOWN: i64 = 10;
+
+#[derive(Serialize)]
+struct SessionRow {
+    id: String,
+    device: String,
+    address: String,
+    signed_in: String,
+    signed_in_iso: String,
+    last_used: String,
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct EventRow {
+    what: String,
+    outcome: String,
+    address: String,
+    when: String,
+    when_iso: String,
+}
+
+fn human(at: OffsetDateTime) -> String {
+    at.format(format_description!(
+        "[year]-[month]-[day] [hour]:[minute] UTC"
+    ))
+    .unwrap_or_default()
+}
+
+fn iso(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Which form of the page a refusal belongs to, and its field errors.
+#[derive(Default)]
+struct Refused {
+    form: &'static str,
+    errors: FieldErrors,
+    alert: Option<String>,
+}
+
+pub(crate) async fn show(page: Page, Query(landing): Query<Landing>) -> Response {
+    let (page, principal) = signed_in!(page, paths::UI_ACCOUNT);
+    let notice = notice(&page, landing.notice.as_deref());
+    account_page(page, principal, StatusCode::OK, notice, Refused::default()).await
+}
+
+async fn account_page(
+    page: Page,
+    principal: Principal,
+    status: StatusCode,
+    notice: Value,
+    refused: Refused,
+) -> Response {
+    let state = &page.state;
+    let loaded = async {
+        let (user, _profile) = state.auth.me(&principal).await?;
+        let sessions = state.auth.list_sessions(&principal).await?;
+        let events = state
+            .account
+            .events(principal.user_id, EVENTS_SHOWN)
+            .await?;
+        Ok::<_, AuthError>((user, sessions, events))
+    };
+    let (user, sessions, events) = match loaded.await {
+        Ok(loaded) => loaded,
+        Err(error) => return page.refusal(error.into()),
+    };
+    let unknown = page.t.text("unknown").to_owned();
+    let sessions: Vec<SessionRow> = sessions
+        .into_iter()
+        .map(|s| SessionRow {
+            id: s.id.to_string(),
+            device: s.user_agent.clone().unwrap_or_else(|| unknown.clone()),
+            address: s.ip.map_or_else(|| unknown.clone(), |ip| ip.to_string()),
+            signed_in: human(s.created_at),
+            signed_in_iso: iso(s.created_at),
+            last_used: human(s.last_used_at),
+            current: s.id == principal.session_id,
+        })
+        .collect();
+    let events: Vec<EventRow> = events
+        .into_iter()
+        .map(|e| EventRow {
+            what: page.t.text(&format!("event_{}", e.event)).to_owned(),
+            outcome: page.t.text(&format!("outcome_{}", e.outcome)).to_owned(),
+            address: e.ip.map_or_else(|| unknown.clone(), |ip| ip.to_string()),
+            when: human(e.created_at),
+            when_iso: iso(e.created_at),
+        })
+        .collect();
+    let others = sessions.iter().any(|s| !s.current);
+    let page_context = context! {
+        notice,
+        alert => refused.alert,
+        refused_form => refused.form,
+        errors => refused.errors.value(),
+        user => context! {
+            name => user.name,
+            email => user.email.as_str(),
+            email_verified => user.email_verified,
+        },
+        sessions,
+        others,
+        events,
+    };
+    page.render(status, "account.html", page_context)
+}
+
+/// The answer to a refused account form: the page again, the refusal on
+/// its form; a step-up prompt for a sign-in that is too old.
+async fn refuse(
+    page: Page,
+    principal: Principal,
+    form: &'static str,
+    field: &str,
+    error: AuthError,
+) -> Response {
+    match error {
+        AuthError::ReauthenticationRequired { .. } => {
+            page.redirect(&with_return_to(paths::UI_CONFIRM, paths::UI_ACCOUNT))
+        }
+        AuthError::Validation(errors) => {
+            let errors = FieldErrors::of(&page, &errors);
+            let refused = Refused {
+                form,
+                errors,
+                alert: None,
+            };
+            account_page(
+                page,
+                principal,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Value::from(()),
+                refused,
+            )
+            .await
+        }
+        AuthError::Repo(_) | AuthError::Internal(_) => page.refusal(error.into()),
+        error => {
+            let error = UiError::from(error);
+            let message = page.t.text(error.message_key()).to_owned();
+            let refused = Refused {
+                form,
+                errors: FieldErrors::one(field, &message),
+                alert: Some(message),
+            };
+            account_page(page, principal, error.status(), Value::from(()), refused).await
+        }
+    }
+}
+
+fn done(page: Page, notice: &str) -> Response {
+    page.redirect(&with_notice(paths::UI_ACCOUNT, notice))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NameForm {
+    name: String,
+}
+
+pub(crate) async fn change_name(page: Page, Posted(form): Posted<NameForm>) -> Response {
+    let (page, principal) = signed_in!(page, paths::UI_ACCOUNT);
+    let name = match DisplayName::parse(&form.name) {
+        Ok(name) => name,
+        Err(error) => {
+            return refuse(
+                page,
+                principal,
+                "name",
+                "name",
+                AuthError::Validation(error.into()),
+            )
+            .await;
+        }
+    };
+    match page.state.auth.update_name(&principal, &name).await {
+        Ok(_) => done(page, "name_saved"),
+        Err(error) => refuse(page, principal, "name", "name", error).await,
+    }
+}
+
+pub(crate) async fn send_verification(page: Page, Posted(_): Posted<Empty>) -> Response {
+    let (page, principal) = signed_in!(page, paths::UI_ACCOUNT);
+    if page
+        .state
+        .limits
+        .check(Limit::VerifySend, principal.user_id)
+        .await
+        .is_err()
+    {
+        return page.refusal(UiError::Throttled);
+    }
+    match page.state.account.send_verification(&principal).await {
+        Ok(()) => done(page, "verify_sent"),
+        Err(error) => refuse(page, principal, "verify", "email", error).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EmailForm {
+    new_email: String,
+    password: String,
+}
+
+pub(crate) async fn change_email(page: Page, Posted(form): Posted<EmailForm>) -> Response {
+    let (page, principal) = signed_in!(page, paths::UI_ACCOUNT);
+    if page
+        .state
+        .limits
+        .check(Limit::EmailChange, principal.user_id)
+        .await
+        .is_err()
+    {
+        return page.refusal(UiError::Throttled);
+    }
+    let requested = page
+        .state
+        .account
+        .request_email_change(&principal, &form.new_email, form.password, &page.client)
+        .await;
+    match requested {
+        Ok(()) => done(page, "email_change_sent"),
+        Err(AuthError::InvalidCredentials) => {
+            refuse(
+                page,
+                principal,
+                "email",
+                "password",
+                AuthError::InvalidCredentials,
+            )
+            .await
+        }
+        Err(error) => refuse(page, principal, "email", "new_email", error).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+pub(crate) async fn change_password(page: Page, Posted(form): Posted<PasswordForm>) -> Response {
+    let (page, principal) = signed_in!(page, paths::UI_ACCOUNT);
+    let new = match Password::parse(form.new_password, "new_password") {
+        Ok(new) => new,
+        Err(error) => {
+            return refuse(
+                page,
+                principal,
+                "password",
+                "new_password",
+                AuthError::Validation(error.into()),
+            )
+            .await;
+        }
+    };
+    let changed = page
+        .state
+        .auth
+        .change_password(&principal, form.current_password, new, &page.client)
+        .await;
+    match changed {
+        Ok(()) => done(page, "password_changed"),
+        Err(AuthError::InvalidCredentials) => {
+            refuse(
+                page,
+                principal,
+                "password",
+                "current_password",
+                AuthError::InvalidCredentials,
+            )
+            .await
+        }
+        Err(error) => refuse(page, principal, "password", "new_password", error).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SessionForm {
+    session_id: String,
+}
+
+pub(crate) async fn revoke_session(page: Page, Posted(form): Posted<SessionForm>) -> Response {
+    let (mut page, principal) = signed_in!(page, paths::UI_ACCOUNT);
+    let Ok(id) = form.session_id.parse::<SessionId>() else {
+        return page.refusal(UiError::BadForm);
+    };
+    match page.state.auth.revoke_session(&principal, id).await {
+        Ok(()) if id == principal.session_id => {
+            page.end_browser_session();
+            page.redirect(&with_notice(paths::UI_SIGN_IN, "signed_out"))
+        }
+        Ok(()) => done(page, "sessions_revoked"),
+        Err(error) => refuse(page, principal, "sessions", "session_id", error).await,
+    }
+}
+
+/// Signs out every session but this browser's.
+pub(crate) async fn revoke_other_sessions(page: Page, Posted(_): Posted<Empty>) -> Response {
+    let (page, principal) = signed_in!(page, paths::UI_ACCOUNT);
+    let sessions = match page.state.auth.list_sessions(&principal).await {
+        Ok(sessions) => sessions,
+        Err(error) => return page.refusal(error.into()),
+    };
+    for session in sessions.iter().filter(|s| s.id != principal.session_id) {
+        match page.state.auth.revoke_session(&principal, session.id).await {
+            // Ended meanwhile: what was asked for.
+            Ok(()) | Err(AuthError::NotFound(_)) => {}
+            Err(error) => return page.refusal(error.into()),
+        }
+    }
+    done(page, "sessions_revoked")
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DeleteForm {
+    password: String,
+}
+
+pub(crate) async fn delete(page: Page, Posted(form): Posted<DeleteForm>) -> Response {
+    let (mut page, principal) = signed_in!(page, paths::UI_ACCOUNT);
+    let deleted = page
+        .state
+        .account
+        .delete_account(&principal, form.password, &page.client)
+        .await;
+    match deleted {
+        Ok(()) => {
+            page.end_browser_session();
+            page.redirect(&with_notice(paths::UI_SIGN_IN, "account_deleted"))
+        }
+        Err(error) => refuse(page, principal, "delete", "password", error).await,
+    }
+}

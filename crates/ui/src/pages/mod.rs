@@ -1,0 +1,235 @@
+//! The pages, and what they share: where a sign-in lands, opening and ending
+//! the browser session, the per-address limit.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use domain::signin::SignIn;
+use minijinja::Value;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::UiState;
+use crate::ctx::Page;
+use crate::error::UiError;
+use api_types::paths;
+
+/// How long a sign-in may wait for its second factor (the challenge's own
+/// lifetime is the same).
+const SECOND_FACTOR_AGE: time::Duration = time::Duration::minutes(5);
+
+pub(crate) fn routes(state: UiState) -> Router<UiState> {
+    // Counted against the client address, as the API's sign-in routes are.
+    let limited = Router::new()
+        .route(paths::UI_SIGN_IN, post(sign_in::submit))
+        .route(paths::UI_SIGN_UP, post(sign_up::submit))
+        .route(paths::UI_SECOND_FACTOR, post(sign_in::second_factor_submit))
+        .route(paths::UI_CONFIRM, post(sign_in::confirm_submit))
+        .route(paths::UI_FORGOT_PASSWORD, post(recovery::forgot_submit))
+        .route(paths::UI_RESET_PASSWORD, post(recovery::reset_submit))
+        .route(paths::UI_ACCOUNT_PASSWORD, post(account::change_password))
+        .route(paths::UI_ACCOUNT_EMAIL, post(account::change_email))
+        .route(paths::UI_ACCOUNT_DELETE, post(account::delete))
+        .route_layer(axum::middleware::from_fn_with_state(state, per_ip));
+    Router::new()
+        .merge(limited)
+        .route(paths::UI, get(home))
+        .route(paths::UI_SIGN_IN, get(sign_in::show))
+        .route(paths::UI_SIGN_UP, get(sign_up::show))
+        .route(paths::UI_SIGN_OUT, post(sign_in::sign_out))
+        .route(paths::UI_SECOND_FACTOR, get(sign_in::second_factor))
+        .route(paths::UI_CONFIRM, get(sign_in::confirm))
+        .route(paths::UI_FORGOT_PASSWORD, get(recovery::forgot))
+        .route(paths::UI_RESET_PASSWORD, get(recovery::reset))
+        .route(
+            paths::UI_VERIFY_EMAIL,
+            get(recovery::verify).post(recovery::verify_submit),
+        )
+        .route(paths::UI_ACCOUNT, get(account::show))
+        .route(paths::UI_ACCOUNT_NAME, post(account::change_name))
+        .route(
+            paths::UI_ACCOUNT_VERIFY_SEND,
+            post(account::send_verification),
+        )
+        .route(
+            paths::UI_ACCOUNT_SESSION_REVOKE,
+            post(account::revoke_session),
+        )
+        .route(
+            paths::UI_ACCOUNT_SESSIONS_REVOKE_OTHERS,
+            post(account::revoke_other_sessions),
+        )
+        .route(paths::UI_STATIC, get(assets::serve))
+        .route("/ui/{*rest}", get(not_found).post(not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn home(page: Page) -> Response {
+    if page.principal.is_some() {
+        page.redirect(paths::UI_ACCOUNT)
+    } else {
+        page.redirect(paths::UI_SIGN_IN)
+    }
+}
+
+async fn not_found(page: Page) -> Response {
+    page.refusal(UiError::NotFound)
+}
+
+async fn method_not_allowed(page: Page) -> Response {
+    page.refusal(UiError::MethodNotAllowed)
+}
+
+/// The per-address limit (`RATE_LIMIT_PER_IP`), shared with the JSON API.
+async fn per_ip(State(state): State<UiState>, request: Request, next: Next) -> Response {
+    let ip = state
+        .trusted_proxies
+        .address_of(request.headers(), request.extensions());
+    match state.limits.check_ip(ip).await {
+        Ok(()) => next.run(request).await,
+        Err(throttled) => {
+            let (mut parts, _) = request.into_parts();
+            match Page::from_request_parts(&mut parts, &state).await {
+                Ok(page) => page.refusal(UiError::from(throttled)),
+                Err(response) => response,
+            }
+        }
+    }
+}
+
+/// Where to go after a sign-in: `return_to` when it is a path on this
+/// origin, the account page otherwise.
+pub(crate) fn return_to(raw: Option<&str>) -> String {
+    raw.and_then(same_origin_path)
+        .unwrap_or_else(|| paths::UI_ACCOUNT.to_owned())
+}
+
+/// `raw` when it is a path on this origin (`/…`, not `//host`, `/\host`, a
+/// scheme, or anything a browser would resolve elsewhere).
+pub(crate) fn same_origin_path(raw: &str) -> Option<String> {
+    if !raw.starts_with('/')
+        || raw.starts_with("//")
+        || raw.starts_with("/\\")
+        || raw.len() > 2048
+        || raw.chars().any(|c| c.is_control() || c == '\\')
+    {
+        return None;
+    }
+    let base = url::Url::parse("https://this.invalid/").ok()?;
+    let joined = base.join(raw).ok()?;
+    if joined.origin() != base.origin() {
+        return None;
+    }
+    let mut path = joined.path().to_owned();
+    if let Some(query) = joined.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    Some(path)
+}
+
+/// `path?return_to=…` (percent-encoded), or `path` for the default landing.
+pub(crate) fn with_return_to(path: &str, return_to: &str) -> String {
+    if return_to == paths::UI_ACCOUNT {
+        return path.to_owned();
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    format!("{path}?return_to={encoded}")
+}
+
+/// The next step of a sign-in made through a page: an opened session becomes
+/// this browser's (replacing any session it had: no fixation), a second
+/// factor is asked for on its own page.
+pub(crate) async fn land(mut page: Page, step: SignIn, return_to: &str) -> Response {
+    match step {
+        SignIn::Opened(opened) => {
+            if let Some(previous) = page.principal.take()
+                && previous.session_id != opened.session.id
+            {
+                // The session this browser had is replaced, not kept alive beside.
+                if let Err(error) = page.state.auth.logout(&previous, &page.client).await {
+                    tracing::warn!(error = %error, "ending the replaced browser session failed");
+                }
+            }
+            let cookie = page.state.auth.browser_cookie(&opened.session);
+            let age = opened.session.expires_at - OffsetDateTime::now_utc();
+            page.open_browser_session(&cookie, age);
+            // The session's refresh token is never disclosed: a browser
+            // session cannot be turned into API tokens.
+            drop(opened);
+            let second_factor = page.cookies().second_factor.clear();
+            page.set_cookie(second_factor);
+            page.redirect(return_to)
+        }
+        SignIn::SecondFactor(required) => {
+            let cookie = page
+                .cookies()
+                .second_factor
+                .set(required.mfa_token.expose(), SECOND_FACTOR_AGE);
+            page.set_cookie(cookie);
+            page.redirect(&with_return_to(paths::UI_SECOND_FACTOR, return_to))
+        }
+    }
+}
+
+/// The signed-in user of `$page` (an identifier), or — returned from the
+/// handler — the answer sending the browser to sign in first (and back to
+/// `$here` afterwards).
+macro_rules! signed_in {
+    ($page:ident, $here:expr) => {
+        match $page.principal {
+            Some(principal) => ($page, principal),
+            None => {
+                let to = $crate::pages::with_return_to(api_types::paths::UI_SIGN_IN, $here);
+                return $page.redirect(&to);
+            }
+        }
+    };
+}
+
+mod account;
+mod assets;
+mod recovery;
+mod sign_in;
+mod sign_up;
+
+/// A field's error, for a form shown again.
+#[derive(Debug, Serialize, Default)]
+pub(crate) struct FieldErrors(std::collections::BTreeMap<String, String>);
+
+impl FieldErrors {
+    pub(crate) fn one(field: &str, message: &str) -> Self {
+        let mut errors = Self::default();
+        errors.0.insert(field.to_owned(), message.to_owned());
+        errors
+    }
+
+    /// The domain's validation errors in the page's language: one message
+    /// per field (`field_<code>` for a coded refusal, `field_<field>`
+    /// otherwise).
+    pub(crate) fn of(page: &Page, errors: &domain::validation::ValidationErrors) -> Self {
+        let mut out = Self::default();
+        for error in errors.errors() {
+            let key = match error.code {
+                Some(code) => format!("field_{code}"),
+                None => format!("field_{}", error.field),
+            };
+            let text = page.t.text(&key);
+            let text = if text == key {
+                page.t.text("field_invalid")
+            } else {
+                text
+            };
+            out.0
+                .entry(error.field.to_string())
+                .or_insert_with(|| text.to_owned());
+        }
+        out
+    }
+
+    pub(crate) fn value(&self) -> Value {
+        Value::from_serialize(&self.0)
+    }
+}
