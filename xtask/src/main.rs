@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod browser;
 mod chaos;
 mod deploy;
 mod python;
@@ -38,7 +39,9 @@ cargo xtask <command>
     tidy      check the architecture invariants (crate dependencies) from
               cargo metadata (run by test)
     sqlx-prepare  refresh .sqlx/ (the compile-time query data) from a scratch
-              database; --check fails when it is stale (run by test)";
+              database; --check fails when it is stale (run by test)
+    screenshots  walk the hosted pages in the real browser (as the browser
+              suite does) and save every page, light and dark, as docs/img/ui-*.png";
 
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/codezest_auth";
 pub(crate) const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Some("chaos") => chaos::chaos(&args[1..]),
         Some("sqlx-prepare") => sqlx_data::prepare(&args[1..]),
         Some("tidy") => tidy::tidy(),
+        Some("screenshots") => screenshots(),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -260,6 +264,8 @@ struct TestServices {
     database_url: String,
     redis_url: String,
     python: PathBuf,
+    /// `axe.min.js`, for the browser suite.
+    axe: PathBuf,
 }
 
 fn test(extra: &[String]) -> Result<()> {
@@ -267,6 +273,7 @@ fn test(extra: &[String]) -> Result<()> {
         database_url,
         redis_url,
         python,
+        axe,
     } = test_services()?;
     tidy::tidy()?;
     // The committed query data must describe the queries and schema as they are.
@@ -287,7 +294,8 @@ fn test(extra: &[String]) -> Result<()> {
         test.args(args).args(extra);
         test.env("TEST_DATABASE_URL", &database_url)
             .env("TEST_REDIS_URL", redis_url)
-            .env("TEST_PYTHON", &python);
+            .env("TEST_PYTHON", &python)
+            .env("TEST_AXE", &axe);
         run(test)
     };
     for args in suites {
@@ -359,11 +367,46 @@ fn test_services() -> Result<TestServices> {
              (Debian/Ubuntu: `apt-get install iproute2`)"
         );
     }
+    // The browser suite: Chromium, chromedriver and axe-core.
+    let axe = browser::ensure()?;
     Ok(TestServices {
         database_url,
         redis_url,
         python,
+        axe,
     })
+}
+
+/// `cargo xtask screenshots`: the browser suite's walk, keeping a picture of
+/// every page it checks (light and dark) in `docs/img/`.
+fn screenshots() -> Result<()> {
+    let TestServices {
+        database_url,
+        redis_url,
+        python,
+        axe,
+    } = test_services()?;
+    let dir = root().join("docs/img");
+    std::fs::create_dir_all(&dir)?;
+    let mut walk = cargo();
+    walk.args([
+        "test",
+        "--package",
+        "app",
+        "--test",
+        "it",
+        "browser::",
+        "--",
+        "--nocapture",
+    ])
+    .env("TEST_DATABASE_URL", &database_url)
+    .env("TEST_REDIS_URL", &redis_url)
+    .env("TEST_PYTHON", &python)
+    .env("TEST_AXE", &axe)
+    .env("UI_SCREENSHOTS", &dir);
+    run(walk)?;
+    println!("xtask: screenshots in {}", dir.display());
+    Ok(())
 }
 
 /// `host:port` of a `scheme://[user[:pass]@]host[:port][/...]` URL.

@@ -125,6 +125,21 @@ pub const UI_ACCOUNT_PASSWORD: &str = "/ui/account/password";
 pub const UI_ACCOUNT_SESSION_REVOKE: &str = "/ui/account/sessions/revoke";
 pub const UI_ACCOUNT_SESSIONS_REVOKE_OTHERS: &str = "/ui/account/sessions/revoke-others";
 pub const UI_ACCOUNT_DELETE: &str = "/ui/account/delete";
+pub const UI_ACCOUNT_TOTP_SETUP: &str = "/ui/account/totp/setup";
+pub const UI_ACCOUNT_TOTP_CONFIRM: &str = "/ui/account/totp/confirm";
+pub const UI_ACCOUNT_TOTP_DISABLE: &str = "/ui/account/totp/disable";
+pub const UI_ACCOUNT_RECOVERY_CODES: &str = "/ui/account/recovery-codes";
+pub const UI_ACCOUNT_PASSKEYS: &str = "/ui/account/passkeys";
+pub const UI_ACCOUNT_PASSKEY_OPTIONS: &str = "/ui/account/passkeys/options";
+pub const UI_ACCOUNT_PASSKEY_RENAME: &str = "/ui/account/passkeys/rename";
+pub const UI_ACCOUNT_PASSKEY_REMOVE: &str = "/ui/account/passkeys/remove";
+/// Passwordless sign-in: the ceremony's options (JSON, for the pages' script), its answer.
+pub const UI_PASSKEY_OPTIONS: &str = "/ui/passkeys/options";
+pub const UI_PASSKEY_SIGN_IN: &str = "/ui/passkeys/sign-in";
+/// The second step with a passkey: the ceremony's options.
+pub const UI_SECOND_FACTOR_PASSKEY_OPTIONS: &str = "/ui/second-factor/passkey-options";
+/// The link of a "sign-in method added" notice.
+pub const UI_REMOVE_SIGN_IN_METHOD: &str = "/ui/remove-sign-in-method";
 /// The pages' stylesheets and script, under content-hashed names.
 pub const UI_STATIC: &str = "/ui/static/{file}";
 

@@ -41,6 +41,7 @@ fn pages(config: &Config, state: &api_http::AppState) -> anyhow::Result<axum::Ro
         auth: Arc::clone(&state.auth),
         account: Arc::clone(&state.account),
         mfa: Arc::clone(&state.mfa),
+        passkeys: Arc::clone(&state.passkeys),
         limits: Arc::clone(&state.limits),
         trusted_proxies: state.trusted_proxies.clone(),
     };

@@ -31,6 +31,9 @@ pub struct Page {
     pub client: ClientInfo,
     /// The browser session's user, when its cookie names an active session.
     pub principal: Option<Principal>,
+    /// The session cookie as sent, to check the session again after a
+    /// change that may have ended it.
+    session_cookie: Option<String>,
     /// A sign-in waiting for its second factor: its challenge's token.
     pub second_factor_token: Option<String>,
     /// The forms' binding: the cookie's value (sent, or new with this answer).
@@ -60,6 +63,7 @@ impl FromRequestParts<UiState> for Page {
             t,
             client,
             principal: None,
+            session_cookie: None,
             second_factor_token: state.0.cookies.second_factor.read(&parts.headers),
             forms,
             forms_is_new,
@@ -72,6 +76,7 @@ impl FromRequestParts<UiState> for Page {
                 Err(AuthError::Denied(_)) => page.stale_session = true,
                 Err(error) => return Err(page.refusal(UiError::from(error))),
             }
+            page.session_cookie = Some(cookie);
         }
         Ok(page)
     }
@@ -106,7 +111,7 @@ impl Page {
             Ok(html) => {
                 let mut response =
                     (status, [(CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
-                self.finish(&mut response);
+                self.finish_into(&mut response);
                 response
             }
             Err(error) => {
@@ -127,7 +132,7 @@ impl Page {
         if let Ok(value) = HeaderValue::from_str(location) {
             response.headers_mut().insert(LOCATION, value);
         }
-        self.finish(&mut response);
+        self.finish_into(&mut response);
         response
     }
 
@@ -158,6 +163,25 @@ impl Page {
         self.set_cookie(cookie);
     }
 
+    /// Checks the browser session again (after a change that may have ended
+    /// it): `false`, and the cookie cleared, when it has ended.
+    pub async fn recheck_session(&mut self) -> Result<bool, AuthError> {
+        let Some(cookie) = &self.session_cookie else {
+            return Ok(false);
+        };
+        match self.state.auth.authenticate_browser(cookie).await {
+            Ok(principal) => {
+                self.principal = Some(principal);
+                Ok(true)
+            }
+            Err(AuthError::Denied(_)) => {
+                self.end_browser_session();
+                Ok(false)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     /// Removes the session cookie.
     pub fn end_browser_session(&mut self) {
         self.principal = None;
@@ -168,7 +192,8 @@ impl Page {
         &self.state.0.cookies
     }
 
-    fn finish(self, response: &mut Response) {
+    /// Adds the cookies this answer sets to a response built elsewhere.
+    pub fn finish_into(self, response: &mut Response) {
         let headers = response.headers_mut();
         if self.forms_is_new {
             headers.append(

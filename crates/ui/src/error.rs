@@ -15,6 +15,9 @@ pub enum UiError {
     /// A form that is not what the page sends.
     #[error("malformed form")]
     BadForm,
+    /// A form only the pages' script can complete, posted without it.
+    #[error("needs JavaScript")]
+    ScriptRequired,
     #[error("no such page")]
     NotFound,
     #[error("method not allowed")]
@@ -35,7 +38,7 @@ impl UiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Forgery => StatusCode::FORBIDDEN,
-            Self::BadForm => StatusCode::BAD_REQUEST,
+            Self::BadForm | Self::ScriptRequired => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
@@ -48,6 +51,7 @@ impl UiError {
         match self {
             Self::Forgery => "error_forgery",
             Self::BadForm => "error_bad_form",
+            Self::ScriptRequired => "error_script_required",
             Self::NotFound => "error_not_found",
             Self::MethodNotAllowed => "error_bad_form",
             Self::Throttled => "error_rate_limited",

@@ -26,6 +26,7 @@ use domain::HttpUrl;
 use domain::account::AccountService;
 use domain::auth::AuthService;
 use domain::mfa::MfaService;
+use domain::passkey::PasskeyService;
 use http_kit::TrustedProxies;
 use http_kit::cookies::{CookieSpec, SameSite};
 use http_kit::limit::RateLimits;
@@ -38,6 +39,7 @@ pub struct UiServices {
     pub auth: Arc<AuthService>,
     pub account: Arc<AccountService>,
     pub mfa: Arc<MfaService>,
+    pub passkeys: Arc<PasskeyService>,
     pub limits: Arc<RateLimits>,
     pub trusted_proxies: TrustedProxies,
 }

@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 use crate::i18n::Catalogue;
 
 /// The built-in templates, by name.
-pub const BUILT_IN_TEMPLATES: [(&str, &str); 11] = [
+pub const BUILT_IN_TEMPLATES: [(&str, &str); 14] = [
     ("base.html", include_str!("../templates/base.html")),
     ("macros.html", include_str!("../templates/macros.html")),
     ("sign_in.html", include_str!("../templates/sign_in.html")),
@@ -36,9 +36,22 @@ pub const BUILT_IN_TEMPLATES: [(&str, &str); 11] = [
     ),
     ("account.html", include_str!("../templates/account.html")),
     ("message.html", include_str!("../templates/message.html")),
+    (
+        "totp_setup.html",
+        include_str!("../templates/totp_setup.html"),
+    ),
+    (
+        "recovery_codes.html",
+        include_str!("../templates/recovery_codes.html"),
+    ),
+    (
+        "remove_method.html",
+        include_str!("../templates/remove_method.html"),
+    ),
 ];
 
 const STYLESHEET: &str = include_str!("../static/ui.css");
+const PASSKEYS_SCRIPT: &str = include_str!("../static/passkeys.js");
 
 /// `UI_PRODUCT_NAME`, `UI_LOGO_URL`, `UI_PRIMARY_COLOR`.
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +105,7 @@ pub struct Assets {
 struct AssetUrls {
     stylesheet: String,
     theme: String,
+    passkeys: String,
 }
 
 impl Assets {
@@ -113,11 +127,18 @@ impl Assets {
                 "text/css; charset=utf-8",
                 theme.into_bytes(),
             ),
+            Asset::new(
+                "passkeys",
+                "js",
+                "text/javascript; charset=utf-8",
+                PASSKEYS_SCRIPT.as_bytes().to_vec(),
+            ),
         ];
         let url = |i: usize| format!("{}/static/{}", api_types::paths::UI, files[i].name);
         let urls = AssetUrls {
             stylesheet: url(0),
             theme: url(1),
+            passkeys: url(2),
         };
         Ok(Self { files, urls })
     }

@@ -78,13 +78,7 @@ fn totp_code(request: &CodeRequest) -> Result<&str, FieldError> {
 
 /// Six digits are a TOTP code; anything else a recovery code.
 fn code_factor(request: &CodeRequest) -> Result<Factor, FieldError> {
-    let code = checked("code", &request.code)?;
-    let digits = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
-    Ok(if digits {
-        Factor::Totp(code.to_owned())
-    } else {
-        Factor::RecoveryCode(code.to_owned())
-    })
+    Ok(Factor::of_code(checked("code", &request.code)?))
 }
 
 fn checked<'a>(field: &'static str, code: &'a str) -> Result<&'a str, FieldError> {

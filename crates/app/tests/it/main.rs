@@ -8,6 +8,8 @@ mod soft_browser;
 mod account;
 mod admin;
 #[cfg(feature = "cache")]
+mod browser;
+#[cfg(feature = "cache")]
 mod cache;
 mod chaos;
 mod errors;

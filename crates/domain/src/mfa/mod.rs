@@ -56,6 +56,19 @@ pub enum Factor {
     WebAuthn(serde_json::Value),
 }
 
+impl Factor {
+    /// A code typed where either is accepted: six digits are a TOTP code,
+    /// anything else a recovery code.
+    pub fn of_code(code: &str) -> Self {
+        let code = code.trim();
+        if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+            Self::Totp(code.to_owned())
+        } else {
+            Self::RecoveryCode(code.to_owned())
+        }
+    }
+}
+
 /// What set-up shows, once.
 #[derive(Debug)]
 pub struct TotpSetup {

@@ -43,7 +43,7 @@ struct EventRow {
     when_iso: String,
 }
 
-fn human(at: OffsetDateTime) -> String {
+pub(crate) fn human(at: OffsetDateTime) -> String {
     at.format(format_description!(
         "[year]-[month]-[day] [hour]:[minute] UTC"
     ))
@@ -84,9 +84,15 @@ async fn account_page(
             .account
             .events(principal.user_id, EVENTS_SHOWN)
             .await?;
-        Ok::<_, AuthError>((user, sessions, events))
+        let mfa = state.mfa.status(&principal).await?;
+        let passkeys = if state.passkeys.is_enabled() {
+            state.passkeys.list(&principal).await?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, AuthError>((user, sessions, events, mfa, passkeys))
     };
-    let (user, sessions, events) = match loaded.await {
+    let (user, sessions, events, mfa, passkeys) = match loaded.await {
         Ok(loaded) => loaded,
         Err(error) => return page.refusal(error.into()),
     };
@@ -127,13 +133,19 @@ async fn account_page(
         sessions,
         others,
         events,
+        passkeys_enabled => page.state.passkeys.is_enabled(),
+        passkeys => super::passkeys::passkey_rows(&page, passkeys),
+        mfa => context! {
+            totp => mfa.totp,
+            recovery_codes_left => mfa.recovery_codes_left,
+        },
     };
     page.render(status, "account.html", page_context)
 }
 
 /// The answer to a refused account form: the page again, the refusal on
 /// its form; a step-up prompt for a sign-in that is too old.
-async fn refuse(
+pub(crate) async fn refuse(
     page: Page,
     principal: Principal,
     form: &'static str,

@@ -34,14 +34,26 @@ pub(crate) async fn totp_setup(page: Page, Posted(_): Posted<super::sign_in::Emp
                 "data:image/svg+xml;base64,{}",
                 base64::engine::general_purpose::STANDARD.encode(setup.qr_svg.as_bytes())
             );
-            setup_page(page, StatusCode::OK, &qr, &setup.secret, FieldErrors::default())
+            setup_page(
+                page,
+                StatusCode::OK,
+                &qr,
+                &setup.secret,
+                FieldErrors::default(),
+            )
         }
         Err(AuthError::ReauthenticationRequired { .. }) => step_up(page),
         Err(error) => page.refusal(error.into()),
     }
 }
 
-fn setup_page(page: Page, status: StatusCode, qr: &str, secret: &str, errors: FieldErrors) -> Response {
+fn setup_page(
+    page: Page,
+    status: StatusCode,
+    qr: &str,
+    secret: &str,
+    errors: FieldErrors,
+) -> Response {
     let page_context = context! { qr, secret, errors => errors.value() };
     page.render(status, "totp_setup.html", page_context)
 }
@@ -49,9 +61,9 @@ fn setup_page(page: Page, status: StatusCode, qr: &str, secret: &str, errors: Fi
 #[derive(Debug, Deserialize)]
 pub(crate) struct ConfirmTotpForm {
     code: String,
-    /// Shown again with a wrong code (the secret is the user's own, on their screen).
+    /// Shown again with a wrong code (the secret is the user's own, on their
+    /// screen; the QR code is not sent back and forth).
     secret: String,
-    qr: String,
 }
 
 pub(crate) async fn totp_confirm(page: Page, Posted(form): Posted<ConfirmTotpForm>) -> Response {
@@ -67,13 +79,7 @@ pub(crate) async fn totp_confirm(page: Page, Posted(form): Posted<ConfirmTotpFor
         Err(error @ (AuthError::InvalidCode | AuthError::AccountLocked { .. })) => {
             let error = UiError::from(error);
             let errors = FieldErrors::one("code", page.t.text(error.message_key()));
-            // Only a data: URI of our own QR code is shown back.
-            let qr = if form.qr.starts_with("data:image/svg+xml;base64,") {
-                form.qr
-            } else {
-                String::new()
-            };
-            setup_page(page, error.status(), &qr, &form.secret, errors)
+            setup_page(page, error.status(), "", &form.secret, errors)
         }
         Err(error) => page.refusal(error.into()),
     }
@@ -81,7 +87,11 @@ pub(crate) async fn totp_confirm(page: Page, Posted(form): Posted<ConfirmTotpFor
 
 fn codes_page(page: Page, codes: &[RecoveryCode], enrolled: bool) -> Response {
     let codes: Vec<&str> = codes.iter().map(RecoveryCode::expose).collect();
-    page.render(StatusCode::OK, "recovery_codes.html", context! { codes, enrolled })
+    page.render(
+        StatusCode::OK,
+        "recovery_codes.html",
+        context! { codes, enrolled },
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,19 +99,9 @@ pub(crate) struct CodeForm {
     code: String,
 }
 
-/// A current TOTP code, or one of the recovery codes (they are longer).
-fn factor_of(code: &str) -> Factor {
-    let code = code.trim();
-    if code.chars().filter(char::is_ascii_digit).count() == code.len() && code.len() <= 8 {
-        Factor::Totp(code.to_owned())
-    } else {
-        Factor::RecoveryCode(code.to_owned())
-    }
-}
-
 pub(crate) async fn regenerate_codes(page: Page, Posted(form): Posted<CodeForm>) -> Response {
     let (page, principal) = signed_in!(page, paths::UI_ACCOUNT);
-    let factor = factor_of(&form.code);
+    let factor = Factor::of_code(&form.code);
     let codes = page
         .state
         .mfa
@@ -116,8 +116,13 @@ pub(crate) async fn regenerate_codes(page: Page, Posted(form): Posted<CodeForm>)
 
 pub(crate) async fn totp_disable(page: Page, Posted(form): Posted<CodeForm>) -> Response {
     let (page, principal) = signed_in!(page, paths::UI_ACCOUNT);
-    let factor = factor_of(&form.code);
-    match page.state.mfa.disable_totp(&principal, &factor, &page.client).await {
+    let factor = Factor::of_code(&form.code);
+    match page
+        .state
+        .mfa
+        .disable_totp(&principal, &factor, &page.client)
+        .await
+    {
         Ok(()) => page.redirect(&with_notice(paths::UI_ACCOUNT, "totp_off")),
         Err(AuthError::ReauthenticationRequired { .. }) => step_up(page),
         Err(error) => super::account::refuse(page, principal, "totp_off", "code", error).await,
@@ -139,7 +144,10 @@ pub(crate) struct RemoveForm {
     token: String,
 }
 
-pub(crate) async fn remove_method_submit(mut page: Page, Posted(form): Posted<RemoveForm>) -> Response {
+pub(crate) async fn remove_method_submit(
+    mut page: Page,
+    Posted(form): Posted<RemoveForm>,
+) -> Response {
     let removed = page
         .state
         .account

@@ -32,6 +32,18 @@ pub(crate) fn routes(state: UiState) -> Router<UiState> {
         .route(paths::UI_ACCOUNT_PASSWORD, post(account::change_password))
         .route(paths::UI_ACCOUNT_EMAIL, post(account::change_email))
         .route(paths::UI_ACCOUNT_DELETE, post(account::delete))
+        .route(paths::UI_ACCOUNT_TOTP_CONFIRM, post(factors::totp_confirm))
+        .route(paths::UI_ACCOUNT_TOTP_DISABLE, post(factors::totp_disable))
+        .route(
+            paths::UI_ACCOUNT_RECOVERY_CODES,
+            post(factors::regenerate_codes),
+        )
+        .route(paths::UI_PASSKEY_OPTIONS, post(passkeys::sign_in_options))
+        .route(paths::UI_PASSKEY_SIGN_IN, post(passkeys::sign_in))
+        .route(
+            paths::UI_SECOND_FACTOR_PASSKEY_OPTIONS,
+            post(passkeys::second_factor_options),
+        )
         .route_layer(axum::middleware::from_fn_with_state(state, per_ip));
     Router::new()
         .merge(limited)
@@ -60,6 +72,18 @@ pub(crate) fn routes(state: UiState) -> Router<UiState> {
         .route(
             paths::UI_ACCOUNT_SESSIONS_REVOKE_OTHERS,
             post(account::revoke_other_sessions),
+        )
+        .route(paths::UI_ACCOUNT_TOTP_SETUP, post(factors::totp_setup))
+        .route(
+            paths::UI_ACCOUNT_PASSKEY_OPTIONS,
+            post(passkeys::add_options),
+        )
+        .route(paths::UI_ACCOUNT_PASSKEYS, post(passkeys::add))
+        .route(paths::UI_ACCOUNT_PASSKEY_RENAME, post(passkeys::rename))
+        .route(paths::UI_ACCOUNT_PASSKEY_REMOVE, post(passkeys::remove))
+        .route(
+            paths::UI_REMOVE_SIGN_IN_METHOD,
+            get(factors::remove_method).post(factors::remove_method_submit),
         )
         .route(paths::UI_STATIC, get(assets::serve))
         .route("/ui/{*rest}", get(not_found).post(not_found))
@@ -164,10 +188,8 @@ pub(crate) async fn land(mut page: Page, step: SignIn, return_to: &str) -> Respo
             page.redirect(return_to)
         }
         SignIn::SecondFactor(required) => {
-            let cookie = page
-                .cookies()
-                .second_factor
-                .set(required.mfa_token.expose(), SECOND_FACTOR_AGE);
+            let value = Pending::cookie_value(&required);
+            let cookie = page.cookies().second_factor.set(&value, SECOND_FACTOR_AGE);
             page.set_cookie(cookie);
             page.redirect(&with_return_to(paths::UI_SECOND_FACTOR, return_to))
         }
@@ -191,9 +213,48 @@ macro_rules! signed_in {
 
 mod account;
 mod assets;
+mod factors;
+mod passkeys;
 mod recovery;
 mod sign_in;
 mod sign_up;
+
+/// A sign-in waiting for its second factor, as its cookie keeps it: the
+/// challenge's token and which factors the account has (`t`otp,
+/// `r`ecovery codes, pass`k`eys — what the page offers; the service decides).
+pub(crate) struct Pending {
+    pub(crate) token: String,
+    pub(crate) totp: bool,
+    pub(crate) recovery_code: bool,
+    pub(crate) passkey: bool,
+}
+
+impl Pending {
+    fn cookie_value(required: &domain::signin::MfaRequired) -> String {
+        let methods = required.methods;
+        let flags: String = [
+            (methods.totp, 't'),
+            (methods.recovery_code, 'r'),
+            (methods.webauthn, 'k'),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, flag)| *flag)
+        .collect();
+        format!("{}.{flags}", required.mfa_token.expose())
+    }
+
+    pub(crate) fn of(page: &Page) -> Option<Self> {
+        let raw = page.second_factor_token.as_deref()?;
+        let (token, flags) = raw.split_once('.').unwrap_or((raw, "tr"));
+        Some(Self {
+            token: token.to_owned(),
+            totp: flags.contains('t'),
+            recovery_code: flags.contains('r'),
+            passkey: flags.contains('k'),
+        })
+    }
+}
 
 /// A field's error, for a form shown again.
 #[derive(Debug, Serialize, Default)]

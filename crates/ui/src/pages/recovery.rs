@@ -76,7 +76,7 @@ pub(crate) async fn forgot_submit(page: Page, Posted(form): Posted<ForgotForm>) 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Link {
     #[serde(default)]
-    token: String,
+    pub(crate) token: String,
 }
 
 pub(crate) async fn reset(page: Page, Query(link): Query<Link>) -> Response {
@@ -138,21 +138,21 @@ pub(crate) struct VerifyForm {
     token: String,
 }
 
-pub(crate) async fn verify_submit(page: Page, Posted(form): Posted<VerifyForm>) -> Response {
-    match page
+pub(crate) async fn verify_submit(mut page: Page, Posted(form): Posted<VerifyForm>) -> Response {
+    let verified = page
         .state
         .account
         .verify_email(&form.token, &page.client)
-        .await
-    {
-        Ok(_) => {
-            let to = if page.principal.is_some() {
-                paths::UI_ACCOUNT
-            } else {
-                paths::UI_SIGN_IN
-            };
-            page.redirect(&with_notice(to, "email_verified"))
-        }
+        .await;
+    if let Err(error) = verified {
+        return page.refusal(error.into());
+    }
+    // A first verification ends every session of the account (what was
+    // signed in before the owner proved the address may be a squatter's);
+    // a completed email change keeps them.
+    match page.recheck_session().await {
+        Ok(true) => page.redirect(&with_notice(paths::UI_ACCOUNT, "email_verified")),
+        Ok(false) => page.redirect(&with_notice(paths::UI_SIGN_IN, "email_verified_sign_in")),
         Err(error) => page.refusal(error.into()),
     }
 }

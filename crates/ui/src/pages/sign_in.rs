@@ -9,7 +9,7 @@ use http_kit::limit::Limit;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::{FieldErrors, land, return_to, with_return_to};
+use super::{FieldErrors, Pending, land, return_to, with_return_to};
 use crate::ctx::Page;
 use crate::error::UiError;
 use crate::forms::Posted;
@@ -24,7 +24,13 @@ pub(crate) struct Landing {
 }
 
 /// The confirmations a redirect may ask a page to show.
-const NOTICES: [&str; 12] = [
+const NOTICES: [&str; 18] = [
+    "email_verified_sign_in",
+    "passkey_renamed",
+    "passkey_removed",
+    "totp_off",
+    "method_removed",
+    "passkey_added",
     "signed_out",
     "verify_sent",
     "email_verified",
@@ -82,6 +88,7 @@ fn sign_in_page(
         return_to,
         email,
         alert,
+        passkeys => page.state.passkeys.is_enabled(),
         notice,
         errors => errors.value(),
         action => with_return_to(paths::UI_SIGN_IN, return_to),
@@ -156,12 +163,14 @@ pub(crate) async fn submit(page: Page, Posted(form): Posted<SignInForm>) -> Resp
 pub(crate) struct SecondFactorForm {
     code: Option<String>,
     recovery_code: Option<String>,
+    /// A passkey's answer (`PublicKeyCredential` JSON), from the script.
+    credential: Option<String>,
     return_to: Option<String>,
 }
 
 pub(crate) async fn second_factor(page: Page, Query(landing): Query<Landing>) -> Response {
     let return_to = return_to(landing.return_to.as_deref());
-    if page.second_factor_token.is_none() {
+    if Pending::of(&page).is_none() {
         return page.redirect(&with_notice(paths::UI_SIGN_IN, "second_factor_expired"));
     }
     second_factor_page(
@@ -180,9 +189,16 @@ fn second_factor_page(
     errors: FieldErrors,
     alert: Value,
 ) -> Response {
+    let pending = Pending::of(&page);
+    let methods = context! {
+        totp => pending.as_ref().is_none_or(|p| p.totp),
+        recovery_code => pending.as_ref().is_none_or(|p| p.recovery_code),
+        passkey => pending.as_ref().is_some_and(|p| p.passkey) && page.state.passkeys.is_enabled(),
+    };
     let page_context = context! {
         return_to,
         alert,
+        methods,
         errors => errors.value(),
         action => with_return_to(paths::UI_SECOND_FACTOR, return_to),
     };
@@ -194,14 +210,16 @@ pub(crate) async fn second_factor_submit(
     Posted(form): Posted<SecondFactorForm>,
 ) -> Response {
     let return_to = return_to(form.return_to.as_deref());
-    let Some(token) = page.second_factor_token.clone() else {
+    let Some(Pending { token, .. }) = Pending::of(&page) else {
         return page.redirect(&with_notice(paths::UI_SIGN_IN, "second_factor_expired"));
     };
     let nonempty = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let (field, factor) = match (nonempty(form.code), nonempty(form.recovery_code)) {
-        (Some(code), _) => ("code", Factor::Totp(code)),
-        (None, Some(code)) => ("recovery_code", Factor::RecoveryCode(code)),
-        (None, None) => {
+    let passkey = nonempty(form.credential).and_then(|c| super::passkeys::second_factor(&c));
+    let (field, factor) = match (nonempty(form.code), nonempty(form.recovery_code), passkey) {
+        (_, _, Some(factor)) => ("code", factor),
+        (Some(code), _, None) => ("code", Factor::Totp(code)),
+        (None, Some(code), None) => ("recovery_code", Factor::RecoveryCode(code)),
+        (None, None, None) => {
             let message = page.t.text("error_code_missing").to_owned();
             let alert = Value::from(message.clone());
             let errors = FieldErrors::one("code", &message);
