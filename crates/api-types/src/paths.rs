@@ -138,6 +138,13 @@ pub const UI_PASSKEY_OPTIONS: &str = "/ui/passkeys/options";
 pub const UI_PASSKEY_SIGN_IN: &str = "/ui/passkeys/sign-in";
 /// The second step with a passkey: the ceremony's options.
 pub const UI_SECOND_FACTOR_PASSKEY_OPTIONS: &str = "/ui/second-factor/passkey-options";
+/// Sign-in and linking with an upstream provider: the forms that start them,
+/// and the page the provider's callback lands on (its one-time code, or the
+/// second factor's challenge, in the query).
+pub const UI_FEDERATED_START: &str = "/ui/federated/start";
+pub const UI_FEDERATED_LINK: &str = "/ui/federated/link";
+pub const UI_FEDERATED_UNLINK: &str = "/ui/federated/unlink";
+pub const UI_FEDERATED: &str = "/ui/federated";
 /// The link of a "sign-in method added" notice.
 pub const UI_REMOVE_SIGN_IN_METHOD: &str = "/ui/remove-sign-in-method";
 /// The pages' stylesheets and script, under content-hashed names.

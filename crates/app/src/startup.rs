@@ -42,6 +42,7 @@ fn pages(config: &Config, state: &api_http::AppState) -> anyhow::Result<axum::Ro
         account: Arc::clone(&state.account),
         mfa: Arc::clone(&state.mfa),
         passkeys: Arc::clone(&state.passkeys),
+        federation: Arc::clone(&state.federation),
         limits: Arc::clone(&state.limits),
         trusted_proxies: state.trusted_proxies.clone(),
     };

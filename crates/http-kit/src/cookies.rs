@@ -10,6 +10,21 @@ use axum::http::{HeaderMap, HeaderValue};
 use cookie::Cookie;
 pub use cookie::SameSite;
 
+/// The cookie binding a provider sign-in to the browser that started it
+/// (`cz_oauth`): set where a sign-in starts (the API's authorize route, the
+/// pages' provider buttons), read at the provider's callback, on the
+/// provider routes' path only, `SameSite=Lax` so the provider's redirect
+/// back carries it.
+pub fn provider_binding(secure: bool) -> CookieSpec {
+    CookieSpec::new("cz_oauth", PROVIDER_ROUTES, secure, SameSite::Lax)
+}
+
+/// The provider routes' path prefix (`api_types::paths::OAUTH`).
+const PROVIDER_ROUTES: &str = "/api/v1/auth/oauth";
+
+/// How long a provider sign-in may take.
+pub const PROVIDER_BINDING_AGE: time::Duration = time::Duration::minutes(10);
+
 /// One cookie's name and attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CookieSpec {

@@ -3,7 +3,7 @@
 //! anything a person can send).
 
 use axum::http::StatusCode;
-use domain::error::{AuthError, Denial};
+use domain::error::{AuthError, Denial, OAuthFailure, ProviderError};
 use http_kit::limit::Throttled;
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +98,7 @@ fn auth_status(error: &AuthError) -> StatusCode {
         | AuthError::SelfAdministration => StatusCode::FORBIDDEN,
         AuthError::AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
         AuthError::MfaUnavailable | AuthError::PasskeysUnavailable => StatusCode::NOT_FOUND,
-        AuthError::OAuth(_) => StatusCode::BAD_GATEWAY,
+        AuthError::OAuth(failure) => oauth_status(failure),
         AuthError::Repo(_) | AuthError::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -128,7 +128,43 @@ fn auth_message_key(error: &AuthError) -> &'static str {
         AuthError::ReauthenticationRequired { .. } => "error_reauthenticate",
         AuthError::AccountDisabled => "error_account_disabled",
         AuthError::AccountLocked { .. } => "error_locked",
-        AuthError::OAuth(_) => "error_provider",
+        AuthError::OAuth(failure) => oauth_message_key(failure),
         AuthError::Repo(_) | AuthError::Internal(_) => "error_unavailable",
+    }
+}
+
+fn oauth_status(failure: &OAuthFailure) -> StatusCode {
+    use OAuthFailure as F;
+    match failure {
+        F::UnknownProvider(_) => StatusCode::NOT_FOUND,
+        F::Provider(ProviderError::Unavailable(_)) => StatusCode::BAD_GATEWAY,
+        F::AccountExists | F::LinkedElsewhere | F::AlreadyLinked | F::LastSignInMethod => {
+            StatusCode::CONFLICT
+        }
+        F::EmailUnverified => StatusCode::FORBIDDEN,
+        F::InvalidState
+        | F::Denied(_)
+        | F::IssuerMismatch
+        | F::Provider(ProviderError::Rejected(_))
+        | F::NoEmail
+        | F::RedirectNotAllowed => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn oauth_message_key(failure: &OAuthFailure) -> &'static str {
+    use OAuthFailure as F;
+    match failure {
+        F::UnknownProvider(_) => "error_not_found",
+        F::Provider(ProviderError::Unavailable(_)) => "error_provider",
+        F::AccountExists => "error_account_exists",
+        F::LinkedElsewhere => "error_linked_elsewhere",
+        F::AlreadyLinked => "error_already_linked",
+        F::LastSignInMethod => "error_last_sign_in_method",
+        F::EmailUnverified | F::NoEmail => "error_provider_email",
+        F::InvalidState
+        | F::Denied(_)
+        | F::IssuerMismatch
+        | F::Provider(ProviderError::Rejected(_))
+        | F::RedirectNotAllowed => "error_provider_failed",
     }
 }

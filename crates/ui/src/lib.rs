@@ -25,6 +25,7 @@ use axum::extract::DefaultBodyLimit;
 use domain::HttpUrl;
 use domain::account::AccountService;
 use domain::auth::AuthService;
+use domain::federation::FederationService;
 use domain::mfa::MfaService;
 use domain::passkey::PasskeyService;
 use http_kit::TrustedProxies;
@@ -40,6 +41,7 @@ pub struct UiServices {
     pub account: Arc<AccountService>,
     pub mfa: Arc<MfaService>,
     pub passkeys: Arc<PasskeyService>,
+    pub federation: Arc<FederationService>,
     pub limits: Arc<RateLimits>,
     pub trusted_proxies: TrustedProxies,
 }
@@ -76,6 +78,7 @@ struct Inner {
     cookies: Cookies,
     /// `scheme://host[:port]` of `PUBLIC_BASE_URL`.
     origin: String,
+    public_base_url: HttpUrl,
 }
 
 /// The pages' state: one pointer.
@@ -109,6 +112,7 @@ impl UiState {
             catalogues,
             cookies,
             origin,
+            public_base_url: settings.public_base_url,
         })))
     }
 }

@@ -9,7 +9,6 @@ use domain::{
     ProviderName, error::OAuthFailure, federation::Callback, federation::Completed,
     federation::HandOff,
 };
-use http_kit::cookies::{CookieSpec, SameSite};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,10 +19,6 @@ use crate::problems::{Bearer, Invalid, Limited, Provider};
 use crate::routes::auth::token_response;
 use crate::state::AppState;
 use api_types::*;
-
-/// The cookie binding a login to the browser that started it.
-const COOKIE: &str = "cz_oauth";
-const COOKIE_PATH: &str = paths::OAUTH;
 
 /// The routes counted against the client address's limit (the caller puts
 /// the per-address layer on them).
@@ -54,20 +49,15 @@ impl ToDto for domain::user::OAuthAccount {
     }
 }
 
-/// The `cz_oauth` cookie carrying `value` (empty: cleared), on the provider
-/// routes only, `SameSite=Lax` so the provider's redirect back carries it;
-/// `Secure` as [`CookieSpec`] explains.
+/// The `cz_oauth` cookie carrying `value` (empty: cleared): see
+/// [`http_kit::cookies::provider_binding`].
 fn binding_cookie(state: &AppState, value: &str) -> HeaderValue {
-    let spec = CookieSpec::new(
-        COOKIE,
-        COOKIE_PATH,
-        state.federation.public_base_url().is_secure_context(),
-        SameSite::Lax,
-    );
+    let spec =
+        http_kit::cookies::provider_binding(state.federation.public_base_url().is_secure_context());
     if value.is_empty() {
         spec.clear()
     } else {
-        spec.set(value, time::Duration::minutes(10))
+        spec.set(value, http_kit::cookies::PROVIDER_BINDING_AGE)
     }
 }
 
@@ -79,7 +69,7 @@ fn provider_name(raw: String) -> Result<ProviderName> {
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
     // The name and path are what is read; the attributes do not matter here.
-    CookieSpec::new(COOKIE, COOKIE_PATH, false, SameSite::Lax).read(headers)
+    http_kit::cookies::provider_binding(false).read(headers)
 }
 
 /// A 302 to `location`; `set` adds the binding cookie.
@@ -176,14 +166,14 @@ fn answer(state: &AppState, completed: Completed) -> Result<Response> {
             account,
             redirect_to: Some(target),
         } => found(
-            &with_fragment(&target, &format!("linked={}", account.provider)),
+            &deliver(state, &target, &format!("linked={}", account.provider)),
             binding_cookie(state, ""),
         ),
         Completed::Redirect {
             next: HandOff::Code(code),
             redirect_to,
         } => found(
-            &with_fragment(&redirect_to, &format!("code={}", code.expose())),
+            &deliver(state, &redirect_to, &format!("code={}", code.expose())),
             binding_cookie(state, ""),
         ),
         Completed::Redirect {
@@ -196,7 +186,7 @@ fn answer(state: &AppState, completed: Completed) -> Result<Response> {
                 required.methods.names().join(",")
             );
             found(
-                &with_fragment(&redirect_to, &fragment),
+                &deliver(state, &redirect_to, &fragment),
                 binding_cookie(state, ""),
             )
         }
@@ -223,9 +213,21 @@ async fn exchange(
     token_response(&state, step)
 }
 
-fn with_fragment(target: &str, fragment: &str) -> String {
+/// `target` with the outcome of a callback: in the fragment (a front end's
+/// script reads it; it reaches no server, log or referrer), except for the
+/// hosted pages' landing on this service, which must work without a
+/// script: there in the query (a single-use code of 60 s, or the second
+/// factor's challenge, that the landing spends at once and redirects away
+/// from; the pages send no referrer with a path elsewhere).
+fn deliver(state: &AppState, target: &str, outcome: &str) -> String {
     let base = target.split('#').next().unwrap_or(target);
-    format!("{base}#{fragment}")
+    let pages = state.federation.public_base_url().join(paths::UI_FEDERATED);
+    if base.split('?').next() == Some(pages.as_str()) {
+        let separator = if base.contains('?') { '&' } else { '?' };
+        format!("{base}{separator}{outcome}")
+    } else {
+        format!("{base}#{outcome}")
+    }
 }
 
 /// Start linking a provider to the signed-in account.

@@ -58,6 +58,14 @@ impl Config {
         let server = ServerSettings::from_env(&env)?;
         let federation = FederationConfig::from_env(&env, &server.public_base_url)?;
         let ui = UiConfig::from_env(&env)?;
+        let mut federation = federation;
+        if ui.enabled {
+            // The hosted pages' landing takes provider sign-ins back.
+            let landing = server.public_base_url.join(api_types::paths::UI_FEDERATED);
+            if let Some(landing) = domain::HttpUrl::parse(&landing) {
+                federation.settings.redirect_allowlist.push(landing);
+            }
+        }
         Ok(Self {
             database: DatabaseSettings::from_env(&env)?,
             tokens: TokenSettings::from_env(&env, server.app_env)?,

@@ -843,3 +843,93 @@ async fn a_provider_sign_in_of_a_user_with_totp_needs_the_second_factor() {
     );
     assert!(!location.contains("access_token"), "{location}");
 }
+
+/// The hosted pages with a provider, JavaScript off: "Sign in with Acme"
+/// goes to the provider, whose callback lands on the pages with the code in
+/// the query, which opens the browser session; the account page links and
+/// unlinks it.
+#[tokio::test]
+async fn the_pages_sign_in_link_and_unlink_with_a_provider() {
+    use crate::pages::{Browser, SESSION_COOKIE};
+    let oidc = Provider::start(false).await;
+    let app = app_with(&oidc, None, &[]).await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get(paths::UI_SIGN_IN).await;
+    assert!(
+        page.text().contains(">Sign in with Acme</button>"),
+        "{}",
+        page.html
+    );
+
+    // A first sign-in with the provider creates the account and signs the browser in.
+    oidc.next(person("dora-ext", "dora@example.com"));
+    let started = browser
+        .submit(&page, paths::UI_FEDERATED_START, &[("provider", "acme")])
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.html);
+    let binding = started.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        binding.starts_with("cz_oauth=") && binding.contains(&format!("Path={}", paths::OAUTH))
+    );
+    let callback = through_provider(&app, started.location()).await;
+    let callback = callback.strip_prefix(&app.address).unwrap().to_owned();
+    let landed = browser.get(&callback).await;
+    assert_eq!(landed.status, StatusCode::FOUND, "{}", landed.html);
+    let landing = landed.location().replace(PUBLIC, "");
+    assert!(
+        landing.starts_with(paths::UI_FEDERATED) && landing.contains("code="),
+        "{landing}"
+    );
+    let signed_in = browser.get(&landing).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.html
+    );
+    assert_eq!(signed_in.location(), paths::UI_ACCOUNT);
+    assert!(browser.cookies.contains_key(SESSION_COOKIE));
+    let account = browser.follow(&signed_in).await;
+    let text = account.text();
+    assert!(text.contains("dora@example.com") && text.contains("Linked accounts"));
+    // The provider is this account's only way in: unlinking is refused on the page.
+    let refused = browser
+        .submit(
+            &account,
+            paths::UI_FEDERATED_UNLINK,
+            &[("provider", "acme")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(refused.html.contains("role=\"alert\""));
+
+    // A local account links the provider from its account page.
+    let email = "erin@example.com";
+    app.register_verified(email).await;
+    let mut local = Browser::new(&app);
+    let signed_in = local.sign_in(email, crate::helpers::PASSWORD, None).await;
+    let account = local.follow(&signed_in).await;
+    assert!(account.text().contains(">Link Acme</button>"));
+    oidc.next(person("erin-ext", "erin.work@example.com"));
+    let started = local
+        .submit(&account, paths::UI_FEDERATED_LINK, &[("provider", "acme")])
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.html);
+    let callback = through_provider(&app, started.location()).await;
+    let callback = callback.strip_prefix(&app.address).unwrap().to_owned();
+    let landed = local.get(&callback).await;
+    let landing = landed.location().replace(PUBLIC, "");
+    assert!(landing.contains("linked=acme"), "{landing}");
+    let linked = local.get(&landing).await;
+    let account = local.follow(&linked).await;
+    assert!(account.text().contains("The account is linked"));
+    let unlinked = local
+        .submit(
+            &account,
+            paths::UI_FEDERATED_UNLINK,
+            &[("provider", "acme")],
+        )
+        .await;
+    assert_eq!(unlinked.status, StatusCode::SEE_OTHER, "{}", unlinked.html);
+    assert!(unlinked.location().contains("notice=provider_unlinked"));
+}

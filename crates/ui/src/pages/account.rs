@@ -90,9 +90,10 @@ async fn account_page(
         } else {
             Vec::new()
         };
-        Ok::<_, AuthError>((user, sessions, events, mfa, passkeys))
+        let linked = state.federation.accounts(principal.user_id).await?;
+        Ok::<_, AuthError>((user, sessions, events, mfa, passkeys, linked))
     };
-    let (user, sessions, events, mfa, passkeys) = match loaded.await {
+    let (user, sessions, events, mfa, passkeys, linked) = match loaded.await {
         Ok(loaded) => loaded,
         Err(error) => return page.refusal(error.into()),
     };
@@ -133,6 +134,7 @@ async fn account_page(
         sessions,
         others,
         events,
+        linked => linked_rows(&page, linked),
         passkeys_enabled => page.state.passkeys.is_enabled(),
         passkeys => super::passkeys::passkey_rows(&page, passkeys),
         mfa => context! {
@@ -141,6 +143,29 @@ async fn account_page(
         },
     };
     page.render(status, "account.html", page_context)
+}
+
+/// The linked providers, and the configured ones not linked yet.
+fn linked_rows(page: &Page, linked: Vec<domain::user::OAuthAccount>) -> Value {
+    let configured = page.state.federation.provider_names();
+    let rows: Vec<Value> = linked
+        .iter()
+        .map(|account| {
+            let id = account.provider.as_str();
+            context! {
+                id,
+                name => super::federated::display_name(id),
+                email => account.email.clone(),
+                linked_at => human(account.created_at),
+            }
+        })
+        .collect();
+    let linkable: Vec<Value> = configured
+        .into_iter()
+        .filter(|name| !linked.iter().any(|a| a.provider.as_str() == *name))
+        .map(|id| context! { id, name => super::federated::display_name(id) })
+        .collect();
+    context! { accounts => rows, linkable }
 }
 
 /// The answer to a refused account form: the page again, the refusal on

@@ -18,7 +18,7 @@ use api_types::paths;
 
 /// How long a sign-in may wait for its second factor (the challenge's own
 /// lifetime is the same).
-const SECOND_FACTOR_AGE: time::Duration = time::Duration::minutes(5);
+pub(crate) const SECOND_FACTOR_AGE: time::Duration = time::Duration::minutes(5);
 
 pub(crate) fn routes(state: UiState) -> Router<UiState> {
     // Counted against the client address, as the API's sign-in routes are.
@@ -38,6 +38,8 @@ pub(crate) fn routes(state: UiState) -> Router<UiState> {
             paths::UI_ACCOUNT_RECOVERY_CODES,
             post(factors::regenerate_codes),
         )
+        .route(paths::UI_FEDERATED_START, post(federated::start))
+        .route(paths::UI_FEDERATED, get(federated::landing))
         .route(paths::UI_PASSKEY_OPTIONS, post(passkeys::sign_in_options))
         .route(paths::UI_PASSKEY_SIGN_IN, post(passkeys::sign_in))
         .route(
@@ -74,6 +76,8 @@ pub(crate) fn routes(state: UiState) -> Router<UiState> {
             post(account::revoke_other_sessions),
         )
         .route(paths::UI_ACCOUNT_TOTP_SETUP, post(factors::totp_setup))
+        .route(paths::UI_FEDERATED_LINK, post(federated::link))
+        .route(paths::UI_FEDERATED_UNLINK, post(federated::unlink))
         .route(
             paths::UI_ACCOUNT_PASSKEY_OPTIONS,
             post(passkeys::add_options),
@@ -214,6 +218,7 @@ macro_rules! signed_in {
 mod account;
 mod assets;
 mod factors;
+mod federated;
 mod passkeys;
 mod recovery;
 mod sign_in;
@@ -230,6 +235,31 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// The cookie of a challenge handed over by name (`totp`,
+    /// `recovery_code`, `webauthn`): `None` for a token that is not one.
+    pub(crate) fn cookie_value_of<'a>(
+        token: &str,
+        names: impl Iterator<Item = &'a str>,
+    ) -> Option<String> {
+        let valid = !token.is_empty()
+            && token.len() <= 64
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return None;
+        }
+        let flags: String = names
+            .filter_map(|name| match name {
+                "totp" => Some('t'),
+                "recovery_code" => Some('r'),
+                "webauthn" => Some('k'),
+                _ => None,
+            })
+            .collect();
+        Some(format!("{token}.{flags}"))
+    }
+
     fn cookie_value(required: &domain::signin::MfaRequired) -> String {
         let methods = required.methods;
         let flags: String = [

@@ -24,7 +24,9 @@ pub(crate) struct Landing {
 }
 
 /// The confirmations a redirect may ask a page to show.
-const NOTICES: [&str; 18] = [
+const NOTICES: [&str; 20] = [
+    "provider_linked",
+    "provider_unlinked",
     "email_verified_sign_in",
     "passkey_renamed",
     "passkey_removed",
@@ -89,6 +91,7 @@ fn sign_in_page(
         email,
         alert,
         passkeys => page.state.passkeys.is_enabled(),
+        providers => super::federated::providers(&page),
         notice,
         errors => errors.value(),
         action => with_return_to(paths::UI_SIGN_IN, return_to),
