@@ -118,7 +118,8 @@ pub const UI_FORGOT_PASSWORD: &str = "/ui/forgot-password";
 pub const UI_RESET_PASSWORD: &str = "/ui/reset-password";
 pub const UI_VERIFY_EMAIL: &str = "/ui/verify-email";
 pub const UI_ACCOUNT: &str = "/ui/account";
-pub const UI_ACCOUNT_NAME: &str = "/ui/account/name";
+/// Name and profile (bio, location, website, avatar URL).
+pub const UI_ACCOUNT_PROFILE: &str = "/ui/account/profile";
 pub const UI_ACCOUNT_EMAIL: &str = "/ui/account/email";
 pub const UI_ACCOUNT_VERIFY_SEND: &str = "/ui/account/verify-email";
 pub const UI_ACCOUNT_PASSWORD: &str = "/ui/account/password";

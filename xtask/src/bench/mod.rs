@@ -258,6 +258,12 @@ struct Report {
     refresh: Option<Load>,
     login: Option<Load>,
     login_per_core: Option<f64>,
+    /// `GET /ui/sign-in`, a first visit.
+    sign_in_page: Option<Load>,
+    /// `POST /ui/sign-in`, the form a browser posts (argon2 like the JSON login).
+    form_login: Option<Load>,
+    /// The JSON login run again after the form's, to compare like with like.
+    login_again: Option<Load>,
     mixed: Option<Mixed>,
     mail: Option<mail::MailDrain>,
     revocation: Option<revocation::Revocation>,
@@ -525,6 +531,12 @@ const ONCE_LUA: &str = include_str!("../../lua/once.lua");
 const REFRESH_LUA: &str = include_str!("../../lua/refresh.lua");
 
 const LOGIN_LUA: &str = include_str!("../../lua/login.lua");
+
+/// The hosted sign-in page, rendered for a first visit.
+const PAGE_LUA: &str = include_str!("../../lua/page.lua");
+
+/// A password sign-in through the hosted page's form.
+const FORM_LOGIN_LUA: &str = include_str!("../../lua/form_login.lua");
 
 /// 95 % /me, 4 % refresh, 1 % profile update, per user, keeping each user's
 /// newest tokens (found in responses by user id).

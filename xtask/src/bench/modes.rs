@@ -99,6 +99,8 @@ impl Bench {
             ("me.lua", ME_LUA),
             ("refresh.lua", REFRESH_LUA),
             ("login.lua", LOGIN_LUA),
+            ("page.lua", PAGE_LUA),
+            ("form_login.lua", FORM_LOGIN_LUA),
             ("mixed.lua", MIXED_LUA),
             ("once.lua", ONCE_LUA),
         ] {

@@ -29,6 +29,7 @@ impl Bench {
         );
         report.login_per_core = Some(login.rps / report.cores as f64);
         report.login = Some(login);
+        self.pages(&service.base, seconds, report).await?;
         service.stop();
 
         // Mixed: sessions were rotated above; start again from fresh tokens.
@@ -67,6 +68,60 @@ impl Bench {
                 - testkit::metric_sum(&m0, "cache_errors_total", &[]),
         });
         service.stop();
+        Ok(())
+    }
+
+    /// The hosted pages: the sign-in page rendered for a first visit, and a
+    /// password sign-in through its form against the JSON login run again
+    /// right after (argon2 dominates both).
+    async fn pages(&self, base: &str, seconds: u64, report: &mut Report) -> Result<()> {
+        let page = self.wrk(base, "page.lua", seconds, self.options.concurrency, &[])?;
+        println!(
+            "  sign-in page {:>9.0} req/s  p99 {:>6.2} ms  errors {}",
+            page.rps, page.p99_ms, page.errors
+        );
+        report.sign_in_page = Some(page);
+        // The form's binding: one browser's cookie and token, read once.
+        let first = reqwest::Client::new()
+            .get(format!("{base}{}", paths::UI_SIGN_IN))
+            .send()
+            .await?
+            .error_for_status()?;
+        let cookie = first
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.contains("cz_forms="))
+            .and_then(|c| c.split(';').next())
+            .context("the sign-in page set no forms cookie")?
+            .to_owned();
+        let html = first.text().await?;
+        let field = "name=\"csrf_token\" value=\"";
+        let start = html.find(field).context("the sign-in form has no token")? + field.len();
+        let token = html[start..]
+            .split('"')
+            .next()
+            .context("an unterminated token")?
+            .to_owned();
+        let cores = report.cores * 4;
+        let env = [
+            ("BENCH_FORMS_COOKIE", cookie),
+            ("BENCH_FORM_TOKEN", token),
+            ("BENCH_ORIGIN", base.to_owned()),
+        ];
+        let form = self.wrk(base, "form_login.lua", seconds, cores, &env)?;
+        println!(
+            "  form sign-in {:>9.0} req/s  p99 {:>6.2} ms  errors {}",
+            form.rps, form.p99_ms, form.errors
+        );
+        report.form_login = Some(form);
+        let again = self.wrk(base, "login.lua", seconds, cores, &[])?;
+        println!(
+            "  login again  {:>9.0} req/s  p99 {:>6.2} ms  errors {}",
+            again.rps, again.p99_ms, again.errors
+        );
+        report.login_again = Some(again);
         Ok(())
     }
 

@@ -115,7 +115,7 @@ async fn authorize(
     params(("provider" = String, Path), CallbackQuery),
     responses(
         (status = 200, description = "Signed in (or, for a link flow, the linked account)", body = TokenResponse),
-        (status = 302, description = "To `redirect_to`, with a one-time `code` in the fragment (exchange it at `POST /api/v1/auth/oauth/exchange` within 60 s; tokens never travel in a URL)"),
+        (status = 302, description = "To `redirect_to`, with a one-time `code` in the fragment (exchange it at `POST /api/v1/auth/oauth/exchange` within 60 s; tokens never travel in a URL); to the hosted pages' landing (`/ui/federated`), which works without a script, in the query"),
         (status = 400, description = "Bad, replayed, expired or foreign `state`; a provider error; wrong `iss`; a rejected ID token"),
         (status = 401, description = "`mfa_required`: the account has a second factor; the problem carries `mfa_token` and `methods` (with `redirect_to`: a 302 whose fragment has `error=mfa_required&mfa_token=…&methods=…`)"),
         (status = 403, description = "`oauth_email_unverified`: the provider did not verify the address, which therefore neither creates nor claims an account; `account_disabled`"),

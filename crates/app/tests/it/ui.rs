@@ -212,7 +212,7 @@ async fn forged_posts_are_refused_and_change_nothing() {
         .post_raw(paths::UI_SIGN_OUT, &[("csrf_token", "AAAA")], Some(&origin))
         .await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
-    let other_form = account.token(paths::UI_ACCOUNT_NAME);
+    let other_form = account.token(paths::UI_ACCOUNT_PROFILE);
     let misused = browser
         .post_raw(
             paths::UI_SIGN_OUT,
@@ -245,7 +245,7 @@ async fn forged_posts_are_refused_and_change_nothing() {
     // A renamed account is not renamed by a forgery either.
     let rename = browser
         .post_raw(
-            paths::UI_ACCOUNT_NAME,
+            paths::UI_ACCOUNT_PROFILE,
             &[("csrf_token", "x"), ("name", "Mallory")],
             Some(&origin),
         )
@@ -766,4 +766,56 @@ async fn a_notice_link_removes_the_method_and_passkeys_say_they_need_javascript(
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.text().contains("needs JavaScript"));
+}
+
+/// Name and profile in one form: an invalid field is named on the page and
+/// nothing is saved; a valid form saves all of it, as the API reads it.
+#[tokio::test]
+async fn the_profile_form_saves_all_or_names_what_is_wrong() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    let email = email();
+    let account = browser.sign_up(&email).await;
+    let fields = |website: &'static str| {
+        [
+            ("name", "Ada King"),
+            ("bio", "Analyst.\nPoet of science."),
+            ("location", "London"),
+            ("website", website),
+            ("avatar_url", ""),
+        ]
+    };
+    let refused = browser
+        .submit(
+            &account,
+            paths::UI_ACCOUNT_PROFILE,
+            &fields("javascript:alert(1)"),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text();
+    assert!(
+        html.contains("aria-invalid=\"true\" aria-describedby=\"website-error\""),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Ada King"),
+        "nothing saved, and the name shown is the stored one"
+    );
+    let saved = browser
+        .submit(
+            &refused,
+            paths::UI_ACCOUNT_PROFILE,
+            &fields("https://ada.example"),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    let tokens =
+        crate::helpers::Tokens::from_body(app.login(&email, PASSWORD).await.json().await.unwrap());
+    let me: api_types::UserResponse = app.me(&tokens.access).await.json().await.unwrap();
+    assert_eq!(me.user.name, "Ada King");
+    let profile = me.user.profile.expect("a profile");
+    assert_eq!(profile.bio.as_deref(), Some("Analyst.\nPoet of science."));
+    assert_eq!(profile.website.as_deref(), Some("https://ada.example"));
+    assert_eq!(profile.avatar_url, None);
 }

@@ -78,7 +78,7 @@ async fn account_page(
 ) -> Response {
     let state = &page.state;
     let loaded = async {
-        let (user, _profile) = state.auth.me(&principal).await?;
+        let (user, profile) = state.auth.me(&principal).await?;
         let sessions = state.auth.list_sessions(&principal).await?;
         let events = state
             .account
@@ -91,9 +91,9 @@ async fn account_page(
             Vec::new()
         };
         let linked = state.federation.accounts(principal.user_id).await?;
-        Ok::<_, AuthError>((user, sessions, events, mfa, passkeys, linked))
+        Ok::<_, AuthError>((user, profile, sessions, events, mfa, passkeys, linked))
     };
-    let (user, sessions, events, mfa, passkeys, linked) = match loaded.await {
+    let (user, profile, sessions, events, mfa, passkeys, linked) = match loaded.await {
         Ok(loaded) => loaded,
         Err(error) => return page.refusal(error.into()),
     };
@@ -130,6 +130,12 @@ async fn account_page(
             name => user.name,
             email => user.email.as_str(),
             email_verified => user.email_verified,
+        },
+        profile => context! {
+            bio => profile.as_ref().and_then(|p| p.bio.clone()).unwrap_or_default(),
+            location => profile.as_ref().and_then(|p| p.location.clone()).unwrap_or_default(),
+            website => profile.as_ref().and_then(|p| p.website.clone()).unwrap_or_default(),
+            avatar_url => profile.as_ref().and_then(|p| p.avatar_url.clone()).unwrap_or_default(),
         },
         sessions,
         others,
@@ -216,28 +222,46 @@ fn done(page: Page, notice: &str) -> Response {
 }
 
 #[derive(Debug, Deserialize)]
-pub(crate) struct NameForm {
+pub(crate) struct ProfileForm {
     name: String,
+    bio: String,
+    location: String,
+    website: String,
+    avatar_url: String,
 }
 
-pub(crate) async fn change_name(page: Page, Posted(form): Posted<NameForm>) -> Response {
+/// Name and profile, as one form: every invalid field is named at once,
+/// and nothing is saved unless all are valid.
+pub(crate) async fn change_profile(page: Page, Posted(form): Posted<ProfileForm>) -> Response {
     let (page, principal) = signed_in!(page, paths::UI_ACCOUNT);
-    let name = match DisplayName::parse(&form.name) {
-        Ok(name) => name,
-        Err(error) => {
-            return refuse(
-                page,
-                principal,
-                "name",
-                "name",
-                AuthError::Validation(error.into()),
-            )
-            .await;
+    let mut errors = domain::ValidationErrors::new();
+    let name = errors.check(DisplayName::parse(&form.name));
+    let update = domain::ProfileUpdate::parse(
+        Some(form.bio),
+        Some(form.avatar_url),
+        Some(form.location),
+        Some(form.website),
+    );
+    let update = match update {
+        Ok(update) => Some(update),
+        Err(invalid) => {
+            for error in invalid.errors() {
+                errors.push(error.clone());
+            }
+            None
         }
     };
-    match page.state.auth.update_name(&principal, &name).await {
-        Ok(_) => done(page, "name_saved"),
-        Err(error) => refuse(page, principal, "name", "name", error).await,
+    let (Some(name), Some(update)) = (name, update) else {
+        let error = AuthError::Validation(errors);
+        return refuse(page, principal, "profile", "name", error).await;
+    };
+    let saved = async {
+        page.state.auth.update_name(&principal, &name).await?;
+        page.state.auth.update_profile(&principal, &update).await
+    };
+    match saved.await {
+        Ok(_) => done(page, "profile_saved"),
+        Err(error) => refuse(page, principal, "profile", "name", error).await,
     }
 }
 

@@ -62,7 +62,7 @@ pub(crate) fn routes(state: UiState) -> Router<UiState> {
             get(recovery::verify).post(recovery::verify_submit),
         )
         .route(paths::UI_ACCOUNT, get(account::show))
-        .route(paths::UI_ACCOUNT_NAME, post(account::change_name))
+        .route(paths::UI_ACCOUNT_PROFILE, post(account::change_profile))
         .route(
             paths::UI_ACCOUNT_VERIFY_SEND,
             post(account::send_verification),

@@ -37,7 +37,7 @@ const NOTICES: [&str; 20] = [
     "verify_sent",
     "email_verified",
     "email_change_sent",
-    "name_saved",
+    "profile_saved",
     "password_changed",
     "sessions_revoked",
     "password_reset",
