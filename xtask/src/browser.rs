@@ -12,10 +12,17 @@ use crate::{deploy, root, run};
 /// The axe-core release the suite checks the pages with.
 const AXE_CORE: &str = "axe-core@4.14.1";
 
-/// Chromium and chromedriver on the PATH, and the path of `axe.min.js`.
+/// Chromium and chromedriver (on the PATH, or where `CHROMIUM` and
+/// `CHROMEDRIVER` say: a runner's preinstalled Chrome), and the path of
+/// `axe.min.js`.
 pub(crate) fn ensure() -> Result<PathBuf> {
-    let chromium = deploy::ensure("chromium", &[deploy::Install::Apt("chromium")]);
-    let driver = deploy::ensure("chromedriver", &[deploy::Install::Apt("chromium-driver")]);
+    let given = |variable: &str| {
+        std::env::var_os(variable).is_some_and(|path| std::path::Path::new(&path).exists())
+    };
+    let chromium =
+        given("CHROMIUM") || deploy::ensure("chromium", &[deploy::Install::Apt("chromium")]);
+    let driver = given("CHROMEDRIVER")
+        || deploy::ensure("chromedriver", &[deploy::Install::Apt("chromium-driver")]);
     if !(chromium && driver) {
         bail!(
             "the browser suite needs Chromium and chromedriver. Install them \

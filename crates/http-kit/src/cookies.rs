@@ -19,6 +19,13 @@ pub fn provider_binding(secure: bool) -> CookieSpec {
     CookieSpec::new("cz_oauth", PROVIDER_ROUTES, secure, SameSite::Lax)
 }
 
+/// Beside [`provider_binding`] when the hosted pages started the sign-in:
+/// the provider's callback then answers a refusal by sending the browser to
+/// the pages' landing (a page), not with a problem document.
+pub fn provider_from_pages(secure: bool) -> CookieSpec {
+    CookieSpec::new("cz_oauth_pages", PROVIDER_ROUTES, secure, SameSite::Lax)
+}
+
 /// The provider routes' path prefix (`api_types::paths::OAUTH`).
 const PROVIDER_ROUTES: &str = "/api/v1/auth/oauth";
 

@@ -24,6 +24,10 @@ pub enum UiError {
     MethodNotAllowed,
     #[error("rate limited")]
     Throttled,
+    /// The provider's callback refused a sign-in the pages started (its
+    /// problem code, as the API names it).
+    #[error("the provider sign-in was refused: {0}")]
+    ProviderRefused(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
 }
@@ -42,6 +46,7 @@ impl UiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            Self::ProviderRefused(code) => refused_by_callback(code).0,
             Self::Auth(error) => auth_status(error),
         }
     }
@@ -55,6 +60,7 @@ impl UiError {
             Self::NotFound => "error_not_found",
             Self::MethodNotAllowed => "error_bad_form",
             Self::Throttled => "error_rate_limited",
+            Self::ProviderRefused(code) => refused_by_callback(code).1,
             Self::Auth(error) => auth_message_key(error),
         }
     }
@@ -166,5 +172,21 @@ fn oauth_message_key(failure: &OAuthFailure) -> &'static str {
         | F::IssuerMismatch
         | F::Provider(ProviderError::Rejected(_))
         | F::RedirectNotAllowed => "error_provider_failed",
+    }
+}
+
+/// A refusal of the provider's callback, by its problem code.
+fn refused_by_callback(code: &str) -> (StatusCode, &'static str) {
+    match code {
+        "account_exists" => (StatusCode::CONFLICT, "error_account_exists"),
+        "oauth_account_taken" => (StatusCode::CONFLICT, "error_linked_elsewhere"),
+        "already_linked" => (StatusCode::CONFLICT, "error_already_linked"),
+        "oauth_email_unverified" => (StatusCode::FORBIDDEN, "error_provider_email"),
+        "oauth_no_email" => (StatusCode::BAD_REQUEST, "error_provider_email"),
+        "email_not_verified" => (StatusCode::BAD_REQUEST, "error_email_not_verified"),
+        "account_disabled" => (StatusCode::FORBIDDEN, "error_account_disabled"),
+        "provider_unavailable" => (StatusCode::BAD_GATEWAY, "error_provider"),
+        "rate_limited" => (StatusCode::TOO_MANY_REQUESTS, "error_rate_limited"),
+        _ => (StatusCode::BAD_REQUEST, "error_provider_failed"),
     }
 }

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::dto::*;
-use crate::error::Result;
+use crate::error::{ApiError, Result};
 use crate::extract::{AppJson, AuthUser, Client};
 use crate::problems::{Bearer, Invalid, Limited, Provider};
 use crate::routes::auth::token_response;
@@ -130,23 +130,61 @@ async fn callback(
     headers: HeaderMap,
     Client(client): Client,
 ) -> Result<Response> {
-    let provider = provider_name(provider)?;
-    let completed = state
-        .federation
-        .complete(
-            &provider,
-            Callback {
+    let from_pages = started_by_pages(&headers);
+    let completed = match provider_name(provider) {
+        Ok(provider) => {
+            let callback = Callback {
                 code: query.code,
                 state: query.state,
                 iss: query.iss,
                 error: query.error,
                 error_description: query.error_description,
-            },
-            cookie(&headers).as_deref(),
-            &client,
-        )
-        .await?;
-    answer(&state, completed)
+            };
+            state
+                .federation
+                .complete(&provider, callback, cookie(&headers).as_deref(), &client)
+                .await
+                .map_err(ApiError::from)
+        }
+        Err(refused) => Err(refused),
+    };
+    match completed {
+        Ok(completed) => {
+            let mut response = answer(&state, completed)?;
+            if from_pages {
+                let clear = pages_marker(&state).clear();
+                response.headers_mut().append(header::SET_COOKIE, clear);
+            }
+            Ok(response)
+        }
+        // A sign-in the hosted pages started gets its refusal as a page.
+        Err(refused) if from_pages => {
+            let landing = state.federation.public_base_url().join(paths::UI_FEDERATED);
+            let code = refused.problem().code;
+            let mut response = found(
+                &format!("{landing}?error={code}"),
+                binding_cookie(&state, ""),
+            )?;
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, pages_marker(&state).clear());
+            Ok(response)
+        }
+        Err(refused) => Err(refused),
+    }
+}
+
+/// Whether the hosted pages started this sign-in (their marker cookie).
+fn started_by_pages(headers: &HeaderMap) -> bool {
+    pages_marker_spec(false).read(headers).is_some()
+}
+
+fn pages_marker_spec(secure: bool) -> http_kit::cookies::CookieSpec {
+    http_kit::cookies::provider_from_pages(secure)
+}
+
+fn pages_marker(state: &AppState) -> http_kit::cookies::CookieSpec {
+    pages_marker_spec(state.federation.public_base_url().is_secure_context())
 }
 
 /// A completed callback as JSON, or as a redirect to `redirect_to` with the

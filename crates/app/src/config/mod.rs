@@ -221,6 +221,11 @@ mod tests {
             ("OAUTH_PROVIDER_TIMEOUT", "600"),
             ("RATE_LIMIT_PER_IP", "-3"),
             ("APP_ENV", "staging"),
+            ("UI_ENABLED", "sometimes"),
+            ("UI_PRIMARY_COLOR", "red;}body{display:none"),
+            ("UI_PRODUCT_NAME", "A product name far longer than sixty characters, which is too long"),
+            ("UI_LOGO_URL", "javascript:alert(1)"),
+            ("UI_TEMPLATES_DIR", "/does/not/exist"),
         ]
         .into_iter()
         .chain(CACHE_CASES)
@@ -230,6 +235,24 @@ mod tests {
                 .unwrap_or_else(|| panic!("{name}={value} accepted"));
             assert_eq!(error.variable, name);
         }
+    }
+
+    #[test]
+    fn mailed_links_open_the_hosted_pages_unless_they_are_off() {
+        let on = config(&[]).unwrap();
+        assert!(on.ui.enabled);
+        assert_eq!(on.mail.app_url.base(), "http://127.0.0.1:3001/ui");
+        let off = config(&[("UI_ENABLED", "false")]).unwrap();
+        assert_eq!(off.mail.app_url.base(), "http://127.0.0.1:3001");
+        let set = config(&[("APP_URL", "https://app.example.com")]).unwrap();
+        assert_eq!(set.mail.app_url.base(), "https://app.example.com");
+        // The pages' landing takes provider sign-ins back.
+        let landing = &on.federation.settings.redirect_allowlist;
+        assert!(
+            landing
+                .iter()
+                .any(|url| url.base() == "http://127.0.0.1:3001/ui/federated")
+        );
     }
 
     #[test]
@@ -275,9 +298,14 @@ mod tests {
             .iter()
             .map(domain::HttpUrl::base)
             .collect();
+        // The hosted pages' landing is added (they are on by default).
         assert_eq!(
             allowed,
-            ["https://app.example.com", "https://admin.example.com"]
+            [
+                "https://app.example.com",
+                "https://admin.example.com",
+                "http://127.0.0.1:3001/ui/federated"
+            ]
         );
         assert_eq!(
             config.server.public_base_url.base(),

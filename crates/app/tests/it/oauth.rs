@@ -903,6 +903,40 @@ async fn the_pages_sign_in_link_and_unlink_with_a_provider() {
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert!(refused.html.contains("role=\"alert\""));
 
+    // A refusal at the callback (an address the provider did not verify)
+    // comes back to the pages as a page, not as a problem document.
+    let mut stranger = Browser::new(&app);
+    let page = stranger.get(paths::UI_SIGN_IN).await;
+    oidc.next(Script {
+        email_verified: false,
+        ..person("frank-ext", "frank@example.com")
+    });
+    let started = stranger
+        .submit(&page, paths::UI_FEDERATED_START, &[("provider", "acme")])
+        .await;
+    let callback = through_provider(&app, started.location()).await;
+    let callback = callback.strip_prefix(&app.address).unwrap().to_owned();
+    let refused = stranger.get(&callback).await;
+    assert_eq!(refused.status, StatusCode::FOUND, "{}", refused.html);
+    let landing = refused.location().replace(PUBLIC, "");
+    assert_eq!(
+        landing,
+        format!("{}?error=oauth_email_unverified", paths::UI_FEDERATED)
+    );
+    let shown = stranger.get(&landing).await;
+    assert_eq!(shown.status, StatusCode::FORBIDDEN);
+    assert!(
+        shown.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        shown
+            .text()
+            .contains("did not share a verified email address")
+    );
+
     // A local account links the provider from its account page.
     let email = "erin@example.com";
     app.register_verified(email).await;

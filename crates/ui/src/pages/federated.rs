@@ -79,11 +79,13 @@ async fn to_provider(
     match started {
         Ok(started) => {
             let secure = page.state.0.public_base_url.is_secure_context();
-            let binding = http_kit::cookies::provider_binding(secure).set(
-                &started.browser_binding,
-                http_kit::cookies::PROVIDER_BINDING_AGE,
-            );
+            let age = http_kit::cookies::PROVIDER_BINDING_AGE;
+            let binding =
+                http_kit::cookies::provider_binding(secure).set(&started.browser_binding, age);
             page.set_cookie(binding);
+            // The callback answers a refusal with the landing page, not JSON.
+            let marker = http_kit::cookies::provider_from_pages(secure).set("1", age);
+            page.set_cookie(marker);
             page.redirect(&started.authorize_url)
         }
         Err(error) => page.refusal(error.into()),
@@ -151,6 +153,9 @@ pub(crate) async fn landing(mut page: Page, Query(landing): Query<Landing>) -> R
             .set(&value, super::SECOND_FACTOR_AGE);
         page.set_cookie(cookie);
         return page.redirect(&with_return_to(paths::UI_SECOND_FACTOR, &return_to));
+    }
+    if let Some(code) = landing.error {
+        return page.refusal(UiError::ProviderRefused(code));
     }
     let Some(code) = landing.code else {
         return page.refusal(UiError::BadForm);
