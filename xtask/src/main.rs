@@ -268,13 +268,22 @@ struct TestServices {
     axe: PathBuf,
 }
 
+impl TestServices {
+    /// A `cargo test` of `args` against these services (`redis_url`: this
+    /// one, or another deployment's).
+    fn cargo_test(&self, args: &[&str], redis_url: &str) -> Command {
+        let mut test = cargo();
+        test.args(args)
+            .env("TEST_DATABASE_URL", &self.database_url)
+            .env("TEST_REDIS_URL", redis_url)
+            .env("TEST_PYTHON", &self.python)
+            .env("TEST_AXE", &self.axe);
+        test
+    }
+}
+
 fn test(extra: &[String]) -> Result<()> {
-    let TestServices {
-        database_url,
-        redis_url,
-        python,
-        axe,
-    } = test_services()?;
+    let services = test_services()?;
     tidy::tidy()?;
     // The committed query data must describe the queries and schema as they are.
     sqlx_data::prepare(&["--check".to_owned()])?;
@@ -290,16 +299,12 @@ fn test(extra: &[String]) -> Result<()> {
         ],
     ];
     let suite = |args: &[&str], redis_url: &str| {
-        let mut test = cargo();
-        test.args(args).args(extra);
-        test.env("TEST_DATABASE_URL", &database_url)
-            .env("TEST_REDIS_URL", redis_url)
-            .env("TEST_PYTHON", &python)
-            .env("TEST_AXE", &axe);
+        let mut test = services.cargo_test(args, redis_url);
+        test.args(extra);
         run(test)
     };
     for args in suites {
-        suite(args, &redis_url)?;
+        suite(args, &services.redis_url)?;
     }
     // The cache's own suite, unchanged, against the other two deployments
     // `REDIS_URL` accepts, started here on loopback ports.
@@ -380,16 +385,10 @@ fn test_services() -> Result<TestServices> {
 /// `cargo xtask screenshots`: the browser suite's walk, keeping a picture of
 /// every page it checks (light and dark) in `docs/img/`.
 fn screenshots() -> Result<()> {
-    let TestServices {
-        database_url,
-        redis_url,
-        python,
-        axe,
-    } = test_services()?;
+    let services = test_services()?;
     let dir = root().join("docs/img");
     std::fs::create_dir_all(&dir)?;
-    let mut walk = cargo();
-    walk.args([
+    let args = [
         "test",
         "--package",
         "app",
@@ -398,12 +397,9 @@ fn screenshots() -> Result<()> {
         "browser::",
         "--",
         "--nocapture",
-    ])
-    .env("TEST_DATABASE_URL", &database_url)
-    .env("TEST_REDIS_URL", &redis_url)
-    .env("TEST_PYTHON", &python)
-    .env("TEST_AXE", &axe)
-    .env("UI_SCREENSHOTS", &dir);
+    ];
+    let mut walk = services.cargo_test(&args, &services.redis_url);
+    walk.env("UI_SCREENSHOTS", &dir);
     run(walk)?;
     println!("xtask: screenshots in {}", dir.display());
     Ok(())

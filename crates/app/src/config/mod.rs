@@ -223,7 +223,10 @@ mod tests {
             ("APP_ENV", "staging"),
             ("UI_ENABLED", "sometimes"),
             ("UI_PRIMARY_COLOR", "red;}body{display:none"),
-            ("UI_PRODUCT_NAME", "A product name far longer than sixty characters, which is too long"),
+            (
+                "UI_PRODUCT_NAME",
+                "A product name far longer than sixty characters, which is too long",
+            ),
             ("UI_LOGO_URL", "javascript:alert(1)"),
             ("UI_TEMPLATES_DIR", "/does/not/exist"),
         ]

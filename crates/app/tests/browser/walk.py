@@ -162,6 +162,16 @@ def sign_in(driver, address, password):
     press(driver, "Sign in")
 
 
+def sign_in_with_recovery_code(driver, address, password, code):
+    """A password, then "Use a recovery code" on the second step."""
+    sign_in(driver, address, password)
+    wait_for_path(driver, "/ui/second-factor")
+    driver.find_element(By.TAG_NAME, "summary").click()
+    fill(driver, "recovery_code", code)
+    press(driver, "Verify", within="details")
+    wait_for_path(driver, "/ui/account")
+
+
 def main():
     address = f"browser-{int(time.time() * 1000)}@example.com"
     driver = browser()
@@ -291,12 +301,7 @@ def main():
         # Another browser signs in (password and a recovery code); this one
         # revokes it, and it is signed out at once.
         other = browser()
-        sign_in(other, address, PASSWORD)
-        wait_for_path(other, "/ui/second-factor")
-        other.find_element(By.TAG_NAME, "summary").click()
-        fill(other, "recovery_code", codes[0])
-        press(other, "Verify", within="details")
-        wait_for_path(other, "/ui/account")
+        sign_in_with_recovery_code(other, address, PASSWORD, codes[0])
         driver.refresh()
         revoke = [b for b in driver.find_elements(By.TAG_NAME, "button") if b.text == "Revoke"]
         assert len(revoke) == 1, "the other browser's session"
@@ -322,12 +327,7 @@ def main():
         fill(driver, "new_password", NEW_PASSWORD)
         press(driver, "Set password")
         wait_for_path(driver, "/ui/sign-in?notice=password_reset")
-        sign_in(driver, address, NEW_PASSWORD)
-        wait_for_path(driver, "/ui/second-factor")
-        driver.find_element(By.TAG_NAME, "summary").click()
-        fill(driver, "recovery_code", codes[1])
-        press(driver, "Verify", within="details")
-        wait_for_path(driver, "/ui/account")
+        sign_in_with_recovery_code(driver, address, NEW_PASSWORD, codes[1])
 
         # The pages not on the way: step-up, a refusal.
         driver.get(BASE + "/ui/confirm")
