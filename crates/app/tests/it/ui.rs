@@ -799,9 +799,17 @@ async fn the_profile_form_saves_all_or_names_what_is_wrong() {
         "{html}"
     );
     assert!(
-        !html.contains("Ada King"),
-        "nothing saved, and the name shown is the stored one"
+        html.contains("value=\"Ada King\""),
+        "what was typed is shown again: {html}"
     );
+    assert!(
+        html.contains("value=\"javascript:alert(1)\""),
+        "escaped, in an attribute"
+    );
+    let stored =
+        crate::helpers::Tokens::from_body(app.login(&email, PASSWORD).await.json().await.unwrap());
+    let before: api_types::UserResponse = app.me(&stored.access).await.json().await.unwrap();
+    assert_eq!(before.user.name, "Ada Lovelace", "nothing saved");
     let saved = browser
         .submit(
             &refused,

@@ -61,6 +61,8 @@ struct Refused {
     form: &'static str,
     errors: FieldErrors,
     alert: Option<String>,
+    /// What was typed into the refused form (never a password), shown again.
+    typed: std::collections::BTreeMap<&'static str, String>,
 }
 
 pub(crate) async fn show(page: Page, Query(landing): Query<Landing>) -> Response {
@@ -126,6 +128,7 @@ async fn account_page(
         alert => refused.alert,
         refused_form => refused.form,
         errors => refused.errors.value(),
+        typed => Value::from_serialize(&refused.typed),
         user => context! {
             name => user.name,
             email => user.email.as_str(),
@@ -183,6 +186,17 @@ pub(crate) async fn refuse(
     field: &str,
     error: AuthError,
 ) -> Response {
+    refuse_typed(page, principal, (form, field), error, Default::default()).await
+}
+
+/// [`refuse`], showing the form again with what was `typed` into it.
+async fn refuse_typed(
+    page: Page,
+    principal: Principal,
+    (form, field): (&'static str, &str),
+    error: AuthError,
+    typed: std::collections::BTreeMap<&'static str, String>,
+) -> Response {
     match error {
         AuthError::ReauthenticationRequired { .. } => {
             page.redirect(&with_return_to(paths::UI_CONFIRM, paths::UI_ACCOUNT))
@@ -193,6 +207,7 @@ pub(crate) async fn refuse(
                 form,
                 errors,
                 alert: None,
+                typed,
             };
             account_page(
                 page,
@@ -211,6 +226,7 @@ pub(crate) async fn refuse(
                 form,
                 errors: FieldErrors::one(field, &message),
                 alert: Some(message),
+                typed,
             };
             account_page(page, principal, error.status(), Value::from(()), refused).await
         }
@@ -234,6 +250,16 @@ pub(crate) struct ProfileForm {
 /// and nothing is saved unless all are valid.
 pub(crate) async fn change_profile(page: Page, Posted(form): Posted<ProfileForm>) -> Response {
     let (page, principal) = signed_in!(page, paths::UI_ACCOUNT);
+    let typed = [
+        ("name", &form.name),
+        ("bio", &form.bio),
+        ("location", &form.location),
+        ("website", &form.website),
+        ("avatar_url", &form.avatar_url),
+    ]
+    .into_iter()
+    .map(|(field, value)| (field, value.clone()))
+    .collect();
     let mut errors = domain::ValidationErrors::new();
     let name = errors.check(DisplayName::parse(&form.name));
     let update = domain::ProfileUpdate::parse(
@@ -253,7 +279,7 @@ pub(crate) async fn change_profile(page: Page, Posted(form): Posted<ProfileForm>
     };
     let (Some(name), Some(update)) = (name, update) else {
         let error = AuthError::Validation(errors);
-        return refuse(page, principal, "profile", "name", error).await;
+        return refuse_typed(page, principal, ("profile", "name"), error, typed).await;
     };
     let saved = async {
         page.state.auth.update_name(&principal, &name).await?;
