@@ -827,3 +827,45 @@ async fn the_profile_form_saves_all_or_names_what_is_wrong() {
     assert_eq!(profile.website.as_deref(), Some("https://ada.example"));
     assert_eq!(profile.avatar_url, None);
 }
+
+/// An email change refused for a wrong password keeps the typed address and
+/// marks the password; with the right one the change is mailed for.
+#[tokio::test]
+async fn the_email_change_form_keeps_the_address_and_marks_the_password() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    let account = browser.sign_up(&email()).await;
+    let new_email = email();
+    let refused = browser
+        .submit(
+            &account,
+            paths::UI_ACCOUNT_EMAIL,
+            &[
+                ("new_email", &new_email),
+                ("password", "not the password at all"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let html = refused.text();
+    assert!(html.contains(&format!("value=\"{new_email}\"")), "{html}");
+    assert!(
+        html.contains("aria-describedby=\"email_password-error\""),
+        "{html}"
+    );
+    assert!(!html.contains("not the password at all"));
+    let requested = browser
+        .submit(
+            &refused,
+            paths::UI_ACCOUNT_EMAIL,
+            &[("new_email", &new_email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(
+        requested.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        requested.html
+    );
+    assert!(requested.location().contains("notice=email_change_sent"));
+}

@@ -330,19 +330,15 @@ pub(crate) async fn change_email(page: Page, Posted(form): Posted<EmailForm>) ->
         .account
         .request_email_change(&principal, &form.new_email, form.password, &page.client)
         .await;
+    // The address is shown again when refused (the password never is).
+    let typed = [("new_email", form.new_email)].into_iter().collect();
     match requested {
         Ok(()) => done(page, "email_change_sent"),
         Err(AuthError::InvalidCredentials) => {
-            refuse(
-                page,
-                principal,
-                "email",
-                "password",
-                AuthError::InvalidCredentials,
-            )
-            .await
+            let error = AuthError::InvalidCredentials;
+            refuse_typed(page, principal, ("email", "password"), error, typed).await
         }
-        Err(error) => refuse(page, principal, "email", "new_email", error).await,
+        Err(error) => refuse_typed(page, principal, ("email", "new_email"), error, typed).await,
     }
 }
 
