@@ -16,7 +16,8 @@
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::{cargo, root, run, test_services};
+use crate::services::test_services;
+use crate::{cargo, root, run};
 
 /// The scenarios, as test names in `app`'s `it` binary.
 const SCENARIOS: &[&str] = &[

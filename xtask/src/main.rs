@@ -18,6 +18,7 @@ mod browser;
 mod chaos;
 mod deploy;
 mod python;
+mod services;
 mod sqlx_data;
 mod tidy;
 
@@ -58,7 +59,7 @@ fn main() -> ExitCode {
         Some("chaos") => chaos::chaos(&args[1..]),
         Some("sqlx-prepare") => sqlx_data::prepare(&args[1..]),
         Some("tidy") => tidy::tidy(),
-        Some("screenshots") => screenshots(),
+        Some("screenshots") => services::screenshots(),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -258,32 +259,8 @@ fn migrate() -> Result<()> {
     service(&["migrate"], &[])
 }
 
-/// What the test suites need, checked or installed: the servers' URLs and the
-/// Python with the test tools.
-struct TestServices {
-    database_url: String,
-    redis_url: String,
-    python: PathBuf,
-    /// `axe.min.js`, for the browser suite.
-    axe: PathBuf,
-}
-
-impl TestServices {
-    /// A `cargo test` of `args` against these services (`redis_url`: this
-    /// one, or another deployment's).
-    fn cargo_test(&self, args: &[&str], redis_url: &str) -> Command {
-        let mut test = cargo();
-        test.args(args)
-            .env("TEST_DATABASE_URL", &self.database_url)
-            .env("TEST_REDIS_URL", redis_url)
-            .env("TEST_PYTHON", &self.python)
-            .env("TEST_AXE", &self.axe);
-        test
-    }
-}
-
 fn test(extra: &[String]) -> Result<()> {
-    let services = test_services()?;
+    let services = services::test_services()?;
     tidy::tidy()?;
     // The committed query data must describe the queries and schema as they are.
     sqlx_data::prepare(&["--check".to_owned()])?;
@@ -328,81 +305,6 @@ fn test(extra: &[String]) -> Result<()> {
         suite(&cache_suite, &group.url())?;
     }
     deploy::check()
-}
-
-/// Makes sure every server and tool the tests use is there (installing what
-/// this machine allows), or says what to install.
-fn test_services() -> Result<TestServices> {
-    ensure_openssl()?;
-    let database_url = env_or("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL);
-    ensure_postgres(&database_url)?;
-    let redis_url = env_or("TEST_REDIS_URL", DEFAULT_REDIS_URL);
-    ensure_redis(&redis_url)?;
-    let python = python::ensure_tools()?;
-    if !found("redis-server") {
-        // The cache's fault tests start and kill Redis servers of their own.
-        bail!(
-            "the tests need the `redis-server` binary to start throwaway Redis servers. \
-             Install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`)"
-        );
-    }
-    // The gateway test puts a real nginx in front of the service.
-    if !deploy::ensure("nginx", &[deploy::Install::Apt("nginx")])
-        && !Path::new("/usr/sbin/nginx").exists()
-    {
-        bail!(
-            "the gateway tests need nginx with auth_request. Install it \
-             (Debian/Ubuntu: `apt-get install nginx`; macOS: `brew install nginx`)"
-        );
-    }
-    // The pooler test runs the service behind Debian's PgBouncer.
-    if !deploy::ensure("pgbouncer", &[deploy::Install::Apt("pgbouncer")])
-        && !Path::new("/usr/sbin/pgbouncer").exists()
-    {
-        bail!(
-            "the pooler test needs PgBouncer. Install it \
-             (Debian/Ubuntu: `apt-get install pgbouncer`; macOS: `brew install pgbouncer`)"
-        );
-    }
-    // The fault tests put Redis behind a veth pair in a network namespace and
-    // shape the link with `tc` (iproute2).
-    if !(deploy::ensure("ip", &[deploy::Install::Apt("iproute2")]) && found("tc")) {
-        bail!(
-            "the fault tests need iproute2 (`ip netns`, `tc`). Install it \
-             (Debian/Ubuntu: `apt-get install iproute2`)"
-        );
-    }
-    // The browser suite: Chromium, chromedriver and axe-core.
-    let axe = browser::ensure()?;
-    Ok(TestServices {
-        database_url,
-        redis_url,
-        python,
-        axe,
-    })
-}
-
-/// `cargo xtask screenshots`: the browser suite's walk, keeping a picture of
-/// every page it checks (light and dark) in `docs/img/`.
-fn screenshots() -> Result<()> {
-    let services = test_services()?;
-    let dir = root().join("docs/img");
-    std::fs::create_dir_all(&dir)?;
-    let args = [
-        "test",
-        "--package",
-        "app",
-        "--test",
-        "it",
-        "browser::",
-        "--",
-        "--nocapture",
-    ];
-    let mut walk = services.cargo_test(&args, &services.redis_url);
-    walk.env("UI_SCREENSHOTS", &dir);
-    run(walk)?;
-    println!("xtask: screenshots in {}", dir.display());
-    Ok(())
 }
 
 /// `host:port` of a `scheme://[user[:pass]@]host[:port][/...]` URL.

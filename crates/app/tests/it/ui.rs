@@ -696,7 +696,7 @@ async fn every_refusal_is_a_page() {
     // The API's unknown paths are still problem+json.
     let api = app
         .client
-        .get(app.url("/api/v1/nothing"))
+        .get(app.url(&format!("{}/nothing", paths::API)))
         .send()
         .await
         .unwrap();

@@ -3,10 +3,12 @@
 
 mod browser;
 mod introspection;
+mod registration;
 mod roles;
 mod signin;
 
 pub use browser::PageSecret;
+pub use registration::Registration;
 
 use std::sync::Arc;
 
@@ -23,11 +25,11 @@ use crate::ports::{Attempt, LockoutPolicy, Throttle};
 use crate::ports::{AuditLog, VerifiedTokens};
 use crate::ports::{MfaRepository, ProfileRepository, SessionRepository, UserRepository};
 use crate::refresh::{RefreshToken, RefreshTokens};
-use crate::signin::{OpenedSession, SignIn};
+use crate::signin::SignIn;
 use crate::throttle::{MemoryThrottle, client_key};
 use crate::tokens::AccessTokens;
 use crate::user::{
-    DisplayName, Email, NewSession, NewUser, Profile, ProfileUpdate, RotateOutcome, Session, User,
+    DisplayName, Email, NewSession, Profile, ProfileUpdate, RotateOutcome, Session, User,
 };
 
 /// Lifetimes and windows of the token scheme.
@@ -62,36 +64,6 @@ pub struct Authenticated {
     pub expires_in: i64,
     pub user: User,
     pub profile: Option<Profile>,
-}
-
-/// Input of [`AuthService::register`], already parsed.
-#[derive(Debug)]
-pub struct Registration {
-    pub email: Email,
-    pub password: NewPassword,
-    pub name: DisplayName,
-}
-
-impl Registration {
-    /// Parses a sign-up's fields, naming every invalid one.
-    pub fn parse(
-        email: &str,
-        password: String,
-        name: &str,
-    ) -> Result<Self, crate::validation::ValidationErrors> {
-        let mut errors = crate::validation::ValidationErrors::new();
-        let email = errors.check(Email::parse(email));
-        let password = errors.check(Password::parse(password, "password"));
-        let name = errors.check(DisplayName::parse(name));
-        match (email, password, name) {
-            (Some(email), Some(password), Some(name)) => Ok(Self {
-                email,
-                password,
-                name,
-            }),
-            _ => Err(errors),
-        }
-    }
 }
 
 /// The storage the auth services reach.
@@ -226,43 +198,6 @@ impl AuthService {
             amr,
         };
         (session, token)
-    }
-
-    /// Creates an account and opens its first session.
-    #[tracing::instrument(skip_all)]
-    pub async fn register(
-        &self,
-        input: Registration,
-        client: &ClientInfo,
-    ) -> Result<OpenedSession, AuthError> {
-        let related = [input.email.as_str(), input.name.as_str()];
-        let password_hash = self.hasher.hash_new(&input.password, &related).await?;
-        let now = OffsetDateTime::now_utc();
-        let user_id = UserId::new();
-        let new_user = NewUser {
-            id: user_id,
-            email: input.email,
-            name: input.name,
-            email_verified: false,
-            password_hash: Some(password_hash),
-        };
-        let (new_session, refresh_token) = self.new_session(user_id, Amr::PWD, client, now);
-        let (user, session) = self
-            .users
-            .create_with_session(new_user, new_session)
-            .await
-            .inspect_err(|_| event("register", FAILURE))?;
-        event("register", SUCCESS);
-        self.audit
-            .record(AuditKind::Register, Outcome::Success, Some(user.id), client)
-            .await;
-        tracing::info!(user_id = %user.id, session_id = %session.id, "user registered");
-        Ok(OpenedSession {
-            session,
-            refresh_token,
-            user,
-            profile: None,
-        })
     }
 
     /// Checks a password and opens a session, or asks for the second factor.
