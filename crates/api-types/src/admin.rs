@@ -104,12 +104,41 @@ pub struct RolesResponse {
     pub roles: Vec<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+/// A client to register: with a name only, an API client (introspection,
+/// revocation, `client_credentials`); with redirect URIs, an application that
+/// signs its users in through the OpenID provider.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateClientRequest {
-    /// What the client is (1–100 characters).
+    /// What the client is (1–100 characters; shown on the consent page).
     #[cfg_attr(feature = "openapi", schema(example = "billing-service"))]
     pub name: String,
+    /// Where the provider may send authorization responses, matched byte for
+    /// byte (a redirect URI on `http://127.0.0.1` or `http://[::1]` admits any
+    /// port, RFC 8252). At most 20; https, loopback http or a reverse-domain
+    /// scheme; no fragment.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = json!(["https://app.example.com/callback"])))]
+    pub redirect_uris: Vec<String>,
+    /// Where `/oauth2/logout` may send the browser afterwards (byte for byte).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where back-channel logout tokens are POSTed (https in production).
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// A browser or native app that cannot keep a secret: no secret, PKCE required.
+    #[serde(default)]
+    pub public: bool,
+    /// Trusted: never asked for consent; always given refresh tokens.
+    #[serde(default)]
+    pub first_party: bool,
+    /// The scopes it may ask for (absent: every supported scope).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = json!(["openid", "profile", "email"])))]
+    pub scopes: Option<Vec<String>>,
+    /// `RS256` (default), `ES256` or `EdDSA`.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 /// A new client: the secret is shown here and never again.
@@ -117,26 +146,45 @@ pub struct CreateClientRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedClientResponse {
     pub client_id: Uuid,
-    /// 256 random bits, base64url. Store it like a password; it cannot be
-    /// shown again (delete the client and make another to replace it).
+    /// 256 random bits, base64url (safe in HTTP Basic). Store it like a
+    /// password; it cannot be shown again (delete the client and make another
+    /// to replace it). Absent for a public client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
         schema(example = "kJ3vQ0m1xP6s9Yt2Lw8fR4nB7cZ5aE1dH0uG3iK6oMq")
     )]
-    pub client_secret: String,
-    #[cfg_attr(feature = "openapi", schema(example = "billing-service"))]
-    pub name: String,
+    pub client_secret: Option<String>,
+    #[serde(flatten)]
+    pub client: ClientSettingsDto,
 }
 
+/// A registered client as listed (never a secret).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientDto {
     pub client_id: Uuid,
-    #[cfg_attr(feature = "openapi", schema(example = "billing-service"))]
-    pub name: String,
+    #[serde(flatten)]
+    pub client: ClientSettingsDto,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,
     /// The admin who made it; `null` when made on the command line.
     pub created_by: Option<Uuid>,
+}
+
+/// What a client is registered with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientSettingsDto {
+    #[cfg_attr(feature = "openapi", schema(example = "billing-service"))]
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub public: bool,
+    pub first_party: bool,
+    pub scopes: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(example = "RS256"))]
+    pub id_token_signed_response_alg: String,
 }

@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use app::config::Config;
 use app::startup::{self, Application};
+use domain::oidc::RegistrationRequest;
 
 /// mimalloc: measured faster than the system allocator on the request path
 /// (docs/benchmarks.md), where most allocations are small and short-lived.
@@ -16,9 +17,14 @@ USAGE:
     codezest-auth migrate     apply pending database migrations and exit
     codezest-auth admin grant EMAIL
                               give the account with this address the `admin` role
-    codezest-auth clients create NAME
-                              register an API client (introspection, revocation);
-                              prints its id and secret, shown this once
+    codezest-auth clients create NAME [--redirect-uri URL]... [--public] [--first-party]
+            [--post-logout-redirect-uri URL]... [--backchannel-logout-uri URL]
+            [--scope SCOPE]... [--id-token-alg RS256|ES256|EdDSA]
+                              register a client: with a name only, an API client
+                              (introspection, revocation, client_credentials); with
+                              redirect URIs, an application signing users in through
+                              the OpenID provider. Prints its id and secret (none for
+                              a public client), shown this once
 
 Configuration comes from the environment (and a .env file); see README.md.";
 
@@ -35,10 +41,20 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        Some("clients") => match (args.get(2).map(String::as_str), args.get(3), args.len()) {
-            (Some("create"), Some(name), 4) => Command::ClientsCreate(name.clone()),
+        Some("clients") => match (args.get(2).map(String::as_str), args.get(3)) {
+            (Some("create"), Some(name)) if !name.starts_with("--") => {
+                match registration_options(&args[4..]) {
+                    Ok(request) => Command::ClientsCreate(name.clone(), request),
+                    Err(error) => {
+                        eprintln!("codezest-auth: {error}\n\n{USAGE}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             _ => {
-                eprintln!("codezest-auth: usage: codezest-auth clients create NAME\n\n{USAGE}");
+                eprintln!(
+                    "codezest-auth: usage: codezest-auth clients create NAME [options]\n\n{USAGE}"
+                );
                 return ExitCode::from(2);
             }
         },
@@ -91,10 +107,13 @@ fn main() -> ExitCode {
                 println!("{email} has the admin role");
                 Ok(())
             }
-            Command::ClientsCreate(name) => {
-                let (id, secret) = startup::create_client(&config, &name).await?;
+            Command::ClientsCreate(name, request) => {
+                let (id, secret) = startup::create_client(&config, &name, request).await?;
+                println!("client_id={id}");
                 // The secret is shown here once; it is stored only as a digest.
-                println!("client_id={id}\nclient_secret={secret}");
+                if let Some(secret) = secret {
+                    println!("client_secret={secret}");
+                }
                 Ok(())
             }
         }
@@ -115,6 +134,32 @@ enum Command {
     Migrate,
     /// `admin grant EMAIL`.
     AdminGrant(String),
-    /// `clients create NAME`.
-    ClientsCreate(String),
+    /// `clients create NAME [options]`.
+    ClientsCreate(String, RegistrationRequest),
+}
+
+/// The options of `clients create NAME`: repeatable URIs and scopes, flags.
+fn registration_options(args: &[String]) -> Result<RegistrationRequest, String> {
+    let mut request = RegistrationRequest::default();
+    let mut scopes: Option<Vec<String>> = None;
+    let mut args = args.iter();
+    while let Some(option) = args.next() {
+        let mut value = || {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("{option} needs a value"))
+        };
+        match option.as_str() {
+            "--redirect-uri" => request.redirect_uris.push(value()?),
+            "--post-logout-redirect-uri" => request.post_logout_redirect_uris.push(value()?),
+            "--backchannel-logout-uri" => request.backchannel_logout_uri = Some(value()?),
+            "--scope" => scopes.get_or_insert_with(Vec::new).push(value()?),
+            "--id-token-alg" => request.id_token_signed_response_alg = Some(value()?),
+            "--public" => request.public = true,
+            "--first-party" => request.first_party = true,
+            other => return Err(format!("unknown option {other:?} for clients create")),
+        }
+    }
+    request.scopes = scopes;
+    Ok(request)
 }

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use api_http::ServiceStatus;
 use domain::auth::AuthService;
 use domain::clients::ClientService;
+use domain::oidc::RegistrationRequest;
 use domain::password::PasswordHasher;
 use domain::throttle::MemoryThrottle;
 use repo_postgres::Db;
@@ -200,19 +201,35 @@ pub async fn grant_admin(config: &Config, email: &str) -> anyhow::Result<()> {
     }
 }
 
-/// `codezest-auth clients create NAME`: registers an API client; its id and
-/// secret (shown this once) are returned for printing.
-pub async fn create_client(config: &Config, name: &str) -> anyhow::Result<(String, String)> {
-    let name = domain::ClientName::parse(name)
-        .map_err(|e| anyhow::anyhow!("{name:?} is not a client name: {}", e.message))?;
+/// `codezest-auth clients create NAME [options]`: registers a client; its id
+/// and secret (shown this once; none for a public client) are returned for
+/// printing.
+pub async fn create_client(
+    config: &Config,
+    name: &str,
+    request: RegistrationRequest,
+) -> anyhow::Result<(String, Option<String>)> {
     let cli = Cli::open(config, "nothing is stale").await?;
-    let clients = ClientService::new(Arc::clone(&cli.ports.clients), Arc::clone(&cli.ports.audit));
+    let clients = ClientService::new(
+        Arc::clone(&cli.ports.clients),
+        Arc::clone(&cli.ports.audit),
+        config.server.uri_policy(),
+    );
     let command_line =
         domain::ClientInfo::new(Some("codezest-auth clients create (command line)"), None);
-    let created = clients.create(name, None, &command_line).await;
+    let created = clients.create(name, request, None, &command_line).await;
     cli.pool.close().await;
-    let (client, secret) = created.context("creating the API client failed")?;
-    Ok((client.id.to_string(), secret.expose().to_owned()))
+    let (client, secret) = match created {
+        Err(domain::error::AuthError::Validation(errors)) => {
+            let reasons: Vec<String> = errors.errors().iter().map(ToString::to_string).collect();
+            anyhow::bail!("the client was not registered: {}", reasons.join("; "))
+        }
+        other => other.context("registering the client failed")?,
+    };
+    Ok((
+        client.id.to_string(),
+        secret.map(|secret| secret.expose().to_owned()),
+    ))
 }
 
 /// What a command-line subcommand works through: the service's own

@@ -10,6 +10,7 @@
 
 use std::net::IpAddr;
 
+use domain::oidc::{ClientSettings, IdTokenAlgorithm, RegisteredUri, Scope, Scopes, UriPolicy};
 use domain::{
     ClientId, ClientName, Email, ProviderName, SessionId, TokenHash, UserId, ports::ApiClient,
     user::OAuthAccount, user::Profile, user::Session, user::User,
@@ -202,36 +203,91 @@ impl CacheValue for Profile {
 }
 
 /// An API client: the SHA-256 of its secret (256 random bits, so the digest
-/// gives nothing away), never the secret.
+/// gives nothing away), never the secret; none for a public client. The
+/// relying-party settings are absent from entries written before the
+/// provider: such an entry reads as an API client with every scope.
 #[derive(Serialize, Deserialize)]
 pub struct StoredClient {
     id: uuid::Uuid,
     name: String,
-    secret_sha256: [u8; 32],
+    secret_sha256: Option<[u8; 32]>,
     created_at: i128,
     created_by: Option<uuid::Uuid>,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    first_party: bool,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    id_token_alg: Option<String>,
 }
 
 impl CacheValue for ApiClient {
     type Stored = StoredClient;
 
     fn to_stored(&self) -> StoredClient {
+        let settings = &self.settings;
+        let strings = |uris: &[RegisteredUri]| uris.iter().map(|u| u.as_str().to_owned()).collect();
         StoredClient {
             id: self.id.as_uuid(),
             name: self.name.as_str().to_owned(),
-            secret_sha256: *self.secret_hash.as_bytes(),
+            secret_sha256: self.secret_hash.as_ref().map(|h| *h.as_bytes()),
             created_at: nanos(self.created_at),
             created_by: self.created_by.map(|id| id.as_uuid()),
+            redirect_uris: strings(&settings.redirect_uris),
+            post_logout_redirect_uris: strings(&settings.post_logout_redirect_uris),
+            backchannel_logout_uri: settings
+                .backchannel_logout_uri
+                .as_ref()
+                .map(|u| u.as_str().to_owned()),
+            first_party: settings.first_party,
+            scopes: Some(
+                settings
+                    .scopes
+                    .names()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            id_token_alg: Some(settings.id_token_algorithm.as_str().to_owned()),
         }
     }
 
     fn from_stored(s: StoredClient) -> Option<Self> {
+        let uri = |raw: &str| RegisteredUri::parse(raw, UriPolicy::AllowHttp).ok();
+        let uris = |raw: &[String]| raw.iter().map(|u| uri(u)).collect::<Option<Vec<_>>>();
+        let scopes = match s.scopes {
+            None => Scopes::all(),
+            Some(names) => names
+                .iter()
+                .map(|name| name.parse::<Scope>().ok())
+                .collect::<Option<Scopes>>()?,
+        };
         Some(ApiClient {
             id: ClientId::from_uuid(s.id),
             name: ClientName::parse(&s.name).ok()?,
-            secret_hash: TokenHash::from_bytes(s.secret_sha256),
+            secret_hash: s.secret_sha256.map(TokenHash::from_bytes),
             created_at: at(s.created_at)?,
             created_by: s.created_by.map(UserId::from_uuid),
+            settings: ClientSettings {
+                redirect_uris: uris(&s.redirect_uris)?,
+                post_logout_redirect_uris: uris(&s.post_logout_redirect_uris)?,
+                backchannel_logout_uri: match s.backchannel_logout_uri {
+                    Some(raw) => Some(uri(&raw)?),
+                    None => None,
+                },
+                first_party: s.first_party,
+                scopes,
+                id_token_algorithm: match s.id_token_alg {
+                    Some(raw) => raw.parse().ok()?,
+                    None => IdTokenAlgorithm::default(),
+                },
+            },
         })
     }
 }
@@ -304,6 +360,47 @@ mod tests {
             decode::<Session>(&encode::<Session>(None)),
             Some(Stored::Absent)
         ));
+    }
+
+    #[test]
+    fn clients_round_trip_and_entries_from_before_the_provider_still_read() {
+        use domain::oidc::{RegistrationRequest, UriPolicy};
+        let registration = RegistrationRequest {
+            redirect_uris: vec!["https://app.example.com/cb".into()],
+            post_logout_redirect_uris: vec!["https://app.example.com/".into()],
+            backchannel_logout_uri: Some("https://app.example.com/bcl".into()),
+            scopes: Some(vec!["openid".into(), "email".into()]),
+            id_token_signed_response_alg: Some("EdDSA".into()),
+            public: true,
+            first_party: true,
+        }
+        .parse(UriPolicy::HttpsOnly)
+        .unwrap();
+        let client = ApiClient {
+            id: ClientId::new(),
+            name: ClientName::parse("grafana").unwrap(),
+            secret_hash: None,
+            created_at: OffsetDateTime::now_utc(),
+            created_by: None,
+            settings: registration.settings,
+        };
+        match decode::<ApiClient>(&encode(Some(&client))) {
+            Some(Stored::Value(back)) => assert_eq!(back, client),
+            other => panic!("unexpected {other:?}"),
+        }
+        // Written by the version before relying parties existed.
+        let id = uuid::Uuid::now_v7();
+        let old = format!(
+            r#"v{{"id":"{id}","name":"billing","secret_sha256":[{}],"created_at":0,"created_by":null}}"#,
+            ["7"; 32].join(",")
+        );
+        match decode::<ApiClient>(old.as_bytes()) {
+            Some(Stored::Value(back)) => {
+                assert_eq!(back.secret_hash, Some(TokenHash::from_bytes([7; 32])));
+                assert_eq!(back.settings, ClientSettings::api_client());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

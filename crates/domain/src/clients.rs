@@ -13,40 +13,73 @@ use crate::audit::{Audit, AuditKind, Outcome};
 use crate::client_info::ClientInfo;
 use crate::error::{AuthError, Resource};
 use crate::ids::{ClientId, UserId};
+use crate::oidc::{RegistrationRequest, UriPolicy};
 use crate::ports::AuditLog;
 use crate::ports::{ApiClient, ApiClientRepository, ClientName, ClientSecret};
+use crate::validation::ValidationErrors;
 
 /// Registers, lists, removes and authenticates API clients.
 pub struct ClientService {
     clients: Arc<dyn ApiClientRepository>,
     audit: Audit,
+    uri_policy: UriPolicy,
 }
 
 impl ClientService {
-    pub fn new(clients: Arc<dyn ApiClientRepository>, audit_log: Arc<dyn AuditLog>) -> Self {
+    /// `uri_policy`: whether registered URIs may be plain http off loopback
+    /// (development only).
+    pub fn new(
+        clients: Arc<dyn ApiClientRepository>,
+        audit_log: Arc<dyn AuditLog>,
+        uri_policy: UriPolicy,
+    ) -> Self {
         Self {
             clients,
             audit: Audit::new(audit_log),
+            uri_policy,
         }
     }
 
-    /// Registers a client; its secret is returned here and never again.
-    /// `actor` is the admin who asked (`None`: the command line).
+    /// A registered client (through the two-tier cache).
+    pub async fn find(&self, id: ClientId) -> Result<Option<ApiClient>, AuthError> {
+        Ok(self.clients.find(id).await?)
+    }
+
+    /// Registers a client; its secret (none for a public client) is returned
+    /// here and never again. `actor` is the admin who asked (`None`: the
+    /// command line).
     pub async fn create(
         &self,
-        name: ClientName,
+        name: &str,
+        request: RegistrationRequest,
         actor: Option<UserId>,
         client: &ClientInfo,
-    ) -> Result<(ApiClient, ClientSecret), AuthError> {
-        let secret = ClientSecret::random();
+    ) -> Result<(ApiClient, Option<ClientSecret>), AuthError> {
+        let name = ClientName::parse(name);
+        let registration = request.parse(self.uri_policy);
+        let (name, registration) = match (name, registration) {
+            (Ok(name), Ok(registration)) => (name, registration),
+            (name, registration) => {
+                let mut errors = ValidationErrors::new();
+                if let Err(error) = name {
+                    errors.push(error);
+                }
+                for error in registration.err().iter().flat_map(|e| e.errors()) {
+                    errors.push(error.clone());
+                }
+                return Err(errors.into());
+            }
+        };
+        let secret = (!registration.public).then(ClientSecret::random);
         let created = self
             .clients
             .create(ApiClient {
                 id: ClientId::new(),
                 name,
-                secret_hash: secret.hash(),
+                secret_hash: secret.as_ref().map(ClientSecret::hash),
                 created_at: OffsetDateTime::now_utc(),
                 created_by: actor,
+                settings: registration.settings,
             })
             .await?;
         self.audit
@@ -58,7 +91,13 @@ impl ClientService {
                 client,
             )
             .await;
-        tracing::info!(client_id = %created.id, name = created.name.as_str(), "API client created");
+        tracing::info!(
+            client_id = %created.id,
+            name = created.name.as_str(),
+            public = created.is_public(),
+            redirect_uris = created.settings.redirect_uris.len(),
+            "client registered"
+        );
         Ok((created, secret))
     }
 
@@ -99,7 +138,9 @@ impl ClientService {
         let client = self.clients.find(id).await?;
         match (client, presented) {
             (Some(client), Some(presented))
-                if bool::from(client.secret_hash.as_bytes().ct_eq(presented.as_bytes())) =>
+                if client.secret_hash.as_ref().is_some_and(|stored| {
+                    bool::from(stored.as_bytes().ct_eq(presented.as_bytes()))
+                }) =>
             {
                 Ok(client)
             }

@@ -25,6 +25,7 @@ pub mod introspection;
 pub mod links;
 pub mod mail;
 pub mod mfa;
+pub mod oidc;
 pub mod passkey;
 pub mod password;
 pub mod ports;

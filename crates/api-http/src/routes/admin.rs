@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::{Extension, Json};
-use domain::{ClientId, ClientName, UserId, admin::Admin, ports::UserQuery};
+use domain::{ClientId, UserId, admin::Admin, ports::UserQuery};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,8 +17,8 @@ use utoipa_axum::routes;
 use crate::dto::*;
 use crate::error::{ApiError, Result};
 use crate::extract::{AppJson, AppQuery, AuthUser, Client};
-use crate::problems::{AdminOnly, Name, NoSuchUser, SelfAdministration};
-use crate::routes::admin_dto::created_client;
+use crate::problems::{AdminOnly, Invalid, NoSuchUser, SelfAdministration};
+use crate::routes::admin_dto::{created_client, registration_request};
 use crate::state::AppState;
 use api_types::*;
 
@@ -290,15 +290,16 @@ async fn set_roles(
     Ok(Json(RolesResponse { roles: user.roles }))
 }
 
-/// Register an API client (for introspection and revocation); its secret is
-/// in this answer only.
+/// Register a client: with a name only, an API client (introspection,
+/// revocation, `client_credentials`); with redirect URIs, an application that
+/// signs users in through the OpenID provider. Its secret is in this answer only.
 #[utoipa::path(
     post, path = paths::ADMIN_CLIENTS, tag = "admin",
     security(("bearer" = [])),
     request_body = CreateClientRequest,
     responses(
         (status = 201, description = "Created; store the secret now", body = CreatedClientResponse),
-        AdminOnly, Name,
+        AdminOnly, Invalid,
     )
 )]
 async fn create_client(
@@ -307,12 +308,20 @@ async fn create_client(
     Client(client): Client,
     AppJson(body): AppJson<CreateClientRequest>,
 ) -> Result<(StatusCode, Json<CreatedClientResponse>)> {
-    let name = ClientName::parse(&body.name)?;
+    let name = body.name.clone();
     let (created, secret) = state
         .clients
-        .create(name, Some(admin.user_id), &client)
+        .create(
+            &name,
+            registration_request(body),
+            Some(admin.user_id),
+            &client,
+        )
         .await?;
-    Ok((StatusCode::CREATED, Json(created_client(created, &secret))))
+    Ok((
+        StatusCode::CREATED,
+        Json(created_client(created, secret.as_ref())),
+    ))
 }
 
 /// Every API client (never a secret).

@@ -2,6 +2,7 @@
 
 use crate::dto::*;
 use api_types::*;
+use domain::oidc::{RegisteredUri, RegistrationRequest};
 use domain::{admin::UserDetail, ports::ApiClient, ports::ClientSecret, user::User};
 
 impl ToDto for User {
@@ -50,23 +51,60 @@ impl ToDto for UserDetail {
     }
 }
 
-pub(crate) fn created_client(client: ApiClient, secret: &ClientSecret) -> CreatedClientResponse {
+pub(crate) fn created_client(
+    client: ApiClient,
+    secret: Option<&ClientSecret>,
+) -> CreatedClientResponse {
     CreatedClientResponse {
         client_id: client.id.as_uuid(),
-        client_secret: secret.expose().to_owned(),
+        client_secret: secret.map(|secret| secret.expose().to_owned()),
+        client: settings_dto(&client),
+    }
+}
+
+fn settings_dto(client: &ApiClient) -> ClientSettingsDto {
+    let settings = &client.settings;
+    let strings = |uris: &[RegisteredUri]| uris.iter().map(|u| u.as_str().to_owned()).collect();
+    ClientSettingsDto {
         name: client.name.as_str().to_owned(),
+        redirect_uris: strings(&settings.redirect_uris),
+        post_logout_redirect_uris: strings(&settings.post_logout_redirect_uris),
+        backchannel_logout_uri: settings
+            .backchannel_logout_uri
+            .as_ref()
+            .map(|u| u.as_str().to_owned()),
+        public: client.is_public(),
+        first_party: settings.first_party,
+        scopes: settings
+            .scopes
+            .names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        id_token_signed_response_alg: settings.id_token_algorithm.as_str().to_owned(),
     }
 }
 
 impl ToDto for ApiClient {
     type Dto = ClientDto;
     fn to_dto(self) -> ClientDto {
-        let client = self;
         ClientDto {
-            client_id: client.id.as_uuid(),
-            name: client.name.as_str().to_owned(),
-            created_at: client.created_at,
-            created_by: client.created_by.map(|id| id.as_uuid()),
+            client_id: self.id.as_uuid(),
+            client: settings_dto(&self),
+            created_at: self.created_at,
+            created_by: self.created_by.map(|id| id.as_uuid()),
         }
+    }
+}
+
+pub(crate) fn registration_request(body: CreateClientRequest) -> RegistrationRequest {
+    RegistrationRequest {
+        redirect_uris: body.redirect_uris,
+        post_logout_redirect_uris: body.post_logout_redirect_uris,
+        backchannel_logout_uri: body.backchannel_logout_uri,
+        public: body.public,
+        first_party: body.first_party,
+        scopes: body.scopes,
+        id_token_signed_response_alg: body.id_token_signed_response_alg,
     }
 }

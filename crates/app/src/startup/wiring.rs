@@ -127,7 +127,11 @@ pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
             audit_log: Arc::clone(&ports.audit),
         },
     );
-    let clients = ClientService::new(Arc::clone(&ports.clients), Arc::clone(&ports.audit));
+    let clients = ClientService::new(
+        Arc::clone(&ports.clients),
+        Arc::clone(&ports.audit),
+        config.server.uri_policy(),
+    );
     let mut background = vec![
         background::audit_retention(ports.audit, config.mail.audit_retention),
         background::purge_mfa_challenges(ports.mfa, Arc::clone(&passkeys)),

@@ -30,10 +30,13 @@ async fn new_client(app: &TestApp, admin: &str) -> ApiClient {
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let created: CreatedClientResponse = response.json().await.unwrap();
-    assert_eq!(created.name, "billing-service");
+    assert_eq!(created.client.name, "billing-service");
+    assert!(!created.client.public && created.client.redirect_uris.is_empty());
     ApiClient {
         id: created.client_id.to_string(),
-        secret: created.client_secret,
+        secret: created
+            .client_secret
+            .expect("a confidential client has a secret"),
     }
 }
 

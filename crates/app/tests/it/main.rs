@@ -28,6 +28,7 @@ mod passkeys;
 mod pooler;
 mod recovery;
 mod refresh;
+mod relying_parties;
 mod roles;
 mod sessions;
 mod shutdown;

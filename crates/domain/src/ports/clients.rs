@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::RepoResult;
 use crate::ids::{ClientId, UserId};
+use crate::oidc::ClientSettings;
 use crate::refresh::{RefreshToken, TokenHash};
 use crate::user::DisplayName;
 use crate::validation::FieldError;
@@ -13,15 +14,26 @@ use crate::validation::FieldError;
 /// refresh token, and stored the same way (SHA-256).
 pub type ClientSecret = RefreshToken;
 
-/// A registered client, as stored (never with its secret).
+/// A registered client, as stored (never with its secret): an API client
+/// (introspection, revocation, `client_credentials`) or, with redirect URIs,
+/// a relying party of the OpenID provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiClient {
     pub id: ClientId,
     pub name: ClientName,
-    pub secret_hash: TokenHash,
+    /// The SHA-256 of its secret; `None` for a public client (a browser or
+    /// native app, which cannot keep one: it proves itself with PKCE).
+    pub secret_hash: Option<TokenHash>,
     pub created_at: OffsetDateTime,
     /// The admin who made it; `None` from the command line.
     pub created_by: Option<UserId>,
+    pub settings: ClientSettings,
+}
+
+impl ApiClient {
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
 }
 
 /// A client's display name: the rules of a person's ([`DisplayName`]):

@@ -12,6 +12,7 @@ use jsonwebtoken::Algorithm;
 use secrecy::SecretString;
 
 use crate::links::HttpUrl;
+use crate::oidc::IdTokenAlgorithm;
 
 mod access;
 mod keys;
@@ -83,6 +84,16 @@ impl JwtAlgorithm {
             Self::ES256 => "ES256",
             Self::RS256 => "RS256",
             Self::HS256 => "HS256",
+        }
+    }
+}
+
+impl From<IdTokenAlgorithm> for JwtAlgorithm {
+    fn from(algorithm: IdTokenAlgorithm) -> Self {
+        match algorithm {
+            IdTokenAlgorithm::RS256 => Self::RS256,
+            IdTokenAlgorithm::ES256 => Self::ES256,
+            IdTokenAlgorithm::EdDSA => Self::EdDSA,
         }
     }
 }
