@@ -119,10 +119,33 @@ where
     }
 }
 
-/// The principal of a valid access token whose session is active.
+/// The principal of a valid access token whose session is active, issued
+/// to this platform's own front end: a token the provider issued to a
+/// relying party is refused (401), since an application signed in with this
+/// service may read userinfo, never act on the account.
 pub struct AuthUser(pub Principal);
 
 impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = http_kit::bearer::authenticate(parts, &state.auth).await?;
+        if principal.client.is_some() {
+            return Err(domain::error::AuthError::Denied(
+                domain::error::Denial::IssuedToApplication,
+            )
+            .into());
+        }
+        Ok(Self(principal))
+    }
+}
+
+/// The principal of any valid access token whose session is active, a
+/// relying party's included: forward-auth, which answers for every service
+/// of the platform.
+pub struct BearerUser(pub Principal);
+
+impl FromRequestParts<AppState> for BearerUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {

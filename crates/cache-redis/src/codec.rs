@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use domain::oidc::{ClientSettings, IdTokenAlgorithm, RegisteredUri, Scope, Scopes, UriPolicy};
 use domain::{
     ClientId, ClientName, Email, ProviderName, SessionId, TokenHash, UserId, ports::ApiClient,
-    user::OAuthAccount, user::Profile, user::Session, user::User,
+    user::ClientSession, user::OAuthAccount, user::Profile, user::Session, user::User,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -129,6 +129,10 @@ pub struct StoredSession {
     /// `Amr` bits; absent from entries written before sessions had it.
     #[serde(default)]
     amr: u8,
+    /// A relying party's session: its client, parent session and scope
+    /// names; absent for every other session (and from older entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client: Option<(uuid::Uuid, uuid::Uuid, Vec<String>)>,
 }
 
 impl CacheValue for Session {
@@ -145,6 +149,10 @@ impl CacheValue for Session {
             user_agent: self.user_agent.clone(),
             ip: self.ip,
             amr: self.amr.bits(),
+            client: self.client.map(|c| {
+                let scopes = c.scopes.names().into_iter().map(str::to_owned).collect();
+                (c.client_id.as_uuid(), c.parent_id.as_uuid(), scopes)
+            }),
         }
     }
 
@@ -162,6 +170,17 @@ impl CacheValue for Session {
             user_agent: s.user_agent,
             ip: s.ip,
             amr: domain::Amr::from_bits(s.amr),
+            client: match s.client {
+                None => None,
+                Some((client_id, parent_id, scopes)) => Some(ClientSession {
+                    client_id: ClientId::from_uuid(client_id),
+                    parent_id: SessionId::from_uuid(parent_id),
+                    scopes: scopes
+                        .iter()
+                        .map(|name| name.parse::<Scope>().ok())
+                        .collect::<Option<Scopes>>()?,
+                }),
+            },
         })
     }
 }
@@ -344,6 +363,11 @@ mod tests {
             amr: domain::Amr::PWD
                 .with(domain::Amr::OTP)
                 .with(domain::Amr::MFA),
+            client: Some(ClientSession {
+                client_id: ClientId::new(),
+                parent_id: SessionId::new(),
+                scopes: Scopes::parse_lenient("openid email").0,
+            }),
         }
     }
 

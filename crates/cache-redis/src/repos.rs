@@ -230,16 +230,20 @@ impl<R: SessionRepository> SessionRepository for Cached<R> {
         successor: &TokenHash,
         now: OffsetDateTime,
         grace: time::Duration,
+        client: Option<ClientId>,
     ) -> RepoResult<RotateOutcome> {
         let (presented, successor) = (*presented, *successor);
         self.write(move |inner, cache| async move {
-            let outcome = inner.rotate(&presented, &successor, now, grace).await?;
+            let outcome = inner
+                .rotate(&presented, &successor, now, grace, client)
+                .await?;
             match &outcome {
                 RotateOutcome::Rotated(session) => {
                     invalidate(&cache, &[Key::Session(session.id)]).await
                 }
-                RotateOutcome::Reused { session_id, .. } => {
-                    invalidate(&cache, &[Key::Session(*session_id)]).await
+                RotateOutcome::Reused { ended, .. } => {
+                    let keys: Vec<Key> = ended.iter().copied().map(Key::Session).collect();
+                    invalidate(&cache, &keys).await
                 }
                 RotateOutcome::Grace(_) | RotateOutcome::Inactive | RotateOutcome::NotFound => {}
             }
@@ -248,12 +252,11 @@ impl<R: SessionRepository> SessionRepository for Cached<R> {
         .await
     }
 
-    async fn revoke(&self, user_id: UserId, id: SessionId) -> RepoResult<bool> {
+    async fn revoke(&self, user_id: UserId, id: SessionId) -> RepoResult<Vec<SessionId>> {
         self.write(move |inner, cache| async move {
             let revoked = inner.revoke(user_id, id).await?;
-            if revoked {
-                invalidate(&cache, &[Key::Session(id)]).await;
-            }
+            let keys: Vec<Key> = revoked.iter().copied().map(Key::Session).collect();
+            invalidate(&cache, &keys).await;
             Ok(revoked)
         })
         .await

@@ -131,6 +131,7 @@ fn new_session(user_id: UserId) -> (NewSession, domain::RefreshToken) {
             user_agent: None,
             ip: None,
             amr: domain::Amr::PWD,
+            client: None,
         },
         token,
     )
@@ -351,7 +352,7 @@ async fn session_writes_invalidate_their_sessions() {
             .unwrap()
             .is_active(now)
     );
-    assert!(sessions.revoke(user.id, one.id).await.unwrap());
+    assert_eq!(sessions.revoke(user.id, one.id).await.unwrap(), [one.id]);
     assert!(
         !sessions
             .find_by_id(one.id)
@@ -411,6 +412,7 @@ async fn session_writes_invalidate_their_sessions() {
             &second.hash(),
             OffsetDateTime::now_utc(),
             time::Duration::ZERO,
+            None,
         )
         .await
         .unwrap();
@@ -423,6 +425,7 @@ async fn session_writes_invalidate_their_sessions() {
             &third.hash(),
             OffsetDateTime::now_utc() + time::Duration::seconds(60),
             time::Duration::ZERO,
+            None,
         )
         .await
         .unwrap();

@@ -28,6 +28,10 @@ pub enum Denial {
     SessionEnded,
     /// A refresh token that is unknown, malformed, revoked or expired.
     BadRefresh,
+    /// A token the provider issued to a relying party, presented to the
+    /// account API: an application signed in with this service may read
+    /// userinfo, never act on the account.
+    IssuedToApplication,
 }
 
 impl fmt::Display for Denial {
@@ -39,6 +43,9 @@ impl fmt::Display for Denial {
             Self::Expired => "access token has expired",
             Self::SessionEnded => "session has ended",
             Self::BadRefresh => "refresh token is invalid or expired",
+            Self::IssuedToApplication => {
+                "this token was issued to an application: it cannot act on the account"
+            }
         })
     }
 }

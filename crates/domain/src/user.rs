@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 
 use crate::amr::{Amr, MfaMethods};
-use crate::ids::{SessionId, UserId};
+use crate::ids::{ClientId, SessionId, UserId};
+use crate::oidc::Scopes;
 use crate::password::PasswordHash;
 use crate::refresh::TokenHash;
 use crate::validation::FieldError;
@@ -243,6 +244,19 @@ pub struct Session {
     pub ip: Option<IpAddr>,
     /// How the user signed in (kept across refreshes).
     pub amr: Amr,
+    /// `Some` for a relying party's session: the tokens of one client,
+    /// opened from a browser session, which ends with it.
+    pub client: Option<ClientSession>,
+}
+
+/// What makes a session a relying party's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientSession {
+    pub client_id: ClientId,
+    /// The browser session the user authorized from (the ID token's `sid`).
+    pub parent_id: SessionId,
+    /// What the user granted (the tokens' `scope`).
+    pub scopes: Scopes,
 }
 
 impl Session {
@@ -261,6 +275,7 @@ pub struct NewSession {
     pub user_agent: Option<String>,
     pub ip: Option<IpAddr>,
     pub amr: Amr,
+    pub client: Option<ClientSession>,
 }
 
 /// What presenting a refresh token did, decided atomically by the repository.
@@ -277,6 +292,9 @@ pub enum RotateOutcome {
     Reused {
         session_id: SessionId,
         user_id: UserId,
+        /// Every session this ended: it and the relying parties' sessions
+        /// opened from it.
+        ended: Vec<SessionId>,
     },
     /// The token belongs to a session that is revoked or expired.
     Inactive,

@@ -1,10 +1,11 @@
 use std::net::IpAddr;
 
 use async_trait::async_trait;
+use domain::oidc::Scope;
 use domain::ports::RepoResult;
 use domain::{
-    Amr, SessionId, TokenHash, UserId, ports::SessionRepository, user::NewSession,
-    user::RotateOutcome, user::Session,
+    Amr, ClientId, SessionId, TokenHash, UserId, ports::SessionRepository, user::ClientSession,
+    user::NewSession, user::RotateOutcome, user::Session,
 };
 use sqlx::{PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
@@ -24,6 +25,9 @@ pub(crate) struct SessionRow {
     user_agent: Option<String>,
     ip: Option<IpAddr>,
     amr: Vec<String>,
+    client_id: Option<Uuid>,
+    parent_id: Option<Uuid>,
+    scopes: Option<Vec<String>>,
 }
 
 impl SessionRow {
@@ -44,6 +48,18 @@ impl From<SessionRow> for Session {
             user_agent: row.user_agent,
             ip: row.ip,
             amr: Amr::from_names(&row.amr),
+            client: match (row.client_id, row.parent_id, row.scopes) {
+                (Some(client_id), Some(parent_id), Some(scopes)) => Some(ClientSession {
+                    client_id: ClientId::from_uuid(client_id),
+                    parent_id: SessionId::from_uuid(parent_id),
+                    // Written from `Scopes` only; an unknown name grants nothing.
+                    scopes: scopes
+                        .iter()
+                        .filter_map(|n| n.parse::<Scope>().ok())
+                        .collect(),
+                }),
+                _ => None,
+            },
         }
     }
 }
@@ -54,17 +70,26 @@ pub(crate) async fn insert_session(
 ) -> RepoResult<Session> {
     let row = sqlx::query_as!(
         SessionRow,
-        r#"INSERT INTO sessions (id, user_id, refresh_token_hash, expires_at, user_agent, ip, amr)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+        r#"INSERT INTO sessions (id, user_id, refresh_token_hash, expires_at, user_agent, ip, amr,
+                                client_id, parent_id, scopes)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            RETURNING id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                     revoked_at, user_agent, ip AS "ip: IpAddr", amr"#,
+                     revoked_at, user_agent, ip AS "ip: IpAddr", amr, client_id, parent_id, scopes"#,
         session.id.as_uuid(),
         session.user_id.as_uuid(),
         session.refresh_token_hash.as_bytes().as_slice(),
         session.expires_at,
         session.user_agent.as_deref(),
         session.ip as Option<IpAddr>,
-        &session.amr.names().map(str::to_owned).collect::<Vec<_>>()
+        &session.amr.names().map(str::to_owned).collect::<Vec<_>>(),
+        session.client.map(|c| c.client_id.as_uuid()),
+        session.client.map(|c| c.parent_id.as_uuid()),
+        session.client.map(|c| c
+            .scopes
+            .names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()) as Option<Vec<String>>
     )
     .fetch_one(&mut **tx)
     .await
@@ -99,7 +124,7 @@ impl SessionRepository for PgSessions {
         let row = sqlx::query_as!(
             SessionRow,
             r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                      revoked_at, user_agent, ip AS "ip: IpAddr", amr
+                      revoked_at, user_agent, ip AS "ip: IpAddr", amr, client_id, parent_id, scopes
                FROM sessions WHERE id = $1"#,
             id.as_uuid()
         )
@@ -116,7 +141,7 @@ impl SessionRepository for PgSessions {
         let rows = sqlx::query_as!(
             SessionRow,
             r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                      revoked_at, user_agent, ip AS "ip: IpAddr", amr
+                      revoked_at, user_agent, ip AS "ip: IpAddr", amr, client_id, parent_id, scopes
                FROM sessions
                WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
                ORDER BY created_at DESC"#,
@@ -136,8 +161,10 @@ impl SessionRepository for PgSessions {
         successor: &TokenHash,
         now: OffsetDateTime,
         grace: time::Duration,
+        client: Option<ClientId>,
     ) -> RepoResult<RotateOutcome> {
         let _query = crate::observe("sessions", "rotate");
+        let client = client.map(|id| id.as_uuid());
         let mut tx = self.db.begin().await?;
 
         // The current token of a session? Lock the row: a concurrent rotation of
@@ -146,9 +173,12 @@ impl SessionRepository for PgSessions {
         let current = sqlx::query_as!(
             SessionRow,
             r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                      revoked_at, user_agent, ip AS "ip: IpAddr", amr
-               FROM sessions WHERE refresh_token_hash = $1 FOR UPDATE"#,
-            presented.as_bytes().as_slice()
+                      revoked_at, user_agent, ip AS "ip: IpAddr", amr, client_id, parent_id, scopes
+               FROM sessions
+               WHERE refresh_token_hash = $1 AND client_id IS NOT DISTINCT FROM $2
+               FOR UPDATE"#,
+            presented.as_bytes().as_slice(),
+            client
         )
         .fetch_optional(&mut *tx)
         .await
@@ -156,23 +186,31 @@ impl SessionRepository for PgSessions {
         if let Some(row) = current {
             return rotate_current(tx, row, presented, successor, now).await;
         }
-        resolve_spent(tx, presented, successor, now, grace).await
+        resolve_spent(tx, presented, successor, now, grace, client).await
     }
 
-    async fn revoke(&self, user_id: UserId, id: SessionId) -> RepoResult<bool> {
+    async fn revoke(&self, user_id: UserId, id: SessionId) -> RepoResult<Vec<SessionId>> {
         let _query = crate::observe("sessions", "revoke");
         let mut conn = self.db.conn().await?;
-        let result = sqlx::query!(
-            "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'
-             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
+        // The session, then the relying parties' sessions opened from it.
+        let ids = sqlx::query_scalar!(
+            "WITH ended AS (
+                 UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
+                 RETURNING id)
+             , children AS (
+                 UPDATE sessions SET revoked_at = now(), revoked_reason = 'parent_ended'
+                 WHERE parent_id IN (SELECT id FROM ended) AND revoked_at IS NULL
+                 RETURNING id)
+             SELECT id AS \"id!\" FROM ended UNION ALL SELECT id FROM children",
             id.as_uuid(),
             user_id.as_uuid()
         )
-        .execute(&mut *conn)
+        .fetch_all(&mut *conn)
         .await
         .db()?;
         conn.done().await?;
-        Ok(result.rows_affected() == 1)
+        Ok(ids.into_iter().map(SessionId::from_uuid).collect())
     }
 
     async fn revoke_all(&self, user_id: UserId) -> RepoResult<Vec<SessionId>> {
@@ -190,7 +228,7 @@ impl SessionRepository for PgSessions {
         let row = sqlx::query_as!(
             SessionRow,
             r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                      revoked_at, user_agent, ip AS "ip: IpAddr", amr
+                      revoked_at, user_agent, ip AS "ip: IpAddr", amr, client_id, parent_id, scopes
                FROM sessions WHERE refresh_token_hash = $1"#,
             hash.as_bytes().as_slice()
         )
@@ -230,7 +268,7 @@ async fn rotate_current(
         r#"UPDATE sessions SET refresh_token_hash = $2, rotated_at = $3, last_used_at = $3
            WHERE id = $1
            RETURNING id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                     revoked_at, user_agent, ip AS "ip: IpAddr", amr"#,
+                     revoked_at, user_agent, ip AS "ip: IpAddr", amr, client_id, parent_id, scopes"#,
         session.id.as_uuid(),
         successor.as_bytes().as_slice(),
         now
@@ -250,6 +288,7 @@ async fn resolve_spent(
     successor: &TokenHash,
     now: OffsetDateTime,
     grace: time::Duration,
+    client: Option<Uuid>,
 ) -> RepoResult<RotateOutcome> {
     // A token this session already spent?
     let spent = sqlx::query!(
@@ -266,9 +305,10 @@ async fn resolve_spent(
     let Some(row) = sqlx::query_as!(
         SessionRow,
         r#"SELECT id, user_id, refresh_token_hash, created_at, expires_at, last_used_at,
-                  revoked_at, user_agent, ip AS "ip: IpAddr", amr
-           FROM sessions WHERE id = $1 FOR UPDATE"#,
-        session_id
+                  revoked_at, user_agent, ip AS "ip: IpAddr", amr, client_id, parent_id, scopes
+           FROM sessions WHERE id = $1 AND client_id IS NOT DISTINCT FROM $2 FOR UPDATE"#,
+        session_id,
+        client
     )
     .fetch_optional(&mut *tx)
     .await
@@ -293,19 +333,21 @@ async fn resolve_spent(
         tx.commit().await.db()?;
         return Ok(RotateOutcome::Grace(session));
     }
-    sqlx::query!(
+    // Reuse ends the session and the relying parties' sessions opened from it.
+    let ended = sqlx::query_scalar!(
         "UPDATE sessions SET revoked_at = $2, revoked_reason = 'refresh_token_reuse'
-         WHERE id = $1",
+         WHERE (id = $1 OR parent_id = $1) AND revoked_at IS NULL RETURNING id",
         session_id,
         now
     )
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await
     .db()?;
     tx.commit().await.db()?;
     Ok(RotateOutcome::Reused {
         session_id: session.id,
         user_id: session.user_id,
+        ended: ended.into_iter().map(SessionId::from_uuid).collect(),
     })
 }
 

@@ -229,7 +229,8 @@ impl UserRepository for PgUsers {
         crate::recovery::void_pending_links(&mut tx, id).await?;
         let revoked = sqlx::query_scalar!(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_change'
-             WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id",
+             WHERE user_id = $1 AND id <> $2 AND parent_id IS DISTINCT FROM $2
+               AND revoked_at IS NULL RETURNING id",
             id.as_uuid(),
             keep.as_uuid()
         )

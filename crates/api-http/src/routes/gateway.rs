@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::AuthUser;
+use crate::extract::BearerUser;
 use crate::problems::Bearer;
 use crate::state::AppState;
 use api_types::*;
@@ -69,10 +69,10 @@ fn counted(allowed: bool) {
 )]
 async fn verify(
     State(state): State<AppState>,
-    principal: Result<AuthUser, ApiError>,
+    principal: Result<BearerUser, ApiError>,
 ) -> Result<Response, ApiError> {
     let identity = async {
-        let AuthUser(principal) = principal?;
+        let BearerUser(principal) = principal?;
         let user = state.auth.user(&principal).await?;
         Ok::<_, ApiError>((principal, user))
     };

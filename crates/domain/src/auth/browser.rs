@@ -103,13 +103,15 @@ impl AuthService {
         }
         let id: SessionId = id.parse().map_err(|_| SESSION_EXPIRED)?;
         let session = self.sessions.find_by_id(id).await?.ok_or(SESSION_EXPIRED)?;
-        if !session.is_active(OffsetDateTime::now_utc()) {
+        // A relying party's session is never a browser's.
+        if !session.is_active(OffsetDateTime::now_utc()) || session.client.is_some() {
             return Err(SESSION_EXPIRED);
         }
         Ok(Principal {
             user_id: session.user_id,
             session_id: session.id,
             signed_in_at: session.created_at,
+            client: None,
         })
     }
 

@@ -89,7 +89,12 @@ impl AuthService {
             return Ok(());
         };
         let user_id = active.user.id;
-        if self.sessions.revoke(user_id, active.session_id).await? {
+        if !self
+            .sessions
+            .revoke(user_id, active.session_id)
+            .await?
+            .is_empty()
+        {
             self.audit
                 .record(
                     AuditKind::TokenRevoked,

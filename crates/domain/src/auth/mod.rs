@@ -29,7 +29,8 @@ use crate::signin::SignIn;
 use crate::throttle::{MemoryThrottle, client_key};
 use crate::tokens::AccessTokens;
 use crate::user::{
-    DisplayName, Email, NewSession, Profile, ProfileUpdate, RotateOutcome, Session, User,
+    ClientSession, DisplayName, Email, NewSession, Profile, ProfileUpdate, RotateOutcome, Session,
+    User,
 };
 
 /// Lifetimes and windows of the token scheme.
@@ -53,6 +54,8 @@ pub struct Principal {
     /// When the session's user signed in (the session's creation; refreshing
     /// keeps it).
     pub signed_in_at: OffsetDateTime,
+    /// `Some` when the token was issued to a relying party.
+    pub client: Option<ClientSession>,
 }
 
 /// The result of every flow that signs someone in.
@@ -196,6 +199,7 @@ impl AuthService {
             user_agent: client.user_agent.clone(),
             ip: client.ip,
             amr,
+            client: None,
         };
         (session, token)
     }
@@ -289,6 +293,7 @@ impl AuthService {
                 &successor.hash(),
                 now,
                 self.settings.reuse_grace,
+                None,
             )
             .await?;
         let session = match outcome {
@@ -300,6 +305,7 @@ impl AuthService {
             RotateOutcome::Reused {
                 session_id,
                 user_id,
+                ..
             } => {
                 tracing::warn!(%session_id, %user_id, "refresh token reuse detected; session revoked");
                 event("token_reuse", "detected");
@@ -349,6 +355,7 @@ impl AuthService {
             user_id: session.user_id,
             session_id: session.id,
             signed_in_at: session.created_at,
+            client: session.client,
         })
     }
 
@@ -446,7 +453,12 @@ impl AuthService {
         principal: &Principal,
         id: SessionId,
     ) -> Result<(), AuthError> {
-        if self.sessions.revoke(principal.user_id, id).await? {
+        if !self
+            .sessions
+            .revoke(principal.user_id, id)
+            .await?
+            .is_empty()
+        {
             tracing::info!(user_id = %principal.user_id, session_id = %id, "session revoked");
             Ok(())
         } else {

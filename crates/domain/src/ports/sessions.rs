@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::RepoResult;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{ClientId, SessionId, UserId};
 use crate::refresh::TokenHash;
 use crate::user::{NewSession, RotateOutcome, Session};
 
@@ -22,16 +22,21 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// `presented` is its hash, `successor` the hash of the token that replaces it,
     /// `grace` how long after a rotation the predecessor still counts as a
     /// concurrent refresh. Two concurrent calls with one token never both rotate.
+    /// `client` is whose token it must be (`None`: this platform's own front
+    /// end); anyone else's is `NotFound`, and nothing is spent.
     async fn rotate(
         &self,
         presented: &TokenHash,
         successor: &TokenHash,
         now: OffsetDateTime,
         grace: time::Duration,
+        client: Option<ClientId>,
     ) -> RepoResult<RotateOutcome>;
 
-    /// Revokes one active session of `user_id`; `false` when there is none.
-    async fn revoke(&self, user_id: UserId, id: SessionId) -> RepoResult<bool>;
+    /// Revokes one active session of `user_id` and the relying parties'
+    /// sessions opened from it; returns every session ended (none when there
+    /// was no such active session; the first is `id`).
+    async fn revoke(&self, user_id: UserId, id: SessionId) -> RepoResult<Vec<SessionId>>;
 
     /// Revokes every active session of the user and voids their outstanding
     /// reset and email-change links, in one transaction; returns which sessions.
