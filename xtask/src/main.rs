@@ -139,6 +139,13 @@ fn dev(extra: &[String]) -> Result<()> {
         println!("xtask: signing development tokens with {}", key.display());
         command.env("JWT_PRIVATE_KEY_FILE", &key);
     }
+    if let Some(key) = dev_oidc_rsa_key()? {
+        println!(
+            "xtask: signing development ID tokens with {}",
+            key.display()
+        );
+        command.env("OIDC_RSA_PRIVATE_KEY_FILE", &key);
+    }
     if let Some((path, key)) = dev_mfa_key()? {
         println!(
             "xtask: sealing development TOTP secrets with {}",
@@ -211,6 +218,23 @@ fn dev_signing_key() -> Result<Option<PathBuf>> {
     if !key.exists() {
         let pem = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)
             .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)?;
+        write_private(&key, pem.as_bytes())?;
+    }
+    Ok(Some(key))
+}
+
+/// The OpenID provider's development RSA key, kept under `target/dev/` so
+/// ID tokens verify across restarts. `None` when one is configured, or when
+/// the access-token key is RS256 (which then signs ID tokens too).
+fn dev_oidc_rsa_key() -> Result<Option<PathBuf>> {
+    use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
+    if configured(&["OIDC_RSA_PRIVATE_KEY_FILE"]) || env_or("JWT_ALGORITHM", "") == "RS256" {
+        return Ok(None);
+    }
+    let key = root().join("target/dev/oidc-rsa.pem");
+    if !key.exists() {
+        let pem =
+            rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)?.to_pkcs8_pem(LineEnding::LF)?;
         write_private(&key, pem.as_bytes())?;
     }
     Ok(Some(key))

@@ -919,3 +919,84 @@ async fn metrics_follow_the_contract() {
         other => panic!("duration is {other:?}"),
     }
 }
+
+/// A relying party's session ends with the browser session it came from, on
+/// every instance at once; its refresh token works for its own client only,
+/// and presenting it anywhere else spends nothing.
+#[tokio::test]
+async fn client_sessions_end_with_their_parent_and_refresh_for_their_client_only() {
+    use domain::ports::{ApiClient, ApiClientRepository};
+    let env = Env::new().await;
+    let cache = env.cache().await;
+    let users = cache.wrap(env.repos().users);
+    let sessions = cache.wrap(env.repos().sessions);
+    let clients = repo_postgres::PgApiClients::new(env.pool.clone());
+    let user = users.create(new_user("rp@example.com")).await.unwrap();
+    let client = clients
+        .create(ApiClient {
+            id: domain::ClientId::new(),
+            name: domain::ClientName::parse("notes").unwrap(),
+            secret_hash: None,
+            created_at: OffsetDateTime::now_utc(),
+            created_by: None,
+            settings: domain::oidc::RegistrationRequest {
+                redirect_uris: vec!["https://notes.example.com/cb".into()],
+                public: true,
+                ..Default::default()
+            }
+            .parse(domain::oidc::UriPolicy::HttpsOnly)
+            .unwrap()
+            .settings,
+        })
+        .await
+        .unwrap();
+    let (browser, _) = new_session(user.id);
+    let browser = sessions.create(browser).await.unwrap();
+    let (mut child, token) = new_session(user.id);
+    let client_session = domain::user::ClientSession {
+        client_id: client.id,
+        parent_id: browser.id,
+        scopes: domain::oidc::Scopes::parse_lenient("openid offline_access").0,
+    };
+    child.client = Some(client_session);
+    let child = sessions.create(child).await.unwrap();
+    assert_eq!(child.client, Some(client_session));
+    // Cached with its client (the access-token check reads it from here).
+    let cached = sessions.find_by_id(child.id).await.unwrap().unwrap();
+    assert_eq!(cached.client, Some(client_session));
+
+    // Another client's (or the first-party API's) refresh: nothing spent.
+    let tokens = RefreshTokens::from_key_material(b"test key material of enough length");
+    let successor = tokens.successor(&token);
+    let now = OffsetDateTime::now_utc();
+    for other in [None, Some(domain::ClientId::new())] {
+        let outcome = sessions
+            .rotate(
+                &token.hash(),
+                &successor.hash(),
+                now,
+                time::Duration::ZERO,
+                other,
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome, domain::user::RotateOutcome::NotFound);
+    }
+    let outcome = sessions
+        .rotate(
+            &token.hash(),
+            &successor.hash(),
+            now,
+            time::Duration::ZERO,
+            Some(client.id),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(outcome, domain::user::RotateOutcome::Rotated(_)));
+
+    // Ending the browser session ends the client's, and the cache knows at once.
+    let ended = sessions.revoke(user.id, browser.id).await.unwrap();
+    assert_eq!(ended, [browser.id, child.id]);
+    let child_now = sessions.find_by_id(child.id).await.unwrap().unwrap();
+    assert!(!child_now.is_active(OffsetDateTime::now_utc()));
+}

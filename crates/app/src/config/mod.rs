@@ -15,6 +15,7 @@ mod federation;
 mod limits;
 mod mail;
 mod mfa;
+mod oidc;
 mod server;
 mod telemetry;
 mod tokens;
@@ -27,6 +28,7 @@ pub use federation::FederationConfig;
 pub use limits::LimitSettings;
 pub use mail::{MailSettings, MailTransport};
 pub use mfa::MfaConfig;
+pub use oidc::{OidcConfig, RSA_KEY_VARIABLE};
 pub use server::{AppEnv, ServerSettings};
 pub use telemetry::{LogFormat, TelemetrySettings};
 pub use tokens::TokenSettings;
@@ -42,6 +44,7 @@ pub struct Config {
     pub limits: LimitSettings,
     pub mail: MailSettings,
     pub mfa: MfaConfig,
+    pub oidc: OidcConfig,
     pub telemetry: TelemetrySettings,
     pub ui: UiConfig,
 }
@@ -77,6 +80,7 @@ impl Config {
                 ui.enabled,
             )?,
             mfa: MfaConfig::from_env(&env, server.app_env, &server.public_base_url)?,
+            oidc: OidcConfig::from_env(&env, server.app_env, &server.public_base_url)?,
             federation,
             limits: LimitSettings::from_env(&env)?,
             telemetry: TelemetrySettings::from_env(&env)?,
@@ -325,5 +329,28 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(error.variable, "JWT_SECRET");
+    }
+
+    #[test]
+    fn the_provider_issuer_defaults_to_the_public_url_and_production_needs_its_key() {
+        let defaults = config(&[("PUBLIC_BASE_URL", "https://auth.example.com/")]).unwrap();
+        assert_eq!(defaults.oidc.issuer.as_str(), "https://auth.example.com");
+        assert!(defaults.oidc.rsa_key.is_none());
+        let secret = "a-very-long-test-secret-of-more-than-32-bytes";
+        let production = [
+            ("APP_ENV", "production"),
+            ("JWT_ALGORITHM", "HS256"),
+            ("JWT_SECRET", secret),
+            ("SMTP_URL", "smtp://127.0.0.1:25"),
+            ("PUBLIC_BASE_URL", "https://auth.example.com"),
+        ];
+        let error = config(&production).err().unwrap();
+        assert_eq!(error.variable, "OIDC_RSA_PRIVATE_KEY_FILE");
+        let mut plain = production.to_vec();
+        plain.push(("OIDC_ISSUER", "http://auth.example.com"));
+        let error = config(&plain).err().unwrap();
+        assert_eq!(error.variable, "OIDC_ISSUER");
+        let error = config(&[("OIDC_ISSUER", "not a url")]).err().unwrap();
+        assert_eq!(error.variable, "OIDC_ISSUER");
     }
 }

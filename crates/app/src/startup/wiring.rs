@@ -14,7 +14,7 @@ use domain::passkey::PasskeyService;
 use domain::password::PasswordHasher;
 use domain::ports::{Throttle, WebAuthn};
 use domain::throttle::MemoryThrottle;
-use domain::tokens::AccessTokens;
+use domain::tokens::{AccessTokens, JwtAlgorithm, Signer};
 use http_kit::{TrustedProxies, limit::RateLimits};
 use repo_postgres::Db;
 use repo_postgres::PgRepositories;
@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use super::background;
 use super::readiness::PgReadiness;
-use crate::config::{AppEnv, Config, TokenSettings};
+use crate::config::{AppEnv, Config, RSA_KEY_VARIABLE, TokenSettings};
 
 /// Builds the services over `pool`.
 pub fn build_state(config: &Config, pool: Db) -> anyhow::Result<AppState> {
@@ -166,7 +166,31 @@ pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
 pub(super) fn access_tokens(config: &Config) -> anyhow::Result<AccessTokens> {
     let jwt = config.tokens.jwt.clone();
     let variable = TokenSettings::key_variable(jwt.algorithm);
-    let keys = AccessTokens::from_config(&jwt).map_err(|e| anyhow::anyhow!("{variable}: {e}"))?;
+    let mut signer = Signer::new(jwt.algorithm, jwt.signing_key.clone(), &jwt.previous_keys)
+        .map_err(|e| anyhow::anyhow!("{variable}: {e}"))?;
+    // The OpenID provider's RS256 key (ID and logout tokens), published
+    // beside the access-token key.
+    let rsa = config.oidc.rsa_key.clone();
+    if signer.signs_with(JwtAlgorithm::RS256) {
+        anyhow::ensure!(
+            rsa.is_none(),
+            "{RSA_KEY_VARIABLE}: JWT_ALGORITHM=RS256 already signs with an RSA key, which signs \
+             ID tokens too; leave {RSA_KEY_VARIABLE} unset"
+        );
+    } else {
+        if rsa.is_none() {
+            debug_assert!(config.server.app_env != AppEnv::Production);
+            tracing::warn!(
+                "no {RSA_KEY_VARIABLE}: ID tokens are signed with an ephemeral RSA key that dies \
+                 with this process; set it for anything but development"
+            );
+        }
+        signer
+            .add_signing_key(JwtAlgorithm::RS256, rsa)
+            .map_err(|e| anyhow::anyhow!("{RSA_KEY_VARIABLE}: {e}"))?;
+    }
+    let keys = AccessTokens::new(Arc::new(signer), &jwt)
+        .map_err(|e| anyhow::anyhow!("{variable}: {e}"))?;
     if keys.signer().is_ephemeral() {
         // Config refuses this in production; say it loudly everywhere else.
         debug_assert!(config.server.app_env != AppEnv::Production);

@@ -65,6 +65,21 @@ fn write_temp(contents: &str) -> PathBuf {
     path
 }
 
+/// The provider's RSA key for every app of this test binary (one key
+/// generation, not one per app; peers must share it anyway), in a file kept
+/// while the binary runs.
+pub fn oidc_rsa_key_file() -> &'static str {
+    static FILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
+        let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("RSA key");
+        let pem = key.to_pkcs8_pem(LineEnding::LF).expect("encode RSA key");
+        let path = std::env::temp_dir().join(format!("czt-oidc-rsa-{}.pem", std::process::id()));
+        std::fs::write(&path, pem.as_bytes()).expect("write RSA key");
+        path.display().to_string()
+    })
+}
+
 pub fn ed25519_pem() -> String {
     ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)
         .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
@@ -106,6 +121,10 @@ pub async fn build_app(overrides: &[(&str, &str)]) -> (Application, TestApp) {
         ("REDIS_URL".to_owned(), testkit::redis_url()),
         ("REDIS_KEY_PREFIX".to_owned(), name.clone()),
         ("MFA_ENCRYPTION_KEY".to_owned(), mfa_key),
+        (
+            "OIDC_RSA_PRIVATE_KEY_FILE".to_owned(),
+            oidc_rsa_key_file().to_owned(),
+        ),
         (
             "MAIL_DIR".to_owned(),
             std::env::temp_dir().join(&name).display().to_string(),

@@ -271,3 +271,65 @@ async fn the_command_line_registers_relying_parties() {
     let output = cli(&app, &["clients", "create", "x", "--redirect-uri"], &[]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// A token of a relying party's session (what the provider's code exchange
+/// will issue): forward-auth accepts it, the account API refuses it, and it
+/// dies with the browser session it came from — on another instance too.
+#[tokio::test]
+async fn a_client_sessions_token_never_acts_on_the_account_and_ends_with_its_parent() {
+    let app = spawn_app().await;
+    let peer = crate::helpers::spawn_peer(&app, &[]).await;
+    let admin = admin_of(&app).await;
+    let created: CreatedClientResponse = register(
+        &app,
+        &admin.access,
+        &json!({"name": "notes", "redirect_uris": ["https://notes.example.com/cb"]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let user = app.register().await;
+    let browser = crate::tokens::claims_of(&user.access);
+    let child = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, refresh_token_hash, expires_at, client_id, parent_id,
+                               scopes)
+         VALUES ($1, $2, $3, now() + interval '1 hour', $4, $5, '{openid,email}')",
+    )
+    .bind(child)
+    .bind(browser.sub)
+    .bind(rand::random::<[u8; 32]>().to_vec())
+    .bind(created.client_id)
+    .bind(browser.sid)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let mut claims = browser.clone();
+    claims.sid = child;
+    claims.jti = uuid::Uuid::now_v7();
+    let kid = crate::tokens::kid(&app).await;
+    let token = crate::tokens::sign(&app.signing_pem, &kid, "at+jwt", &claims);
+
+    for instance in [&app, &peer] {
+        assert_eq!(
+            instance.get_auth(paths::VERIFY, &token).await.status(),
+            StatusCode::OK
+        );
+        let me = instance.get_auth(paths::ME, &token).await;
+        let problem = assert_problem(me, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert!(
+            problem.detail.contains("issued to an application"),
+            "{problem:?}"
+        );
+        let sessions = instance.get_auth(paths::SESSIONS, &token).await;
+        assert_eq!(sessions.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The browser session ends (its own sign-out, on A): so does the client's, on B.
+    let logout = app.post_auth(paths::LOGOUT, &user.access, None).await;
+    assert!(logout.status().is_success());
+    assert_eq!(
+        peer.get_auth(paths::VERIFY, &token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -54,10 +54,9 @@ async fn jwks_publishes_the_signing_key() {
     let response = app.client.get(app.url(paths::JWKS)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
-    assert!(
-        body.pointer("/keys/0/d").is_none(),
-        "never the private part"
-    );
+    for private in ["/keys/0/d", "/keys/1/d", "/keys/1/p", "/keys/1/q"] {
+        assert!(body.pointer(private).is_none(), "never the private part");
+    }
     let jwks: JwksResponse = serde_json::from_value(body).unwrap();
     let key = &jwks.keys[0];
     assert_eq!(key.kty, "OKP");
@@ -65,6 +64,17 @@ async fn jwks_publishes_the_signing_key() {
     assert_eq!(key.alg, "EdDSA");
     assert_eq!(key.key_use, "sig");
     assert!(!key.kid.is_empty() && key.x.is_some());
+    // Beside it, the OpenID provider's RS256 key (ID and logout tokens).
+    assert_eq!(jwks.keys.len(), 2);
+    let rsa = &jwks.keys[1];
+    assert_eq!((rsa.kty.as_ref(), rsa.alg.as_ref()), ("RSA", "RS256"));
+    assert_eq!(rsa.key_use, "sig");
+    assert!(
+        rsa.n.as_ref().is_some_and(|n| n.len() >= 342),
+        "≥ 2048 bits"
+    );
+    assert_eq!(rsa.e.as_deref(), Some("AQAB"));
+    assert_ne!(rsa.kid, key.kid);
 }
 
 #[tokio::test]

@@ -294,7 +294,12 @@ async fn hs256_es256_and_rs256_are_selectable() {
     for overrides in [
         vec![("JWT_ALGORITHM", "HS256"), ("JWT_SECRET", secret)],
         vec![("JWT_ALGORITHM", "ES256"), ("JWT_PRIVATE_KEY_FILE", "")],
-        vec![("JWT_ALGORITHM", "RS256"), ("JWT_PRIVATE_KEY_FILE", "")],
+        // An RS256 access-token key signs ID tokens too: no second RSA key.
+        vec![
+            ("JWT_ALGORITHM", "RS256"),
+            ("JWT_PRIVATE_KEY_FILE", ""),
+            ("OIDC_RSA_PRIVATE_KEY_FILE", ""),
+        ],
     ] {
         let algorithm = overrides[0].1;
         let app = crate::helpers::spawn_app_with(&overrides).await;
@@ -311,10 +316,18 @@ async fn hs256_es256_and_rs256_are_selectable() {
             .json()
             .await
             .unwrap();
+        // The OpenID provider's RS256 key is published beside the access-token key.
+        let rsa: Vec<_> = jwks
+            .keys
+            .iter()
+            .filter(|k| matches!(k.algorithm, jsonwebtoken::jwk::AlgorithmParameters::RSA(_)))
+            .collect();
+        assert_eq!(rsa.len(), 1, "{algorithm}: one RSA key");
         if algorithm == "HS256" {
-            assert!(jwks.keys.is_empty(), "a shared secret is never published");
+            assert_eq!(jwks.keys.len(), 1, "a shared secret is never published");
             continue;
         }
+        assert_eq!(jwks.keys.len(), if algorithm == "RS256" { 1 } else { 2 });
         // What a relying party does: the key the header names, from the JWKS alone.
         let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
         let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
