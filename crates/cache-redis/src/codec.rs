@@ -150,8 +150,11 @@ impl CacheValue for Session {
             ip: self.ip,
             amr: self.amr.bits(),
             client: self.client.map(|c| {
-                let scopes = c.scopes.names().into_iter().map(str::to_owned).collect();
-                (c.client_id.as_uuid(), c.parent_id.as_uuid(), scopes)
+                (
+                    c.client_id.as_uuid(),
+                    c.parent_id.as_uuid(),
+                    c.scopes.names(),
+                )
             }),
         }
     }
@@ -251,28 +254,20 @@ impl CacheValue for ApiClient {
 
     fn to_stored(&self) -> StoredClient {
         let settings = &self.settings;
-        let strings = |uris: &[RegisteredUri]| uris.iter().map(|u| u.as_str().to_owned()).collect();
         StoredClient {
             id: self.id.as_uuid(),
             name: self.name.as_str().to_owned(),
             secret_sha256: self.secret_hash.as_ref().map(|h| *h.as_bytes()),
             created_at: nanos(self.created_at),
             created_by: self.created_by.map(|id| id.as_uuid()),
-            redirect_uris: strings(&settings.redirect_uris),
-            post_logout_redirect_uris: strings(&settings.post_logout_redirect_uris),
+            redirect_uris: RegisteredUri::strings(&settings.redirect_uris),
+            post_logout_redirect_uris: RegisteredUri::strings(&settings.post_logout_redirect_uris),
             backchannel_logout_uri: settings
                 .backchannel_logout_uri
                 .as_ref()
                 .map(|u| u.as_str().to_owned()),
             first_party: settings.first_party,
-            scopes: Some(
-                settings
-                    .scopes
-                    .names()
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect(),
-            ),
+            scopes: Some(settings.scopes.names()),
             id_token_alg: Some(settings.id_token_algorithm.as_str().to_owned()),
         }
     }

@@ -10,10 +10,6 @@ use domain::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-fn strings(uris: &[RegisteredUri]) -> Vec<String> {
-    uris.iter().map(|uri| uri.as_str().to_owned()).collect()
-}
-
 use crate::Db;
 use crate::DbResultExt as _;
 
@@ -115,19 +111,14 @@ impl ApiClientRepository for PgApiClients {
             client.name.as_str(),
             client.secret_hash.as_ref().map(|h| h.as_bytes().as_slice()),
             client.created_by.map(|id| id.as_uuid()),
-            &strings(&settings.redirect_uris),
-            &strings(&settings.post_logout_redirect_uris),
+            &RegisteredUri::strings(&settings.redirect_uris),
+            &RegisteredUri::strings(&settings.post_logout_redirect_uris),
             settings
                 .backchannel_logout_uri
                 .as_ref()
                 .map(RegisteredUri::as_str),
             settings.first_party,
-            &settings
-                .scopes
-                .names()
-                .into_iter()
-                .map(str::to_owned)
-                .collect::<Vec<_>>(),
+            &settings.scopes.names(),
             settings.id_token_algorithm.as_str(),
         )
         .fetch_one(&mut *conn)

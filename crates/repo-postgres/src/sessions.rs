@@ -84,12 +84,7 @@ pub(crate) async fn insert_session(
         &session.amr.names().map(str::to_owned).collect::<Vec<_>>(),
         session.client.map(|c| c.client_id.as_uuid()),
         session.client.map(|c| c.parent_id.as_uuid()),
-        session.client.map(|c| c
-            .scopes
-            .names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()) as Option<Vec<String>>
+        session.client.map(|c| c.scopes.names()) as Option<Vec<String>>
     )
     .fetch_one(&mut **tx)
     .await

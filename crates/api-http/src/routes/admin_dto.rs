@@ -64,23 +64,17 @@ pub(crate) fn created_client(
 
 fn settings_dto(client: &ApiClient) -> ClientSettingsDto {
     let settings = &client.settings;
-    let strings = |uris: &[RegisteredUri]| uris.iter().map(|u| u.as_str().to_owned()).collect();
     ClientSettingsDto {
         name: client.name.as_str().to_owned(),
-        redirect_uris: strings(&settings.redirect_uris),
-        post_logout_redirect_uris: strings(&settings.post_logout_redirect_uris),
+        redirect_uris: RegisteredUri::strings(&settings.redirect_uris),
+        post_logout_redirect_uris: RegisteredUri::strings(&settings.post_logout_redirect_uris),
         backchannel_logout_uri: settings
             .backchannel_logout_uri
             .as_ref()
             .map(|u| u.as_str().to_owned()),
         public: client.is_public(),
         first_party: settings.first_party,
-        scopes: settings
-            .scopes
-            .names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
+        scopes: settings.scopes.names(),
         id_token_signed_response_alg: settings.id_token_algorithm.as_str().to_owned(),
     }
 }

@@ -69,6 +69,11 @@ impl RegisteredUri {
         self.0.as_str()
     }
 
+    /// Each as written, for storage and for the wire.
+    pub fn strings(uris: &[Self]) -> Vec<String> {
+        uris.iter().map(|uri| uri.as_str().to_owned()).collect()
+    }
+
     pub fn as_url(&self) -> &Url {
         &self.0
     }

@@ -114,8 +114,8 @@ impl Scopes {
     }
 
     /// The names, for storage and for the wire.
-    pub fn names(self) -> Vec<&'static str> {
-        self.iter().map(Scope::as_str).collect()
+    pub fn names(self) -> Vec<String> {
+        self.iter().map(|scope| scope.as_str().to_owned()).collect()
     }
 }
 
