@@ -136,7 +136,8 @@ pub struct CreateClientRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = json!(["openid", "profile", "email"])))]
     pub scopes: Option<Vec<String>>,
-    /// `RS256` (default), `ES256` or `EdDSA`.
+    /// `RS256` (default), or `ES256` / `EdDSA` when the access-token key
+    /// (`JWT_ALGORITHM`) is that algorithm; another is refused (422).
     #[serde(default)]
     pub id_token_signed_response_alg: Option<String>,
 }

@@ -213,7 +213,7 @@ pub async fn create_client(
     let clients = ClientService::new(
         Arc::clone(&cli.ports.clients),
         Arc::clone(&cli.ports.audit),
-        config.server.uri_policy(),
+        config.registration_policy(),
     );
     let command_line =
         domain::ClientInfo::new(Some("codezest-auth clients create (command line)"), None);

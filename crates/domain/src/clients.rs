@@ -13,7 +13,7 @@ use crate::audit::{Audit, AuditKind, Outcome};
 use crate::client_info::ClientInfo;
 use crate::error::{AuthError, Resource};
 use crate::ids::{ClientId, UserId};
-use crate::oidc::{RegistrationRequest, UriPolicy};
+use crate::oidc::{RegistrationPolicy, RegistrationRequest};
 use crate::ports::AuditLog;
 use crate::ports::{ApiClient, ApiClientRepository, ClientName, ClientSecret};
 use crate::validation::ValidationErrors;
@@ -22,21 +22,21 @@ use crate::validation::ValidationErrors;
 pub struct ClientService {
     clients: Arc<dyn ApiClientRepository>,
     audit: Audit,
-    uri_policy: UriPolicy,
+    policy: RegistrationPolicy,
 }
 
 impl ClientService {
-    /// `uri_policy`: whether registered URIs may be plain http off loopback
-    /// (development only).
+    /// `policy`: whether registered URIs may be plain http off loopback
+    /// (development only), and which ID-token algorithms have a key.
     pub fn new(
         clients: Arc<dyn ApiClientRepository>,
         audit_log: Arc<dyn AuditLog>,
-        uri_policy: UriPolicy,
+        policy: RegistrationPolicy,
     ) -> Self {
         Self {
             clients,
             audit: Audit::new(audit_log),
-            uri_policy,
+            policy,
         }
     }
 
@@ -56,7 +56,7 @@ impl ClientService {
         client: &ClientInfo,
     ) -> Result<(ApiClient, Option<ClientSecret>), AuthError> {
         let name = ClientName::parse(name);
-        let registration = request.parse(self.uri_policy);
+        let registration = request.parse(self.policy.clone());
         let (name, registration) = match (name, registration) {
             (Ok(name), Ok(registration)) => (name, registration),
             (name, registration) => {

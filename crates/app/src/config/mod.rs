@@ -90,6 +90,32 @@ impl Config {
     }
 }
 
+impl Config {
+    /// What client registration accepts: plain-http URIs outside production
+    /// only, and the ID-token algorithms the signer holds a key for — RS256
+    /// always (`OIDC_RSA_PRIVATE_KEY_FILE`, or the RS256 access-token key),
+    /// ES256 or EdDSA when the access-token key is one.
+    pub fn registration_policy(&self) -> domain::oidc::RegistrationPolicy {
+        use domain::oidc::{IdTokenAlgorithm, UriPolicy};
+        use domain::tokens::JwtAlgorithm;
+        let uris = match self.server.app_env {
+            AppEnv::Production => UriPolicy::HttpsOnly,
+            AppEnv::Development => UriPolicy::AllowHttp,
+        };
+        let id_token_algorithms = IdTokenAlgorithm::ALL
+            .into_iter()
+            .filter(|alg| {
+                let alg = JwtAlgorithm::from(*alg);
+                alg == JwtAlgorithm::RS256 || alg == self.tokens.jwt.algorithm
+            })
+            .collect();
+        domain::oidc::RegistrationPolicy {
+            uris,
+            id_token_algorithms,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

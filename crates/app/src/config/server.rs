@@ -30,14 +30,6 @@ pub struct ServerSettings {
 }
 
 impl ServerSettings {
-    /// How strict client registration is about plain-http URIs.
-    pub fn uri_policy(&self) -> domain::oidc::UriPolicy {
-        match self.app_env {
-            AppEnv::Production => domain::oidc::UriPolicy::HttpsOnly,
-            AppEnv::Development => domain::oidc::UriPolicy::AllowHttp,
-        }
-    }
-
     pub fn from_env(env: &Env<'_>) -> Result<Self> {
         Ok(Self {
             app_env: env.choice(

@@ -130,7 +130,7 @@ pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
     let clients = ClientService::new(
         Arc::clone(&ports.clients),
         Arc::clone(&ports.audit),
-        config.server.uri_policy(),
+        config.registration_policy(),
     );
     let mut background = vec![
         background::audit_retention(ports.audit, config.mail.audit_retention),

@@ -29,7 +29,7 @@ async fn admins_register_confidential_and_public_relying_parties() {
             "post_logout_redirect_uris": ["https://grafana.example.com/"],
             "backchannel_logout_uri": "https://grafana.example.com/backchannel",
             "scopes": ["openid", "email", "profile"],
-            "id_token_signed_response_alg": "ES256",
+            "id_token_signed_response_alg": "EdDSA",
         }),
     )
     .await;
@@ -46,7 +46,7 @@ async fn admins_register_confidential_and_public_relying_parties() {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     );
     assert_eq!(grafana.client.scopes, ["openid", "profile", "email"]);
-    assert_eq!(grafana.client.id_token_signed_response_alg, "ES256");
+    assert_eq!(grafana.client.id_token_signed_response_alg, "EdDSA");
     assert!(!grafana.client.public && !grafana.client.first_party);
     assert_eq!(
         grafana.client.backchannel_logout_uri.as_deref(),
@@ -175,6 +175,12 @@ async fn every_bad_field_is_named_and_nothing_is_stored() {
         (
             json!({"name": "x", "redirect_uris": ["http://not-loopback.example.com/cb"]}),
             StatusCode::CREATED,
+        ),
+        // EdDSA access tokens and the RSA key: no ES256 key to sign with.
+        (
+            json!({"name": "x", "redirect_uris": ["https://x.example.com/cb"],
+                   "id_token_signed_response_alg": "ES256"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
     ] {
         let response = register(&app, &admin.access, &body).await;

@@ -8,6 +8,6 @@ mod scope;
 
 pub use registration::{
     ClientSettings, IdTokenAlgorithm, MAX_URI_LEN, MAX_URIS, RegisteredUri, Registration,
-    RegistrationRequest, UriPolicy,
+    RegistrationPolicy, RegistrationRequest, UriPolicy,
 };
 pub use scope::{Scope, Scopes};

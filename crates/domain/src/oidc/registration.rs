@@ -198,6 +198,24 @@ impl ClientSettings {
     }
 }
 
+/// What registration accepts here: plain-http URIs or not, and the ID-token
+/// algorithms this service holds a key for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationPolicy {
+    pub uris: UriPolicy,
+    pub id_token_algorithms: Vec<IdTokenAlgorithm>,
+}
+
+/// Every algorithm (tests, and stored clients read back).
+impl From<UriPolicy> for RegistrationPolicy {
+    fn from(uris: UriPolicy) -> Self {
+        Self {
+            uris,
+            id_token_algorithms: IdTokenAlgorithm::ALL.to_vec(),
+        }
+    }
+}
+
 /// A registration as asked for, before it is checked.
 #[derive(Debug, Clone, Default)]
 pub struct RegistrationRequest {
@@ -221,7 +239,14 @@ pub struct Registration {
 
 impl RegistrationRequest {
     /// Checks every field, naming each bad one.
-    pub fn parse(self, policy: UriPolicy) -> Result<Registration, ValidationErrors> {
+    pub fn parse(
+        self,
+        policy: impl Into<RegistrationPolicy>,
+    ) -> Result<Registration, ValidationErrors> {
+        let RegistrationPolicy {
+            uris: policy,
+            id_token_algorithms,
+        } = policy.into();
         let mut errors = ValidationErrors::new();
         let redirect_uris = uris(&mut errors, "redirect_uris", &self.redirect_uris, policy);
         let post_logout_redirect_uris = uris(
@@ -266,6 +291,16 @@ impl RegistrationRequest {
                 }))
                 .unwrap_or_default(),
         };
+        if !id_token_algorithms.contains(&id_token_algorithm) {
+            errors.push(FieldError::new(
+                "id_token_signed_response_alg",
+                format!(
+                    "this service holds no {} key (RS256 always; ES256 or EdDSA when \
+                     JWT_ALGORITHM is that algorithm)",
+                    id_token_algorithm.as_str()
+                ),
+            ));
+        }
         if self.public && self.redirect_uris.is_empty() {
             errors.push(FieldError::new(
                 "redirect_uris",
@@ -403,6 +438,22 @@ mod tests {
         ] {
             assert!(fields.contains(&field), "{field}: {fields:?}");
         }
+    }
+
+    #[test]
+    fn only_algorithms_with_a_key_are_registered() {
+        let policy = RegistrationPolicy {
+            uris: UriPolicy::HttpsOnly,
+            id_token_algorithms: vec![IdTokenAlgorithm::RS256, IdTokenAlgorithm::EdDSA],
+        };
+        let asking = |alg: &str| RegistrationRequest {
+            redirect_uris: vec!["https://a.example.com/cb".into()],
+            id_token_signed_response_alg: Some(alg.into()),
+            ..RegistrationRequest::default()
+        };
+        assert!(asking("EdDSA").parse(policy.clone()).is_ok());
+        let errors = asking("ES256").parse(policy).unwrap_err();
+        assert_eq!(errors.errors()[0].field, "id_token_signed_response_alg");
     }
 
     #[test]

@@ -15,10 +15,12 @@ use crate::links::HttpUrl;
 use crate::oidc::IdTokenAlgorithm;
 
 mod access;
+mod id;
 mod keys;
 mod signer;
 
 pub use access::{ACCESS_TOKEN_TYP, AccessClaims, AccessTokens, Claimed};
+pub use id::{ID_TOKEN_TYP, IdClaims, IdSubject, IdTokens, token_hash};
 pub use signer::{Expected, JwkKey, LEEWAY_SECS, PublicJwk, Signer};
 
 /// Why a token was not accepted, or could not be made.
