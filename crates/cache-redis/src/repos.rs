@@ -11,7 +11,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use domain::ports::{DeletedUser, PasswordChanged, RepoResult, UserDisabled, UserQuery};
+use domain::oidc::Scopes;
+use domain::ports::{
+    DeletedUser, Grant, NewCode, PasswordChanged, ProviderRepository, Redeemed, Redemption,
+    RepoResult, StoredRequest, UserDisabled, UserQuery,
+};
 use domain::{
     ClientId, DisplayName, Email, PasswordHash, ProfileUpdate, ProviderName, SessionId, TokenHash,
     UserId, mail::OutgoingMail, ports::AccountToken, ports::ApiClient, ports::ApiClientRepository,
@@ -385,6 +389,86 @@ impl<R: ApiClientRepository> ApiClientRepository for Cached<R> {
             Ok(deleted)
         })
         .await
+    }
+}
+
+/// The provider's requests, codes and consents are not cached; what ends
+/// sessions (a replayed code, a revoked consent) invalidates them everywhere,
+/// and a redeemed code's new session is written with nothing cached before it.
+#[async_trait]
+impl<R: ProviderRepository> ProviderRepository for Cached<R> {
+    async fn save_request(&self, request: &StoredRequest) -> RepoResult<()> {
+        self.inner.save_request(request).await
+    }
+
+    async fn find_request(
+        &self,
+        id: uuid::Uuid,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<StoredRequest>> {
+        self.inner.find_request(id, now).await
+    }
+
+    async fn take_pushed(
+        &self,
+        id: uuid::Uuid,
+        client: ClientId,
+        now: OffsetDateTime,
+    ) -> RepoResult<Option<StoredRequest>> {
+        self.inner.take_pushed(id, client, now).await
+    }
+
+    async fn delete_request(&self, id: uuid::Uuid) -> RepoResult<()> {
+        self.inner.delete_request(id).await
+    }
+
+    async fn save_code(&self, code: &NewCode) -> RepoResult<()> {
+        self.inner.save_code(code).await
+    }
+
+    async fn redeem(&self, redemption: &Redemption) -> RepoResult<Redeemed> {
+        let redemption = redemption.clone();
+        self.write(move |inner, cache| async move {
+            let redeemed = inner.redeem(&redemption).await?;
+            if let Redeemed::Reused { ended } = &redeemed {
+                let keys: Vec<Key> = ended.iter().copied().map(Key::Session).collect();
+                invalidate(&cache, &keys).await;
+            }
+            Ok(redeemed)
+        })
+        .await
+    }
+
+    async fn grant(&self, user: UserId, client: ClientId) -> RepoResult<Option<Grant>> {
+        self.inner.grant(user, client).await
+    }
+
+    async fn save_grant(&self, user: UserId, client: ClientId, scopes: Scopes) -> RepoResult<()> {
+        self.inner.save_grant(user, client, scopes).await
+    }
+
+    async fn grants(&self, user: UserId) -> RepoResult<Vec<Grant>> {
+        self.inner.grants(user).await
+    }
+
+    async fn revoke_grant(
+        &self,
+        user: UserId,
+        client: ClientId,
+    ) -> RepoResult<Option<Vec<SessionId>>> {
+        self.write(move |inner, cache| async move {
+            let ended = inner.revoke_grant(user, client).await?;
+            if let Some(ended) = &ended {
+                let keys: Vec<Key> = ended.iter().copied().map(Key::Session).collect();
+                invalidate(&cache, &keys).await;
+            }
+            Ok(ended)
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: OffsetDateTime) -> RepoResult<u64> {
+        self.inner.purge_expired(now).await
     }
 }
 

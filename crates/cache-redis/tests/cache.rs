@@ -1000,3 +1000,292 @@ async fn client_sessions_end_with_their_parent_and_refresh_for_their_client_only
     let child_now = sessions.find_by_id(child.id).await.unwrap().unwrap();
     assert!(!child_now.is_active(OffsetDateTime::now_utc()));
 }
+
+/// The provider's storage against real PostgreSQL, through the cache: a code
+/// is spent only when everything it is bound to matches, opens its client
+/// session in the same statement, and a replay ends that session everywhere;
+/// consents add up and their revocation ends the client's sessions; pushed
+/// requests are used once.
+#[tokio::test]
+async fn codes_open_client_sessions_once_and_consents_end_them() {
+    use domain::oidc::Scopes;
+    use domain::ports::{
+        ApiClient, ApiClientRepository, NewCode, Prompt, ProviderRepository, Redeemed, Redemption,
+        StoredRequest,
+    };
+    let env = Env::new().await;
+    let cache = env.cache().await;
+    let users = cache.wrap(env.repos().users);
+    let sessions = cache.wrap(env.repos().sessions);
+    let provider = cache.wrap(repo_postgres::PgProvider::new(env.pool.clone()));
+    let clients = repo_postgres::PgApiClients::new(env.pool.clone());
+    let user = users.create(new_user("code@example.com")).await.unwrap();
+    let client = clients
+        .create(ApiClient {
+            id: domain::ClientId::new(),
+            name: domain::ClientName::parse("notes").unwrap(),
+            secret_hash: None,
+            created_at: OffsetDateTime::now_utc(),
+            created_by: None,
+            settings: domain::oidc::RegistrationRequest {
+                redirect_uris: vec!["https://notes.example.com/cb".into()],
+                public: true,
+                ..Default::default()
+            }
+            .parse(domain::oidc::UriPolicy::HttpsOnly)
+            .unwrap()
+            .settings,
+        })
+        .await
+        .unwrap();
+    let (browser, _) = new_session(user.id);
+    let browser = sessions.create(browser).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let scopes = Scopes::parse_lenient("openid email").0;
+    let hash = domain::TokenHash::from_bytes([9; 32]);
+    provider
+        .save_code(&NewCode {
+            hash,
+            client_id: client.id,
+            redirect_uri: "https://notes.example.com/cb".into(),
+            code_challenge: Some("challenge".into()),
+            user_id: user.id,
+            session_id: browser.id,
+            scopes,
+            nonce: Some("nonce".into()),
+            acr_requested: false,
+            expires_at: now + time::Duration::seconds(60),
+        })
+        .await
+        .unwrap();
+    let redemption = Redemption {
+        hash,
+        client_id: client.id,
+        redirect_uri: "https://notes.example.com/cb".into(),
+        code_challenge: Some("challenge".into()),
+        session_id: SessionId::new(),
+        refresh_token_hash: domain::TokenHash::from_bytes([1; 32]),
+        user_agent: Some("notes/1".into()),
+        ip: None,
+        now,
+    };
+    // Each binding that does not match refuses, and spends nothing.
+    for wrong in [
+        Redemption {
+            client_id: domain::ClientId::new(),
+            ..redemption.clone()
+        },
+        Redemption {
+            redirect_uri: "https://notes.example.com/cb/".into(),
+            ..redemption.clone()
+        },
+        Redemption {
+            code_challenge: None,
+            ..redemption.clone()
+        },
+        Redemption {
+            code_challenge: Some("other".into()),
+            ..redemption.clone()
+        },
+        Redemption {
+            now: now + time::Duration::seconds(61),
+            ..redemption.clone()
+        },
+    ] {
+        assert_eq!(provider.redeem(&wrong).await.unwrap(), Redeemed::Refused);
+    }
+    let Redeemed::Opened {
+        session,
+        signed_in_at,
+        nonce,
+        acr_requested,
+    } = provider.redeem(&redemption).await.unwrap()
+    else {
+        panic!("the code opens a client session");
+    };
+    assert_eq!(session.id, redemption.session_id);
+    assert_eq!(signed_in_at, browser.created_at);
+    assert_eq!(session.expires_at, browser.expires_at);
+    assert_eq!(session.amr, browser.amr);
+    assert_eq!(nonce.as_deref(), Some("nonce"));
+    assert!(!acr_requested);
+    let client_session = session.client.unwrap();
+    assert_eq!(
+        (
+            client_session.client_id,
+            client_session.parent_id,
+            client_session.scopes
+        ),
+        (client.id, browser.id, scopes)
+    );
+    assert!(
+        sessions
+            .find_by_id(session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active(OffsetDateTime::now_utc())
+    );
+    // A replay ends what the first use opened, and the cache knows.
+    let replay = Redemption {
+        session_id: SessionId::new(),
+        ..redemption.clone()
+    };
+    assert_eq!(
+        provider.redeem(&replay).await.unwrap(),
+        Redeemed::Reused {
+            ended: vec![session.id]
+        }
+    );
+    assert!(
+        !sessions
+            .find_by_id(session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active(OffsetDateTime::now_utc())
+    );
+    assert!(
+        sessions
+            .find_by_id(replay.session_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Consents add up; revoking one ends the client's sessions.
+    assert!(provider.grant(user.id, client.id).await.unwrap().is_none());
+    provider
+        .save_grant(user.id, client.id, Scopes::parse_lenient("openid").0)
+        .await
+        .unwrap();
+    provider
+        .save_grant(user.id, client.id, Scopes::parse_lenient("email").0)
+        .await
+        .unwrap();
+    let grant = provider.grant(user.id, client.id).await.unwrap().unwrap();
+    assert_eq!(grant.scopes, scopes);
+    assert_eq!(provider.grants(user.id).await.unwrap(), [grant]);
+    let hash2 = domain::TokenHash::from_bytes([10; 32]);
+    provider
+        .save_code(&NewCode {
+            hash: hash2,
+            client_id: client.id,
+            redirect_uri: "https://notes.example.com/cb".into(),
+            code_challenge: None,
+            user_id: user.id,
+            session_id: browser.id,
+            scopes,
+            nonce: None,
+            acr_requested: true,
+            expires_at: now + time::Duration::seconds(60),
+        })
+        .await
+        .unwrap();
+    let second = Redemption {
+        hash: hash2,
+        code_challenge: None,
+        session_id: SessionId::new(),
+        refresh_token_hash: domain::TokenHash::from_bytes([2; 32]),
+        ..redemption.clone()
+    };
+    assert!(matches!(
+        provider.redeem(&second).await.unwrap(),
+        Redeemed::Opened {
+            acr_requested: true,
+            ..
+        }
+    ));
+    assert_eq!(
+        provider.revoke_grant(user.id, client.id).await.unwrap(),
+        Some(vec![second.session_id])
+    );
+    assert!(
+        !sessions
+            .find_by_id(second.session_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active(OffsetDateTime::now_utc())
+    );
+    assert_eq!(
+        provider.revoke_grant(user.id, client.id).await.unwrap(),
+        None
+    );
+
+    // A pushed request is taken once, by its client only.
+    let request = StoredRequest {
+        id: uuid::Uuid::now_v7(),
+        client_id: client.id,
+        redirect_uri: "https://notes.example.com/cb".into(),
+        scopes,
+        state: Some("s".into()),
+        nonce: None,
+        code_challenge: Some("c".into()),
+        prompt: Prompt {
+            login: true,
+            ..Prompt::default()
+        },
+        max_age: Some(60),
+        login_hint: Some("code@example.com".into()),
+        ui_locales: Some("de en".into()),
+        hinted_user: Some(user.id),
+        acr_values: None,
+        pushed: true,
+        created_at: now,
+        expires_at: now + time::Duration::seconds(60),
+    };
+    provider.save_request(&request).await.unwrap();
+    assert!(
+        provider
+            .find_request(request.id, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        provider
+            .take_pushed(request.id, domain::ClientId::new(), now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let taken = provider
+        .take_pushed(request.id, client.id, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        taken,
+        StoredRequest {
+            pushed: false,
+            created_at: taken.created_at,
+            expires_at: taken.expires_at,
+            ..request.clone()
+        }
+    );
+    assert!(
+        provider
+            .take_pushed(request.id, client.id, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        provider
+            .find_request(request.id, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let later = now + time::Duration::seconds(61);
+    assert!(
+        provider
+            .find_request(request.id, later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(provider.purge_expired(later).await.unwrap() >= 1);
+    provider.delete_request(request.id).await.unwrap();
+}

@@ -1,7 +1,7 @@
 use std::net::IpAddr;
 
 use async_trait::async_trait;
-use domain::oidc::Scope;
+use domain::oidc::{Scope, Scopes};
 use domain::ports::RepoResult;
 use domain::{
     Amr, ClientId, SessionId, TokenHash, UserId, ports::SessionRepository, user::ClientSession,
@@ -15,19 +15,19 @@ use crate::Db;
 use crate::DbResultExt as _;
 
 pub(crate) struct SessionRow {
-    id: Uuid,
-    user_id: Uuid,
-    refresh_token_hash: Vec<u8>,
-    created_at: OffsetDateTime,
-    expires_at: OffsetDateTime,
-    last_used_at: OffsetDateTime,
-    revoked_at: Option<OffsetDateTime>,
-    user_agent: Option<String>,
-    ip: Option<IpAddr>,
-    amr: Vec<String>,
-    client_id: Option<Uuid>,
-    parent_id: Option<Uuid>,
-    scopes: Option<Vec<String>>,
+    pub(crate) id: Uuid,
+    pub(crate) user_id: Uuid,
+    pub(crate) refresh_token_hash: Vec<u8>,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) expires_at: OffsetDateTime,
+    pub(crate) last_used_at: OffsetDateTime,
+    pub(crate) revoked_at: Option<OffsetDateTime>,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) ip: Option<IpAddr>,
+    pub(crate) amr: Vec<String>,
+    pub(crate) client_id: Option<Uuid>,
+    pub(crate) parent_id: Option<Uuid>,
+    pub(crate) scopes: Option<Vec<String>>,
 }
 
 impl SessionRow {
@@ -52,16 +52,21 @@ impl From<SessionRow> for Session {
                 (Some(client_id), Some(parent_id), Some(scopes)) => Some(ClientSession {
                     client_id: ClientId::from_uuid(client_id),
                     parent_id: SessionId::from_uuid(parent_id),
-                    // Written from `Scopes` only; an unknown name grants nothing.
-                    scopes: scopes
-                        .iter()
-                        .filter_map(|n| n.parse::<Scope>().ok())
-                        .collect(),
+                    scopes: stored_scopes(&scopes),
                 }),
                 _ => None,
             },
         }
     }
+}
+
+/// Scopes as stored: written from `Scopes` only, so an unknown name (from a
+/// later version) grants nothing.
+pub(crate) fn stored_scopes(names: &[String]) -> Scopes {
+    names
+        .iter()
+        .filter_map(|n| n.parse::<Scope>().ok())
+        .collect()
 }
 
 pub(crate) async fn insert_session(

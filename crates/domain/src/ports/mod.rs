@@ -3,7 +3,7 @@
 //! (`UserRepository`, `SessionRepository`, `ProfileRepository`,
 //! `OAuthAccountRepository`, `PendingLoginRepository`, `RecoveryRepository`,
 //! `MailOutbox`, `AuditLog`, `MfaRepository`, `PasskeyRepository`,
-//! `ApiClientRepository`) is implemented by `repo-postgres` and, where cached,
+//! `ApiClientRepository`, `ProviderRepository`) is implemented by `repo-postgres` and, where cached,
 //! wrapped again by `cache-redis`; identity providers (`IdentityProvider`) by
 //! `federation`; the WebAuthn ceremonies (`WebAuthn`) by `passkeys`; the
 //! verified-token cache (`VerifiedTokens`) and the shared `Throttle` by
@@ -20,6 +20,7 @@ mod error;
 mod federation;
 mod mfa;
 mod passkeys;
+mod provider;
 mod recovery;
 mod sessions;
 mod throttle;
@@ -31,6 +32,7 @@ pub use error::*;
 pub use federation::*;
 pub use mfa::*;
 pub use passkeys::*;
+pub use provider::*;
 pub use recovery::*;
 pub use sessions::*;
 pub use throttle::*;
