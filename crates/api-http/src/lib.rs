@@ -130,6 +130,7 @@ fn api(state: Option<AppState>) -> OpenApiRouter<AppState> {
         .merge(routes::passkeys::router())
         .merge(routes::federation::router())
         .merge(routes::provider::router())
+        .merge(routes::oidc::router())
         .merge(admin)
         .merge(routes::system::router())
 }

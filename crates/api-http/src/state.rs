@@ -4,6 +4,7 @@ use std::sync::Arc;
 use domain::{
     account::AccountService, admin::AdminService, auth::AuthService, clients::ClientService,
     federation::FederationService, mfa::MfaService, passkey::PasskeyService,
+    provider::ProviderService,
 };
 
 use axum::extract::FromRef;
@@ -27,6 +28,8 @@ pub struct Services {
     pub admin: Arc<AdminService>,
     /// API clients: registration and authentication at the OAuth 2.0 endpoints.
     pub clients: Arc<ClientService>,
+    /// The OpenID provider: authorization, tokens, userinfo.
+    pub provider: Arc<ProviderService>,
     /// `PUBLIC_BASE_URL`: where this service is reached (RFC 8414 metadata).
     pub public_base_url: domain::HttpUrl,
     pub readiness: Arc<dyn ReadinessProbe>,

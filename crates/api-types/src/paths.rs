@@ -99,6 +99,14 @@ pub const INTROSPECT: &str = "/oauth2/introspect";
 pub const REVOKE: &str = "/oauth2/revoke";
 pub const AUTHORIZATION_SERVER_METADATA: &str = "/.well-known/oauth-authorization-server";
 
+// The OpenID provider.
+pub const OIDC_DISCOVERY: &str = "/.well-known/openid-configuration";
+/// `GET`/`POST`: the browser's; answered by the hosted pages.
+pub const OIDC_AUTHORIZE: &str = "/oauth2/authorize";
+pub const OIDC_PAR: &str = "/oauth2/par";
+pub const OIDC_TOKEN: &str = "/oauth2/token";
+pub const OIDC_USERINFO: &str = "/oauth2/userinfo";
+
 // System.
 pub const JWKS: &str = "/.well-known/jwks.json";
 pub const HEALTHZ: &str = "/healthz";
@@ -108,6 +116,8 @@ pub const METRICS: &str = "/metrics";
 
 // The hosted pages (HTML, not JSON): `GET` shows a page, `POST` submits its form.
 pub const UI: &str = "/ui";
+/// The provider's consent page (`?request=…`), and where it resumes after sign-in.
+pub const UI_CONSENT: &str = "/ui/consent";
 pub const UI_SIGN_IN: &str = "/ui/sign-in";
 pub const UI_SIGN_UP: &str = "/ui/sign-up";
 pub const UI_SIGN_OUT: &str = "/ui/sign-out";

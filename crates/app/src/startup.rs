@@ -44,6 +44,7 @@ fn pages(config: &Config, state: &api_http::AppState) -> anyhow::Result<axum::Ro
         mfa: Arc::clone(&state.mfa),
         passkeys: Arc::clone(&state.passkeys),
         federation: Arc::clone(&state.federation),
+        provider: Arc::clone(&state.provider),
         limits: Arc::clone(&state.limits),
         trusted_proxies: state.trusted_proxies.clone(),
     };

@@ -29,6 +29,7 @@ pub mod oidc;
 pub mod passkey;
 pub mod password;
 pub mod ports;
+pub mod provider;
 pub mod refresh;
 pub mod roles;
 pub mod signin;

@@ -4,6 +4,7 @@
 
 use axum::http::StatusCode;
 use domain::error::{AuthError, Denial, OAuthFailure, ProviderError};
+use domain::oidc::PageRefusal;
 use http_kit::limit::Throttled;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,11 @@ pub enum UiError {
     /// problem code, as the API names it).
     #[error("the provider sign-in was refused: {0}")]
     ProviderRefused(String),
+    /// The provider's authorization request cannot be answered at the
+    /// client's redirect URI (unknown client, unregistered redirect URI, a
+    /// stale request): said on a page, and the browser goes nowhere.
+    #[error("the authorization request was refused: {0:?}")]
+    Authorization(PageRefusal),
     #[error(transparent)]
     Auth(#[from] AuthError),
 }
@@ -47,6 +53,7 @@ impl UiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
             Self::ProviderRefused(code) => refused_by_callback(code).0,
+            Self::Authorization(_) => StatusCode::BAD_REQUEST,
             Self::Auth(error) => auth_status(error),
         }
     }
@@ -61,6 +68,12 @@ impl UiError {
             Self::MethodNotAllowed => "error_bad_form",
             Self::Throttled => "error_rate_limited",
             Self::ProviderRefused(code) => refused_by_callback(code).1,
+            Self::Authorization(refusal) => match refusal {
+                PageRefusal::UnknownClient => "error_authorize_unknown_client",
+                PageRefusal::RedirectUriMismatch => "error_authorize_redirect_uri",
+                PageRefusal::InvalidRequestUri => "error_authorize_request_uri",
+                PageRefusal::RequestExpired => "error_authorize_expired",
+            },
             Self::Auth(error) => auth_message_key(error),
         }
     }

@@ -28,6 +28,7 @@ use domain::auth::AuthService;
 use domain::federation::FederationService;
 use domain::mfa::MfaService;
 use domain::passkey::PasskeyService;
+use domain::provider::ProviderService;
 use http_kit::TrustedProxies;
 use http_kit::cookies::{CookieSpec, SameSite};
 use http_kit::limit::RateLimits;
@@ -42,6 +43,7 @@ pub struct UiServices {
     pub mfa: Arc<MfaService>,
     pub passkeys: Arc<PasskeyService>,
     pub federation: Arc<FederationService>,
+    pub provider: Arc<ProviderService>,
     pub limits: Arc<RateLimits>,
     pub trusted_proxies: TrustedProxies,
 }

@@ -5,6 +5,7 @@ pub(crate) mod auth;
 pub(crate) mod federation;
 pub(crate) mod gateway;
 pub(crate) mod mfa;
+pub(crate) mod oidc;
 pub(crate) mod passkeys;
 pub(crate) mod provider;
 pub(crate) mod system;

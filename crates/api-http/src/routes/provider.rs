@@ -99,7 +99,7 @@ async fn introspect(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse> {
-    let form = parse_form(&headers, body)?;
+    let form: TokenForm = parse_form(&headers, body)?;
     authenticate(&state, &headers, &form)
         .await
         .inspect_err(|_| counted(2))?;
@@ -134,7 +134,7 @@ async fn revoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode> {
-    let form = parse_form(&headers, body)?;
+    let form: TokenForm = parse_form(&headers, body)?;
     let api_client = authenticate(&state, &headers, &form).await?;
     let token = required_token(&form)?;
     let hint = TokenKind::from_hint(form.token_type_hint.as_deref());
@@ -163,9 +163,27 @@ async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
     ([(CACHE_CONTROL, "public, max-age=300")], Json(body))
 }
 
+/// Why a form body could not be read.
+pub(crate) enum FormError {
+    TooLarge,
+    Invalid(&'static str),
+}
+
+impl From<FormError> for ApiError {
+    fn from(error: FormError) -> Self {
+        match error {
+            FormError::TooLarge => ApiError::PayloadTooLarge,
+            FormError::Invalid(why) => ApiError::InvalidOAuthRequest(why),
+        }
+    }
+}
+
 /// The body as the RFCs send it: `application/x-www-form-urlencoded` (at most
 /// [`crate::BODY_LIMIT`], as every body).
-fn parse_form(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<TokenForm> {
+pub(crate) fn parse_form<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, FormError> {
     let is_form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -175,19 +193,19 @@ fn parse_form(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Resul
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
     if !is_form {
-        return Err(ApiError::InvalidOAuthRequest(
+        return Err(FormError::Invalid(
             "The body must be application/x-www-form-urlencoded.",
         ));
     }
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
+            FormError::TooLarge
         } else {
-            ApiError::InvalidOAuthRequest("The body could not be read.")
+            FormError::Invalid("The body could not be read.")
         }
     })?;
     serde_urlencoded::from_bytes(&body)
-        .map_err(|_| ApiError::InvalidOAuthRequest("The body is not a valid form."))
+        .map_err(|_| FormError::Invalid("The body is not a valid form."))
 }
 
 fn required_token(form: &TokenForm) -> Result<&str> {

@@ -4,7 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use domain::{passkey::PasskeyService, ports::AuditLog, ports::MailOutbox, ports::MfaRepository};
+use domain::{
+    passkey::PasskeyService, ports::AuditLog, ports::MailOutbox, ports::MfaRepository,
+    ports::ProviderRepository,
+};
 use mail::{Sender, SenderSettings, Transport};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -72,6 +75,23 @@ pub(super) fn purge_mfa_challenges(
             }
             if let Err(error) = passkeys.purge().await {
                 tracing::warn!(error = %error, "purging expired WebAuthn challenges failed");
+            }
+        }
+    })
+}
+
+/// Drops the provider's expired authorization requests and codes, every ten
+/// minutes.
+pub(super) fn purge_provider_state(provider: Arc<dyn ProviderRepository>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(error) = provider
+                .purge_expired(time::OffsetDateTime::now_utc())
+                .await
+            {
+                tracing::warn!(error = %error, "purging expired authorization requests failed");
             }
         }
     })

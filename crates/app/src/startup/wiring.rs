@@ -13,8 +13,9 @@ use domain::mfa::{MfaPorts, MfaService};
 use domain::passkey::PasskeyService;
 use domain::password::PasswordHasher;
 use domain::ports::{Throttle, WebAuthn};
+use domain::provider::{ProviderService, ProviderSettings};
 use domain::throttle::MemoryThrottle;
-use domain::tokens::{AccessTokens, JwtAlgorithm, Signer};
+use domain::tokens::{AccessTokens, IdTokens, JwtAlgorithm, Signer};
 use http_kit::{TrustedProxies, limit::RateLimits};
 use repo_postgres::Db;
 use repo_postgres::PgRepositories;
@@ -127,12 +128,25 @@ pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
             audit_log: Arc::clone(&ports.audit),
         },
     );
-    let clients = ClientService::new(
+    let clients = Arc::new(ClientService::new(
         Arc::clone(&ports.clients),
         Arc::clone(&ports.audit),
         config.registration_policy(),
+    ));
+    let id_tokens = IdTokens::new(
+        Arc::clone(auth.access_tokens().signer()),
+        config.oidc.issuer.clone(),
+        auth.access_tokens().access_ttl(),
     );
+    let provider = Arc::new(ProviderService::new(
+        Arc::clone(&ports.provider),
+        Arc::clone(&clients),
+        Arc::clone(&auth),
+        id_tokens,
+        ProviderSettings::default(),
+    ));
     let mut background = vec![
+        background::purge_provider_state(Arc::clone(&ports.provider)),
         background::audit_retention(ports.audit, config.mail.audit_retention),
         background::purge_mfa_challenges(ports.mfa, Arc::clone(&passkeys)),
         background::forget_limits(memory),
@@ -148,7 +162,8 @@ pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
             passkeys,
             federation: Arc::new(federation),
             admin: Arc::new(admin),
-            clients: Arc::new(clients),
+            clients,
+            provider,
             public_base_url: config.server.public_base_url.clone(),
             readiness,
             limits,
@@ -270,6 +285,7 @@ pub(super) struct Ports {
     pub(super) mfa: Arc<dyn domain::ports::MfaRepository>,
     pub(super) passkeys: Arc<dyn domain::ports::PasskeyRepository>,
     pub(super) clients: Arc<dyn domain::ports::ApiClientRepository>,
+    pub(super) provider: Arc<dyn domain::ports::ProviderRepository>,
     /// Rate limits and lockouts: Redis when the cache is on, else in process.
     pub(super) throttle: Arc<dyn Throttle>,
     pub(super) outbox: background::Outbox,
@@ -302,6 +318,7 @@ pub(super) fn choose(
     let mfa = Arc::new(repo_postgres::PgMfa::new(pool.clone()));
     let passkeys = Arc::new(repo_postgres::PgPasskeys::new(pool.clone()));
     let clients = repo_postgres::PgApiClients::new(pool.clone());
+    let provider = repo_postgres::PgProvider::new(pool.clone());
     #[cfg(feature = "cache")]
     if config.cache.enabled {
         let cache = super::cached::connect(&config.cache)?;
@@ -319,6 +336,7 @@ pub(super) fn choose(
                 mfa,
                 passkeys,
                 clients: Arc::new(cache.wrap(clients)),
+                provider: Arc::new(cache.wrap(provider)),
                 throttle: Arc::new(cache_redis::RedisThrottle::new(cache.clone(), memory)),
                 outbox,
                 audit,
@@ -347,6 +365,7 @@ pub(super) fn choose(
             mfa,
             passkeys,
             clients: Arc::new(clients),
+            provider: Arc::new(provider),
             throttle: memory,
             outbox,
             audit,

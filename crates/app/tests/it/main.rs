@@ -23,6 +23,7 @@ mod limits;
 mod logs;
 mod mfa;
 mod oauth;
+mod oidc;
 mod pages;
 mod passkeys;
 mod pooler;

@@ -110,6 +110,11 @@ async fn openapi_document_covers_every_route() {
         (paths::HEALTHZ, "get"),
         (paths::READYZ, "get"),
         (paths::JWKS, "get"),
+        (paths::OIDC_DISCOVERY, "get"),
+        (paths::OIDC_TOKEN, "post"),
+        (paths::OIDC_PAR, "post"),
+        (paths::OIDC_USERINFO, "get"),
+        (paths::OIDC_USERINFO, "post"),
     ];
     for (path, method) in expected {
         let item = doc.paths.paths.get(path);

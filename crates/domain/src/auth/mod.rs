@@ -19,7 +19,7 @@ use crate::amr::Amr;
 use crate::audit::{Audit, AuditKind, Outcome};
 use crate::client_info::ClientInfo;
 use crate::error::{AuthError, Denial, Resource};
-use crate::ids::{SessionId, UserId};
+use crate::ids::{ClientId, SessionId, UserId};
 use crate::password::{NewPassword, Password, PasswordHasher};
 use crate::ports::{Attempt, LockoutPolicy, Throttle};
 use crate::ports::{AuditLog, VerifiedTokens};
@@ -283,9 +283,26 @@ impl AuthService {
         presented: &str,
         client: &ClientInfo,
     ) -> Result<Authenticated, AuthError> {
+        let now = OffsetDateTime::now_utc();
+        let (session, successor, user) = self.rotate_refresh(presented, None, client, now).await?;
+        let profile = self.profiles.find_by_user(user.id).await?;
+        event("refresh", SUCCESS);
+        self.tokens_for(&session, successor, user, profile, now)
+    }
+
+    /// Spends a refresh token of `owner`'s (`None`: the platform's own front
+    /// end; a relying party's otherwise) and returns its session, successor
+    /// and (enabled) user. Reuse revokes the session and what was opened
+    /// from it.
+    pub(crate) async fn rotate_refresh(
+        &self,
+        presented: &str,
+        owner: Option<ClientId>,
+        client: &ClientInfo,
+        now: OffsetDateTime,
+    ) -> Result<(Session, RefreshToken, User), AuthError> {
         let presented = RefreshToken::parse(presented).ok_or(BAD_REFRESH)?;
         let successor = self.refresh.successor(&presented);
-        let now = OffsetDateTime::now_utc();
         let outcome = self
             .sessions
             .rotate(
@@ -293,7 +310,7 @@ impl AuthService {
                 &successor.hash(),
                 now,
                 self.settings.reuse_grace,
-                None,
+                owner,
             )
             .await?;
         let session = match outcome {
@@ -331,9 +348,17 @@ impl AuthService {
             .await?
             .filter(|user| !user.disabled)
             .ok_or(BAD_REFRESH)?;
-        let profile = self.profiles.find_by_user(user.id).await?;
-        event("refresh", SUCCESS);
-        self.tokens_for(&session, successor, user, profile, now)
+        Ok((session, successor, user))
+    }
+
+    /// A session by id (through the cache), active or not.
+    pub(crate) async fn session(&self, id: SessionId) -> Result<Option<Session>, AuthError> {
+        Ok(self.sessions.find_by_id(id).await?)
+    }
+
+    /// A fresh refresh token (a relying party's session's first).
+    pub(crate) fn new_refresh_token(&self) -> RefreshToken {
+        self.refresh.issue()
     }
 
     /// Verifies an access token and checks that its session is still active, so

@@ -52,6 +52,7 @@ impl AuthService {
             Claimed {
                 roles: &user.roles,
                 email_verified: user.email_verified,
+                client: None,
             },
             now,
         )?;

@@ -12,7 +12,8 @@ use uuid::Uuid;
 use super::signer::{Expected, LEEWAY_SECS, Signer};
 use super::{Issuer, JwtAlgorithm, JwtConfig, KeyError, TokenError};
 use crate::amr::Amr;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{ClientId, SessionId, UserId};
+use crate::oidc::Scopes;
 use crate::ports::{VerifiedToken, VerifiedTokens};
 
 /// The `typ` header every access token carries.
@@ -42,6 +43,13 @@ pub struct AccessClaims {
     /// (OIDC's claim): an unverified address is not an identity.
     #[serde(default)]
     pub email_verified: bool,
+    /// The relying party it was issued to (RFC 9068); absent from the
+    /// platform's own front end's tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// What the user granted that relying party (space-separated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// What an access token says of its user besides who they are.
@@ -49,6 +57,8 @@ pub struct AccessClaims {
 pub struct Claimed<'a> {
     pub roles: &'a [String],
     pub email_verified: bool,
+    /// For a relying party's token: its client and the granted scopes.
+    pub client: Option<(ClientId, Scopes)>,
 }
 
 impl AccessClaims {
@@ -161,6 +171,8 @@ impl AccessTokens {
             amr: amr.names().map(str::to_owned).collect(),
             roles: claimed.roles.to_vec(),
             email_verified: claimed.email_verified,
+            client_id: claimed.client.map(|(client, _)| client.to_string()),
+            scope: claimed.client.map(|(_, scopes)| scopes.to_string()),
         };
         self.signer.sign(self.algorithm, ACCESS_TOKEN_TYP, &claims)
     }

@@ -38,6 +38,14 @@ pub(crate) fn routes(state: UiState) -> Router<UiState> {
             paths::UI_ACCOUNT_RECOVERY_CODES,
             post(factors::regenerate_codes),
         )
+        .route(
+            paths::OIDC_AUTHORIZE,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(
+            paths::UI_CONSENT,
+            get(authorize::consent).post(authorize::decide),
+        )
         .route(paths::UI_FEDERATED_START, post(federated::start))
         .route(paths::UI_FEDERATED, get(federated::landing))
         .route(paths::UI_PASSKEY_OPTIONS, post(passkeys::sign_in_options))
@@ -217,6 +225,7 @@ macro_rules! signed_in {
 
 mod account;
 mod assets;
+mod authorize;
 mod factors;
 mod federated;
 mod passkeys;

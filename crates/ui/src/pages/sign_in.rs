@@ -21,6 +21,8 @@ pub(crate) struct Landing {
     pub(crate) return_to: Option<String>,
     /// A confirmation to show (one of the catalogue's `notice_*` keys).
     pub(crate) notice: Option<String>,
+    /// The address to fill in (an OpenID client's `login_hint`).
+    pub(crate) login_hint: Option<String>,
 }
 
 /// The confirmations a redirect may ask a page to show.
@@ -67,7 +69,12 @@ pub(crate) struct SignInForm {
 pub(crate) async fn show(page: Page, Query(landing): Query<Landing>) -> Response {
     let return_to = return_to(landing.return_to.as_deref());
     let notice = notice(&page, landing.notice.as_deref());
-    sign_in_page(page, StatusCode::OK, &return_to, "", None, notice)
+    // Only an address is filled in; any other hint is not one to show.
+    let hint = landing
+        .login_hint
+        .filter(|hint| hint.len() <= 254 && domain::Email::parse(hint).is_ok())
+        .unwrap_or_default();
+    sign_in_page(page, StatusCode::OK, &return_to, &hint, None, notice)
 }
 
 fn sign_in_page(
