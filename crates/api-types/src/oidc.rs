@@ -148,3 +148,17 @@ pub struct DiscoveryDocument {
     pub request_parameter_supported: bool,
     pub claims_parameter_supported: bool,
 }
+
+/// An application the user allowed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GrantDto {
+    pub client_id: uuid::Uuid,
+    #[cfg_attr(feature = "openapi", schema(example = "Grafana"))]
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(example = json!(["openid", "email"])))]
+    pub scopes: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub granted_at: time::OffsetDateTime,
+}

@@ -39,6 +39,9 @@ pub const LOGOUT_ALL: &str = "/api/v1/auth/logout-all";
 pub const ME: &str = "/api/v1/auth/me";
 pub const SESSIONS: &str = "/api/v1/auth/sessions";
 pub const SESSION: &str = "/api/v1/auth/sessions/{id}";
+/// The applications the user allowed (OpenID provider consents).
+pub const GRANTS: &str = "/api/v1/auth/grants";
+pub const GRANT: &str = "/api/v1/auth/grants/{client_id}";
 pub const PASSWORD_CHANGE: &str = "/api/v1/auth/password/change";
 
 // Forward-auth.
@@ -135,6 +138,7 @@ pub const UI_ACCOUNT_VERIFY_SEND: &str = "/ui/account/verify-email";
 pub const UI_ACCOUNT_PASSWORD: &str = "/ui/account/password";
 pub const UI_ACCOUNT_SESSION_REVOKE: &str = "/ui/account/sessions/revoke";
 pub const UI_ACCOUNT_SESSIONS_REVOKE_OTHERS: &str = "/ui/account/sessions/revoke-others";
+pub const UI_ACCOUNT_APP_REVOKE: &str = "/ui/account/apps/revoke";
 pub const UI_ACCOUNT_DELETE: &str = "/ui/account/delete";
 pub const UI_ACCOUNT_TOTP_SETUP: &str = "/ui/account/totp/setup";
 pub const UI_ACCOUNT_TOTP_CONFIRM: &str = "/ui/account/totp/confirm";

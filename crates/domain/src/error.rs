@@ -58,6 +58,8 @@ pub enum Resource {
     Passkey,
     User,
     ApiClient,
+    /// An application the user allowed (a consent).
+    Grant,
 }
 
 impl fmt::Display for Resource {
@@ -68,6 +70,7 @@ impl fmt::Display for Resource {
             Self::Passkey => "passkey",
             Self::User => "user",
             Self::ApiClient => "API client",
+            Self::Grant => "allowed application",
         })
     }
 }

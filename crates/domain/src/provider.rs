@@ -199,6 +199,15 @@ pub struct UserInfo {
     pub roles: Option<Vec<String>>,
 }
 
+/// An application the user allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedApp {
+    pub client_id: ClientId,
+    pub name: String,
+    pub scopes: Scopes,
+    pub granted_at: OffsetDateTime,
+}
+
 pub struct ProviderService {
     repo: Arc<dyn ProviderRepository>,
     clients: Arc<ClientService>,
@@ -829,6 +838,39 @@ impl ProviderService {
             id_token,
             scopes,
         })
+    }
+
+    /// The applications the user allowed, newest first.
+    pub async fn grants(&self, principal: &Principal) -> Result<Vec<AllowedApp>, AuthError> {
+        let mut apps = Vec::new();
+        for grant in self.repo.grants(principal.user_id).await? {
+            // A deleted client took its grants with it; a race leaves none to show.
+            if let Some(client) = self.clients.find(grant.client_id).await? {
+                apps.push(AllowedApp {
+                    client_id: client.id,
+                    name: client.name.as_str().to_owned(),
+                    scopes: grant.scopes,
+                    granted_at: grant.granted_at,
+                });
+            }
+        }
+        Ok(apps)
+    }
+
+    /// Forgets the user's consent for `client` and ends that client's
+    /// sessions (its tokens stop working on every instance at once).
+    pub async fn revoke_grant(
+        &self,
+        principal: &Principal,
+        client: ClientId,
+    ) -> Result<(), AuthError> {
+        let ended = self
+            .repo
+            .revoke_grant(principal.user_id, client)
+            .await?
+            .ok_or(AuthError::NotFound(crate::error::Resource::Grant))?;
+        tracing::info!(user_id = %principal.user_id, client_id = %client, sessions = ended.len(), "consent revoked");
+        Ok(())
     }
 
     /// `/oauth2/userinfo`: the claims the token's scopes allow, from the

@@ -44,6 +44,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(list_sessions))
         .routes(routes!(revoke_session))
+        .routes(routes!(list_grants))
+        .routes(routes!(revoke_grant))
 }
 
 /// Create an account and sign in.
@@ -214,6 +216,54 @@ async fn revoke_session(
 ) -> Result<StatusCode> {
     let id: SessionId = id.parse().map_err(|_| Resource::Session)?;
     state.auth.revoke_session(&principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The applications the user allowed (through the OpenID provider), newest first.
+#[utoipa::path(
+    get, path = paths::GRANTS, tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Allowed applications", body = [GrantDto]),
+        Bearer,
+    )
+)]
+async fn list_grants(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<Vec<GrantDto>>> {
+    let apps = state.provider.grants(&principal).await?;
+    Ok(Json(
+        apps.into_iter()
+            .map(|app| GrantDto {
+                client_id: app.client_id.as_uuid(),
+                name: app.name,
+                scopes: app.scopes.names(),
+                granted_at: app.granted_at,
+            })
+            .collect(),
+    ))
+}
+
+/// Revoke an application's access: the consent is forgotten and its tokens
+/// stop working on every instance at once.
+#[utoipa::path(
+    delete, path = paths::GRANT, tag = "sessions",
+    security(("bearer" = [])),
+    params(("client_id" = String, Path, description = "The application's client id (UUID)")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "The user did not allow this application"),
+        Bearer,
+    )
+)]
+async fn revoke_grant(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    Path(client_id): Path<String>,
+) -> Result<StatusCode> {
+    let client: domain::ClientId = client_id.parse().map_err(|_| Resource::Grant)?;
+    state.provider.revoke_grant(&principal, client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

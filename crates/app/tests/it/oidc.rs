@@ -587,3 +587,113 @@ async fn pushed_requests_are_used_once_by_their_client() {
         .unwrap();
     oauth_error(anonymous, StatusCode::UNAUTHORIZED, "invalid_client").await;
 }
+
+/// Users see the applications they allowed and revoke them: the consent is
+/// forgotten and the application's tokens stop working at once, on every
+/// instance; its sessions are not listed as the user's.
+#[tokio::test]
+async fn users_list_and_revoke_the_applications_they_allowed() {
+    let app = spawn_app().await;
+    let peer = spawn_peer(&app, &[]).await;
+    let rp = confidential(&app).await;
+    let email = format!("grants-{}@example.com", uuid::Uuid::new_v4().simple());
+    let api = app.register_as(&email).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD, None).await;
+
+    let code = allow(&mut browser, &rp).await;
+    let tokens: OidcTokenResponse = exchange(&app, &rp, &code).await.json().await.unwrap();
+
+    // Listed, with the scopes; the application's session is not a "session".
+    let grants: Vec<api_types::GrantDto> = app
+        .get_auth(paths::GRANTS, &api.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].client_id.to_string(), rp.id);
+    assert_eq!(grants[0].name, "Notes");
+    assert_eq!(grants[0].scopes, ["openid", "email", "offline_access"]);
+    let sessions: Vec<api_types::SessionDto> = app
+        .get_auth(paths::SESSIONS, &api.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions.len(),
+        2,
+        "the API's and the browser's, not the application's"
+    );
+    let account = browser.get(paths::UI_ACCOUNT).await;
+    assert!(account.text().contains("Applications you allowed"));
+    assert!(account.text().contains("Notes"));
+
+    // Revoked through the API: its tokens end on the peer at once.
+    let grant = paths::GRANT.replace("{client_id}", &rp.id);
+    let revoked = app
+        .client
+        .delete(app.url(&grant))
+        .bearer_auth(&api.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        userinfo(&peer, &tokens.access_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let refreshed = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens.refresh_token.as_deref().unwrap()),
+        ],
+    )
+    .await;
+    oauth_error(refreshed, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let again = app
+        .client
+        .delete(app.url(&grant))
+        .bearer_auth(&api.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    // An application's token cannot list or revoke grants.
+    let code = allow(&mut browser, &rp).await;
+    let tokens: OidcTokenResponse = exchange(&app, &rp, &code).await.json().await.unwrap();
+    assert_eq!(
+        app.get_auth(paths::GRANTS, &tokens.access_token)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Revoked on the account page.
+    let account = browser.get(paths::UI_ACCOUNT).await;
+    let done = browser
+        .submit(&account, paths::UI_ACCOUNT_APP_REVOKE, &[])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let after = browser.follow(&done).await;
+    assert!(after.text().contains("access was revoked"));
+    assert_eq!(
+        userinfo(&peer, &tokens.access_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Asked again next time.
+    let consent = browser.get(&authorize_path(&rp, &[])).await;
+    assert_eq!(consent.status, StatusCode::OK);
+}
+
+/// Allows `rp`'s request on the consent page; the code it got.
+async fn allow(browser: &mut Browser<'_>, rp: &Rp) -> String {
+    let consent = browser.get(&authorize_path(rp, &[])).await;
+    let allowed = browser
+        .submit(&consent, paths::UI_CONSENT, &[("decision", "allow")])
+        .await;
+    redirect_params(allowed.location())["code"].clone()
+}

@@ -115,6 +115,8 @@ async fn openapi_document_covers_every_route() {
         (paths::OIDC_PAR, "post"),
         (paths::OIDC_USERINFO, "get"),
         (paths::OIDC_USERINFO, "post"),
+        (paths::GRANTS, "get"),
+        (paths::GRANT, "delete"),
     ];
     for (path, method) in expected {
         let item = doc.paths.paths.get(path);

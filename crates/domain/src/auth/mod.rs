@@ -465,11 +465,15 @@ impl AuthService {
         Ok(revoked.len())
     }
 
+    /// The user's own sessions (applications' sessions are listed as
+    /// allowed applications, not here).
     pub async fn list_sessions(&self, principal: &Principal) -> Result<Vec<Session>, AuthError> {
-        Ok(self
+        let mut sessions = self
             .sessions
             .list_active(principal.user_id, OffsetDateTime::now_utc())
-            .await?)
+            .await?;
+        sessions.retain(|session| session.client.is_none());
+        Ok(sessions)
     }
 
     /// Revokes one of the user's own sessions (another device, or this one).

@@ -93,9 +93,10 @@ async fn account_page(
             Vec::new()
         };
         let linked = state.federation.accounts(principal.user_id).await?;
-        Ok::<_, AuthError>((user, profile, sessions, events, mfa, passkeys, linked))
+        let apps = state.provider.grants(&principal).await?;
+        Ok::<_, AuthError>((user, profile, sessions, events, mfa, passkeys, linked, apps))
     };
-    let (user, profile, sessions, events, mfa, passkeys, linked) = match loaded.await {
+    let (user, profile, sessions, events, mfa, passkeys, linked, apps) = match loaded.await {
         Ok(loaded) => loaded,
         Err(error) => return page.refusal(error.into()),
     };
@@ -144,6 +145,7 @@ async fn account_page(
         others,
         events,
         linked => linked_rows(&page, linked),
+        apps => app_rows(&page, apps),
         passkeys_enabled => page.state.passkeys.is_enabled(),
         passkeys => super::passkeys::passkey_rows(&page, passkeys),
         mfa => context! {
@@ -152,6 +154,44 @@ async fn account_page(
         },
     };
     page.render(status, "account.html", page_context)
+}
+
+/// The applications the user allowed: name, what they may do, since when.
+fn app_rows(page: &Page, apps: Vec<domain::provider::AllowedApp>) -> Vec<Value> {
+    apps.into_iter()
+        .map(|app| {
+            let scopes: Vec<String> = app
+                .scopes
+                .iter()
+                .map(|scope| page.t.text(&format!("consent_scope_{scope}")).to_owned())
+                .collect();
+            context! {
+                client_id => app.client_id.to_string(),
+                name => app.name,
+                scopes,
+                granted => human(app.granted_at),
+                granted_iso => iso(app.granted_at),
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct GrantForm {
+    client_id: String,
+}
+
+/// Revokes an application's access: its tokens stop working at once.
+pub(crate) async fn revoke_grant(page: Page, Posted(form): Posted<GrantForm>) -> Response {
+    let (page, principal) = signed_in!(page, paths::UI_ACCOUNT);
+    let Ok(client) = form.client_id.parse::<domain::ClientId>() else {
+        return page.refusal(UiError::BadForm);
+    };
+    match page.state.provider.revoke_grant(&principal, client).await {
+        // Revoked meanwhile (another tab): what was asked for.
+        Ok(()) | Err(AuthError::NotFound(_)) => done(page, "grant_revoked"),
+        Err(error) => page.refusal(error.into()),
+    }
 }
 
 /// The linked providers, and the configured ones not linked yet.

@@ -83,6 +83,7 @@ pub(crate) fn routes(state: UiState) -> Router<UiState> {
             paths::UI_ACCOUNT_SESSIONS_REVOKE_OTHERS,
             post(account::revoke_other_sessions),
         )
+        .route(paths::UI_ACCOUNT_APP_REVOKE, post(account::revoke_grant))
         .route(paths::UI_ACCOUNT_TOTP_SETUP, post(factors::totp_setup))
         .route(paths::UI_FEDERATED_LINK, post(federated::link))
         .route(paths::UI_FEDERATED_UNLINK, post(federated::unlink))

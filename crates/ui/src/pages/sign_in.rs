@@ -26,7 +26,8 @@ pub(crate) struct Landing {
 }
 
 /// The confirmations a redirect may ask a page to show.
-const NOTICES: [&str; 20] = [
+const NOTICES: [&str; 21] = [
+    "grant_revoked",
     "provider_linked",
     "provider_unlinked",
     "email_verified_sign_in",
