@@ -128,6 +128,8 @@ pub struct DiscoveryDocument {
     pub pushed_authorization_request_endpoint: String,
     pub token_endpoint: String,
     pub userinfo_endpoint: String,
+    /// RP-initiated logout.
+    pub end_session_endpoint: String,
     pub jwks_uri: String,
     pub introspection_endpoint: String,
     pub revocation_endpoint: String,

@@ -109,6 +109,8 @@ pub const OIDC_AUTHORIZE: &str = "/oauth2/authorize";
 pub const OIDC_PAR: &str = "/oauth2/par";
 pub const OIDC_TOKEN: &str = "/oauth2/token";
 pub const OIDC_USERINFO: &str = "/oauth2/userinfo";
+/// `GET` (and the confirmation's `POST`): RP-initiated logout; the hosted pages'.
+pub const OIDC_LOGOUT: &str = "/oauth2/logout";
 
 // System.
 pub const JWKS: &str = "/.well-known/jwks.json";

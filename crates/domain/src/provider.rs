@@ -199,6 +199,28 @@ pub struct UserInfo {
     pub roles: Option<Vec<String>>,
 }
 
+/// `/oauth2/logout`'s parameters, as sent (RP-initiated logout 1.0 §2).
+#[derive(Debug, Clone, Default)]
+pub struct LogoutParams {
+    pub id_token_hint: Option<String>,
+    pub client_id: Option<String>,
+    pub post_logout_redirect_uri: Option<String>,
+    pub state: Option<String>,
+}
+
+/// What a logout request amounts to, once checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutPlan {
+    /// Where to send the browser afterwards (a registered post-logout URI,
+    /// with `state`); `None`: this service's own signed-out page.
+    pub redirect: Option<String>,
+    /// The user the `id_token_hint` names: a browser signed in as them is
+    /// signed out at once; anyone else is asked first.
+    pub hinted_user: Option<crate::ids::UserId>,
+    /// The client named or hinted, for a confirmation form to carry.
+    pub client_id: Option<ClientId>,
+}
+
 /// An application the user allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedApp {
@@ -871,6 +893,58 @@ impl ProviderService {
             .ok_or(AuthError::NotFound(crate::error::Resource::Grant))?;
         tracing::info!(user_id = %principal.user_id, client_id = %client, sessions = ended.len(), "consent revoked");
         Ok(())
+    }
+
+    /// Checks an RP-initiated logout: the client (named, or the hint's
+    /// audience), its hint, and the post-logout URI — registered, byte for
+    /// byte — it may be sent to. A refusal is a page: the browser goes nowhere.
+    pub async fn logout_plan(&self, params: LogoutParams) -> Result<LogoutPlan, AuthorizeError> {
+        let named = match params.client_id.as_deref().filter(|id| !id.is_empty()) {
+            Some(raw) => Some(self.relying_party(Some(raw)).await?),
+            None => None,
+        };
+        let mut hinted_user = None;
+        let mut client = named;
+        if let Some(hint) = params.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
+            // The hint says whose it is; a named client must be its audience.
+            let audience = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(hint)
+                .ok()
+                .and_then(|data| data.claims.get("aud")?.as_str().map(str::to_owned));
+            let owner = match (&client, audience) {
+                (Some(client), _) => client.clone(),
+                (None, Some(aud)) => self.relying_party(Some(&aud)).await?,
+                (None, None) => return Err(AuthorizeError::Page(PageRefusal::InvalidIdTokenHint)),
+            };
+            let claims = self
+                .id_tokens
+                .read_hint(hint, owner.id)
+                .map_err(|_| AuthorizeError::Page(PageRefusal::InvalidIdTokenHint))?;
+            hinted_user = Some(claims.user_id());
+            client = Some(owner);
+        }
+        let redirect = match params
+            .post_logout_redirect_uri
+            .as_deref()
+            .filter(|uri| !uri.is_empty())
+        {
+            None => None,
+            Some(presented) => {
+                let registered = client
+                    .as_ref()
+                    .and_then(|client| client.settings.post_logout_redirect_uri(presented))
+                    .ok_or(AuthorizeError::Page(PageRefusal::PostLogoutUriMismatch))?;
+                let mut url = registered.as_url().clone();
+                if let Some(state) = params.state.as_deref().filter(|s| !s.is_empty()) {
+                    url.query_pairs_mut().append_pair("state", state);
+                }
+                Some(url.to_string())
+            }
+        };
+        Ok(LogoutPlan {
+            redirect,
+            hinted_user,
+            client_id: client.map(|client| client.id),
+        })
     }
 
     /// `/oauth2/userinfo`: the claims the token's scopes allow, from the

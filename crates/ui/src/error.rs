@@ -73,6 +73,8 @@ impl UiError {
                 PageRefusal::RedirectUriMismatch => "error_authorize_redirect_uri",
                 PageRefusal::InvalidRequestUri => "error_authorize_request_uri",
                 PageRefusal::RequestExpired => "error_authorize_expired",
+                PageRefusal::InvalidIdTokenHint => "error_logout_hint",
+                PageRefusal::PostLogoutUriMismatch => "error_logout_uri",
             },
             Self::Auth(error) => auth_message_key(error),
         }

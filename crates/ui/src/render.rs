@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 use crate::i18n::Catalogue;
 
 /// The built-in templates, by name.
-pub const BUILT_IN_TEMPLATES: [(&str, &str); 16] = [
+pub const BUILT_IN_TEMPLATES: [(&str, &str); 17] = [
     ("base.html", include_str!("../templates/base.html")),
     ("macros.html", include_str!("../templates/macros.html")),
     ("sign_in.html", include_str!("../templates/sign_in.html")),
@@ -50,6 +50,7 @@ pub const BUILT_IN_TEMPLATES: [(&str, &str); 16] = [
     ),
     ("consent.html", include_str!("../templates/consent.html")),
     ("continue.html", include_str!("../templates/continue.html")),
+    ("logout.html", include_str!("../templates/logout.html")),
 ];
 
 const STYLESHEET: &str = include_str!("../static/ui.css");

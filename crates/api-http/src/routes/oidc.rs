@@ -166,6 +166,7 @@ async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
         pushed_authorization_request_endpoint: format!("{base}{}", paths::OIDC_PAR),
         token_endpoint: format!("{base}{}", paths::OIDC_TOKEN),
         userinfo_endpoint: format!("{base}{}", paths::OIDC_USERINFO),
+        end_session_endpoint: format!("{base}{}", paths::OIDC_LOGOUT),
         jwks_uri: format!("{base}{}", paths::JWKS),
         introspection_endpoint: format!("{base}{}", paths::INTROSPECT),
         revocation_endpoint: format!("{base}{}", paths::REVOKE),

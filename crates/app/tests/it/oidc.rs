@@ -167,6 +167,10 @@ async fn discovery_lists_what_is_built() {
         format!("{base}{}", paths::OIDC_USERINFO)
     );
     assert_eq!(
+        doc.end_session_endpoint,
+        format!("{base}{}", paths::OIDC_LOGOUT)
+    );
+    assert_eq!(
         doc.pushed_authorization_request_endpoint,
         format!("{base}{}", paths::OIDC_PAR)
     );
@@ -696,4 +700,117 @@ async fn allow(browser: &mut Browser<'_>, rp: &Rp) -> String {
         .submit(&consent, paths::UI_CONSENT, &[("decision", "allow")])
         .await;
     redirect_params(allowed.location())["code"].clone()
+}
+
+/// RP-initiated logout: with a hint naming the signed-in user, signed out at
+/// once (with every application's session opened from the browser's) and
+/// sent to the registered post-logout URI with `state`; without a hint, asked
+/// first; an unregistered URI or a forged hint gets a page and no redirect.
+#[tokio::test]
+async fn relying_parties_sign_users_out_through_the_front_channel() {
+    const BYE: &str = "https://rp.example.com/bye";
+    let app = spawn_app().await;
+    let peer = spawn_peer(&app, &[]).await;
+    let rp = register_rp(
+        &app,
+        json!({"name": "Notes", "redirect_uris": [CB], "post_logout_redirect_uris": [BYE]}),
+    )
+    .await;
+    let logout = |extra: &[(&str, &str)]| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in extra {
+            query.append_pair(name, value);
+        }
+        format!("{}?{}", paths::OIDC_LOGOUT, query.finish())
+    };
+    let (mut browser, _) = signed_in_browser(&app).await;
+    let code = allow(&mut browser, &rp).await;
+    let tokens: OidcTokenResponse = exchange(&app, &rp, &code).await.json().await.unwrap();
+    let hint = tokens.id_token.clone().unwrap();
+
+    // Refusals: a page, no redirect, nobody signed out.
+    for bad in [
+        logout(&[
+            ("client_id", &rp.id),
+            ("post_logout_redirect_uri", "https://rp.example.com/other"),
+        ]),
+        logout(&[("post_logout_redirect_uri", BYE)]),
+        logout(&[
+            ("id_token_hint", "not.a.token"),
+            ("post_logout_redirect_uri", BYE),
+        ]),
+    ] {
+        let page = browser.get(&bad).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(page.headers.get(LOCATION).is_none());
+    }
+    assert_eq!(
+        userinfo(&peer, &tokens.access_token).await.status(),
+        StatusCode::OK
+    );
+
+    // With the hint: signed out at once, back to the client with its state.
+    let out = browser
+        .get(&logout(&[
+            ("id_token_hint", &hint),
+            ("post_logout_redirect_uri", BYE),
+            ("state", "l0gout"),
+        ]))
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.html);
+    assert_eq!(out.location(), format!("{BYE}?state=l0gout"));
+    assert_eq!(
+        userinfo(&peer, &tokens.access_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let account = browser.get(paths::UI_ACCOUNT).await;
+    assert_eq!(
+        account.status,
+        StatusCode::SEE_OTHER,
+        "the browser is signed out"
+    );
+
+    // Without a hint: asked first, then signed out.
+    let (mut browser, _) = signed_in_browser(&app).await;
+    let code = allow(&mut browser, &rp).await;
+    let tokens: OidcTokenResponse = exchange(&app, &rp, &code).await.json().await.unwrap();
+    let asked = browser
+        .get(&logout(&[
+            ("client_id", &rp.id),
+            ("post_logout_redirect_uri", BYE),
+        ]))
+        .await;
+    assert_eq!(asked.status, StatusCode::OK);
+    let csp = asked.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("form-action 'self' https://rp.example.com"),
+        "{csp}"
+    );
+    assert_eq!(
+        userinfo(&peer, &tokens.access_token).await.status(),
+        StatusCode::OK
+    );
+    let confirmed = browser.submit(&asked, paths::OIDC_LOGOUT, &[]).await;
+    assert_eq!(
+        confirmed.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        confirmed.html
+    );
+    assert_eq!(confirmed.location(), BYE);
+    assert_eq!(
+        userinfo(&peer, &tokens.access_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Nobody signed in: straight back to the client.
+    let mut stranger = Browser::new(&app);
+    let back = stranger
+        .get(&logout(&[
+            ("id_token_hint", &hint),
+            ("post_logout_redirect_uri", BYE),
+        ]))
+        .await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER);
+    assert_eq!(back.location(), BYE);
 }

@@ -54,6 +54,12 @@ pub enum PageRefusal {
     InvalidRequestUri,
     /// The stored request is gone (expired, or answered already).
     RequestExpired,
+    /// A logout's `id_token_hint` that is not an ID token this provider
+    /// issued (to the named client).
+    InvalidIdTokenHint,
+    /// A `post_logout_redirect_uri` the client did not register (or no
+    /// client to check it against).
+    PostLogoutUriMismatch,
 }
 
 /// An error the client receives at its redirect URI (RFC 6749 §4.1.2.1,

@@ -8,7 +8,7 @@ use axum::http::header::CONTENT_SECURITY_POLICY;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use domain::oidc::AuthorizeParams;
-use domain::provider::{Authorization, AuthorizeError};
+use domain::provider::{Authorization, AuthorizeError, LogoutParams};
 use minijinja::context;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -218,4 +218,94 @@ fn consent_policy(redirect_uri: &str) -> Option<HeaderValue> {
         &format!("form-action 'self' {target}"),
     );
     HeaderValue::from_str(&policy).ok()
+}
+
+/// `GET /oauth2/logout` (RP-initiated logout): a browser signed in as the
+/// user the `id_token_hint` names is signed out at once; another, or one
+/// without a hint, is asked first (a link alone must not sign anyone out).
+pub(crate) async fn logout(
+    page: Page,
+    query: Result<Query<LogoutQuery>, QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return page.refusal(UiError::BadForm);
+    };
+    let params = LogoutParams {
+        id_token_hint: query.id_token_hint,
+        client_id: query.client_id,
+        post_logout_redirect_uri: query.post_logout_redirect_uri.clone(),
+        state: query.state.clone(),
+    };
+    let plan = match page.state.provider.logout_plan(params).await {
+        Ok(plan) => plan,
+        Err(error) => return refused(page, error),
+    };
+    match page.principal {
+        Some(principal) if plan.hinted_user != Some(principal.user_id) => {
+            let mut response = page.render(
+                StatusCode::OK,
+                "logout.html",
+                context! {
+                    action => paths::OIDC_LOGOUT,
+                    client_id => plan.client_id.map(|id| id.to_string()).unwrap_or_default(),
+                    post_logout_redirect_uri => query.post_logout_redirect_uri.unwrap_or_default(),
+                    state => query.state.unwrap_or_default(),
+                },
+            );
+            if let Some(policy) = plan.redirect.as_deref().and_then(consent_policy) {
+                response
+                    .headers_mut()
+                    .insert(CONTENT_SECURITY_POLICY, policy);
+            }
+            response
+        }
+        _ => signed_out(page, plan.redirect).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LogoutQuery {
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LogoutForm {
+    client_id: String,
+    post_logout_redirect_uri: String,
+    state: String,
+}
+
+/// The confirmation: signed out, then where the client asked.
+pub(crate) async fn logout_confirmed(page: Page, Posted(form): Posted<LogoutForm>) -> Response {
+    let params = LogoutParams {
+        id_token_hint: None,
+        client_id: Some(form.client_id),
+        post_logout_redirect_uri: Some(form.post_logout_redirect_uri),
+        state: Some(form.state),
+    };
+    match page.state.provider.logout_plan(params).await {
+        Ok(plan) => signed_out(page, plan.redirect).await,
+        Err(error) => refused(page, error),
+    }
+}
+
+/// Ends this browser's session (and with it every application's session
+/// opened from it), then goes where the plan says.
+async fn signed_out(mut page: Page, redirect: Option<String>) -> Response {
+    if let Some(principal) = page.principal {
+        if let Err(error) = page.state.auth.logout(&principal, &page.client).await {
+            return page.refusal(error.into());
+        }
+        page.end_browser_session();
+    }
+    match redirect {
+        Some(location) => page.redirect(&location),
+        None => page.redirect(&super::sign_in::with_notice(
+            paths::UI_SIGN_IN,
+            "signed_out",
+        )),
+    }
 }

@@ -46,6 +46,10 @@ pub(crate) fn routes(state: UiState) -> Router<UiState> {
             paths::UI_CONSENT,
             get(authorize::consent).post(authorize::decide),
         )
+        .route(
+            paths::OIDC_LOGOUT,
+            get(authorize::logout).post(authorize::logout_confirmed),
+        )
         .route(paths::UI_FEDERATED_START, post(federated::start))
         .route(paths::UI_FEDERATED, get(federated::landing))
         .route(paths::UI_PASSKEY_OPTIONS, post(passkeys::sign_in_options))
