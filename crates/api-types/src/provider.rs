@@ -53,9 +53,14 @@ pub struct IntrospectionResponse {
     /// The user's roles now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
-    /// The application the token was issued to (`JWT_AUDIENCE`).
+    /// The application the token was issued to: a relying party's client id,
+    /// else `JWT_AUDIENCE` (the platform's own front end).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// What a relying party was granted (space-separated); absent for the
+    /// platform's own tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// RFC 8414 authorization server metadata.

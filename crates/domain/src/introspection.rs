@@ -6,7 +6,7 @@
 //! The data is here; the checks are `AuthService`'s (`auth/introspection.rs`).
 
 use crate::ids::SessionId;
-use crate::user::User;
+use crate::user::{ClientSession, User};
 
 /// RFC 7662 `token_type_hint` / RFC 7009's: where to look first. A wrong hint
 /// only costs the other lookup.
@@ -41,6 +41,9 @@ pub struct ActiveToken {
     /// The user as they are now (their current roles, not the token's).
     pub user: User,
     pub session_id: SessionId,
+    /// `Some` for a token the provider issued to an application: its client
+    /// and granted scopes.
+    pub client: Option<ClientSession>,
     /// Unix seconds: the access token's own, or the session's end for a
     /// refresh token (whose `iat` is its last rotation).
     pub exp: i64,

@@ -48,6 +48,7 @@ fn inactive() -> IntrospectionResponse {
         token_type: None,
         roles: None,
         client_id: None,
+        scope: None,
     }
 }
 
@@ -70,7 +71,12 @@ fn active_token(token: ActiveToken, keys: &domain::tokens::AccessTokens) -> Intr
             .to_owned(),
         ),
         roles: Some(token.user.roles),
-        client_id: Some(keys.audience().to_owned()),
+        client_id: Some(
+            token
+                .client
+                .map_or_else(|| keys.audience().to_owned(), |c| c.client_id.to_string()),
+        ),
+        scope: token.client.map(|c| c.scopes.to_string()),
     }
 }
 

@@ -814,3 +814,86 @@ async fn relying_parties_sign_users_out_through_the_front_channel() {
     assert_eq!(back.status, StatusCode::SEE_OTHER);
     assert_eq!(back.location(), BYE);
 }
+
+/// Conformance: `max_age=1` two seconds after signing in means signing in
+/// again, and the ID token's `auth_time` is the new sign-in's; `acr` is there
+/// when asked for. Introspection tells the token's application and scope.
+#[tokio::test]
+async fn max_age_asks_for_a_fresh_sign_in_and_introspection_names_the_application() {
+    let app = spawn_app().await;
+    let rp = confidential(&app).await;
+    let (mut browser, email) = signed_in_browser(&app).await;
+    let signed_up = time::OffsetDateTime::now_utc().unix_timestamp();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+
+    let start = browser
+        .get(&authorize_path(
+            &rp,
+            &[
+                ("max_age", "1"),
+                ("acr_values", "urn:codezest-auth:acr:mfa"),
+            ],
+        ))
+        .await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.html);
+    assert!(
+        start.location().starts_with(paths::UI_SIGN_IN),
+        "{}",
+        start.location()
+    );
+    let return_to = url::Url::parse(&format!("http://x{}", start.location()))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "return_to")
+        .unwrap()
+        .1
+        .into_owned();
+    let signed_in = browser.sign_in(&email, PASSWORD, Some(&return_to)).await;
+    let consent = browser.follow(&signed_in).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.html);
+    let allowed = browser
+        .submit(&consent, paths::UI_CONSENT, &[("decision", "allow")])
+        .await;
+    let code = redirect_params(allowed.location())["code"].clone();
+    let tokens: OidcTokenResponse = exchange(&app, &rp, &code).await.json().await.unwrap();
+    let issuer = app
+        .get_json::<DiscoveryDocument>(paths::OIDC_DISCOVERY)
+        .await
+        .issuer;
+    let id = verified_claims(&app, tokens.id_token.as_deref().unwrap(), &rp.id, &issuer).await;
+    assert!(
+        id["auth_time"].as_i64().unwrap() >= signed_up + 2,
+        "a newer auth_time: {id}"
+    );
+    assert_eq!(id["acr"], "urn:codezest-auth:acr:single-factor");
+
+    // An API client introspects the application's token.
+    let admin = admin_of(&app).await;
+    let created: CreatedClientResponse = app
+        .post_auth(
+            paths::ADMIN_CLIENTS,
+            &admin.access,
+            Some(&json!({"name": "gateway"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let introspected: api_types::IntrospectionResponse = app
+        .client
+        .post(app.url(paths::INTROSPECT))
+        .basic_auth(created.client_id, created.client_secret)
+        .form(&[("token", tokens.access_token.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(introspected.active);
+    assert_eq!(introspected.client_id.as_deref(), Some(rp.id.as_str()));
+    assert_eq!(
+        introspected.scope.as_deref(),
+        Some("openid email offline_access")
+    );
+}

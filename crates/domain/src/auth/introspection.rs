@@ -48,6 +48,7 @@ impl AuthService {
             kind,
             user,
             session_id: session.id,
+            client: session.client,
             exp,
             iat,
         }))
