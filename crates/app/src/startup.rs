@@ -329,6 +329,7 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing requests in flight");
 }
 
+mod backchannel;
 mod background;
 mod wiring;
 

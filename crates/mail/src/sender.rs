@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::{ports::MailOutbox, ports::QueuedMail};
+use domain::{ports::MailOutbox, ports::QueuedMail, ports::Retry};
 use futures::StreamExt as _;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
@@ -39,6 +39,14 @@ pub struct SenderSettings {
 }
 
 impl SenderSettings {
+    fn retry(&self) -> Retry {
+        Retry {
+            first: self.backoff,
+            cap: Duration::from_secs(3600),
+            max_attempts: self.max_attempts,
+        }
+    }
+
     pub fn new(from: Mailbox) -> Self {
         Self {
             from,
@@ -128,8 +136,10 @@ impl Sender {
             }
             Err(error) => {
                 let attempts = queued.attempts + 1;
-                let retry_at = (attempts < self.settings.max_attempts)
-                    .then(|| OffsetDateTime::now_utc() + self.backoff(attempts));
+                let retry_at = self
+                    .settings
+                    .retry()
+                    .after(attempts, OffsetDateTime::now_utc());
                 tracing::warn!(error = %error, id = queued.id, template, attempts, gave_up = retry_at.is_none(), "sending a mail failed");
                 if let Err(error) = self.outbox.failed(queued.id, &error, retry_at).await {
                     tracing::error!(error = %error, id = queued.id, "a failed mail could not be rescheduled");
@@ -142,16 +152,6 @@ impl Sender {
             }
         };
         metrics::counter!("mail_sent_total", "outcome" => outcome).increment(1);
-    }
-
-    fn backoff(&self, attempts: i32) -> time::Duration {
-        let factor = 2_u32.saturating_pow(attempts.clamp(1, 16) as u32 - 1);
-        let delay = self
-            .settings
-            .backoff
-            .saturating_mul(factor)
-            .min(Duration::from_secs(3600));
-        time::Duration::try_from(delay).unwrap_or(time::Duration::HOUR)
     }
 
     /// Renders and sends one mail; the error is a message safe to store.

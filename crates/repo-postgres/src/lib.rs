@@ -39,7 +39,7 @@ pub use oauth::PgOAuthAccounts;
 pub use passkeys::PgPasskeys;
 pub use pending::PgPendingLogins;
 pub use profiles::PgProfiles;
-pub use provider::PgProvider;
+pub use provider::{PgLogoutOutbox, PgProvider};
 pub use recovery::PgRecovery;
 pub use sessions::PgSessions;
 pub use users::PgUsers;

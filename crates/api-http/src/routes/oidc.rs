@@ -209,8 +209,8 @@ async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
         prompt_values_supported: owned(&["none", "login", "consent"]),
         authorization_response_iss_parameter_supported: true,
         // Not yet delivered: advertised when the back-channel outbox lands.
-        backchannel_logout_supported: false,
-        backchannel_logout_session_supported: false,
+        backchannel_logout_supported: true,
+        backchannel_logout_session_supported: true,
         require_pushed_authorization_requests: false,
         request_parameter_supported: false,
         claims_parameter_supported: false,

@@ -138,6 +138,11 @@ pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
         config.oidc.issuer.clone(),
         auth.access_tokens().access_ttl(),
     );
+    let logout_tokens = IdTokens::new(
+        Arc::clone(auth.access_tokens().signer()),
+        config.oidc.issuer.clone(),
+        auth.access_tokens().access_ttl(),
+    );
     let provider = Arc::new(ProviderService::new(
         Arc::clone(&ports.provider),
         Arc::clone(&clients),
@@ -152,6 +157,7 @@ pub(super) fn wire(config: &Config, pool: Db) -> anyhow::Result<Wiring> {
         background::forget_limits(memory),
     ];
     background.extend(background::mail_sender(&config.mail, ports.outbox)?);
+    background.push(super::backchannel::spawn(ports.logouts, logout_tokens)?);
     Ok(Wiring {
         background,
         tasks,
@@ -286,6 +292,8 @@ pub(super) struct Ports {
     pub(super) passkeys: Arc<dyn domain::ports::PasskeyRepository>,
     pub(super) clients: Arc<dyn domain::ports::ApiClientRepository>,
     pub(super) provider: Arc<dyn domain::ports::ProviderRepository>,
+    /// The back-channel logout outbox (never cached).
+    pub(super) logouts: Arc<dyn domain::ports::LogoutOutbox>,
     /// Rate limits and lockouts: Redis when the cache is on, else in process.
     pub(super) throttle: Arc<dyn Throttle>,
     pub(super) outbox: background::Outbox,
@@ -319,6 +327,7 @@ pub(super) fn choose(
     let passkeys = Arc::new(repo_postgres::PgPasskeys::new(pool.clone()));
     let clients = repo_postgres::PgApiClients::new(pool.clone());
     let provider = repo_postgres::PgProvider::new(pool.clone());
+    let logouts = Arc::new(repo_postgres::PgLogoutOutbox::new(pool.clone()));
     #[cfg(feature = "cache")]
     if config.cache.enabled {
         let cache = super::cached::connect(&config.cache)?;
@@ -337,6 +346,7 @@ pub(super) fn choose(
                 passkeys,
                 clients: Arc::new(cache.wrap(clients)),
                 provider: Arc::new(cache.wrap(provider)),
+                logouts,
                 throttle: Arc::new(cache_redis::RedisThrottle::new(cache.clone(), memory)),
                 outbox,
                 audit,
@@ -366,6 +376,7 @@ pub(super) fn choose(
             passkeys,
             clients: Arc::new(clients),
             provider: Arc::new(provider),
+            logouts,
             throttle: memory,
             outbox,
             audit,

@@ -7,6 +7,7 @@ mod soft_browser;
 
 mod account;
 mod admin;
+mod backchannel;
 #[cfg(feature = "cache")]
 mod browser;
 #[cfg(feature = "cache")]

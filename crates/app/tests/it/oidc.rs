@@ -20,16 +20,16 @@ use crate::admin::admin_of;
 use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_peer};
 use crate::pages::Browser;
 
-const CB: &str = "https://rp.example.com/cb";
+pub(crate) const CB: &str = "https://rp.example.com/cb";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-struct Rp {
-    id: String,
-    secret: Option<String>,
+pub(crate) struct Rp {
+    pub(crate) id: String,
+    pub(crate) secret: Option<String>,
 }
 
-async fn register_rp(app: &TestApp, body: Value) -> Rp {
+pub(crate) async fn register_rp(app: &TestApp, body: Value) -> Rp {
     let admin = admin_of(app).await;
     let response = app
         .post_auth(paths::ADMIN_CLIENTS, &admin.access, Some(&body))
@@ -53,7 +53,7 @@ async fn confidential(app: &TestApp) -> Rp {
 
 /// An authorization request of `rp`; `extra` adds parameters or replaces
 /// the defaults.
-fn authorize_path(rp: &Rp, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_path(rp: &Rp, extra: &[(&str, &str)]) -> String {
     let defaults = [
         ("client_id", rp.id.as_str()),
         ("redirect_uri", CB),
@@ -77,7 +77,7 @@ fn authorize_path(rp: &Rp, extra: &[(&str, &str)]) -> String {
 }
 
 /// The query parameters of a redirect to the client.
-fn redirect_params(location: &str) -> std::collections::HashMap<String, String> {
+pub(crate) fn redirect_params(location: &str) -> std::collections::HashMap<String, String> {
     assert!(location.starts_with(CB), "{location}");
     url::Url::parse(location)
         .unwrap()
@@ -86,7 +86,7 @@ fn redirect_params(location: &str) -> std::collections::HashMap<String, String> 
         .collect()
 }
 
-async fn token(app: &TestApp, rp: &Rp, form: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn token(app: &TestApp, rp: &Rp, form: &[(&str, &str)]) -> reqwest::Response {
     let mut request = app.client.post(app.url(paths::OIDC_TOKEN)).form(form);
     request = match &rp.secret {
         Some(secret) => request.basic_auth(&rp.id, Some(secret)),
@@ -95,7 +95,7 @@ async fn token(app: &TestApp, rp: &Rp, form: &[(&str, &str)]) -> reqwest::Respon
     request.send().await.unwrap()
 }
 
-async fn exchange(app: &TestApp, rp: &Rp, code: &str) -> reqwest::Response {
+pub(crate) async fn exchange(app: &TestApp, rp: &Rp, code: &str) -> reqwest::Response {
     token(
         app,
         rp,
@@ -116,13 +116,18 @@ async fn oauth_error(response: reqwest::Response, status: StatusCode, error: &st
     assert_eq!(body.error, error, "{body:?}");
 }
 
-async fn userinfo(app: &TestApp, access: &str) -> reqwest::Response {
+pub(crate) async fn userinfo(app: &TestApp, access: &str) -> reqwest::Response {
     app.get_auth(paths::OIDC_USERINFO, access).await
 }
 
 /// The claims of a JWT after checking it against the JWKS, as a relying
 /// party does.
-async fn verified_claims(app: &TestApp, token: &str, audience: &str, issuer: &str) -> Value {
+pub(crate) async fn verified_claims(
+    app: &TestApp,
+    token: &str,
+    audience: &str,
+    issuer: &str,
+) -> Value {
     let header = jsonwebtoken::decode_header(token).unwrap();
     let jwks: jsonwebtoken::jwk::JwkSet = app
         .client
@@ -180,6 +185,7 @@ async fn discovery_lists_what_is_built() {
     assert_eq!(doc.id_token_signing_alg_values_supported[0], "RS256");
     assert!(doc.authorization_response_iss_parameter_supported);
     assert!(!doc.require_pushed_authorization_requests);
+    assert!(doc.backchannel_logout_supported && doc.backchannel_logout_session_supported);
     assert_eq!(
         doc.scopes_supported,
         ["openid", "profile", "email", "offline_access", "roles"]

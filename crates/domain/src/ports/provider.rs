@@ -149,3 +149,47 @@ pub trait ProviderRepository: Send + Sync + 'static {
     /// Drops expired requests and codes; how many.
     async fn purge_expired(&self, now: OffsetDateTime) -> RepoResult<u64>;
 }
+
+/// A back-channel logout waiting in the outbox, claimed by one sender: the
+/// client to tell, where, and about which session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedLogout {
+    pub id: i64,
+    pub attempts: i32,
+    pub client_id: ClientId,
+    /// The client's `backchannel_logout_uri` as registered now.
+    pub uri: String,
+    /// The algorithm the client's ID tokens (and so its logout tokens) use.
+    pub algorithm: crate::oidc::IdTokenAlgorithm,
+    pub user_id: UserId,
+    /// The browser session (the ID tokens' `sid`).
+    pub sid: SessionId,
+}
+
+/// The back-channel logout outbox, as the background sender sees it. Rows
+/// are queued by the storage itself in the transaction that ends a client
+/// session (whatever ends it), never by a service.
+#[async_trait]
+pub trait LogoutOutbox: Send + Sync + 'static {
+    /// Claims up to `limit` due logouts for `lease` (no other sender takes
+    /// them meanwhile; a sender that dies lets its lease run out). Logouts
+    /// whose client is gone or no longer has a logout URI are dropped.
+    async fn claim(&self, limit: i64, lease: std::time::Duration) -> RepoResult<Vec<QueuedLogout>>;
+    /// The relying party acknowledged it: forgotten.
+    async fn delivered(&self, id: i64) -> RepoResult<()>;
+    /// It failed: retry at `retry_at`, or give up (`None`).
+    async fn failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+    ) -> RepoResult<()>;
+    /// Logouts neither delivered nor given up on.
+    async fn pending(&self) -> RepoResult<i64>;
+    /// Ends the client sessions that reached their expiry unrevoked (which
+    /// queues their logouts); how many.
+    async fn end_expired(&self, now: OffsetDateTime) -> RepoResult<u64>;
+    /// Returns when a logout may have been queued (by any instance), or after
+    /// `timeout`.
+    async fn wait(&self, timeout: std::time::Duration);
+}

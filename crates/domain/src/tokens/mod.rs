@@ -20,7 +20,10 @@ mod keys;
 mod signer;
 
 pub use access::{ACCESS_TOKEN_TYP, AccessClaims, AccessTokens, Claimed};
-pub use id::{ID_TOKEN_TYP, IdClaims, IdSubject, IdTokens, token_hash};
+pub use id::{
+    BACKCHANNEL_LOGOUT_EVENT, ID_TOKEN_TYP, IdClaims, IdSubject, IdTokens, LOGOUT_TOKEN_TYP,
+    LogoutClaims, LogoutSubject, token_hash,
+};
 pub use signer::{Expected, JwkKey, LEEWAY_SECS, PublicJwk, Signer};
 
 /// Why a token was not accepted, or could not be made.
