@@ -34,11 +34,6 @@ pub enum ApiError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
-    /// An RFC 6749 `invalid_request` of the OAuth 2.0 endpoints (introspection,
-    /// revocation): a missing parameter, a body that is not a form, two ways of
-    /// client authentication at once.
-    #[error("{0}")]
-    InvalidOAuthRequest(&'static str),
     /// Not a failure but the next step of a sign-in, answered as the
     /// contract's `401 mfa_required` problem carrying `mfa_token` and
     /// `methods`.
@@ -130,9 +125,6 @@ impl ApiError {
             Self::RateLimited { .. } => {
                 row(S::TOO_MANY_REQUESTS, "rate_limited", "Too many requests")
             }
-            Self::InvalidOAuthRequest(_) => {
-                row(S::BAD_REQUEST, "invalid_request", "Invalid request")
-            }
             Self::Internal(_) => INTERNAL,
             Self::SecondFactor(_) => row(S::UNAUTHORIZED, "mfa_required", "Second factor required"),
             Self::Auth(error) => auth_row(error),
@@ -188,7 +180,6 @@ impl ApiError {
             mfa_token,
             methods,
             error: match self {
-                Self::InvalidOAuthRequest(_) => Some(Cow::Borrowed("invalid_request")),
                 Self::Auth(AuthError::InvalidClient) => Some(Cow::Borrowed("invalid_client")),
                 _ => None,
             },

@@ -192,11 +192,3 @@ family! {
         "409" => "`self_administration`: an admin cannot delete or disable their own account, nor take `admin` from themself",
     }
 }
-
-family! {
-    /// Client authentication at the OAuth 2.0 endpoints (RFC 6749 §2.3.1).
-    ClientAuth {
-        "400" => "`invalid_request`: no `token`, not a form, or two client authentication methods",
-        "401" => "`invalid_client`: unknown client or wrong secret (with `WWW-Authenticate: Basic`)",
-    }
-}

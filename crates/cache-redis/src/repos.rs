@@ -467,6 +467,21 @@ impl<R: ProviderRepository> ProviderRepository for Cached<R> {
         .await
     }
 
+    async fn revoke_client_token(
+        &self,
+        jti: uuid::Uuid,
+        client: ClientId,
+        expires_at: OffsetDateTime,
+    ) -> RepoResult<()> {
+        self.inner
+            .revoke_client_token(jti, client, expires_at)
+            .await
+    }
+
+    async fn client_token_revoked(&self, jti: uuid::Uuid) -> RepoResult<bool> {
+        self.inner.client_token_revoked(jti).await
+    }
+
     async fn purge_expired(&self, now: OffsetDateTime) -> RepoResult<u64> {
         self.inner.purge_expired(now).await
     }

@@ -5,7 +5,8 @@
 //! looked up by its digest. Neither answer ever says why a token is inactive.
 //! The data is here; the checks are `AuthService`'s (`auth/introspection.rs`).
 
-use crate::ids::SessionId;
+use crate::ids::{ClientId, SessionId};
+use crate::oidc::Scopes;
 use crate::user::{ClientSession, User};
 
 /// RFC 7662 `token_type_hint` / RFC 7009's: where to look first. A wrong hint
@@ -48,6 +49,33 @@ pub struct ActiveToken {
     /// refresh token (whose `iat` is its last rotation).
     pub exp: i64,
     pub iat: i64,
+}
+
+impl ActiveToken {
+    /// The relying party it was issued to (`None`: the platform's own).
+    pub fn owner(&self) -> Option<ClientId> {
+        self.client.map(|c| c.client_id)
+    }
+}
+
+/// An active `client_credentials` token: the client acts for itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveClientToken {
+    /// Its `jti` (what revoking it remembers).
+    pub jti: uuid::Uuid,
+    pub client_id: ClientId,
+    pub scopes: Scopes,
+    pub exp: i64,
+    pub iat: i64,
+}
+
+/// What introspection found active.
+#[derive(Debug)]
+pub enum Introspected {
+    /// A user's token (the platform's or a relying party's).
+    User(ActiveToken),
+    /// A client's own (`client_credentials`).
+    Client(ActiveClientToken),
 }
 
 /// Without a hint: a JWT has dots, a refresh token never does.

@@ -16,6 +16,7 @@ use crate::client_info::ClientInfo;
 use crate::clients::ClientService;
 use crate::error::{AuthError, RepoError};
 use crate::ids::ClientId;
+use crate::introspection::{ActiveClientToken, Introspected, TokenKind};
 use crate::oidc::{
     AuthorizeParams, ErrorCode, PageRefusal, RedirectError, Refusal, Scope, Scopes, error_redirect,
     redirect_with, s256_challenge,
@@ -655,14 +656,138 @@ impl ProviderService {
         match request.grant_type.as_deref() {
             Some("authorization_code") => self.exchange_code(&client, request, client_info).await,
             Some("refresh_token") => self.refresh(&client, request, client_info).await,
+            Some("client_credentials") => self.client_credentials(&client, request),
             None => Err(refused(
                 GrantErrorCode::InvalidRequest,
                 "grant_type is missing",
             )),
             Some(_) => Err(refused(
                 GrantErrorCode::UnsupportedGrantType,
-                "grant_type must be authorization_code or refresh_token",
+                "grant_type must be authorization_code, refresh_token or client_credentials",
             )),
+        }
+    }
+
+    /// RFC 6749 §4.4: a confidential client's token for itself (`sub` is the
+    /// client, no session, no refresh token), scopes within its own — never
+    /// `openid` or `offline_access`, which are about a user. No storage is
+    /// touched: the client was authenticated from the cache.
+    fn client_credentials(
+        &self,
+        client: &ApiClient,
+        request: TokenRequest,
+    ) -> Result<Tokens, GrantError> {
+        if client.is_public() {
+            return Err(refused(
+                GrantErrorCode::UnauthorizedClient,
+                "a public client cannot use client_credentials",
+            ));
+        }
+        let user_scopes: Scopes = [Scope::OpenId, Scope::OfflineAccess].into_iter().collect();
+        let allowed = client
+            .settings
+            .scopes
+            .intersection(Scopes::all().difference(user_scopes));
+        let scopes = match request.scope.as_deref() {
+            None => allowed,
+            Some(raw) => {
+                let (asked, _) = Scopes::parse_lenient(raw);
+                if !asked.is_subset(allowed) {
+                    return Err(refused(
+                        GrantErrorCode::InvalidScope,
+                        "client_credentials tokens carry only the client's scopes, never openid or offline_access",
+                    ));
+                }
+                asked
+            }
+        };
+        let access_tokens = self.auth.access_tokens();
+        let access_token = access_tokens
+            .issue_for_client(client.id, scopes, OffsetDateTime::now_utc())
+            .map_err(|e| GrantError::Failed(e.into()))?;
+        Ok(Tokens {
+            access_token,
+            expires_in: access_tokens.access_ttl().whole_seconds(),
+            refresh_token: None,
+            id_token: None,
+            scopes,
+        })
+    }
+
+    /// RFC 7662 for `caller`: a token active now, if `caller` may see it — a
+    /// relying party (a client with redirect URIs) only its own tokens; an
+    /// API client (a resource server) every token.
+    pub async fn introspect(
+        &self,
+        caller: &ApiClient,
+        token: &str,
+        hint: Option<TokenKind>,
+    ) -> Result<Option<Introspected>, AuthError> {
+        let found = match self.auth.introspect(token, hint).await? {
+            Some(active) => Some(Introspected::User(active)),
+            None => self
+                .active_client_token(token)
+                .await?
+                .map(Introspected::Client),
+        };
+        Ok(found.filter(|found| {
+            let owner = match found {
+                Introspected::User(active) => active.owner(),
+                Introspected::Client(active) => Some(active.client_id),
+            };
+            caller.settings.redirect_uris.is_empty() || owner == Some(caller.id)
+        }))
+    }
+
+    /// A `client_credentials` token: signed, unexpired, its client still
+    /// registered, not revoked.
+    async fn active_client_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<ActiveClientToken>, AuthError> {
+        let Ok(claims) = self.auth.access_tokens().verify_client(token) else {
+            return Ok(None);
+        };
+        let Some(client_id) = claims.client() else {
+            return Ok(None);
+        };
+        if self.clients.find(client_id).await?.is_none()
+            || self.repo.client_token_revoked(claims.jti).await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(ActiveClientToken {
+            jti: claims.jti,
+            client_id,
+            scopes: Scopes::parse_lenient(&claims.scope).0,
+            exp: claims.exp,
+            iat: claims.iat,
+        }))
+    }
+
+    /// RFC 7009 for `caller`: ends what [`ProviderService::introspect`] would
+    /// show it — a user token's session (on every instance at once), or a
+    /// `client_credentials` token (remembered as revoked until it expires).
+    /// Anything else answers the same, having done nothing.
+    pub async fn revoke(
+        &self,
+        caller: &ApiClient,
+        token: &str,
+        hint: Option<TokenKind>,
+        client_info: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        match self.introspect(caller, token, hint).await? {
+            None => Ok(()),
+            Some(Introspected::User(_)) => self.auth.revoke_token(token, hint, client_info).await,
+            Some(Introspected::Client(active)) => {
+                let expires_at = OffsetDateTime::from_unix_timestamp(active.exp)
+                    .unwrap_or_else(|_| OffsetDateTime::now_utc());
+                self.repo
+                    .revoke_client_token(active.jti, active.client_id, expires_at)
+                    .await?;
+                tracing::info!(client_id = %active.client_id, "client_credentials token revoked");
+                Ok(())
+            }
         }
     }
 

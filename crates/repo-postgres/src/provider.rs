@@ -450,8 +450,50 @@ impl ProviderRepository for PgProvider {
         .execute(&mut *conn)
         .await
         .db()?;
+        let revocations = sqlx::query!(
+            "DELETE FROM revoked_client_tokens WHERE expires_at <= $1",
+            now
+        )
+        .execute(&mut *conn)
+        .await
+        .db()?;
         conn.done().await?;
-        Ok(requests.rows_affected() + codes.rows_affected())
+        Ok(requests.rows_affected() + codes.rows_affected() + revocations.rows_affected())
+    }
+
+    async fn revoke_client_token(
+        &self,
+        jti: Uuid,
+        client: ClientId,
+        expires_at: OffsetDateTime,
+    ) -> RepoResult<()> {
+        let _query = crate::observe("provider", "revoke_client_token");
+        let mut conn = self.db.conn().await?;
+        sqlx::query!(
+            "INSERT INTO revoked_client_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (jti) DO NOTHING",
+            jti,
+            client.as_uuid(),
+            expires_at
+        )
+        .execute(&mut *conn)
+        .await
+        .db()?;
+        conn.done().await
+    }
+
+    async fn client_token_revoked(&self, jti: Uuid) -> RepoResult<bool> {
+        let _query = crate::observe("provider", "client_token_revoked");
+        let mut conn = self.db.conn().await?;
+        let revoked = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM revoked_client_tokens WHERE jti = $1) AS "revoked!""#,
+            jti
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .db()?;
+        conn.done().await?;
+        Ok(revoked)
     }
 }
 

@@ -35,7 +35,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// An RFC 6749 error answer.
-struct OAuthReply {
+pub(super) struct OAuthReply {
     status: StatusCode,
     error: &'static str,
     description: Cow<'static, str>,
@@ -44,7 +44,7 @@ struct OAuthReply {
 }
 
 impl OAuthReply {
-    fn new(
+    pub(super) fn new(
         status: StatusCode,
         error: &'static str,
         description: impl Into<Cow<'static, str>>,
@@ -76,7 +76,7 @@ impl IntoResponse for OAuthReply {
 
 /// Internal failures keep the API's one way of being logged and answered
 /// (503 problem+json: the service, not the request, failed).
-enum Failure {
+pub(super) enum Failure {
     OAuth(OAuthReply),
     Internal(ApiError),
 }
@@ -120,7 +120,7 @@ impl From<GrantError> for Failure {
 
 /// The client's credentials at a protocol endpoint: HTTP Basic, the form, or
 /// (public clients) its id alone.
-fn credentials_of(
+pub(super) fn credentials_of(
     headers: &HeaderMap,
     client_id: Option<&str>,
     client_secret: Option<&str>,
@@ -197,7 +197,11 @@ async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
         ]),
         response_types_supported: owned(&["code"]),
         response_modes_supported: owned(&["query"]),
-        grant_types_supported: owned(&["authorization_code", "refresh_token"]),
+        grant_types_supported: owned(&[
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+        ]),
         subject_types_supported: owned(&["public"]),
         id_token_signing_alg_values_supported: algorithms,
         token_endpoint_auth_methods_supported: owned(&[
@@ -227,7 +231,7 @@ async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
     request_body(content = OidcTokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "The tokens", body = OidcTokenResponse),
-        (status = 400, description = "`invalid_request`, `invalid_grant`, `unsupported_grant_type`, `invalid_scope`", body = OAuthError),
+        (status = 400, description = "`invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`", body = OAuthError),
         (status = 401, description = "`invalid_client`", body = OAuthError),
     )
 )]

@@ -13,17 +13,17 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use axum::response::Response;
 use domain::{
-    error::AuthError, introspection::ActiveToken, introspection::TokenKind, ports::ApiClient,
+    error::AuthError, introspection::Introspected, introspection::TokenKind, ports::ApiClient,
+    provider::GrantError,
 };
-use http_kit::credentials::client_credentials;
 use metrics::Counter;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, Result};
+use super::oidc::{Failure, OAuthReply, credentials_of};
 use crate::extract::Client;
-use crate::problems::ClientAuth;
 use crate::state::AppState;
 use api_types::*;
 
@@ -52,31 +52,47 @@ fn inactive() -> IntrospectionResponse {
     }
 }
 
-fn active_token(token: ActiveToken, keys: &domain::tokens::AccessTokens) -> IntrospectionResponse {
-    IntrospectionResponse {
+fn active_token(found: Introspected, keys: &domain::tokens::AccessTokens) -> IntrospectionResponse {
+    let common = IntrospectionResponse {
         active: true,
-        sub: Some(token.user.id.to_string()),
-        username: Some(token.user.email.as_str().to_owned()),
-        email_verified: Some(token.user.email_verified),
-        sid: Some(token.session_id.to_string()),
-        exp: Some(token.exp),
-        iat: Some(token.iat),
         iss: Some(keys.issuer().to_string()),
         aud: Some(keys.audience().to_owned()),
-        token_type: Some(
-            match token.kind {
-                TokenKind::AccessToken => "Bearer",
-                TokenKind::RefreshToken => "refresh_token",
-            }
-            .to_owned(),
-        ),
-        roles: Some(token.user.roles),
-        client_id: Some(
-            token
-                .client
-                .map_or_else(|| keys.audience().to_owned(), |c| c.client_id.to_string()),
-        ),
-        scope: token.client.map(|c| c.scopes.to_string()),
+        ..inactive()
+    };
+    match found {
+        Introspected::User(token) => IntrospectionResponse {
+            sub: Some(token.user.id.to_string()),
+            username: Some(token.user.email.as_str().to_owned()),
+            email_verified: Some(token.user.email_verified),
+            sid: Some(token.session_id.to_string()),
+            exp: Some(token.exp),
+            iat: Some(token.iat),
+            token_type: Some(
+                match token.kind {
+                    TokenKind::AccessToken => "Bearer",
+                    TokenKind::RefreshToken => "refresh_token",
+                }
+                .to_owned(),
+            ),
+            roles: Some(token.user.roles),
+            client_id: Some(
+                token
+                    .client
+                    .map_or_else(|| keys.audience().to_owned(), |c| c.client_id.to_string()),
+            ),
+            scope: token.client.map(|c| c.scopes.to_string()),
+            ..common
+        },
+        // A client's own token: no user, no session.
+        Introspected::Client(token) => IntrospectionResponse {
+            sub: Some(token.client_id.to_string()),
+            exp: Some(token.exp),
+            iat: Some(token.iat),
+            token_type: Some("Bearer".to_owned()),
+            client_id: Some(token.client_id.to_string()),
+            scope: Some(token.scopes.to_string()),
+            ..common
+        },
     }
 }
 
@@ -96,32 +112,38 @@ fn counted(outcome: usize) {
     security(("client_basic" = [])),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "`active: true` with the token's claims, or `active: false` alone (expired, revoked, unknown or foreign: never why)", body = IntrospectionResponse),
-        ClientAuth,
+        (status = 200, description = "`active: true` with the token's claims, or `active: false` alone (expired, revoked, unknown, or another client's when the caller is a relying party: never why)", body = IntrospectionResponse),
+        (status = 400, description = "`invalid_request`: no `token`, not a form, or two client authentication methods", body = OAuthError),
+        (status = 401, description = "`invalid_client`: unknown client or wrong secret (with `WWW-Authenticate: Basic`)", body = OAuthError),
     )
 )]
 async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<impl IntoResponse> {
+) -> Result<Response, Failure> {
     let form: TokenForm = parse_form(&headers, body)?;
-    authenticate(&state, &headers, &form)
+    let caller = authenticate(&state, &headers, &form)
         .await
         .inspect_err(|_| counted(2))?;
     let token = required_token(&form)?;
     let hint = TokenKind::from_hint(form.token_type_hint.as_deref());
-    let answer = match state.auth.introspect(token, hint).await? {
-        Some(active) => {
+    let found = state
+        .provider
+        .introspect(&caller, token, hint)
+        .await
+        .map_err(internal)?;
+    let answer = match found {
+        Some(found) => {
             counted(0);
-            active_token(active, state.auth.access_tokens())
+            active_token(found, state.auth.access_tokens())
         }
         None => {
             counted(1);
             inactive()
         }
     };
-    Ok(([(CACHE_CONTROL, "no-store")], Json(answer)))
+    Ok(([(CACHE_CONTROL, "no-store")], Json(answer)).into_response())
 }
 
 /// Revoke a token: its session ends on every instance at once (RFC 7009).
@@ -130,8 +152,9 @@ async fn introspect(
     security(("client_basic" = [])),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Revoked, or nothing to revoke (an unknown, expired or already revoked token answers the same)"),
-        ClientAuth,
+        (status = 200, description = "Revoked, or nothing to revoke (an unknown, expired, already revoked or another client's token answers the same)"),
+        (status = 400, description = "`invalid_request`: no `token`, not a form, or two client authentication methods", body = OAuthError),
+        (status = 401, description = "`invalid_client`: unknown client or wrong secret (with `WWW-Authenticate: Basic`)", body = OAuthError),
     )
 )]
 async fn revoke(
@@ -139,13 +162,17 @@ async fn revoke(
     Client(client): Client,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<StatusCode> {
+) -> Result<StatusCode, Failure> {
     let form: TokenForm = parse_form(&headers, body)?;
-    let api_client = authenticate(&state, &headers, &form).await?;
+    let caller = authenticate(&state, &headers, &form).await?;
     let token = required_token(&form)?;
     let hint = TokenKind::from_hint(form.token_type_hint.as_deref());
-    let client = domain::ClientInfo::new(Some(&format!("API client {}", api_client.id)), client.ip);
-    state.auth.revoke_token(token, hint, &client).await?;
+    let client = domain::ClientInfo::new(Some(&format!("API client {}", caller.id)), client.ip);
+    state
+        .provider
+        .revoke(&caller, token, hint, &client)
+        .await
+        .map_err(internal)?;
     Ok(StatusCode::OK)
 }
 
@@ -173,15 +200,6 @@ async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
 pub(crate) enum FormError {
     TooLarge,
     Invalid(&'static str),
-}
-
-impl From<FormError> for ApiError {
-    fn from(error: FormError) -> Self {
-        match error {
-            FormError::TooLarge => ApiError::PayloadTooLarge,
-            FormError::Invalid(why) => ApiError::InvalidOAuthRequest(why),
-        }
-    }
 }
 
 /// The body as the RFCs send it: `application/x-www-form-urlencoded` (at most
@@ -214,34 +232,42 @@ pub(crate) fn parse_form<T: serde::de::DeserializeOwned>(
         .map_err(|_| FormError::Invalid("The body is not a valid form."))
 }
 
-fn required_token(form: &TokenForm) -> Result<&str> {
+fn required_token(form: &TokenForm) -> Result<&str, Failure> {
     form.token
         .as_deref()
         .filter(|t| !t.is_empty())
-        .ok_or(ApiError::InvalidOAuthRequest(
-            "The `token` parameter is required.",
-        ))
+        .ok_or_else(|| {
+            Failure::OAuth(OAuthReply::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The `token` parameter is required.",
+            ))
+        })
 }
 
-/// The API client that sent the request, authenticated (RFC 6749 §2.3.1:
-/// HTTP Basic or the form, a secret either way).
+/// A failure of the service, not of the request: the API's 503 problem.
+fn internal(error: AuthError) -> Failure {
+    Failure::Internal(error.into())
+}
+
+/// The client that sent the request, authenticated with its secret
+/// (RFC 6749 §2.3.1: HTTP Basic or the form).
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     form: &TokenForm,
-) -> Result<ApiClient> {
-    let credentials = client_credentials(
+) -> Result<ApiClient, Failure> {
+    let credentials = credentials_of(
         headers,
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
-    )
-    .map_err(|error| {
-        if error.is_invalid_client() {
-            ApiError::from(AuthError::InvalidClient)
-        } else {
-            ApiError::InvalidOAuthRequest(error.describe())
-        }
-    })?;
-    let secret = credentials.secret.ok_or(AuthError::InvalidClient)?;
-    Ok(state.clients.authenticate(&credentials.id, &secret).await?)
+    )?;
+    let secret = credentials
+        .secret
+        .ok_or(GrantError::from(AuthError::InvalidClient))?;
+    Ok(state
+        .clients
+        .authenticate(&credentials.client_id, &secret)
+        .await
+        .map_err(GrantError::from)?)
 }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::admin::admin_of;
 use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_peer};
+use crate::oidc::oauth_error;
 use crate::tokens::{claims_of, kid, sign};
 
 struct ApiClient {
@@ -194,9 +195,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
                 response.headers()["www-authenticate"],
                 r#"Basic realm="codezest-auth""#
             );
-            let problem =
-                assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
-            assert_eq!(problem.error.as_deref(), Some("invalid_client"));
+            oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
         }
     }
     // No credentials at all; a bearer token is not client authentication.
@@ -207,7 +206,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
         .send()
         .await
         .unwrap();
-    assert_problem(none, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    oauth_error(none, StatusCode::UNAUTHORIZED, "invalid_client").await;
     let bearer = app
         .client
         .post(app.url(paths::INTROSPECT))
@@ -216,7 +215,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
         .send()
         .await
         .unwrap();
-    assert_problem(bearer, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    oauth_error(bearer, StatusCode::UNAUTHORIZED, "invalid_client").await;
     // Missing token, JSON instead of a form, two methods at once: 400 invalid_request.
     let missing = post_form(
         &app,
@@ -225,8 +224,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
         &[("token_type_hint", "access_token")],
     )
     .await;
-    let problem = assert_problem(missing, StatusCode::BAD_REQUEST, "invalid_request").await;
-    assert_eq!(problem.error.as_deref(), Some("invalid_request"));
+    oauth_error(missing, StatusCode::BAD_REQUEST, "invalid_request").await;
     let json_body = app
         .client
         .post(app.url(paths::REVOKE))
@@ -235,7 +233,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
         .send()
         .await
         .unwrap();
-    assert_problem(json_body, StatusCode::BAD_REQUEST, "invalid_request").await;
+    oauth_error(json_body, StatusCode::BAD_REQUEST, "invalid_request").await;
     let both = post_form(
         &app,
         paths::INTROSPECT,
@@ -243,7 +241,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
         &[("token", &user.access), ("client_secret", &client.secret)],
     )
     .await;
-    assert_problem(both, StatusCode::BAD_REQUEST, "invalid_request").await;
+    oauth_error(both, StatusCode::BAD_REQUEST, "invalid_request").await;
 
     // A body over the limit is refused as every other is, as a problem.
     let huge = "x".repeat(70 * 1024);
@@ -265,7 +263,7 @@ async fn clients_must_authenticate_and_requests_must_be_forms() {
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let after = post_form(&app, paths::INTROSPECT, &client, &token).await;
-    assert_problem(after, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    oauth_error(after, StatusCode::UNAUTHORIZED, "invalid_client").await;
     let listed: Vec<ClientDto> = app
         .get_auth(paths::ADMIN_CLIENTS, &admin.access)
         .await

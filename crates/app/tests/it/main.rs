@@ -22,6 +22,7 @@ mod gateway;
 mod introspection;
 mod limits;
 mod logs;
+mod machine_tokens;
 mod mfa;
 mod oauth;
 mod oidc;

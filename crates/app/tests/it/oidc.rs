@@ -109,7 +109,7 @@ pub(crate) async fn exchange(app: &TestApp, rp: &Rp, code: &str) -> reqwest::Res
     .await
 }
 
-async fn oauth_error(response: reqwest::Response, status: StatusCode, error: &str) {
+pub(crate) async fn oauth_error(response: reqwest::Response, status: StatusCode, error: &str) {
     assert_eq!(response.status(), status);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: OAuthError = response.json().await.unwrap();

@@ -146,7 +146,16 @@ pub trait ProviderRepository: Send + Sync + 'static {
         user: UserId,
         client: ClientId,
     ) -> RepoResult<Option<Vec<SessionId>>>;
-    /// Drops expired requests and codes; how many.
+    /// Remembers a revoked `client_credentials` token until `expires_at`.
+    async fn revoke_client_token(
+        &self,
+        jti: Uuid,
+        client: ClientId,
+        expires_at: OffsetDateTime,
+    ) -> RepoResult<()>;
+    /// Whether a `client_credentials` token was revoked.
+    async fn client_token_revoked(&self, jti: Uuid) -> RepoResult<bool>;
+    /// Drops expired requests, codes and revocations; how many.
     async fn purge_expired(&self, now: OffsetDateTime) -> RepoResult<u64>;
 }
 

@@ -52,6 +52,31 @@ pub struct AccessClaims {
     pub scope: Option<String>,
 }
 
+/// The claims of a `client_credentials` access token (RFC 9068 §2.2): the
+/// client acts for itself, so `sub` is its id and there is no `sid` — and so
+/// no user path (`/me`, userinfo, forward-auth) ever takes one: their
+/// [`AccessClaims`] require a `sid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub client_id: String,
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+    /// Never present; a token with one is a user's.
+    #[serde(default, skip_serializing)]
+    pub sid: Option<Uuid>,
+}
+
+impl ClientClaims {
+    pub fn client(&self) -> Option<ClientId> {
+        self.client_id.parse().ok()
+    }
+}
+
 /// What an access token says of its user besides who they are.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Claimed<'a> {
@@ -175,6 +200,38 @@ impl AccessTokens {
             scope: claimed.client.map(|(_, scopes)| scopes.to_string()),
         };
         self.signer.sign(self.algorithm, ACCESS_TOKEN_TYP, &claims)
+    }
+
+    /// Signs a `client_credentials` token for `client`.
+    pub fn issue_for_client(
+        &self,
+        client: ClientId,
+        scopes: Scopes,
+        now: OffsetDateTime,
+    ) -> Result<String, TokenError> {
+        let iat = now.unix_timestamp();
+        let claims = ClientClaims {
+            iss: self.issuer.as_str().to_owned(),
+            aud: self.audience.clone(),
+            sub: client.to_string(),
+            client_id: client.to_string(),
+            scope: scopes.to_string(),
+            iat,
+            exp: iat + self.ttl.whole_seconds(),
+            jti: Uuid::new_v4(),
+            sid: None,
+        };
+        self.signer.sign(self.algorithm, ACCESS_TOKEN_TYP, &claims)
+    }
+
+    /// Verifies a `client_credentials` token as [`AccessTokens::verify`]
+    /// does, and that it is one: `sub` is its `client_id`, no `sid`.
+    pub fn verify_client(&self, token: &str) -> Result<ClientClaims, TokenError> {
+        let claims: ClientClaims = self.signer.verify(token, &self.expected)?;
+        if claims.sid.is_some() || claims.sub != claims.client_id || claims.client().is_none() {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
     }
 
     /// Verifies signature, algorithm, `typ`, `kid`, `iss`, `aud`, `exp` and

@@ -19,7 +19,7 @@ mod id;
 mod keys;
 mod signer;
 
-pub use access::{ACCESS_TOKEN_TYP, AccessClaims, AccessTokens, Claimed};
+pub use access::{ACCESS_TOKEN_TYP, AccessClaims, AccessTokens, Claimed, ClientClaims};
 pub use id::{
     BACKCHANNEL_LOGOUT_EVENT, ID_TOKEN_TYP, IdClaims, IdSubject, IdTokens, LOGOUT_TOKEN_TYP,
     LogoutClaims, LogoutSubject, token_hash,
