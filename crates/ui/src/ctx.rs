@@ -49,7 +49,13 @@ impl FromRequestParts<UiState> for Page {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &UiState) -> Result<Self, Response> {
-        let t = Arc::clone(state.0.catalogues.negotiate(&parts.headers));
+        let chosen = state.0.cookies.language.read(&parts.headers);
+        let t = Arc::clone(
+            state
+                .0
+                .catalogues
+                .negotiate(&parts.headers, chosen.as_deref()),
+        );
         let client = state
             .trusted_proxies
             .client_of(&parts.headers, &parts.extensions);
@@ -149,6 +155,22 @@ impl Page {
             "message.html",
             minijinja::context! { title, message, refusal => true, link => Value::from(()) },
         )
+    }
+
+    /// Speaks the first of our languages an OpenID client's `ui_locales`
+    /// names, here and on the pages of this sign-in (a cookie for as long as
+    /// an authorization request is kept). Nothing changes when it names none.
+    pub fn prefer_ui_locales(&mut self, ui_locales: &str) {
+        if let Some(lang) = crate::i18n::from_ui_locales(ui_locales) {
+            self.t = Arc::clone(self.state.0.catalogues.get(lang));
+            let cookie = self
+                .state
+                .0
+                .cookies
+                .language
+                .set(lang, time::Duration::minutes(10));
+            self.cookies.push(cookie);
+        }
     }
 
     /// Sets a cookie with this answer.

@@ -86,14 +86,30 @@ impl Catalogues {
         self.0.iter().find(|c| c.lang == lang).unwrap_or(&self.0[0])
     }
 
-    /// The catalogue an `Accept-Language` header asks for.
-    pub fn negotiate(&self, headers: &HeaderMap) -> &Arc<Catalogue> {
+    /// The catalogue an `Accept-Language` header asks for, unless `chosen`
+    /// (the language an OpenID client asked for) is one of ours.
+    pub fn negotiate(&self, headers: &HeaderMap, chosen: Option<&str>) -> &Arc<Catalogue> {
+        if let Some(lang) = chosen.and_then(|lang| LANGUAGES.iter().find(|l| **l == lang)) {
+            return self.get(lang);
+        }
         let header = headers
             .get(ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         self.get(preferred(header, &LANGUAGES).unwrap_or(LANGUAGES[0]))
     }
+}
+
+/// The first of our languages an OpenID `ui_locales` names (space-separated
+/// BCP 47 tags, most preferred first; `de-CH` matches `de`).
+pub fn from_ui_locales(ui_locales: &str) -> Option<&'static str> {
+    ui_locales.split(' ').find_map(|tag| {
+        let primary = tag.split('-').next().unwrap_or_default();
+        LANGUAGES
+            .iter()
+            .copied()
+            .find(|lang| !primary.is_empty() && lang.eq_ignore_ascii_case(primary))
+    })
 }
 
 /// The first of `supported` by the weights of an `Accept-Language` value
@@ -134,6 +150,14 @@ pub fn preferred(header: &str, supported: &[&'static str]) -> Option<&'static st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ui_locales_are_read_in_order() {
+        assert_eq!(from_ui_locales("fr-CA de-CH en"), Some("de"));
+        assert_eq!(from_ui_locales("EN"), Some("en"));
+        assert_eq!(from_ui_locales("fr  ja"), None);
+        assert_eq!(from_ui_locales(""), None);
+    }
 
     #[test]
     fn accept_language_is_weighed() {

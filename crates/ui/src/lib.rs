@@ -71,6 +71,9 @@ struct Cookies {
     forms: CookieSpec,
     /// A sign-in waiting for its second factor (the challenge's token).
     second_factor: CookieSpec,
+    /// The language an OpenID client asked for (`ui_locales`), for the pages
+    /// of that sign-in.
+    language: CookieSpec,
 }
 
 struct Inner {
@@ -102,6 +105,7 @@ impl UiState {
             session: CookieSpec::host_only("cz_session", secure, SameSite::Lax),
             forms: CookieSpec::host_only("cz_forms", secure, SameSite::Lax),
             second_factor: CookieSpec::host_only("cz_second_factor", secure, SameSite::Lax),
+            language: CookieSpec::host_only("cz_lang", secure, SameSite::Lax),
         };
         let origin = settings
             .public_base_url

@@ -903,3 +903,50 @@ async fn max_age_asks_for_a_fresh_sign_in_and_introspection_names_the_applicatio
         Some("openid email offline_access")
     );
 }
+
+/// `ui_locales` chooses the language of the sign-in and consent pages of that
+/// sign-in over the browser's `Accept-Language` (here English).
+#[tokio::test]
+async fn ui_locales_choose_the_language_of_the_pages_of_the_sign_in() {
+    let app = spawn_app().await;
+    let rp = confidential(&app).await;
+    let email = format!("locales-{}@example.com", uuid::Uuid::new_v4().simple());
+    app.register_as(&email).await;
+    let mut browser = Browser::new(&app);
+    let lang = |page: &crate::pages::Page| {
+        page.html
+            .split("<html lang=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    let to_sign_in = browser
+        .get(&authorize_path(&rp, &[("ui_locales", "fr-CA de-CH en")]))
+        .await;
+    let return_to = url::Url::parse(&app.url(to_sign_in.location()))
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "return_to")
+        .map(|(_, value)| value.into_owned())
+        .expect("return_to");
+    // The sign-in page, its refusal after a wrong password, the consent page.
+    let refused = browser
+        .sign_in(&email, "wrong password!", Some(&return_to))
+        .await;
+    assert_eq!(lang(&refused), "de", "{}", refused.html);
+    let signed_in = browser.sign_in(&email, PASSWORD, Some(&return_to)).await;
+    let consent = browser.follow(&signed_in).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.html);
+    assert_eq!(lang(&consent), "de");
+    assert!(consent.text().contains("Notes"));
+
+    // A language we do not speak changes nothing.
+    let mut other = Browser::new(&app);
+    let answer = other
+        .get(&authorize_path(&rp, &[("ui_locales", "fr ja")]))
+        .await;
+    let sign_in = other.follow(&answer).await;
+    assert_eq!(lang(&sign_in), "en");
+}

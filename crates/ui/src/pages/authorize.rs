@@ -141,10 +141,23 @@ fn refused(page: Page, error: AuthorizeError) -> Response {
 }
 
 fn respond(
-    page: Page,
+    mut page: Page,
     headers: &HeaderMap,
     answer: Result<Authorization, AuthorizeError>,
 ) -> Response {
+    if let Ok(
+        Authorization::SignIn {
+            ui_locales: Some(ui_locales),
+            ..
+        }
+        | Authorization::Consent {
+            ui_locales: Some(ui_locales),
+            ..
+        },
+    ) = &answer
+    {
+        page.prefer_ui_locales(ui_locales);
+    }
     match answer {
         Ok(Authorization::SignIn {
             request,
