@@ -19,6 +19,7 @@ mod faults;
 #[cfg(feature = "cache")]
 mod fuzz;
 mod gateway;
+mod independent_rp;
 mod introspection;
 mod limits;
 mod logs;
