@@ -1,6 +1,7 @@
-//! What the browser suite needs beside the Python environment: Debian's
-//! Chromium and chromedriver (installed with apt-get where this machine
-//! allows), and axe-core from the npm registry under `target/node`.
+//! What the browser suite and the Node relying party need beside the Python
+//! environment: Debian's Chromium and chromedriver (installed with apt-get
+//! where this machine allows), and axe-core and openid-client from the npm
+//! registry under `target/node`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,13 +10,22 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::{deploy, root, run};
 
-/// The axe-core release the suite checks the pages with.
-const AXE_CORE: &str = "axe-core@4.14.1";
+/// The npm packages the suites use, pinned: axe-core (the browser suite's
+/// accessibility checker) and openid-client (a relying party written by
+/// someone else, for the OpenID provider's suite).
+const NODE_PACKAGES: [&str; 2] = ["axe-core@4.14.1", "openid-client@6.9.1"];
+
+/// What the suites get from npm.
+pub(crate) struct NodeTools {
+    /// `axe.min.js`.
+    pub(crate) axe: PathBuf,
+    /// The `node_modules` the Node relying party imports from.
+    pub(crate) modules: PathBuf,
+}
 
 /// Chromium and chromedriver (on the PATH, or where `CHROMIUM` and
-/// `CHROMEDRIVER` say: a runner's preinstalled Chrome), and the path of
-/// `axe.min.js`.
-pub(crate) fn ensure() -> Result<PathBuf> {
+/// `CHROMEDRIVER` say: a runner's preinstalled Chrome), and the npm packages.
+pub(crate) fn ensure() -> Result<NodeTools> {
     let given = |variable: &str| {
         std::env::var_os(variable).is_some_and(|path| std::path::Path::new(&path).exists())
     };
@@ -30,29 +40,32 @@ pub(crate) fn ensure() -> Result<PathBuf> {
              chromium snap and its chromedriver; macOS: `brew install --cask chromium chromedriver`)"
         );
     }
-    axe()
+    node_packages()
 }
 
-fn axe() -> Result<PathBuf> {
-    if let Ok(path) = std::env::var("TEST_AXE") {
-        return Ok(PathBuf::from(path));
-    }
+fn node_packages() -> Result<NodeTools> {
     let prefix = root().join("target/node");
-    let script = prefix.join("node_modules/axe-core/axe.min.js");
+    let modules = prefix.join("node_modules");
+    let axe = std::env::var("TEST_AXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| modules.join("axe-core/axe.min.js"));
     let stamp = prefix.join("installed");
-    if script.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(AXE_CORE) {
-        return Ok(script);
+    let wanted = NODE_PACKAGES.join(" ");
+    if axe.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(NodeTools { axe, modules });
     }
-    println!("xtask: installing {AXE_CORE} (npm) into target/node for the browser suite");
+    println!(
+        "xtask: installing {wanted} (npm) into target/node for the browser and provider suites"
+    );
     std::fs::create_dir_all(&prefix)?;
     let mut npm = Command::new("npm");
     npm.args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
         .arg(&prefix)
-        .arg(AXE_CORE);
+        .args(NODE_PACKAGES);
     run(npm).context(
-        "npm could not install axe-core (the browser suite's accessibility checker); \
-         install Node.js and npm (Debian: `apt-get install nodejs npm`)",
+        "npm could not install the suites' packages (axe-core, openid-client); \
+         install Node.js ≥ 20 and npm (Debian: `apt-get install nodejs npm`)",
     )?;
-    std::fs::write(&stamp, AXE_CORE)?;
-    Ok(script)
+    std::fs::write(&stamp, &wanted)?;
+    Ok(NodeTools { axe, modules })
 }

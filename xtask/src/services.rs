@@ -15,8 +15,9 @@ pub(crate) struct TestServices {
     pub(crate) database_url: String,
     pub(crate) redis_url: String,
     pub(crate) python: PathBuf,
-    /// `axe.min.js`, for the browser suite.
-    axe: PathBuf,
+    /// `axe.min.js` (the browser suite) and openid-client (the Node
+    /// relying party).
+    node: browser::NodeTools,
 }
 
 impl TestServices {
@@ -28,7 +29,8 @@ impl TestServices {
             .env("TEST_DATABASE_URL", &self.database_url)
             .env("TEST_REDIS_URL", redis_url)
             .env("TEST_PYTHON", &self.python)
-            .env("TEST_AXE", &self.axe);
+            .env("TEST_AXE", &self.node.axe)
+            .env("TEST_NODE_MODULES", &self.node.modules);
         test
     }
 }
@@ -75,13 +77,14 @@ pub(crate) fn test_services() -> Result<TestServices> {
              (Debian/Ubuntu: `apt-get install iproute2`)"
         );
     }
-    // The browser suite: Chromium, chromedriver and axe-core.
-    let axe = browser::ensure()?;
+    // The browser suite (Chromium, chromedriver, axe-core) and the Node
+    // relying party (openid-client).
+    let node = browser::ensure()?;
     Ok(TestServices {
         database_url,
         redis_url,
         python,
-        axe,
+        node,
     })
 }
 

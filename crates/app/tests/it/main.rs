@@ -25,6 +25,7 @@ mod limits;
 mod logs;
 mod machine_tokens;
 mod mfa;
+mod node_rp;
 mod oauth;
 mod oidc;
 mod pages;
