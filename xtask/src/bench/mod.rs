@@ -7,7 +7,9 @@
 //! tokens with the service's own verification code and answering a body of the
 //! same size) and `floor-eddsa` (the same, with the service's EdDSA tokens).
 //! Then refresh and login throughput, a mixed workload (95 % `/me`, 4 % refresh,
-//! 1 % profile update) with a coherence check, and L1 bytes per cached user.
+//! 1 % profile update) with a coherence check, the OpenID provider (userinfo
+//! as a mode; `client_credentials` grants, full code exchanges and the
+//! back-channel logout's delay in `provider.rs`), and L1 bytes per cached user.
 //!
 //! Results: `target/bench/results.{md,json}` and `target/bench/throughput.svg`.
 //!
@@ -19,6 +21,7 @@ mod mail;
 mod mfa;
 mod modes;
 mod procs;
+mod provider;
 mod report;
 mod revocation;
 mod workloads;
@@ -68,6 +71,9 @@ enum Mode {
     /// `two-tier`, loading RFC 7662 introspection (`POST /oauth2/introspect`,
     /// a form, HTTP Basic client authentication) instead of `/me`.
     Introspection,
+    /// `two-tier`, loading the OpenID provider's userinfo
+    /// (`GET /oauth2/userinfo`) with a relying party's access tokens.
+    Userinfo,
     /// `bench-floor` verifying HS256 tokens.
     Floor,
     /// `bench-floor` verifying EdDSA tokens.
@@ -75,13 +81,14 @@ enum Mode {
 }
 
 impl Mode {
-    const ALL: [Mode; 8] = [
+    const ALL: [Mode; 9] = [
         Mode::DbOnly,
         Mode::RedisOnly,
         Mode::TwoTier,
         Mode::TwoTierHs256,
         Mode::ForwardAuth,
         Mode::Introspection,
+        Mode::Userinfo,
         Mode::Floor,
         Mode::FloorEddsa,
     ];
@@ -94,6 +101,7 @@ impl Mode {
             Mode::TwoTierHs256 => "two-tier-hs256",
             Mode::ForwardAuth => "forward-auth",
             Mode::Introspection => "introspection",
+            Mode::Userinfo => "userinfo",
             Mode::Floor => "floor",
             Mode::FloorEddsa => "floor-eddsa",
         }
@@ -115,6 +123,7 @@ impl Mode {
         match self {
             Mode::ForwardAuth => paths::VERIFY,
             Mode::Introspection => paths::INTROSPECT,
+            Mode::Userinfo => paths::OIDC_USERINFO,
             _ => paths::ME,
         }
     }
@@ -174,7 +183,7 @@ impl Options {
         use lexopt::prelude::*;
         const USAGE: &str = "options: --quick --users N --concurrency N --duration SECONDS \
              --warmup SECONDS --large-users N --limits on|off --modes-only --service-env K=V --binary PATH \
-             --modes db-only,redis-only,two-tier,two-tier-hs256,forward-auth,introspection,floor,floor-eddsa";
+             --modes db-only,redis-only,two-tier,two-tier-hs256,forward-auth,introspection,userinfo,floor,floor-eddsa";
         let mut parser = lexopt::Parser::from_args(args);
         while let Some(arg) = parser.next()? {
             match arg {
@@ -267,6 +276,7 @@ struct Report {
     mixed: Option<Mixed>,
     mail: Option<mail::MailDrain>,
     revocation: Option<revocation::Revocation>,
+    provider: Option<provider::Provider>,
     mfa: Option<mfa::Mfa>,
     l1_bytes_per_user: Option<LargeL1>,
 }
@@ -306,6 +316,9 @@ struct Bench {
     me_body_len: usize,
     /// `Basic …` of the API client the introspection runs authenticate as.
     client_auth: String,
+    /// The relying party every user signed in to (a client session beside
+    /// each user's session), and its access tokens, one per user.
+    rp: provider::BenchRp,
 }
 
 pub(crate) fn bench(args: &[String]) -> Result<()> {
@@ -398,6 +411,8 @@ async fn run_bench(options: Options, admin_url: String) -> Result<()> {
         bench.prepare_database(bench.options.users).await?;
         report.mail = Some(bench.mail_drain().await?);
         report.revocation = Some(bench.revocation().await?);
+        bench.prepare_database(bench.options.users).await?;
+        report.provider = Some(bench.provider().await?);
         report.l1_bytes_per_user = Some(bench.large_l1().await?);
     }
     write_report(&report, &bench.dir)?;
@@ -442,6 +457,7 @@ impl Bench {
             users: Vec::new(),
             me_body_len: 0,
             client_auth: String::new(),
+            rp: provider::BenchRp::default(),
             options,
         })
     }
@@ -531,6 +547,12 @@ const ONCE_LUA: &str = include_str!("../../lua/once.lua");
 const REFRESH_LUA: &str = include_str!("../../lua/refresh.lua");
 
 const LOGIN_LUA: &str = include_str!("../../lua/login.lua");
+
+/// A fixed form POST (the `client_credentials` grant).
+const FORM_LUA: &str = include_str!("../../lua/form.lua");
+
+/// Every authorization code once, at the token endpoint.
+const EXCHANGE_LUA: &str = include_str!("../../lua/exchange.lua");
 
 /// The hosted sign-in page, rendered for a first visit.
 const PAGE_LUA: &str = include_str!("../../lua/page.lua");

@@ -33,12 +33,16 @@ impl Bench {
         let now = OffsetDateTime::now_utc();
         let mut access_lines = String::new();
         let mut refresh_lines = String::new();
+        let mut rp_lines = String::new();
+        self.rp = provider::BenchRp::register(&mut db, &self.dir).await?;
         self.users.clear();
         for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
             let mut ids = Vec::new();
             let mut emails = Vec::new();
             let mut sessions = Vec::new();
             let mut hashes = Vec::new();
+            let mut client_sessions = Vec::new();
+            let mut client_hashes = Vec::new();
             for i in chunk {
                 let (user, session) = (UserId::new(), SessionId::new());
                 let token = refresh.issue();
@@ -60,6 +64,21 @@ impl Bench {
                 writeln!(access_lines, "{access}")?;
                 writeln!(refresh_lines, "{}", token.expose())?;
                 self.users.push((user, session));
+                // The relying party's session, a child of the user's, and its token.
+                let client_session = SessionId::new();
+                client_sessions.push(client_session.as_uuid());
+                client_hashes.push(refresh.issue().hash().as_bytes().to_vec());
+                let roles: [String; 0] = [];
+                let claimed = domain::tokens::Claimed {
+                    roles: &roles,
+                    email_verified: true,
+                    client: Some((self.rp.id, provider::BenchRp::scopes())),
+                };
+                let rp_access = self
+                    .eddsa
+                    .issue(user, client_session, now, domain::Amr::PWD, claimed, now)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                writeln!(rp_lines, "{rp_access}")?;
             }
             sqlx::query(
                 "INSERT INTO users (id, email, name, password_hash, email_verified)
@@ -81,7 +100,22 @@ impl Bench {
             .bind(&hashes)
             .execute(&mut db)
             .await?;
+            sqlx::query(
+                "INSERT INTO sessions (id, user_id, refresh_token_hash, expires_at, client_id,
+                                       parent_id, scopes, amr)
+                 SELECT s, u, h, now() + interval '30 days', $4, p, $5, '{pwd}'
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[], $6::uuid[]) AS t(s, u, h, p)",
+            )
+            .bind(&client_sessions)
+            .bind(&ids)
+            .bind(&client_hashes)
+            .bind(self.rp.id.as_uuid())
+            .bind(provider::BenchRp::scopes().names())
+            .bind(&sessions)
+            .execute(&mut db)
+            .await?;
         }
+        std::fs::write(&self.rp.tokens_file, rp_lines)?;
         let ids: String = self
             .users
             .iter()
@@ -103,6 +137,8 @@ impl Bench {
             ("form_login.lua", FORM_LOGIN_LUA),
             ("mixed.lua", MIXED_LUA),
             ("once.lua", ONCE_LUA),
+            ("form.lua", FORM_LUA),
+            ("exchange.lua", EXCHANGE_LUA),
         ] {
             std::fs::write(
                 self.dir.join(name),
@@ -154,6 +190,7 @@ impl Bench {
             Mode::TwoTier
             | Mode::ForwardAuth
             | Mode::Introspection
+            | Mode::Userinfo
             | Mode::Floor
             | Mode::FloorEddsa => {}
         }
@@ -212,10 +249,12 @@ impl Bench {
         // The service's tokens for its algorithm.
         let tokens_file = if mode.hs256() {
             self.hs256_tokens()?
+        } else if mode == Mode::Userinfo {
+            self.rp.tokens_file.clone()
         } else {
             self.tokens_file.clone()
         };
-        if self.me_body_len == 0 {
+        if self.me_body_len == 0 && mode != Mode::Userinfo {
             self.me_body_len = me_body_len(&service.base, &tokens_file).await?;
         }
         let mut tokens = vec![

@@ -171,6 +171,27 @@ fn workloads_markdown(r: &Report, md: &mut String) {
             v.logouts, v.p50_ms, v.p99_ms, v.forward_auth_p99_ms, v.introspection_p99_ms, v.max_ms
         );
     }
+    if let Some(p) = &r.provider {
+        let userinfo = r.modes.iter().find(|m| m.mode == "userinfo");
+        let _ = writeln!(
+            md,
+            "\nOpenID provider: `client_credentials` **{:.0} grants/s** (p99 {:.2} ms, {} errors); full authorization-code exchanges (code spent and client session opened in one statement, RS256 ID token, access and refresh tokens) **{:.0}/s** ({} codes, p50 {:.2} ms, p99 {:.2} ms); userinfo {} req/s ({}× the HS256 floor, {} DB queries per request); back-channel logout, a user's logout to the relying party's receipt of the logout token: p50 {:.1} ms, **p99 {:.1} ms**, max {:.1} ms ({} logouts, 16 at a time).",
+            p.client_credentials.rps,
+            p.client_credentials.p99_ms,
+            p.client_credentials.errors,
+            p.code_exchanges_per_s,
+            p.code_exchanges,
+            p.code_exchange_p50_ms,
+            p.code_exchange_p99_ms,
+            fmt_opt(userinfo.map(|m| m.load.rps), 0),
+            fmt_opt(userinfo.and_then(|m| m.ratio_to_floor), 2),
+            fmt_opt(userinfo.and_then(|m| m.db_queries_per_request), 3),
+            p.backchannel_p50_ms,
+            p.backchannel_p99_ms,
+            p.backchannel_max_ms,
+            p.backchannel_logouts
+        );
+    }
     if let Some(m) = &r.mfa {
         let _ = writeln!(
             md,

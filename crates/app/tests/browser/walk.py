@@ -3,13 +3,19 @@ driven by Selenium), as a person uses them: sign-up, the verification mail,
 sign-out, a wrong password, sign-in, TOTP enrolment (codes from pyotp, an
 implementation independent of the service's), the second step, a passkey
 registered with Chromium's virtual authenticator and a passwordless sign-in
-with it, revoking another session, a password reset by mail. axe-core checks
-every page it passes through and must find no violation.
+with it, revoking another session, a password reset by mail, and single
+sign-on into an application (the consent page; then, signed out, the sign-in
+and second step in the middle of the flow) that must land on the
+application's own page. axe-core checks every page it passes through and
+must find no violation.
 
 Run by the Rust test `browser::a_person_does_everything_with_a_real_browser`,
 which starts the service, the SMTP sink and hands over their addresses:
 
     walk.py BASE_URL MAILDIR AXE_JS [SCREENSHOT_DIR]
+
+The application is registered by the test, which serves its redirect URI:
+`RP_CLIENT_ID` and `RP_REDIRECT_URI` in the environment.
 """
 
 import email
@@ -19,7 +25,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pyotp
 from selenium import webdriver
@@ -33,6 +39,10 @@ BASE, MAILDIR, AXE = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]).read_text
 SHOTS = Path(sys.argv[4]) if len(sys.argv) > 4 else None
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a brand new passphrase for the browser"
+RP_CLIENT_ID = os.environ["RP_CLIENT_ID"]
+RP_REDIRECT_URI = os.environ["RP_REDIRECT_URI"]
+# RFC 7636's example pair.
+PKCE_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 CHECKED = []
 
 
@@ -170,6 +180,30 @@ def sign_in_with_recovery_code(driver, address, password, code):
     fill(driver, "recovery_code", code)
     press(driver, "Verify", within="details")
     wait_for_path(driver, "/ui/account")
+
+
+def authorize(driver, state):
+    """The application sends the browser to the provider."""
+    query = urlencode({
+        "client_id": RP_CLIENT_ID,
+        "redirect_uri": RP_REDIRECT_URI,
+        "response_type": "code",
+        "scope": "openid email",
+        "state": state,
+        "nonce": "n-" + state,
+        "code_challenge": PKCE_CHALLENGE,
+        "code_challenge_method": "S256",
+    })
+    driver.get(BASE + "/oauth2/authorize?" + query)
+
+
+def landed_on_the_application(driver, state):
+    """The browser is on the application's page, with a code for `state`."""
+    WebDriverWait(driver, 20).until(lambda d: d.current_url.startswith(RP_REDIRECT_URI))
+    params = parse_qs(urlparse(driver.current_url).query)
+    assert params["state"] == [state], driver.current_url
+    assert params["code"][0] and params["iss"] == [BASE], driver.current_url
+    assert "Signed in to the application" in driver.page_source
 
 
 def main():
@@ -328,6 +362,34 @@ def main():
         press(driver, "Set password")
         wait_for_path(driver, "/ui/sign-in?notice=password_reset")
         sign_in_with_recovery_code(driver, address, NEW_PASSWORD, codes[1])
+
+        # Single sign-on: the application asks; signed in, the consent page
+        # names it; Allow lands the browser on the application's page.
+        authorize(driver, "first")
+        assert "Wiki" in driver.find_element(By.TAG_NAME, "main").text
+        axe(driver, "consent")
+        press(driver, "Allow")
+        landed_on_the_application(driver, "first")
+
+        # Signed out, the application asks again: the sign-in page and the
+        # second step in the middle of the flow, then straight to the
+        # application (the consent is remembered) — a redirect after this
+        # origin's own form, which the pages' form-action must not block.
+        driver.get(BASE + "/ui/account")
+        press(driver, "Sign out")
+        wait_for_path(driver, "/ui/sign-in")
+        authorize(driver, "second")
+        wait_for_path(driver, "/ui/sign-in?")
+        fill(driver, "email", address)
+        fill(driver, "password", NEW_PASSWORD)
+        press(driver, "Sign in")
+        wait_for_path(driver, "/ui/second-factor")
+        driver.find_element(By.TAG_NAME, "summary").click()
+        fill(driver, "recovery_code", codes[2])
+        press(driver, "Verify", within="details")
+        landed_on_the_application(driver, "second")
+        driver.get(BASE + "/ui/account")
+        wait_for_path(driver, "/ui/account")
 
         # The pages not on the way: step-up, a refusal.
         driver.get(BASE + "/ui/confirm")

@@ -248,6 +248,23 @@ async fn every_way_a_session_ends_reaches_the_relying_party() {
     assert!(response.status().is_success(), "{}", response.status());
     assert_logout_token(&app, &receiver.next().await, &rp, &signed_in).await;
 
+    // A password reset by mail ends every session.
+    let (_browser, signed_in, api) = user_signed_in_to(&app, &rp).await;
+    let email = api.response.user.email.clone();
+    let forgot = app
+        .post(paths::PASSWORD_FORGOT, &json!({"email": email}))
+        .await;
+    assert!(forgot.status().is_success(), "{}", forgot.status());
+    let token = app.mailed_link(&email, "reset-password").await;
+    let reset = peer
+        .post(
+            paths::PASSWORD_RESET,
+            &json!({"token": token, "new_password": "a reset long passphrase 7"}),
+        )
+        .await;
+    assert!(reset.status().is_success(), "{}", reset.status());
+    assert_logout_token(&app, &receiver.next().await, &rp, &signed_in).await;
+
     // An administrator disables the account; another deletes one.
     let (_browser, signed_in, api) = user_signed_in_to(&app, &rp).await;
     let path = paths::fill(paths::ADMIN_USER_DISABLE, &[&api.user_id]);
@@ -289,7 +306,7 @@ async fn every_way_a_session_ends_reaches_the_relying_party() {
 
     // One token per ended session, nothing for the silent client, nothing twice.
     receiver.quiet(Duration::from_millis(1500)).await;
-    assert_eq!(receiver.attempts.load(Ordering::SeqCst), 9);
+    assert_eq!(receiver.attempts.load(Ordering::SeqCst), 10);
 }
 
 /// The outbox is durable: the instance that ended the session dies after the

@@ -2,7 +2,9 @@
 //! chromedriver by Selenium in the project's Python environment
 //! (`tests/browser/walk.py`), against the real service, PostgreSQL, Redis
 //! and an SMTP server, with axe-core checking every page. `cargo xtask test`
-//! installs Chromium, chromedriver, Selenium, pyotp and axe-core;
+//! installs Chromium, chromedriver, Selenium, pyotp and axe-core; the walk
+//! ends with single sign-on into an application registered here, whose
+//! redirect URI is a page this test serves on a loopback port;
 //! `cargo xtask screenshots` runs the same walk and keeps its pictures.
 
 use std::path::PathBuf;
@@ -32,6 +34,28 @@ async fn a_person_does_everything_with_a_real_browser() {
     ])
     .await;
     assert!(app.address.ends_with(&port.to_string()));
+    // The application: its page on a port of its own, registered by an admin.
+    let rp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rp_redirect = format!(
+        "http://127.0.0.1:{}/callback",
+        rp_listener.local_addr().unwrap().port()
+    );
+    let rp_page = axum::Router::new().route(
+        "/callback",
+        axum::routing::get(|| async {
+            axum::response::Html(
+                "<!doctype html><html lang=\"en\"><title>Wiki</title>\
+                 <main><h1>Signed in to the application</h1></main></html>",
+            )
+        }),
+    );
+    tokio::spawn(async move { axum::serve(rp_listener, rp_page).await });
+    let rp = crate::oidc::register_rp(
+        &app,
+        serde_json::json!({"name": "Wiki", "redirect_uris": [rp_redirect],
+                           "scopes": ["openid", "email"]}),
+    )
+    .await;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("tests/browser/walk.py");
     let axe = tool(
@@ -52,6 +76,8 @@ async fn a_person_does_everything_with_a_real_browser() {
             tool("CHROMEDRIVER", "/usr/bin/chromedriver"),
         )
         .env("CHROMIUM", tool("CHROMIUM", "/usr/bin/chromium"))
+        .env("RP_CLIENT_ID", &rp.id)
+        .env("RP_REDIRECT_URI", &rp_redirect)
         .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
         .stderr(std::fs::File::create(log.with_extension("err")).unwrap());
     // `cargo xtask screenshots`: the pictures of every page, light and dark.

@@ -114,7 +114,7 @@ async fn admins_register_confidential_and_public_relying_parties() {
         .send()
         .await
         .unwrap();
-    assert_problem(introspect, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    crate::oidc::oauth_error(introspect, StatusCode::UNAUTHORIZED, "invalid_client").await;
 }
 
 #[tokio::test]
