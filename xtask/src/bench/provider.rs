@@ -254,12 +254,29 @@ impl Bench {
         let router = axum::Router::new()
             .route("/backchannel-logout", axum::routing::post(receive))
             .with_state(received.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        // On a thread and runtime of its own, so nothing the bench does
+        // delays a receipt.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
         let uri = format!(
             "http://127.0.0.1:{}/backchannel-logout",
             listener.local_addr()?.port()
         );
-        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = std::thread::spawn(move || -> Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .await?;
+                Ok(())
+            })
+        });
         let mut db = PgConnection::connect(&self.database_url).await?;
         sqlx::query("UPDATE api_clients SET backchannel_logout_uri = $2 WHERE id = $1")
             .bind(self.rp.id.as_uuid())
@@ -304,8 +321,17 @@ impl Bench {
         while received.0.lock().unwrap().len() < count && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let retries = testkit::metric_sum(
+            &scrape(&service.metrics).await?,
+            "backchannel_logout_total",
+            &[("outcome", "retry")],
+        );
         service.stop();
-        server.abort();
+        let _ = stop.send(());
+        let _ = server.join();
+        if retries > 0.0 {
+            println!("  (the service retried {retries} deliveries)");
+        }
         let received = received.0.lock().unwrap();
         if received.len() < count {
             bail!(
