@@ -247,8 +247,8 @@ impl Bench {
         Ok(n)
     }
 
-    /// Users log out (16 at a time); each logout's start to the relying
-    /// party's receipt of the logout token naming that session.
+    /// Users log out at 100/s (up to 16 in flight); each logout's start to
+    /// the relying party's receipt of the logout token naming that session.
     async fn backchannel_delays(&mut self) -> Result<(usize, Vec<f64>)> {
         let received = Received::default();
         let router = axum::Router::new()
@@ -300,10 +300,16 @@ impl Bench {
             .into_iter()
             .zip(self.users.iter().map(|(_, session)| session.to_string()));
         let logout_url = format!("{}{}", service.base, paths::LOGOUT);
-        futures::stream::iter(jobs)
-            .map(|(token, sid)| {
+        // At a steady 100 logouts/s (a busy platform's rate; a burst beyond
+        // what the sender signs per second measures its queue, not its delay).
+        let pace = Duration::from_millis(10);
+        let began = Instant::now();
+        futures::stream::iter(jobs.enumerate())
+            .map(|(n, (token, sid))| {
                 let (client, started, url) = (client.clone(), Arc::clone(&started), &logout_url);
                 async move {
+                    let due = began + pace * n as u32;
+                    tokio::time::sleep_until(due.into()).await;
                     started.lock().unwrap().insert(sid, Instant::now());
                     let response = client.post(url).bearer_auth(token).send().await?;
                     if response.status() != reqwest::StatusCode::NO_CONTENT {
