@@ -14,15 +14,19 @@ use openidconnect::{
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::spawn_app_with;
-use crate::oidc::{CB, redirect_params, register_rp};
+use crate::helpers::{TestApp, spawn_app_with};
+use crate::oidc::{CB, Rp, redirect_params, register_rp};
 use crate::pages::Browser;
 
 const BYE: &str = "https://rp.example.com/bye";
 
-#[tokio::test]
-async fn the_openidconnect_crate_signs_a_user_in_refreshes_and_logs_out() {
-    // The issuer is the address the relying party reaches.
+/// The provider at the address its issuer names (so a relying party's
+/// discovery checks hold), its base URL, and a confidential relying party
+/// with `post_logout` registered, allowed every scope.
+pub(crate) async fn provider_with_a_relying_party(
+    name: &str,
+    post_logout: &str,
+) -> (TestApp, String, Rp) {
     let port = testkit::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let app = spawn_app_with(&[
@@ -32,10 +36,16 @@ async fn the_openidconnect_crate_signs_a_user_in_refreshes_and_logs_out() {
     .await;
     let rp = register_rp(
         &app,
-        json!({"name": "Wiki", "redirect_uris": [CB], "post_logout_redirect_uris": [BYE],
+        json!({"name": name, "redirect_uris": [CB], "post_logout_redirect_uris": [post_logout],
                "scopes": ["openid", "profile", "email", "offline_access"]}),
     )
     .await;
+    (app, base, rp)
+}
+
+#[tokio::test]
+async fn the_openidconnect_crate_signs_a_user_in_refreshes_and_logs_out() {
+    let (app, base, rp) = provider_with_a_relying_party("Wiki", BYE).await;
     let http = openidconnect::reqwest::Client::builder()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
         .build()

@@ -11,10 +11,10 @@ use std::process::{Command, Stdio};
 
 use api_types::paths;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::helpers::spawn_app_with;
-use crate::oidc::{CB, register_rp};
+use crate::independent_rp::provider_with_a_relying_party;
+use crate::oidc::CB;
 use crate::pages::Browser;
 
 const BYE: &str = "https://rp.example.com/bye";
@@ -46,19 +46,7 @@ fn path_of(url: &str) -> String {
 
 #[tokio::test]
 async fn nodes_openid_client_signs_a_user_in_refreshes_and_logs_out() {
-    let port = testkit::free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let app = spawn_app_with(&[
-        ("BIND_ADDR", &format!("127.0.0.1:{port}")),
-        ("PUBLIC_BASE_URL", &base),
-    ])
-    .await;
-    let rp = register_rp(
-        &app,
-        json!({"name": "Node app", "redirect_uris": [CB], "post_logout_redirect_uris": [BYE],
-               "scopes": ["openid", "profile", "email", "offline_access"]}),
-    )
-    .await;
+    let (app, base, rp) = provider_with_a_relying_party("Node app", BYE).await;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/rp.mjs");
     let mut node = Command::new("node")
         .arg(script)
