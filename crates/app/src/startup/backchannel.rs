@@ -55,7 +55,9 @@ impl Default for Settings {
 
 struct Sender {
     outbox: Arc<dyn LogoutOutbox>,
-    tokens: IdTokens,
+    /// Shared with the blocking threads that sign (RSA-2048: milliseconds of
+    /// CPU a token, kept off the request-serving workers and spread over cores).
+    tokens: Arc<IdTokens>,
     http: reqwest::Client,
     settings: Settings,
 }
@@ -75,7 +77,7 @@ pub(super) fn spawn(
         .build()?;
     let sender = Sender {
         outbox,
-        tokens,
+        tokens: Arc::new(tokens),
         http,
         settings,
     };
@@ -166,10 +168,13 @@ impl Sender {
             user: queued.user_id,
             session: queued.sid,
         };
-        let token = self
-            .tokens
-            .logout_token(queued.algorithm, subject, OffsetDateTime::now_utc())
-            .map_err(|e| format!("signing failed: {e}"))?;
+        let (tokens, algorithm) = (Arc::clone(&self.tokens), queued.algorithm);
+        let token = tokio::task::spawn_blocking(move || {
+            tokens.logout_token(algorithm, subject, OffsetDateTime::now_utc())
+        })
+        .await
+        .map_err(|e| format!("signing failed: {e}"))?
+        .map_err(|e| format!("signing failed: {e}"))?;
         let response = self
             .http
             .post(&queued.uri)
