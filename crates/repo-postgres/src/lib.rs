@@ -12,6 +12,7 @@
 
 mod audit;
 mod clients;
+mod logout_outbox;
 mod mfa;
 mod oauth;
 mod passkeys;
@@ -34,12 +35,13 @@ pub use db::Db;
 
 pub use audit::PgAudit;
 pub use clients::PgApiClients;
+pub use logout_outbox::PgLogoutOutbox;
 pub use mfa::PgMfa;
 pub use oauth::PgOAuthAccounts;
 pub use passkeys::PgPasskeys;
 pub use pending::PgPendingLogins;
 pub use profiles::PgProfiles;
-pub use provider::{PgLogoutOutbox, PgProvider};
+pub use provider::PgProvider;
 pub use recovery::PgRecovery;
 pub use sessions::PgSessions;
 pub use users::PgUsers;
